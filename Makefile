@@ -1,0 +1,69 @@
+# whalelab's front door. Five knobs: PROFILE, DEVICE, DATA, RUN, SEED.
+#   make report                 set up, make data, train, run every notebook -> reports/<profile>/
+#   make test                   the test suite (includes a smoke run of every notebook)
+#   make report PROFILE=smoke   the whole report in a few minutes
+#   make report DEVICE=cuda PROFILE=full
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.whalelab-installed
+
+DEVICE ?= auto
+SEED   ?= 0
+# full with a usable GPU, quick otherwise
+ifneq ($(DEVICE),cpu)
+ifneq ($(shell nvidia-smi -L 2>/dev/null),)
+PROFILE ?= full
+endif
+endif
+PROFILE ?= quick
+SYNTH  := data/synthetic/$(PROFILE)
+DATA   ?= $(SYNTH)
+RUN    ?= runs/$(PROFILE)
+REPORT := reports/$(PROFILE)
+
+WHALELAB := $(BIN)/whalelab
+
+.PHONY: help setup data train report test bench lab clean
+.DEFAULT_GOAL := help
+
+help:
+	@sed -n '1,7p' Makefile
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing whalelab and its dependencies into $(VENV) (first time: several minutes)"
+	@$(BIN)/python -m pip install --quiet --progress-bar off -e '.[dev]' 2>&1 \
+		| grep -v "is ignored: it is neither a file nor a directory" || true
+	@$(BIN)/python -c "import whalelab, torch, librosa, papermill" \
+		|| { echo "make setup: installing into $(VENV) failed"; exit 1; }
+	@touch $@
+
+# the manifest is written last, so its presence means a complete data set
+$(SYNTH)/manifest.csv: | $(STAMP)
+	$(WHALELAB) synth --out $(SYNTH) --profile $(PROFILE) --seed $(SEED)
+
+data: setup $(SYNTH)/manifest.csv
+
+train: data
+	$(WHALELAB) train --data $(DATA) --out $(RUN) --profile $(PROFILE) --device $(DEVICE) \
+		--seed $(SEED) --resume
+
+report: data
+	$(WHALELAB) report --out $(REPORT) --profile $(PROFILE) --device $(DEVICE) \
+		--data $(DATA) --run $(RUN) --seed $(SEED)
+
+test: setup
+	$(BIN)/python -m pytest
+
+bench: data
+	$(WHALELAB) bench --data $(DATA) --profile $(PROFILE) --device $(DEVICE) --out reports/bench.json
+
+lab: setup
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf reports runs data/synthetic data/cache

@@ -1,0 +1,26 @@
+"""The errors a user can cause, and nothing else.
+
+Every problem with the user's files, parameters or data raises a
+:class:`WhaleLabError` (or a subclass) whose message names the file or the
+parameter at fault. The command line prints that one line and exits non-zero.
+"""
+
+
+class WhaleLabError(Exception):
+    """A problem the user can fix: a bad file, parameter or data set."""
+
+
+class AudioError(WhaleLabError):
+    """An audio file is missing, unreadable, empty, corrupt or holds NaN/inf."""
+
+
+class DataError(WhaleLabError):
+    """A data set, manifest or label file is malformed or inconsistent."""
+
+
+class ConfigError(WhaleLabError):
+    """A configuration value or profile name is invalid."""
+
+
+class CheckpointError(WhaleLabError):
+    """A run folder or checkpoint is missing, incomplete or does not fit the model."""
