@@ -1,0 +1,213 @@
+"""WhaleSED and AttBlock: shapes, attention, localisation, determinism, learning, weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+
+from whalelab.checkpoint import load_run, save_checkpoint
+from whalelab.config import RunConfig
+from whalelab.errors import CheckpointError, WhaleLabError
+from whalelab.model import AttBlock, WhaleSED, build_model, count_parameters
+
+
+def small_model(num_classes: int = 2, sample_rate: int = 8000, **kwargs) -> WhaleSED:
+    return WhaleSED(num_classes=num_classes, sample_rate=sample_rate, n_fft=512, hop_length=128,
+                    n_mels=32, fmin=10, fmax=sample_rate / 2, **kwargs)
+
+
+@pytest.mark.parametrize("sample_rate", [8000, 16000])
+@pytest.mark.parametrize("seconds", [1.0, 5.0, 7.3])
+def test_output_shapes_follow_clip_length(sample_rate, seconds):
+    model = WhaleSED(num_classes=3, sample_rate=sample_rate, n_fft=1024, hop_length=128,
+                     n_mels=64, fmin=10, fmax=4000).eval()
+    samples = int(seconds * sample_rate)
+    with torch.no_grad():
+        out = model(torch.randn(2, samples))
+    frames = 1 + samples // 128  # centred STFT frame count
+    segments = out["segmentwise_output"].shape[1]
+    assert out["clipwise_output"].shape == (2, 3)
+    assert out["clipwise_logit"].shape == (2, 3)
+    assert out["framewise_output"].shape == (2, frames, 3)
+    assert out["framewise_logit"].shape == (2, frames, 3)
+    assert out["norm_att"].shape == (2, 3, segments)
+    assert abs(segments - frames / 32) <= 1.5
+
+
+def test_attention_is_a_distribution_and_clipwise_a_probability():
+    model = small_model(num_classes=4).eval()
+    with torch.no_grad():
+        out = model(torch.randn(3, 16000) * 10)
+    torch.testing.assert_close(out["norm_att"].sum(dim=-1), torch.ones(3, 4))
+    assert (out["norm_att"] >= 0).all()
+    assert ((out["clipwise_output"] >= 0) & (out["clipwise_output"] <= 1)).all()
+    # clipwise is the attention-weighted mean of the segment probabilities
+    expected = (out["norm_att"] * out["segmentwise_output"].transpose(1, 2)).sum(-1)
+    torch.testing.assert_close(out["clipwise_output"], expected)
+
+
+def test_att_block_matches_its_definition():
+    torch.manual_seed(0)
+    block = AttBlock(6, 2)
+    x = torch.randn(3, 6, 5)
+    clipwise, norm_att, cla = block(x)
+    att = torch.einsum("oi,bit->bot", block.att.weight[..., 0], x) + block.att.bias[:, None]
+    logits = torch.einsum("oi,bit->bot", block.cla.weight[..., 0], x) + block.cla.bias[:, None]
+    torch.testing.assert_close(norm_att, torch.softmax(torch.tanh(att), dim=-1))
+    torch.testing.assert_close(cla, torch.sigmoid(logits))
+    torch.testing.assert_close(clipwise, (norm_att * cla).sum(-1))
+    assert torch.count_nonzero(block.att.bias) == 0 and torch.count_nonzero(block.cla.bias) == 0
+    linear = AttBlock(6, 2, activation="linear")
+    assert linear(x)[2].min() < 0  # no sigmoid
+
+
+def test_eval_is_deterministic_and_train_is_not():
+    model = small_model()
+    x = torch.randn(2, 16000)
+    model.eval()
+    with torch.no_grad():
+        first, second = model(x)["clipwise_logit"], model(x)["clipwise_logit"]
+    torch.testing.assert_close(first, second, rtol=0, atol=0)
+    model.train()
+    with torch.no_grad():
+        a, b = model(x)["clipwise_logit"], model(x)["clipwise_logit"]
+    assert not torch.equal(a, b)  # dropout and SpecAugment differ between calls
+
+
+def test_level_does_not_change_the_output():
+    model = small_model().eval()
+    x = torch.randn(2, 16000)
+    with torch.no_grad():
+        loud, quiet = model(x)["clipwise_output"], model(x * 0.01)["clipwise_output"]
+    torch.testing.assert_close(loud, quiet, atol=1e-4, rtol=1e-4)
+
+
+def tone_burst(rng: np.random.Generator, frequency: float, seconds: float, sr: int,
+               start: float, length: float) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    inside = (t >= start) & (t < start + length)
+    return 0.05 * rng.standard_normal(t.size) + inside * np.sin(2 * np.pi * frequency * t)
+
+
+def test_training_localises_a_call_in_the_second_half():
+    """Two-class toy set, calls anywhere in the clip: after a few steps, a call placed in
+    the second half moves the framewise peak there (the framewise output localises)."""
+    rng = np.random.default_rng(0)
+    torch.manual_seed(0)
+    sr, seconds = 8000, 4.0
+    waveforms, targets = [], []
+    for k, frequency in enumerate((600.0, 1800.0) * 8):
+        waveforms.append(tone_burst(rng, frequency, seconds, sr, rng.uniform(0.1, 3.3), 0.6))
+        targets.append(np.eye(2)[k % 2])
+    for _ in range(4):  # noise-only clips: no call anywhere
+        waveforms.append(tone_burst(rng, 600.0, seconds, sr, seconds, 0.6))
+        targets.append(np.zeros(2))
+    x = torch.tensor(np.array(waveforms), dtype=torch.float32)
+    y = torch.tensor(np.array(targets), dtype=torch.float32)
+    model = small_model(spec_augment=False, dropout=0.1)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)
+    loss_function = torch.nn.BCEWithLogitsLoss()
+    for _ in range(25):
+        model.train()
+        loss = loss_function(model(x)["clipwise_logit"], y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    test = torch.tensor(np.array([tone_burst(rng, 600.0, seconds, sr, 2.8, 0.6),
+                                  tone_burst(rng, 1800.0, seconds, sr, 2.6, 0.6)]),
+                        dtype=torch.float32)
+    with torch.no_grad():
+        framewise = model(test)["framewise_output"]  # (2, frames, 2)
+    half = framewise.shape[1] // 2
+    for k in range(2):
+        trace = framewise[k, :, k]
+        assert trace[half:].mean() > trace[:half].mean() + 0.1
+        assert trace.argmax() >= half
+
+
+def test_a_few_steps_lower_the_loss():
+    torch.manual_seed(1)
+    # no dropout or SpecAugment, so that the loss of the same batch is comparable
+    model = small_model(num_classes=3, spec_augment=False, dropout=0.0).train()
+    x, y = torch.randn(6, 8000), torch.eye(3).repeat(2, 1)
+    loss_function = torch.nn.BCEWithLogitsLoss()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)
+    losses = []
+    for _ in range(5):
+        loss = loss_function(model(x)["clipwise_logit"], y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    with torch.no_grad():
+        final = loss_function(model(x)["clipwise_logit"], y).item()
+    assert final < losses[0]
+
+
+def test_parameter_count_is_densenet121_plus_head():
+    model = WhaleSED(num_classes=6, sample_rate=8000, n_fft=1024, hop_length=128, n_mels=64,
+                     fmin=10, fmax=4000)
+    backbone = sum(p.numel() for p in torchvision.models.densenet121().features.parameters())
+    head = (1024 * 1024 + 1024) + 2 * (1024 * 6 + 6) + 2 * 64
+    assert count_parameters(model) == backbone + head
+    assert 7.5e6 < count_parameters(model) < 8.5e6
+
+
+def test_pretrained_weights_load_from_a_local_file(tmp_path):
+    torch.manual_seed(3)
+    reference = torchvision.models.densenet121()
+    state = reference.state_dict()
+    # the published ImageNet files use the old layer names 'norm.1', 'conv.2'...
+    old_style = {key.replace("norm1", "norm.1").replace("conv2", "conv.2"): value
+                 for key, value in state.items()}
+    path = tmp_path / "densenet121.pth"
+    torch.save(old_style, path)
+    model = small_model(pretrained=str(path))
+    torch.testing.assert_close(model.encoder.conv0.weight, reference.features.conv0.weight)
+    torch.testing.assert_close(model.encoder.denseblock1.denselayer1.norm1.weight,
+                               reference.features.denseblock1.denselayer1.norm1.weight)
+
+
+def test_bad_pretrained_files_are_clear_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="missing.pth"):
+        small_model(pretrained=str(tmp_path / "missing.pth"))
+    wrong = tmp_path / "resnet.pth"
+    torch.save(torchvision.models.resnet18().state_dict(), wrong)
+    with pytest.raises(WhaleLabError, match="resnet.pth"):
+        small_model(pretrained=str(wrong))
+    garbage = tmp_path / "garbage.pth"
+    garbage.write_bytes(b"not a checkpoint")
+    with pytest.raises(WhaleLabError, match="garbage.pth"):
+        small_model(pretrained=str(garbage))
+
+
+def test_a_run_folder_rebuilds_the_same_model(tmp_path):
+    config = RunConfig.from_profile("smoke", data="nowhere", classes=["a", "b"], device="cpu",
+                                    clip_seconds=1.0)
+    model = build_model(config).eval()
+    config.save(tmp_path / "config.json")
+    save_checkpoint(tmp_path / "best.pt", {"model": model.state_dict()})
+    rebuilt, loaded_config = load_run(tmp_path)
+    assert loaded_config == config
+    x = torch.randn(2, config.features.clip_samples)
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt(x)["clipwise_output"], model(x)["clipwise_output"])
+    torch.save({"model": {"nonsense": torch.zeros(1)}}, tmp_path / "last.pt")
+    with pytest.raises(CheckpointError, match="last.pt"):
+        load_run(tmp_path, which="last")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_channels_last_and_bf16_autocast_match_cpu():
+    model = small_model().eval()
+    x = torch.randn(2, 16000)
+    with torch.no_grad():
+        cpu = model(x)["clipwise_output"]
+        gpu_model = model.cuda().to(memory_format=torch.channels_last)
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            gpu = gpu_model(x.cuda())["clipwise_output"].float().cpu()
+    torch.testing.assert_close(gpu, cpu, atol=0.05, rtol=0.05)

@@ -1,0 +1,250 @@
+"""WhaleSED: the PANNs sound-event-detection recipe on a DenseNet121 backbone.
+
+waveform -> log-mel -> level normalisation -> ``bn0`` over mel bins -> SpecAugment
+(training only) -> 3 channels -> DenseNet121 features -> mean over frequency ->
+max_pool1d + avg_pool1d -> dropout -> fc1 + ReLU -> dropout -> :class:`AttBlock`.
+
+The attention block scores every time segment for every class; the clipwise output
+is the attention-weighted sum of the segment scores, and the segment scores spread
+back to the log-mel frame rate are the framewise output that makes the classifier a
+detector.
+
+Examples
+--------
+>>> import torch
+>>> model = WhaleSED(num_classes=3, sample_rate=8000, n_fft=1024, hop_length=128,
+...                  n_mels=64, fmin=10, fmax=4000).eval()
+>>> out = model(torch.randn(2, 40000))
+>>> {name: tuple(value.shape) for name, value in out.items()}  # doctest: +NORMALIZE_WHITESPACE
+{'clipwise_output': (2, 3), 'segmentwise_output': (2, 9, 3), 'framewise_output': (2, 313, 3),
+ 'norm_att': (2, 3, 9), 'clipwise_logit': (2, 3), 'framewise_logit': (2, 313, 3)}
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+
+from whalelab.config import RunConfig
+from whalelab.errors import CheckpointError
+from whalelab.features import LogmelFilterBank, SpecAugmentation, Spectrogram
+
+DENSENET_CHANNELS = 1024
+DENSENET_TIME_STRIDE = 32  # DenseNet121 halves the time axis five times
+
+
+class AttBlock(nn.Module):
+    """Attention pooling over time: two 1x1 convolutions, ``att`` and ``cla``.
+
+    ``norm_att = softmax(tanh(att(x)))`` over time, ``cla = activation(cla(x))`` and
+    ``clipwise = sum(norm_att * cla)`` over time.
+
+    Parameters
+    ----------
+    n_in : int
+        Input channels.
+    n_out : int
+        Classes.
+    activation : {"sigmoid", "linear"}
+        Applied to the ``cla`` scores.
+
+    Shapes
+    ------
+    ``(batch, n_in, time)`` -> ``clipwise (batch, n_out)``, ``norm_att (batch, n_out, time)``,
+    ``cla (batch, n_out, time)``
+
+    Examples
+    --------
+    >>> block = AttBlock(8, 2)
+    >>> clipwise, norm_att, cla = block(torch.randn(4, 8, 5))
+    >>> clipwise.shape, norm_att.shape, cla.shape
+    (torch.Size([4, 2]), torch.Size([4, 2, 5]), torch.Size([4, 2, 5]))
+    """
+
+    def __init__(self, n_in: int, n_out: int, activation: str = "sigmoid") -> None:
+        super().__init__()
+        if activation not in ("sigmoid", "linear"):
+            raise ValueError(f"activation must be 'sigmoid' or 'linear', not {activation!r}")
+        self.activation = activation
+        self.att = nn.Conv1d(n_in, n_out, kernel_size=1, bias=True)
+        self.cla = nn.Conv1d(n_in, n_out, kernel_size=1, bias=True)
+        for layer in (self.att, self.cla):
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        norm_att = torch.softmax(torch.tanh(self.att(x)), dim=-1)  # (batch, n_out, time)
+        cla = self.cla(x)  # (batch, n_out, time)
+        if self.activation == "sigmoid":
+            cla = torch.sigmoid(cla)
+        clipwise = torch.sum(norm_att * cla, dim=2)  # (batch, n_out)
+        return clipwise, norm_att, cla
+
+
+def _densenet121_features(pretrained: str | None) -> nn.Module:
+    """torchvision's DenseNet121 ``features``; weights from a local state dict when given."""
+    network = torchvision.models.densenet121(weights=None)
+    if pretrained is not None:
+        path = Path(pretrained)
+        if not path.is_file():
+            raise CheckpointError(f"{path}: no such DenseNet121 weights file")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # torch raises many kinds for a bad file
+            raise CheckpointError(f"{path}: not a readable torch state dict ({error})") from None
+        if not isinstance(state, dict):
+            raise CheckpointError(f"{path}: expected a state dict, found {type(state).__name__}")
+        # the published ImageNet files name layers 'norm.1'; torchvision now says 'norm1'
+        old_name = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|"
+                              r"running_mean|running_var|num_batches_tracked))$")
+        state = {old_name.sub(lambda m: m.group(1) + m.group(2), key): value
+                 for key, value in state.items()}
+        state = {key: value for key, value in state.items() if not key.startswith("classifier.")}
+        try:
+            network.features.load_state_dict(
+                {key.removeprefix("features."): value for key, value in state.items()})
+        except RuntimeError as error:
+            raise CheckpointError(f"{path}: does not fit DenseNet121: "
+                                  f"{str(error).splitlines()[0]}") from None
+    return network.features
+
+
+class WhaleSED(nn.Module):
+    """Waveform in, clip-, segment- and frame-level class probabilities out.
+
+    Parameters
+    ----------
+    num_classes : int
+        Call classes (background is the absence of all of them).
+    sample_rate, n_fft, hop_length, n_mels, fmin, fmax : number
+        Log-mel settings (see :mod:`whalelab.features`).
+    win_length : int or None
+        STFT window length; None means ``n_fft``.
+    top_db : float or None
+        Dynamic range of the log-mel, per example.
+    backbone : str
+        Only ``"densenet121"``.
+    pretrained : str or None
+        Path to a torchvision DenseNet121 state dict (e.g. ImageNet weights you have
+        downloaded); None initialises at random. Nothing is ever downloaded.
+    spec_augment : bool
+        Drop time and mel stripes while training.
+    dropout : float
+        Dropout before and after ``fc1``.
+
+    Shapes
+    ------
+    ``(batch, samples)`` -> dict of ``clipwise_output (batch, classes)``,
+    ``segmentwise_output (batch, segments, classes)``,
+    ``framewise_output (batch, frames, classes)``, ``norm_att (batch, classes, segments)``,
+    ``clipwise_logit (batch, classes)`` and ``framewise_logit (batch, frames, classes)``;
+    ``frames`` is the log-mel frame count and ``segments`` about ``frames / 32``.
+    """
+
+    def __init__(self, num_classes: int, sample_rate: int, n_fft: int, hop_length: int,
+                 n_mels: int, fmin: float, fmax: float, *, win_length: int | None = None,
+                 top_db: float | None = 80.0, backbone: str = "densenet121",
+                 pretrained: str | None = None, spec_augment: bool = True,
+                 dropout: float = 0.5, time_drop_width: int = 32, time_stripes_num: int = 2,
+                 freq_drop_width: int = 8, freq_stripes_num: int = 2) -> None:
+        super().__init__()
+        if backbone != "densenet121":
+            raise CheckpointError(f"backbone {backbone!r} is not known; use 'densenet121'")
+        self.spectrogram = Spectrogram(n_fft=n_fft, hop_length=hop_length, win_length=win_length)
+        self.logmel = LogmelFilterBank(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin,
+                                       fmax=fmax, top_db=top_db)
+        self.bn0 = nn.BatchNorm2d(n_mels)
+        self.spec_augmenter = SpecAugmentation(
+            time_drop_width=time_drop_width, time_stripes_num=time_stripes_num,
+            freq_drop_width=freq_drop_width, freq_stripes_num=freq_stripes_num
+        ) if spec_augment else nn.Identity()
+        self.encoder = _densenet121_features(pretrained)
+        self.dropout = dropout
+        self.fc1 = nn.Linear(DENSENET_CHANNELS, DENSENET_CHANNELS, bias=True)
+        nn.init.xavier_uniform_(self.fc1.weight)
+        nn.init.zeros_(self.fc1.bias)
+        self.att_block = AttBlock(DENSENET_CHANNELS, num_classes, activation="sigmoid")
+        nn.init.constant_(self.bn0.weight, 1.0)
+        nn.init.zeros_(self.bn0.bias)
+
+    def logmel_features(self, waveform: torch.Tensor) -> torch.Tensor:
+        """``(batch, samples)`` -> level-normalised log-mel ``(batch, 1, time, mel)`` in dB.
+
+        Each example's mean dB is subtracted, so a recording's gain does not change what
+        the network sees.
+        """
+        x = self.logmel(self.spectrogram(waveform))  # (batch, 1, time, mel)
+        return x - x.mean(dim=(2, 3), keepdim=True)
+
+    def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = self.logmel_features(waveform)  # (batch, 1, time, mel)
+        frames = x.shape[2]
+        x = self.bn0(x.transpose(1, 3)).transpose(1, 3)  # normalise each mel bin
+        x = self.spec_augmenter(x)
+        x = x.expand(-1, 3, -1, -1)  # (batch, 3, time, mel)
+        if next(self.encoder.parameters()).is_cuda:
+            x = x.contiguous(memory_format=torch.channels_last)
+        x = self.encoder(x)  # (batch, 1024, time / 32, mel / 32)
+        x = x.mean(dim=3)  # (batch, 1024, segments)
+        x = F.max_pool1d(x, kernel_size=3, stride=1, padding=1) + \
+            F.avg_pool1d(x, kernel_size=3, stride=1, padding=1)  # (batch, 1024, segments)
+        x = F.dropout(x, p=self.dropout, training=self.training)
+        x = F.relu_(self.fc1(x.transpose(1, 2))).transpose(1, 2)  # (batch, 1024, segments)
+        x = F.dropout(x, p=self.dropout, training=self.training)
+        clipwise, norm_att, segment_prob = self.att_block(x)  # segment_prob (batch, classes, segments)
+        segment_logit = self.att_block.cla(x)  # (batch, classes, segments)
+        clipwise_logit = torch.sum(norm_att * segment_logit, dim=2)  # (batch, classes)
+        segmentwise = segment_prob.transpose(1, 2)  # (batch, segments, classes)
+        return {
+            "clipwise_output": clipwise,
+            "segmentwise_output": segmentwise,
+            "framewise_output": segments_to_frames(segmentwise, frames),
+            "norm_att": norm_att,
+            "clipwise_logit": clipwise_logit,
+            "framewise_logit": segments_to_frames(segment_logit.transpose(1, 2), frames),
+        }
+
+
+def segments_to_frames(segmentwise: torch.Tensor, frames: int) -> torch.Tensor:
+    """Spread segment scores back to the log-mel frame rate, exactly ``frames`` long.
+
+    Each segment covers ``DENSENET_TIME_STRIDE`` frames; a tail the backbone dropped is
+    filled with the last segment's value, an overhang is cut.
+
+    Shapes
+    ------
+    ``(batch, segments, classes)`` -> ``(batch, frames, classes)``
+
+    Examples
+    --------
+    >>> segments_to_frames(torch.arange(2.0).reshape(1, 2, 1), 70)[0, [0, 31, 32, 63, 69], 0]
+    tensor([0., 0., 1., 1., 1.])
+    """
+    framewise = segmentwise.repeat_interleave(DENSENET_TIME_STRIDE, dim=1)
+    if framewise.shape[1] >= frames:
+        return framewise[:, :frames]
+    tail = framewise[:, -1:].expand(-1, frames - framewise.shape[1], -1)
+    return torch.cat([framewise, tail], dim=1)
+
+
+def build_model(config: RunConfig) -> WhaleSED:
+    """The model a run's configuration describes, freshly initialised."""
+    features, model = config.features, config.model
+    return WhaleSED(
+        num_classes=model.num_classes, sample_rate=features.sample_rate,
+        n_fft=features.n_fft, hop_length=features.hop_length, n_mels=features.n_mels,
+        fmin=features.fmin, fmax=features.fmax, win_length=features.win_length,
+        top_db=features.top_db, backbone=model.backbone, pretrained=model.pretrained,
+        spec_augment=model.spec_augment, dropout=model.dropout,
+        time_drop_width=model.time_drop_width, time_stripes_num=model.time_stripes_num,
+        freq_drop_width=model.freq_drop_width, freq_stripes_num=model.freq_stripes_num)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
