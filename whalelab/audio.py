@@ -66,15 +66,30 @@ def audio_info(path: str | Path) -> AudioInfo:
 
 
 def _check_not_truncated(path: Path, info: soundfile._SoundFileInfo) -> None:
-    """For uncompressed files, compare the header's promise with the bytes on disk."""
-    bits = {"PCM_U8": 8, "PCM_S8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32,
-            "FLOAT": 32, "DOUBLE": 64}.get(info.subtype)
-    if bits is None or info.format not in ("WAV", "AIFF"):
+    """For WAV and AIFF, compare the sample chunk's size in the header with the bytes on disk.
+
+    libsndfile silently shortens a truncated file to the frames present, so the header's
+    own promise (the ``data`` or ``SSND`` chunk size) is read here.
+    """
+    if info.format not in ("WAV", "AIFF"):
         return
-    needed = info.frames * info.channels * bits // 8
-    if path.stat().st_size < needed:
-        raise AudioError(f"{path}: truncated file: the header promises {needed} bytes of "
-                         f"samples but the file has {path.stat().st_size} bytes in all")
+    byteorder = "big" if info.format == "AIFF" else "little"
+    file_size = path.stat().st_size
+    with open(path, "rb") as handle:
+        if handle.read(12)[:4] not in (b"RIFF", b"FORM"):
+            return  # RF64, Wave64...: not checked
+        position = 12
+        while position + 8 <= file_size:
+            handle.seek(position)
+            chunk = handle.read(8)
+            size = int.from_bytes(chunk[4:], byteorder)
+            if chunk[:4] in (b"data", b"SSND"):
+                available = file_size - position - 8
+                if 0 < size != 0xFFFFFFFF and size > available:
+                    raise AudioError(f"{path}: truncated file: the header promises {size} "
+                                     f"bytes of samples but only {available} are there")
+                return
+            position += 8 + size + (size & 1)
 
 
 def _to_output(block: np.ndarray, path: Path, mono: bool, channel: int | None) -> np.ndarray:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from whalelab.errors import WhaleLabError
 
@@ -36,7 +37,196 @@ def _add_synth(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_synth)
 
 
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_synth]
+def _train(args: argparse.Namespace) -> None:
+    from whalelab.config import RunConfig
+    from whalelab.data import load_index
+    from whalelab.profiles import resolve_profile
+    from whalelab.train import train
+
+    run = Path(args.out)
+    if args.resume and (run / "config.json").is_file():
+        config, index = RunConfig.load(run / "config.json"), None
+    else:
+        profile = resolve_profile(args.profile, device=args.device)
+        clip_seconds = args.clip_seconds or profile.clip_seconds
+        index = load_index(args.data, seed=args.seed, window_s=clip_seconds,
+                           on_error=args.on_error)
+        config = RunConfig.from_profile(
+            profile.name, data=args.data, classes=index.classes, device=args.device,
+            seed=args.seed, epochs=args.epochs, batch_size=args.batch_size,
+            learning_rate=args.lr, sample_rate=args.sample_rate, clip_seconds=clip_seconds,
+            n_mels=args.n_mels, fmin=args.fmin, fmax=args.fmax, pretrained=args.pretrained,
+            num_workers=args.workers)
+    result = train(config, run, index=index, resume=args.resume)
+    print(f"{run}: best epoch {result.best_epoch} ({config.train.select_metric} "
+          f"{result.best_score:.4f}){', stopped early' if result.stopped_early else ''}")
+
+
+def _add_train(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "train", help="train a model into a run folder",
+        description="Train WhaleSED. The profile gives defaults; flags override them and "
+                    "are saved in RUN/config.json.")
+    parser.add_argument("--data", required=True,
+                        help="folder-per-class tree, manifest CSV, or folder of long "
+                             "recordings with Raven tables")
+    parser.add_argument("--out", required=True, help="run folder to write")
+    parser.add_argument("--profile", default="auto", help="smoke | quick | full | auto")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from RUN/last.pt (a finished run is left as it is)")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--lr", type=float, help="peak learning rate")
+    parser.add_argument("--sample-rate", type=int, help="Hz; every clip is resampled to it")
+    parser.add_argument("--clip-seconds", type=float, help="clips are cropped/padded to this")
+    parser.add_argument("--n-mels", type=int)
+    parser.add_argument("--fmin", type=float, help="Hz")
+    parser.add_argument("--fmax", type=float, help="Hz (default: the profile's, at most sr/2)")
+    parser.add_argument("--pretrained", help="local torchvision DenseNet121 state dict")
+    parser.add_argument("--workers", type=int, help="DataLoader worker processes")
+    parser.add_argument("--on-error", choices=("raise", "skip"), default="raise",
+                        help="skip unreadable files with a warning instead of stopping")
+    parser.set_defaults(handler=_train)
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from whalelab.detect import annotated_recordings, evaluate_recordings
+    from whalelab.evaluate import evaluate_run, format_metrics
+    from whalelab.events import format_event_metrics
+
+    if args.data and Path(args.data).is_dir() and annotated_recordings(args.data):
+        metrics = evaluate_recordings(args.run, args.data, out=args.out, iou=args.iou,
+                                      onset_tolerance_s=args.onset_tolerance_s,
+                                      threshold=args.threshold, device=args.device)
+        print(format_event_metrics(metrics))
+        return
+    metrics = evaluate_run(args.run, data=args.data, split=args.split, out=args.out,
+                           device=args.device)
+    print(format_metrics(metrics))
+
+
+def _add_evaluate(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "evaluate", help="clip-level metrics of a run on a split",
+        description="Score RUN's best model; writes RUN/metrics.json (or --out).")
+    parser.add_argument("run", help="trained run folder")
+    parser.add_argument("--data", help="data set (default: the run's own splits)")
+    parser.add_argument("--split", default="test", choices=("train", "val", "test"))
+    parser.add_argument("--out", help="metrics JSON to write (default RUN/metrics.json, or "
+                                      "RUN/event_metrics.json for long recordings)")
+    parser.add_argument("--device", default="auto")
+    events = parser.add_argument_group(
+        "event level", "when --data is a folder of long recordings with Raven tables beside "
+                       "them (NAME.wav + NAME.selections.txt), detected events are scored "
+                       "against the tables instead")
+    events.add_argument("--iou", type=float, default=0.3,
+                        help="least time overlap (intersection over union) for a match")
+    events.add_argument("--onset-tolerance-s", type=float,
+                        help="match on onsets at most this many seconds apart instead")
+    events.add_argument("--threshold", type=float, default=0.5,
+                        help="framewise probability that starts an event")
+    parser.set_defaults(handler=_evaluate)
+
+
+def _predict(args: argparse.Namespace) -> None:
+    from whalelab.atomic import atomic_write
+    from whalelab.predict import predict_files
+
+    table = predict_files(args.run, args.files, device=args.device)
+    if args.out:
+        atomic_write(args.out, lambda temporary: table.to_csv(temporary, index=False))
+        print(f"wrote {args.out} ({len(table)} files)")
+    else:
+        print(table.to_string(index=False, float_format=lambda value: f"{value:.3f}"))
+
+
+def _add_predict(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "predict", help="class probabilities for audio files",
+        description="Score each file window by window; a class's score is its best window's.")
+    parser.add_argument("run", help="trained run folder")
+    parser.add_argument("files", nargs="+", help="audio files")
+    parser.add_argument("--out", help="CSV to write (default: print a table)")
+    parser.add_argument("--device", default="auto")
+    parser.set_defaults(handler=_predict)
+
+
+def _detect(args: argparse.Namespace) -> None:
+    from whalelab.detect import detect_files
+
+    events = detect_files(args.run, args.inputs, args.out, hop_s=args.hop_s,
+                          threshold=args.threshold, min_duration_s=args.min_duration_s,
+                          merge_gap_s=args.merge_gap_s, batch_size=args.batch_size,
+                          device=args.device, channel=args.channel, on_error=args.on_error)
+    counts = events.groupby("label").size().to_dict() if len(events) else {}
+    print(f"{args.out}: {len(events)} events in {events['file'].nunique()} file(s)"
+          + "".join(f"\n  {label:<16} {count}" for label, count in counts.items()))
+
+
+def _add_detect(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "detect", help="find calls in long recordings; write Raven selection tables",
+        description="Slide RUN's model over each recording (streamed; any length), average "
+                    "the framewise probabilities of overlapping windows, and write the events "
+                    "as OUT/<name>.selections.txt per file plus OUT/events.csv. Files whose "
+                    "table exists are skipped, so a stopped run resumes.")
+    parser.add_argument("run", help="trained run folder")
+    parser.add_argument("inputs", nargs="+", metavar="AUDIO_OR_DIR",
+                        help="audio files, or folders searched recursively")
+    parser.add_argument("--out", required=True, help="folder for the tables")
+    parser.add_argument("--hop-s", type=float,
+                        help="seconds between windows (default: half a clip, 50%% overlap)")
+    parser.add_argument("--threshold", type=float, default=0.5,
+                        help="framewise probability that starts an event (it continues "
+                             "down to half of this)")
+    parser.add_argument("--min-duration-s", type=float, default=0.2,
+                        help="drop shorter events")
+    parser.add_argument("--merge-gap-s", type=float, default=0.3,
+                        help="merge events of a class this close")
+    parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    parser.add_argument("--channel", type=int, help="channel of multi-channel files "
+                                                    "(0-based; default: their mean)")
+    parser.add_argument("--on-error", choices=("raise", "skip"), default="raise",
+                        help="skip unreadable files with a warning instead of stopping")
+    parser.set_defaults(handler=_detect)
+
+
+def _report(args: argparse.Namespace) -> None:
+    from whalelab.profiles import resolve_profile
+    from whalelab.report import run_report
+
+    profile = resolve_profile(args.profile, device=args.device).name
+    notebooks = run_report(
+        args.out, profile=profile, device=args.device,
+        data=args.data or f"data/synthetic/{profile}", run=args.run or f"runs/{profile}",
+        seed=args.seed, notebooks_dir=args.notebooks)
+    print(f"wrote {Path(args.out) / 'index.html'} ({len(notebooks)} notebooks)")
+
+
+def _add_report(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "report", help="run every notebook with papermill into an HTML report",
+        description="Execute notebooks/[0-9][0-9]_*.ipynb in order (papermill, this "
+                    "Python's kernel) with the five knobs as parameters; write the executed "
+                    "notebooks, their HTML and index.html into OUT. The first failing "
+                    "notebook stops the report, naming the notebook and the cell.")
+    parser.add_argument("--out", required=True, help="report folder, e.g. reports/quick")
+    parser.add_argument("--profile", default="auto", help="smoke | quick | full | auto")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    parser.add_argument("--data", help="data set (default: data/synthetic/PROFILE)")
+    parser.add_argument("--run", help="run folder to train into or reuse "
+                                      "(default: runs/PROFILE)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--notebooks", help="folder of the notebooks (default: the "
+                                            "checkout's notebooks/)")
+    parser.set_defaults(handler=_report)
+
+
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_synth, _add_train, _add_evaluate, _add_predict, _add_detect, _add_report]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,7 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args.handler(args)
     except WhaleLabError as error:
-        print(f"whalelab: {error}", file=sys.stderr)
+        message = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+        print(f"whalelab: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("whalelab: interrupted", file=sys.stderr)

@@ -45,6 +45,11 @@ class FeatureConfig:
             raise ConfigError(f"clip_seconds must be positive, not {self.clip_seconds}")
         if self.n_fft <= 0 or self.hop_length <= 0 or self.n_mels <= 0:
             raise ConfigError("n_fft, hop_length and n_mels must be positive")
+        if self.win_length is not None and not 0 < self.win_length <= self.n_fft:
+            raise ConfigError(f"win_length must be in 1..n_fft={self.n_fft}, "
+                              f"not {self.win_length}")
+        if self.top_db is not None and self.top_db < 0:
+            raise ConfigError(f"top_db must be non-negative or None, not {self.top_db}")
         if not 0 <= self.fmin < self.fmax <= self.sample_rate / 2:
             raise ConfigError(f"need 0 <= fmin < fmax <= sample_rate/2 = {self.sample_rate / 2}"
                               f" Hz; got fmin={self.fmin}, fmax={self.fmax}")
@@ -104,7 +109,7 @@ class TrainConfig:
     mixup: float = 0.0
     ema_decay: float | None = None
     select_metric: str = "macro_ap"
-    gain_db: float = 6.0
+    class_weights: bool = False
     seed: int = 0
     device: str = "auto"
     amp: bool = False
@@ -119,6 +124,11 @@ class TrainConfig:
             raise ConfigError(f"patience must be at least 1, not {self.patience}")
         if not 0 <= self.mixup <= 1:
             raise ConfigError(f"mixup must be in [0, 1], not {self.mixup}")
+        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
+            raise ConfigError(f"ema_decay must be in (0, 1) or None, not {self.ema_decay}")
+        if self.select_metric not in ("macro_ap", "macro_f1", "val_loss"):
+            raise ConfigError(f"select_metric must be macro_ap, macro_f1 or val_loss, "
+                              f"not {self.select_metric!r}")
 
 
 @dataclasses.dataclass

@@ -46,22 +46,26 @@ def power_to_db(x: torch.Tensor, *, ref: float = 1.0, amin: float = 1e-10,
 
     Examples
     --------
-    >>> power_to_db(torch.tensor([[1.0, 10.0, 1e-12]]), top_db=None)
-    tensor([[  0.,  10., -100.]])
-    >>> power_to_db(torch.tensor([[1.0, 10.0, 1e-12]]), top_db=20.0)
-    tensor([[  0.,  10., -10.]])
+    >>> power_to_db(torch.tensor([[1.0, 10.0, 1e-12]]), top_db=None).tolist()
+    [[0.0, 10.0, -100.0]]
+    >>> power_to_db(torch.tensor([[1.0, 10.0, 1e-12]]), top_db=20.0).tolist()
+    [[0.0, 10.0, -10.0]]
     """
     if amin <= 0:
         raise ConfigError(f"amin must be positive, not {amin}")
     if top_db is not None and top_db < 0:
         raise ConfigError(f"top_db must be non-negative or None, not {top_db}")
-    db = 10.0 * torch.log10(torch.clamp(x, min=amin))
-    db = db - 10.0 * math.log10(max(amin, ref))
     if top_db is None:
-        return db
-    peak = db.reshape(db.shape[0], -1).amax(dim=1)  # (batch,)
-    floor = (peak - top_db).reshape((-1,) + (1,) * (db.dim() - 1))
-    return torch.maximum(db, floor)
+        x = torch.clamp(x, min=amin)
+    else:
+        # clipping at ``peak - top_db`` dB is clipping the power at ``peak * 10**(-top_db/10)``
+        # before the logarithm; together with ``amin`` that is one pass over the tensor
+        peak = x.reshape(x.shape[0], -1).amax(dim=1)  # (batch,) peak power
+        floor = torch.clamp(peak * 10.0 ** (-top_db / 10.0), min=amin)
+        x = torch.maximum(x, floor.reshape((-1,) + (1,) * (x.dim() - 1)))
+    db = torch.log10(x).mul_(10.0)  # log10's backward needs x, not db: in place is safe
+    offset = 10.0 * math.log10(max(amin, ref))
+    return db - offset if offset else db
 
 
 class Spectrogram(nn.Module):
@@ -120,11 +124,12 @@ class Spectrogram(nn.Module):
         stft = torch.stft(waveform, n_fft=self.n_fft, hop_length=self.hop_length,
                           win_length=self.win_length, window=self.window.to(waveform.dtype),
                           center=self.center, pad_mode=self.pad_mode, return_complex=True)
-        # (batch, freq, time) complex
-        magnitude = torch.view_as_real(stft).pow(2).sum(-1)  # (batch, freq, time) power
+        # (batch, freq, time) complex, stored time-major; re^2 + im^2 in two passes that keep
+        # that layout (view_as_real(...).pow(2).sum(-1) was 4x slower: a size-2 reduction)
+        power = stft.real.square().addcmul_(stft.imag, stft.imag)  # (batch, freq, time)
         if self.power == 1.0:
-            magnitude = magnitude.sqrt()
-        return magnitude.transpose(1, 2).unsqueeze(1)  # (batch, 1, time, freq)
+            power = power.sqrt()
+        return power.transpose(1, 2).unsqueeze(1)  # (batch, 1, time, freq), contiguous
 
 
 class LogmelFilterBank(nn.Module):

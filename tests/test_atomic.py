@@ -1,0 +1,87 @@
+"""Atomic writes: readers see the old file or the new one, never half of one."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from whalelab.atomic import atomic_write, write_json, write_text
+
+
+def names(folder) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_write_text_creates_folders_and_leaves_no_temporary_file(tmp_path):
+    path = tmp_path / "a" / "b" / "notes.txt"
+    assert write_text(path, "first\n") == path
+    assert path.read_text() == "first\n"
+    write_text(path, "second\n")
+    assert path.read_text() == "second\n"
+    assert names(path.parent) == ["notes.txt"]
+
+
+def test_write_json_round_trip(tmp_path):
+    value = {"classes": ["blue_whale", "fin_whale"], "bands": {"fin_whale": [15.0, 30.0]},
+             "epochs": 3, "threshold": None}
+    path = write_json(tmp_path / "value.json", value)
+    assert json.loads(path.read_text()) == value
+    assert path.read_text().endswith("\n")
+
+
+def test_the_temporary_file_is_beside_the_target(tmp_path):
+    seen = []
+
+    def write(temporary):
+        seen.append(temporary)
+        assert not (tmp_path / "out.bin").exists()  # nothing visible at the target yet
+        temporary.write_bytes(b"new")
+
+    atomic_write(tmp_path / "out.bin", write)
+    assert seen[0].parent == tmp_path and seen[0] != tmp_path / "out.bin"
+    assert (tmp_path / "out.bin").read_bytes() == b"new"
+    assert names(tmp_path) == ["out.bin"]
+
+
+@pytest.mark.parametrize("error", [RuntimeError("disk full"), KeyboardInterrupt()])
+def test_a_failing_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path, error):
+    path = tmp_path / "checkpoint.pt"
+    path.write_bytes(b"old contents")
+
+    def write(temporary):
+        temporary.write_bytes(b"half of the new")
+        raise error
+
+    with pytest.raises(type(error)):
+        atomic_write(path, write)
+    assert path.read_bytes() == b"old contents"
+    assert names(tmp_path) == ["checkpoint.pt"]
+
+
+def test_a_failing_first_write_leaves_nothing(tmp_path):
+    def write(temporary):
+        temporary.write_text("partial")
+        raise ValueError("bad value")
+
+    with pytest.raises(ValueError, match="bad value"):
+        atomic_write(tmp_path / "new.json", write)
+    assert names(tmp_path) == []
+
+
+def test_an_unserialisable_json_value_keeps_the_old_file(tmp_path):
+    path = write_json(tmp_path / "metrics.json", {"accuracy": 0.5})
+    with pytest.raises(TypeError):
+        write_json(path, {"accuracy": object()})
+    assert json.loads(path.read_text()) == {"accuracy": 0.5}
+    assert names(tmp_path) == ["metrics.json"]
+
+
+def test_replacing_keeps_readers_of_the_old_file_working(tmp_path):
+    path = write_text(tmp_path / "table.txt", "old")
+    with open(path) as reader:  # a reader that opened the old file keeps reading the old file
+        write_text(path, "new")
+        assert reader.read() == "old"
+    assert path.read_text() == "new"
+    assert os.listdir(tmp_path) == ["table.txt"]

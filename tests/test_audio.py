@@ -1,0 +1,364 @@
+"""Audio loading: formats, bit depths, channels, resampling, partial reads, streaming, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from whalelab import WhaleLabError
+from whalelab.audio import (AUDIO_SUFFIXES, audio_info, is_audio_file, load_audio, stream_audio,
+                            write_audio)
+from whalelab.errors import AudioError
+
+REAL_CALLS = Path(__file__).resolve().parents[2] / "shared" / "real" / "srkw_call_catalog"
+
+
+def tone(frequency: float, sr: int, seconds: float, amplitude: float = 0.5) -> np.ndarray:
+    return (amplitude * np.sin(2 * np.pi * frequency * np.arange(int(sr * seconds)) / sr)
+            ).astype(np.float32)
+
+
+def noise(samples: int, seed: int = 0, amplitude: float = 0.3) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.clip(amplitude * rng.standard_normal(samples), -0.99, 0.99).astype(np.float32)
+
+
+def peak_frequency(samples: np.ndarray, sr: int) -> float:
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
+    return float(np.fft.rfftfreq(len(samples), 1 / sr)[np.argmax(spectrum)])
+
+
+def leftover_files(folder: Path, keep: set[str]) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name not in keep)
+
+
+# --- formats and bit depths ----------------------------------------------------------------
+
+@pytest.mark.parametrize("suffix, subtype, tolerance", [
+    (".wav", "PCM_16", 2 ** -15), (".wav", "PCM_24", 2 ** -23), (".wav", "FLOAT", 0.0),
+    (".wav", "PCM_U8", 2 ** -7), (".flac", "PCM_16", 2 ** -15), (".flac", "PCM_24", 2 ** -23),
+    (".aiff", "PCM_16", 2 ** -15), (".aif", "PCM_24", 2 ** -23), (".aiff", "FLOAT", 0.0)])
+def test_lossless_round_trip(tmp_path, suffix, subtype, tolerance):
+    samples = noise(4000, seed=1)
+    path = tmp_path / f"clip{suffix}"
+    write_audio(path, samples, 8000, subtype=subtype)
+    assert soundfile.info(str(path)).subtype == subtype
+    loaded = load_audio(path, 8000)
+    assert loaded.dtype == np.float32 and loaded.shape == samples.shape
+    assert np.abs(loaded - samples).max() <= tolerance
+    assert leftover_files(tmp_path, {path.name}) == []  # the write left no temporary file
+
+
+def test_ogg_vorbis_round_trip_keeps_the_signal(tmp_path):
+    samples = tone(440, 16000, 1.0)
+    path = tmp_path / "clip.ogg"
+    write_audio(path, samples, 16000, subtype="VORBIS")
+    loaded = load_audio(path, 16000)
+    assert loaded.dtype == np.float32 and len(loaded) == len(samples)
+    # lossy: the waveform is close, the pitch is exact
+    assert np.sqrt(np.mean((loaded - samples) ** 2)) < 0.05 * np.sqrt(np.mean(samples ** 2))
+    assert peak_frequency(loaded, 16000) == pytest.approx(440, abs=2)
+
+
+def test_audio_info_reads_the_header(tmp_path):
+    path = tmp_path / "stereo.flac"
+    soundfile.write(str(path), np.zeros((22050, 2), np.float32), 44100, subtype="PCM_24")
+    info = audio_info(path)
+    assert (info.sample_rate, info.channels, info.frames) == (44100, 2, 22050)
+    assert info.duration == pytest.approx(0.5)
+    assert info.path == path
+
+
+def test_suffixes():
+    assert {".wav", ".flac", ".aif", ".aiff", ".ogg"} <= set(AUDIO_SUFFIXES)
+    assert is_audio_file(Path("a/B.WAV")) and is_audio_file(Path("x.Flac"))
+    assert not is_audio_file(Path("notes.txt")) and not is_audio_file(Path("table.selections.txt"))
+
+
+# --- channels ------------------------------------------------------------------------------
+
+@pytest.fixture
+def stereo_file(tmp_path) -> tuple[Path, np.ndarray]:
+    left, right = tone(300, 8000, 1.0), noise(8000, seed=2)
+    path = tmp_path / "stereo.wav"
+    soundfile.write(str(path), np.stack([left, right], axis=1), 8000, subtype="FLOAT")
+    return path, np.stack([left, right])  # (channels, samples)
+
+
+def test_stereo_is_mixed_down_to_the_mean(stereo_file):
+    path, channels = stereo_file
+    np.testing.assert_allclose(load_audio(path, 8000), channels.mean(axis=0), atol=1e-7)
+
+
+@pytest.mark.parametrize("channel", [0, 1])
+def test_one_channel_can_be_chosen(stereo_file, channel):
+    path, channels = stereo_file
+    np.testing.assert_array_equal(load_audio(path, 8000, channel=channel), channels[channel])
+
+
+def test_multichannel_output_when_not_mono(stereo_file):
+    path, channels = stereo_file
+    np.testing.assert_array_equal(load_audio(path, 8000, mono=False), channels)
+    resampled = load_audio(path, 16000, mono=False)  # both channels resampled together
+    assert resampled.shape == (2, 16000) and resampled.dtype == np.float32
+    np.testing.assert_allclose(resampled[0], load_audio(path, 16000, channel=0), atol=1e-6)
+
+
+def test_a_missing_channel_is_an_error_naming_the_file(stereo_file):
+    path, _ = stereo_file
+    with pytest.raises(AudioError, match=path.name):
+        load_audio(path, 8000, channel=2)
+
+
+# --- resampling ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("source_sr", [6000, 16000, 44100, 96000])
+@pytest.mark.parametrize("target_sr", [8000, 16000])
+def test_resampling_keeps_frequency_level_and_length(tmp_path, source_sr, target_sr):
+    seconds = 1.25
+    path = tmp_path / f"tone_{source_sr}.wav"
+    soundfile.write(str(path), tone(1000, source_sr, seconds), source_sr, subtype="PCM_24")
+    loaded = load_audio(path, target_sr)
+    assert loaded.dtype == np.float32
+    assert abs(len(loaded) - seconds * target_sr) <= 1
+    assert peak_frequency(loaded, target_sr) == pytest.approx(1000, abs=1.0)
+    middle = loaded[len(loaded) // 4: -len(loaded) // 4]  # away from the filter's edges
+    assert np.sqrt(np.mean(middle ** 2)) == pytest.approx(0.5 / np.sqrt(2), rel=0.01)
+
+
+def test_resampling_removes_what_the_new_rate_cannot_hold(tmp_path):
+    path = tmp_path / "high.wav"
+    soundfile.write(str(path), tone(6000, 44100, 1.0), 44100, subtype="FLOAT")
+    loaded = load_audio(path, 8000)  # 6 kHz is above the 4 kHz Nyquist frequency: no alias
+    assert np.abs(loaded[100:-100]).max() < 0.01  # apart from the abrupt start and end
+
+
+# --- partial reads -------------------------------------------------------------------------
+
+@pytest.fixture
+def long_file(tmp_path) -> Path:
+    path = tmp_path / "long.flac"
+    soundfile.write(str(path), noise(16000 * 6, seed=3), 16000, subtype="PCM_24")
+    return path
+
+
+@pytest.mark.parametrize("offset, duration", [(0.0, 1.0), (0.5, 0.25), (2.3125, 1.5),
+                                              (5.5, None), (5.0, 3.0)])
+def test_offset_and_duration_read_that_slice(long_file, offset, duration):
+    full = load_audio(long_file, 16000)
+    part = load_audio(long_file, 16000, offset=offset, duration=duration)
+    start = int(offset * 16000)
+    stop = len(full) if duration is None else min(len(full), start + int(duration * 16000))
+    np.testing.assert_array_equal(part, full[start:stop])
+
+
+def test_offset_and_duration_with_resampling(long_file):
+    full = load_audio(long_file, 8000)
+    part = load_audio(long_file, 8000, offset=2.0, duration=1.0)
+    assert len(part) == 8000
+    inner = slice(200, -200)  # the resampler sees the cut edges differently
+    np.testing.assert_allclose(part[inner], full[16000:24000][inner], atol=2e-3)
+
+
+def test_only_the_asked_part_is_decoded(long_file, monkeypatch):
+    decoded = []
+
+    class CountingSoundFile(soundfile.SoundFile):
+        def read(self, *args, **kwargs):
+            block = super().read(*args, **kwargs)
+            decoded.append(len(block))
+            return block
+
+    monkeypatch.setattr(soundfile, "SoundFile", CountingSoundFile)
+    part = load_audio(long_file, 16000, offset=3.0, duration=0.5)
+    assert len(part) == 8000
+    assert sum(decoded) == 8000  # not the 96000 frames of the whole file
+
+
+# --- errors --------------------------------------------------------------------------------
+
+def assert_audio_error_naming(path: Path, **kwargs) -> AudioError:
+    with pytest.raises(AudioError) as caught:
+        load_audio(path, 8000, **kwargs)
+    assert isinstance(caught.value, WhaleLabError)
+    assert path.name in str(caught.value)
+    return caught.value
+
+
+def test_audio_error_is_a_whalelab_error():
+    assert issubclass(AudioError, WhaleLabError)
+
+
+def test_missing_file(tmp_path):
+    assert_audio_error_naming(tmp_path / "nowhere.wav")
+    with pytest.raises(AudioError, match="nowhere.wav"):
+        audio_info(tmp_path / "nowhere.wav")
+
+
+def test_a_folder_is_not_an_audio_file(tmp_path):
+    (tmp_path / "folder.wav").mkdir()
+    assert_audio_error_naming(tmp_path / "folder.wav")
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".flac", ".ogg", ".aiff"])
+def test_corrupt_bytes(tmp_path, suffix):
+    path = tmp_path / f"garbage{suffix}"
+    path.write_bytes(np.random.default_rng(4).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    assert_audio_error_naming(path)
+
+
+@pytest.mark.parametrize("suffix, subtype", [(".wav", "PCM_16"), (".wav", "FLOAT"),
+                                             (".aiff", "PCM_24"), (".flac", "PCM_16")])
+def test_truncated_file(tmp_path, suffix, subtype):
+    whole = tmp_path / f"whole{suffix}"
+    soundfile.write(str(whole), noise(16000, seed=5), 8000, subtype=subtype)
+    path = tmp_path / f"truncated{suffix}"
+    path.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])  # header promises more
+    assert_audio_error_naming(path)
+    with pytest.raises(AudioError, match=path.name):
+        list(stream_audio(path, 8000))
+
+
+def test_a_wav_with_trailing_chunks_is_not_taken_for_truncated(tmp_path):
+    path = tmp_path / "with_list_chunk.wav"
+    soundfile.write(str(path), noise(1001, seed=6), 8000, subtype="PCM_16")
+    with soundfile.SoundFile(str(path), "r+") as handle:  # adds a LIST chunk after the data
+        handle.title = "a recording"
+    assert len(load_audio(path, 8000)) == 1001
+
+
+def test_zero_length_wav(tmp_path):
+    path = tmp_path / "empty.wav"
+    soundfile.write(str(path), np.zeros(0, np.float32), 8000)
+    assert soundfile.info(str(path)).frames == 0
+    assert_audio_error_naming(path)
+
+
+def test_zero_byte_file(tmp_path):
+    path = tmp_path / "zero_bytes.wav"
+    path.write_bytes(b"")
+    assert_audio_error_naming(path)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_samples(tmp_path, bad):
+    samples = noise(8000, seed=7)
+    samples[4000:4010] = bad
+    path = tmp_path / "non_finite.wav"
+    soundfile.write(str(path), samples, 8000, subtype="FLOAT")
+    assert "NaN" in str(assert_audio_error_naming(path))
+    with pytest.raises(AudioError, match=path.name):
+        list(stream_audio(path, 8000, block_seconds=0.25))
+
+
+def test_a_file_full_of_nan(tmp_path):
+    path = tmp_path / "all_nan.wav"
+    soundfile.write(str(path), np.full(8000, np.nan, np.float32), 8000, subtype="FLOAT")
+    assert_audio_error_naming(path)
+
+
+@pytest.mark.parametrize("offset", [1.0, 1.5, 100.0])
+def test_offset_past_the_end(tmp_path, offset):
+    path = tmp_path / "one_second.wav"
+    soundfile.write(str(path), noise(8000, seed=8), 8000)
+    assert "offset" in str(assert_audio_error_naming(path, offset=offset))
+
+
+@pytest.mark.parametrize("kwargs", [dict(offset=-1.0), dict(duration=0.0), dict(duration=-2.0)])
+def test_bad_offset_or_duration(tmp_path, kwargs):
+    path = tmp_path / "one_second.wav"
+    soundfile.write(str(path), noise(8000, seed=8), 8000)
+    assert_audio_error_naming(path, **kwargs)
+
+
+# --- streaming -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("source_sr, target_sr", [(8000, 8000), (6000, 8000), (44100, 8000)])
+def test_stream_blocks_join_into_the_whole_file(tmp_path, source_sr, target_sr):
+    path = tmp_path / "stream.wav"
+    seconds = 7.3
+    soundfile.write(str(path), noise(int(source_sr * seconds), seed=9) + tone(700, source_sr,
+                    seconds), source_sr, subtype="FLOAT")
+    blocks = list(stream_audio(path, target_sr, block_seconds=2.0))
+    assert all(block.dtype == np.float32 and block.ndim == 1 for block in blocks)
+    # bounded: no block holds much more than block_seconds of audio (plus the filter's delay)
+    assert max(len(block) for block in blocks) <= 1.1 * 2.0 * target_sr
+    joined = np.concatenate(blocks)
+    whole = load_audio(path, target_sr)
+    assert abs(len(joined) - len(whole)) <= 1
+    n = min(len(joined), len(whole))
+    if source_sr == target_sr:
+        np.testing.assert_array_equal(joined, whole)
+    else:
+        np.testing.assert_allclose(joined[:n], whole[:n], atol=2e-3)
+
+
+def test_stream_reads_in_bounded_blocks(tmp_path, monkeypatch):
+    path = tmp_path / "stream.flac"
+    soundfile.write(str(path), noise(16000 * 10, seed=10), 16000, subtype="PCM_16")
+    decoded = []
+
+    class CountingSoundFile(soundfile.SoundFile):
+        def read(self, frames=-1, *args, **kwargs):
+            assert frames > 0  # never "read everything"
+            block = super().read(frames, *args, **kwargs)
+            decoded.append(len(block))
+            return block
+
+    monkeypatch.setattr(soundfile, "SoundFile", CountingSoundFile)
+    stream = stream_audio(path, 8000, block_seconds=1.0)
+    first = next(stream)  # lazily: the first block comes before the rest is read
+    assert decoded == [16000] and len(first) <= 8000 + 64
+    rest = list(stream)
+    assert max(decoded) == 16000 and sum(decoded) == 160000
+    assert abs(len(first) + sum(len(block) for block in rest) - 80000) <= 1
+
+
+def test_stream_selects_a_channel(stereo_file):
+    path, channels = stereo_file
+    blocks = list(stream_audio(path, 8000, block_seconds=0.3, channel=1))
+    np.testing.assert_array_equal(np.concatenate(blocks), channels[1])
+
+
+# --- writing -------------------------------------------------------------------------------
+
+def test_write_audio_replaces_atomically_and_keeps_the_old_file_on_failure(tmp_path):
+    path = tmp_path / "out.wav"
+    write_audio(path, noise(800, seed=11), 8000)
+    write_audio(path, tone(100, 8000, 0.2), 8000)  # overwrite
+    np.testing.assert_allclose(load_audio(path, 8000), tone(100, 8000, 0.2), atol=2 ** -15)
+    before = path.read_bytes()
+    with pytest.raises(Exception):
+        write_audio(path, noise(800, seed=12), 8000, subtype="NOT_A_SUBTYPE")
+    assert path.read_bytes() == before
+    assert leftover_files(tmp_path, {"out.wav"}) == []
+
+
+def test_write_audio_multichannel_and_new_folders(tmp_path):
+    path = tmp_path / "new" / "folder" / "stereo.flac"
+    samples = np.stack([tone(200, 8000, 0.5), noise(4000, seed=13)], axis=1)  # (samples, 2)
+    write_audio(path, samples, 8000, subtype="PCM_24")
+    assert audio_info(path).channels == 2
+    np.testing.assert_allclose(load_audio(path, 8000, mono=False), samples.T, atol=2 ** -23)
+
+
+def test_write_audio_rejects_an_unknown_suffix(tmp_path):
+    with pytest.raises(AudioError, match="out.mp3"):
+        write_audio(tmp_path / "out.mp3", noise(100), 8000)
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- real recordings (skipped when absent) -------------------------------------------------
+
+@pytest.mark.skipif(not REAL_CALLS.is_dir(), reason="real call catalogue not present")
+def test_real_killer_whale_calls_load():
+    files = sorted(p for p in REAL_CALLS.iterdir() if is_audio_file(p))[:3]
+    assert files
+    for path in files:
+        info = audio_info(path)
+        samples = load_audio(path, 8000)
+        assert samples.dtype == np.float32 and np.isfinite(samples).all()
+        assert abs(len(samples) - info.duration * 8000) <= 1

@@ -1,0 +1,209 @@
+"""Run configuration: validation naming the parameter, profile defaults and overrides, JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from whalelab.config import FeatureConfig, ModelConfig, RunConfig, TrainConfig
+from whalelab.errors import ConfigError
+from whalelab.features import Spectrogram
+from whalelab.profiles import PROFILES
+
+CLASSES = ["blue_whale", "fin_whale", "right_whale"]
+
+
+def test_feature_defaults():
+    features = FeatureConfig()
+    assert (features.sample_rate, features.n_fft, features.hop_length, features.n_mels) == \
+        (8000, 1024, 128, 64)
+    assert features.clip_samples == 40000
+    assert features.n_frames == 313
+    assert features.frames_per_second == 62.5
+
+
+@pytest.mark.parametrize("sample_rate, clip_seconds, n_fft, hop_length", [
+    (8000, 5.0, 1024, 128), (16000, 2.5, 512, 160), (22050, 3.3, 2048, 333), (8000, 1.0, 256, 64)])
+def test_n_frames_is_what_the_spectrogram_gives(sample_rate, clip_seconds, n_fft, hop_length):
+    features = FeatureConfig(sample_rate=sample_rate, clip_seconds=clip_seconds, n_fft=n_fft,
+                             hop_length=hop_length, fmax=sample_rate / 2)
+    spectrogram = Spectrogram(n_fft=n_fft, hop_length=hop_length)
+    assert spectrogram(torch.zeros(1, features.clip_samples)).shape[2] == features.n_frames
+
+
+@pytest.mark.parametrize("kind, values, name", [
+    (FeatureConfig, dict(sample_rate=0), "sample_rate"),
+    (FeatureConfig, dict(clip_seconds=-1.0), "clip_seconds"),
+    (FeatureConfig, dict(n_fft=0), "n_fft"),
+    (FeatureConfig, dict(hop_length=-128), "hop_length"),
+    (FeatureConfig, dict(n_mels=0), "n_mels"),
+    (FeatureConfig, dict(fmin=-5.0), "fmin"),
+    (FeatureConfig, dict(fmin=3000.0, fmax=2000.0), "fmax"),
+    (FeatureConfig, dict(fmax=4001.0), "fmax"),
+    (FeatureConfig, dict(clip_seconds=0.1), "n_fft"),
+    (FeatureConfig, dict(win_length=2048), "win_length"),
+    (FeatureConfig, dict(win_length=0), "win_length"),
+    (FeatureConfig, dict(top_db=-10.0), "top_db"),
+    (ModelConfig, dict(num_classes=0), "num_classes"),
+    (ModelConfig, dict(num_classes=2, backbone="resnet50"), "backbone"),
+    (ModelConfig, dict(num_classes=2, dropout=1.0), "dropout"),
+    (ModelConfig, dict(num_classes=2, dropout=-0.1), "dropout"),
+    (TrainConfig, dict(epochs=0), "epochs"),
+    (TrainConfig, dict(batch_size=0), "batch_size"),
+    (TrainConfig, dict(learning_rate=0.0), "learning_rate"),
+    (TrainConfig, dict(patience=0), "patience"),
+    (TrainConfig, dict(mixup=1.5), "mixup"),
+    (TrainConfig, dict(ema_decay=1.0), "ema_decay"),
+    (TrainConfig, dict(select_metric="accuracy"), "select_metric"),
+])
+def test_invalid_values_raise_config_error_naming_the_parameter(kind, values, name):
+    with pytest.raises(ConfigError, match=name):
+        kind(**values)
+
+
+def test_class_names_must_match_num_classes():
+    with pytest.raises(ConfigError, match="num_classes"):
+        RunConfig(features=FeatureConfig(), model=ModelConfig(num_classes=2),
+                  train=TrainConfig(), classes=CLASSES)
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_from_profile_takes_the_profile_defaults(profile):
+    chosen = PROFILES[profile]
+    config = RunConfig.from_profile(profile, data="data/x", classes=CLASSES, device="cpu")
+    assert config.profile == profile
+    assert config.classes == CLASSES and config.model.num_classes == 3
+    assert config.data == "data/x"
+    assert config.train.epochs == chosen.epochs
+    assert config.train.batch_size == chosen.batch_size
+    assert config.train.learning_rate == chosen.learning_rate
+    assert config.train.patience == chosen.patience
+    assert config.train.amp == chosen.amp
+    assert config.train.device == "cpu"
+    assert (config.features.sample_rate, config.features.n_fft, config.features.hop_length,
+            config.features.n_mels, config.features.fmin, config.features.fmax) == \
+        (chosen.sample_rate, chosen.n_fft, chosen.hop_length, chosen.n_mels, chosen.fmin,
+         chosen.fmax)
+
+
+def test_auto_profile_on_cpu_is_recorded_as_quick():
+    assert RunConfig.from_profile("auto", data="", classes=CLASSES, device="cpu").profile == "quick"
+
+
+def test_overrides_land_in_their_part():
+    config = RunConfig.from_profile(
+        "smoke", data="d", classes=CLASSES, device="cpu", epochs=3, batch_size=4,
+        learning_rate=0.01, seed=7, mixup=0.2, select_metric="macro_f1", sample_rate=16000,
+        clip_seconds=2.0, n_mels=32, fmin=50.0, win_length=512, top_db=None, dropout=0.1,
+        spec_augment=False, pretrained="weights.pt")
+    assert (config.train.epochs, config.train.batch_size, config.train.learning_rate,
+            config.train.seed, config.train.mixup, config.train.select_metric) == \
+        (3, 4, 0.01, 7, 0.2, "macro_f1")
+    assert (config.features.sample_rate, config.features.clip_seconds, config.features.n_mels,
+            config.features.fmin, config.features.win_length) == (16000, 2.0, 32, 50.0, 512)
+    assert config.features.top_db == 80.0  # None means "not given", not "no clipping"
+    assert (config.model.dropout, config.model.spec_augment, config.model.pretrained) == \
+        (0.1, False, "weights.pt")
+
+
+def test_none_overrides_keep_the_profile_value():
+    config = RunConfig.from_profile("quick", data="", classes=CLASSES, device="cpu",
+                                    epochs=None, batch_size=None, fmax=None)
+    assert config.train.epochs == PROFILES["quick"].epochs
+    assert config.train.batch_size == PROFILES["quick"].batch_size
+    assert config.features.fmax == PROFILES["quick"].fmax
+
+
+def test_unknown_override_names_the_setting():
+    with pytest.raises(ConfigError, match="n_melz"):
+        RunConfig.from_profile("smoke", data="", classes=CLASSES, device="cpu", n_melz=32)
+
+
+def test_invalid_override_names_the_parameter():
+    with pytest.raises(ConfigError, match="batch_size"):
+        RunConfig.from_profile("smoke", data="", classes=CLASSES, device="cpu", batch_size=0)
+
+
+def test_unknown_profile():
+    with pytest.raises(ConfigError, match="tiny"):
+        RunConfig.from_profile("tiny", data="", classes=CLASSES)
+
+
+def test_fmax_follows_a_lower_sample_rate_when_not_given():
+    config = RunConfig.from_profile("quick", data="", classes=CLASSES, device="cpu",
+                                    sample_rate=6000)
+    assert config.features.fmax == 3000.0  # the profile's 4000 Hz is above the new Nyquist
+
+
+def test_fmax_is_kept_when_the_sample_rate_allows_it():
+    config = RunConfig.from_profile("quick", data="", classes=CLASSES, device="cpu",
+                                    sample_rate=16000)
+    assert config.features.fmax == PROFILES["quick"].fmax
+
+
+def test_an_explicit_fmax_above_nyquist_is_an_error():
+    with pytest.raises(ConfigError, match="fmax"):
+        RunConfig.from_profile("quick", data="", classes=CLASSES, device="cpu",
+                               sample_rate=6000, fmax=3500.0)
+
+
+def non_default_config() -> RunConfig:
+    return RunConfig(
+        features=FeatureConfig(sample_rate=16000, clip_seconds=2.5, n_fft=512, hop_length=160,
+                               win_length=400, n_mels=48, fmin=20.0, fmax=7000.0, top_db=None),
+        model=ModelConfig(num_classes=3, pretrained="densenet.pt", dropout=0.25,
+                          spec_augment=False, time_drop_width=16),
+        train=TrainConfig(epochs=7, batch_size=5, learning_rate=3e-4, mixup=0.3, ema_decay=0.99,
+                          select_metric="val_loss", seed=11, device="cpu", amp=True),
+        classes=CLASSES, data="some/data/manifest.csv", profile="full")
+
+
+@pytest.mark.parametrize("make", [
+    non_default_config,
+    lambda: RunConfig.from_profile("smoke", data="data/synthetic/smoke", classes=CLASSES)])
+def test_save_load_round_trip(tmp_path, make):
+    config = make()
+    path = tmp_path / "run" / "config.json"
+    config.save(path)
+    loaded = RunConfig.load(path)
+    assert loaded == config
+    assert dataclasses.asdict(loaded) == dataclasses.asdict(config)
+    assert json.loads(path.read_text())["classes"] == CLASSES  # plain, readable JSON
+    assert sorted(p.name for p in path.parent.iterdir()) == ["config.json"]  # no temp file
+
+
+def test_dict_round_trip():
+    config = non_default_config()
+    assert RunConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+def test_from_dict_rejects_unknown_and_missing_keys():
+    values = non_default_config().to_dict()
+    values["features"]["n_mel"] = 64
+    with pytest.raises(ConfigError, match="n_mel"):
+        RunConfig.from_dict(values)
+    values = non_default_config().to_dict()
+    del values["train"]
+    with pytest.raises(ConfigError, match="train"):
+        RunConfig.from_dict(values)
+
+
+def test_load_validates_values(tmp_path):
+    values = non_default_config().to_dict()
+    values["features"]["hop_length"] = 0
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(values))
+    with pytest.raises(ConfigError, match="hop_length"):
+        RunConfig.load(path)
+
+
+def test_load_missing_or_malformed_file_names_it(tmp_path):
+    with pytest.raises(ConfigError, match="absent.json"):
+        RunConfig.load(tmp_path / "absent.json")
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"features": ')
+    with pytest.raises(ConfigError, match="broken.json"):
+        RunConfig.load(broken)

@@ -1,0 +1,281 @@
+"""Clip indexes from every layout, splits by recording, the Dataset, and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile
+import torch
+
+from whalelab import data as data_module
+from whalelab.audio import write_audio
+from whalelab.config import RunConfig
+from whalelab.data import (BACKGROUND, Clip, ClipCache, ClipDataset, ClipIndex,
+                           balanced_sampler, class_weights, load_index, split_by_recording)
+from whalelab.errors import DataError, WhaleLabError
+from whalelab.model import build_model
+from whalelab.raven import write_raven
+
+RATE = 8000
+
+
+def _tone(frequency: float, seconds: float, sample_rate: int = RATE) -> np.ndarray:
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    return (0.3 * np.sin(2 * np.pi * frequency * t)).astype(np.float32)
+
+
+def _class_tree(root, classes=("fin", "minke"), files=5, split=None, seconds=1.0):
+    for k, name in enumerate([*classes, BACKGROUND]):
+        folder = root / split / name if split else root / name
+        for i in range(files):
+            write_audio(folder / f"{name}_{i}.wav", _tone(200 + 100 * k + i, seconds), RATE)
+    return root
+
+
+def test_folder_per_class_without_splits_is_split_by_seed(tmp_path):
+    index = load_index(_class_tree(tmp_path, files=10), seed=3)
+    assert index.classes == ["fin", "minke"]  # background is the absence of a class
+    counts = index.counts()
+    assert counts.loc[BACKGROUND, "total"] == 10
+    assert set(counts.columns) == {"train", "val", "test", "total"}
+    assert (counts[["train", "val", "test"]] > 0).all().all()
+    again = load_index(tmp_path, seed=3).to_frame()
+    other = load_index(tmp_path, seed=4).to_frame()
+    pd.testing.assert_frame_equal(index.to_frame(), again)
+    assert not index.to_frame()["split"].equals(other["split"])
+
+
+def test_targets_are_multi_hot_in_class_order(tmp_path):
+    index = load_index(_class_tree(tmp_path), seed=0)
+    targets = index.targets()
+    for clip, row in zip(index.clips, targets, strict=True):
+        expected = [float(name in clip.labels) for name in index.classes]
+        assert row.tolist() == expected
+        assert (row.sum() == 0) == (BACKGROUND in clip.path.split("/")[-2])
+
+
+def test_split_level_is_kept_and_checked(tmp_path):
+    for split in ("train", "val", "test"):
+        _class_tree(tmp_path, files=2, split=split)
+    index = load_index(tmp_path)
+    assert {clip.split for clip in index.clips} == {"train", "val", "test"}
+    assert all(f"/{clip.split}/" in clip.path for clip in index.clips)
+    write_audio(tmp_path / "test" / "orca" / "o.wav", _tone(900, 1.0), RATE)
+    with pytest.raises(DataError, match="orca.*never in train"):
+        load_index(tmp_path)
+
+
+def test_recordings_never_fall_on_both_sides_of_a_split():
+    clips = [Clip(f"{r}_{i}.wav", labels=(label,), recording=f"{label}{r}")
+             for label in "abc" for r in range(8) for i in range(4)]
+    split = split_by_recording(clips, seed=1)
+    sides: dict[str, set] = {}
+    for clip in split:
+        sides.setdefault(clip.recording, set()).add(clip.split)
+    assert all(len(s) == 1 for s in sides.values())
+    for label in "abc":  # stratified: every class on every side
+        assert {c.split for c in split if c.labels == (label,)} == {"train", "val", "test"}
+
+
+@pytest.mark.parametrize("make_problem, message", [
+    (lambda root: (root / "humpback").mkdir(), "humpback: class folder holds no audio"),
+    (lambda root: (root / "fin" / "fin_2.wav").write_bytes(b"RIFF0000WAVEjunk"), "fin_2.wav"),
+    (lambda root: write_audio(root / "fin" / "silent.wav", np.zeros(0, np.float32), RATE),
+     "silent.wav"),
+])
+def test_bad_folders_and_files_are_named(tmp_path, make_problem, message):
+    _class_tree(tmp_path)
+    make_problem(tmp_path)
+    with pytest.raises(WhaleLabError, match=message):
+        load_index(tmp_path)
+
+
+def test_skip_leaves_out_the_corrupt_file_with_a_counted_warning(tmp_path):
+    _class_tree(tmp_path)
+    (tmp_path / "fin" / "fin_2.wav").write_bytes(b"not audio at all")
+    with pytest.warns(UserWarning, match="skipped 1 unreadable"):
+        index = load_index(tmp_path, on_error="skip")
+    assert len(index) == 14 and len(index.skipped) == 1
+    assert "fin_2.wav" in index.skipped[0]
+    assert not any(clip.path.endswith("fin_2.wav") for clip in index.clips)
+
+
+def test_manifest_with_multi_labels_background_and_time_ranges(tmp_path):
+    write_audio(tmp_path / "audio" / "long.wav", _tone(300, 10.0), RATE)
+    write_audio(tmp_path / "audio" / "quiet.wav", _tone(300, 2.0) * 0, RATE)
+    rows = ["path,label,start_s,end_s,split",
+            "audio/long.wav,fin;minke,0,4,train",
+            "audio/long.wav,fin,4,8,val",
+            "audio/quiet.wav,,,,train",
+            "audio/long.wav,minke,8,,test"]
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    index = load_index(tmp_path / "m.csv")
+    assert index.classes == ["fin", "minke"]
+    assert index.targets().tolist() == [[1, 1], [1, 0], [0, 0], [0, 1]]
+    assert [(c.start_s, c.duration_s) for c in index.clips] == [
+        (0.0, 4.0), (4.0, 4.0), (0.0, None), (8.0, None)]
+    waveforms = ClipDataset(index, sample_rate=RATE, clip_seconds=4.0)
+    np.testing.assert_allclose(waveforms.waveform(1), _tone(300, 10.0)[4 * RATE:8 * RATE],
+                               atol=1e-4)
+    assert len(waveforms.waveform(3)) == 2 * RATE  # to the end of the file
+
+
+@pytest.mark.parametrize("row, message", [
+    ("audio/missing.wav,fin", "line 3.*missing.wav"),
+    ("audio/a.wav,fin,5,2", "line 3: end_s 2.0 is not after"),
+    ("audio/a.wav,fin,soon,", "line 3: start_s 'soon' is not a number"),
+    ("audio/a.wav,fin,99,", "line 3: start_s 99.0 is past the end"),
+])
+def test_bad_manifest_rows_are_named(tmp_path, row, message):
+    write_audio(tmp_path / "audio" / "a.wav", _tone(300, 3.0), RATE)
+    (tmp_path / "m.csv").write_text(f"path,label,start_s,end_s\naudio/a.wav,fin,,\n{row}\n")
+    with pytest.raises(DataError, match=message):
+        load_index(tmp_path / "m.csv")
+
+
+def test_manifest_needs_path_and_label(tmp_path):
+    (tmp_path / "m.csv").write_text("file,species\nx.wav,fin\n")
+    with pytest.raises(DataError, match="m.csv: manifest lacks the column"):
+        load_index(tmp_path / "m.csv")
+
+
+def _annotated_recording(folder, name="long", seconds=120.0):
+    events = pd.DataFrame({"begin_s": [10.0, 31.0, 62.0], "end_s": [11.0, 32.0, 63.5],
+                           "low_hz": [50.0] * 3, "high_hz": [200.0] * 3,
+                           "label": ["right", "fin", "right"]})
+    write_audio(folder / f"{name}.flac", _tone(100, seconds), RATE, subtype="PCM_24")
+    write_raven(events, folder / f"{name}.selections.txt")
+    return events
+
+
+def test_raven_annotated_recording_is_cut_into_labelled_windows(tmp_path):
+    events = _annotated_recording(tmp_path)
+    index = load_index(tmp_path, window_s=5.0, hop_s=1.0, min_call_fraction=0.5,
+                       background_cap=1.0)
+    assert index.classes == ["fin", "right"]
+    for clip in index.clips:
+        end = clip.start_s + clip.duration_s
+        overlap = (np.minimum(events.end_s, end) - np.maximum(events.begin_s, clip.start_s)
+                   ).clip(lower=0) / (events.end_s - events.begin_s)
+        assert set(clip.labels) == set(events.label[overlap >= 0.5])
+        assert clip.labels or overlap.max() == 0  # grazing windows are left out
+        assert int(clip.start_s // 60) == int((end - 1e-9) // 60)  # never straddles a block
+    window_at_9 = [c for c in index.clips if c.start_s == 9.0]
+    assert window_at_9 and window_at_9[0].labels == ("right",)
+    assert {c.recording for c in index.clips} == {"long#0", "long#1"}
+
+
+def test_background_windows_are_capped(tmp_path):
+    _annotated_recording(tmp_path)
+    index = load_index(tmp_path, window_s=5.0, hop_s=1.0, background_cap=0.25, seed=0,
+                       val_fraction=0.0, test_fraction=0.0)
+    labelled = sum(bool(c.labels) for c in index.clips)
+    background = len(index) - labelled
+    assert 0 < background <= labelled / 3 + 1
+
+
+def test_raven_folder_problems_are_named(tmp_path):
+    _annotated_recording(tmp_path)
+    write_audio(tmp_path / "orphan.wav", _tone(100, 10.0), RATE)
+    with pytest.raises(DataError, match="orphan.wav: no Raven table"):
+        load_index(tmp_path)
+    (tmp_path / "orphan.wav").unlink()
+    (tmp_path / "long.selections.txt").write_text(
+        "Selection\tBegin Time (s)\tEnd Time (s)\tSpecies\n1\t3\t4\tfin\n")
+    with pytest.raises(DataError, match="long.selections.txt.*Low Freq"):
+        load_index(tmp_path)
+
+
+def test_mixed_formats_rates_depths_and_channels_give_one_api(tmp_path):
+    recipes = [("fin", "a.wav", 6000, "PCM_16", 1), ("fin", "b.flac", 16000, "PCM_24", 2),
+               ("fin", "c.wav", 8000, "FLOAT", 1), ("minke", "d.flac", 6000, "PCM_16", 2),
+               ("minke", "e.wav", 16000, "PCM_24", 1), ("minke", "f.aiff", 8000, "PCM_16", 1),
+               ("fin", "g.ogg", 16000, "VORBIS", 1), ("minke", "h.wav", 44100, "PCM_16", 1)]
+    for label, name, rate, subtype, channels in recipes:
+        signal = _tone(440, 1.5, rate)
+        (tmp_path / label).mkdir(exist_ok=True)
+        soundfile.write(tmp_path / label / name,
+                        np.stack([signal] * channels, axis=1) if channels > 1 else signal,
+                        rate, subtype=subtype)
+    index = load_index(tmp_path, val_fraction=0.0, test_fraction=0.0)
+    dataset = ClipDataset(index, sample_rate=RATE, clip_seconds=2.0)
+    for item in range(len(dataset)):
+        waveform, target = dataset[item]
+        assert waveform.shape == (2 * RATE,) and waveform.dtype == torch.float32
+        assert target.shape == (2,) and target.sum() == 1
+        spectrum = np.abs(np.fft.rfft(waveform.numpy()))
+        assert abs(np.argmax(spectrum) * RATE / (2 * 2 * RATE) * 2 - 440) < 2
+
+
+def test_dataset_crops_and_pads_centred_in_eval_random_in_training():
+    long_clip = np.arange(10, dtype=np.float32)
+    short_clip = np.ones(3, dtype=np.float32)
+    index = ClipIndex([Clip("long.wav", labels=("a",)), Clip("short.wav")], ["a"])
+    cache = ClipCache()
+    cache._waveforms.update({("long.wav", 0.0, None, 4): long_clip,
+                             ("short.wav", 0.0, None, 4): short_clip})
+    evaluation = ClipDataset(index, sample_rate=4, clip_seconds=1.5, cache=cache)
+    assert evaluation[0][0].tolist() == [2, 3, 4, 5, 6, 7]
+    assert evaluation[1][0].tolist() == [0, 1, 1, 1, 0, 0]
+    training = ClipDataset(index, sample_rate=4, clip_seconds=1.5, train=True, cache=cache)
+    starts = {int(training[0][0][0]) for _ in range(60)}
+    assert starts == {0, 1, 2, 3, 4}
+    torch.manual_seed(5)
+    first = [training[1][0].tolist() for _ in range(5)]
+    torch.manual_seed(5)
+    assert first == [training[1][0].tolist() for _ in range(5)]
+
+
+def test_cache_decodes_each_clip_once(tmp_path, monkeypatch):
+    index = load_index(_class_tree(tmp_path, files=3), val_fraction=0, test_fraction=0)
+    calls = []
+    decode = data_module._decode
+    monkeypatch.setattr(data_module, "_decode", lambda *a: calls.append(a) or decode(*a))
+    dataset = ClipDataset(index, sample_rate=RATE, clip_seconds=1.0, train=True,
+                          cache=ClipCache())
+    dataset.preload(progress=False)
+    for _ in range(3):
+        [dataset[i] for i in range(len(dataset))]
+    assert len(calls) == len(dataset) == 9
+
+
+def test_index_csv_round_trip(tmp_path):
+    index = load_index(_class_tree(tmp_path / "d"), seed=2)
+    index.save_csv(tmp_path / "splits.csv")
+    back = ClipIndex.load_csv(tmp_path / "splits.csv")
+    assert back.classes == index.classes and back.clips == index.clips
+    (tmp_path / "other.csv").write_text("path,label\n")
+    with pytest.raises(DataError, match="other.csv"):
+        ClipIndex.load_csv(tmp_path / "other.csv")
+
+
+def test_imbalance_helpers_favour_the_rare_class():
+    clips = [Clip(f"{i}", labels=("common",)) for i in range(30)] + \
+            [Clip(f"r{i}", labels=("rare",)) for i in range(3)]
+    index = ClipIndex(clips, ["common", "rare"])
+    weights = class_weights(index)
+    assert weights[1] == pytest.approx(30 / 3) and weights[0] == pytest.approx(1.0)
+    drawn = [clips[i].labels[0] for i in balanced_sampler(index, seed=0)] * 10
+    assert 0.3 < drawn.count("rare") / len(drawn) < 0.7
+
+
+def test_one_call_stored_at_two_rates_gets_near_equal_predictions(tmp_path):
+    """A model must not be able to tell the recorder from the resampled audio."""
+    for rate in (48000, 6000):  # one upsweep with a harmonic, recorded at two rates
+        t = np.arange(int(5.0 * rate)) / rate
+        phase = 2 * np.pi * (60 * t + 40 * t**2)
+        call = (np.sin(phase) + 0.5 * np.sin(2 * phase)) * 0.3 * np.exp(-((t - 2.5) ** 2))
+        write_audio(tmp_path / "call" / f"{rate}.wav", call.astype(np.float32), rate)
+    index = load_index(tmp_path, val_fraction=0, test_fraction=0)
+    dataset = ClipDataset(index, sample_rate=RATE, clip_seconds=5.0)
+    waveforms = torch.stack([dataset[0][0], dataset[1][0]])
+    assert waveforms.shape == (2, 5 * RATE)
+    config = RunConfig.from_profile("smoke", data=str(tmp_path), classes=["a", "b", "c"])
+    torch.manual_seed(0)
+    model = build_model(config).eval()
+    with torch.no_grad():
+        logmel = model.logmel_features(waveforms)[:, 0]
+        probabilities = model(waveforms)["clipwise_output"]
+    assert (logmel[0] - logmel[1]).abs().max() < 1.0  # dB
+    assert (probabilities[0] - probabilities[1]).abs().max() < 0.05

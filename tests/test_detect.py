@@ -1,0 +1,293 @@
+"""Streamed detection: stitching, short and multi-channel files, bounded reads, resume, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from whalelab import audio, detect
+from whalelab.checkpoint import save_checkpoint, write_classes
+from whalelab.cli import main
+from whalelab.config import RunConfig
+from whalelab.errors import AudioError, WhaleLabError
+from whalelab.model import build_model
+from whalelab.raven import read_raven, write_raven
+
+SR = 8000
+CLASSES = ["low", "high"]
+CONFIG = RunConfig.from_profile("smoke", data="", classes=CLASSES)
+STEP = CONFIG.features.hop_length  # 128 samples per frame; a clip is 40000 samples
+
+
+class PointModel(nn.Module):
+    """Stand-in whose frame ``f`` of class ``c`` is ``(c + 1) * x[f * hop]`` (0 past the window).
+
+    Its output at a frame depends only on the sample at that frame's position, so a
+    correct stitching of overlapping windows reproduces :func:`single_pass` exactly.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.arange(1.0, len(CLASSES) + 1))
+
+    def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
+        frames = 1 + waveform.shape[1] // STEP
+        points = nn.functional.pad(waveform, (0, STEP))[:, ::STEP][:, :frames]  # (batch, frames)
+        return {"framewise_output": points[..., None] * self.scale}  # (batch, frames, classes)
+
+
+class PositionModel(PointModel):
+    """Stand-in whose output is the frame's position inside its window."""
+
+    def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
+        frames = 1 + waveform.shape[1] // STEP
+        position = torch.arange(frames, dtype=torch.float32)[None, :, None]
+        return {"framewise_output": position.expand(len(waveform), frames, len(CLASSES))}
+
+
+def single_pass(samples: np.ndarray) -> np.ndarray:
+    """What PointModel gives on the whole signal at once: ``(frames, classes)``."""
+    frames = 1 + len(samples) // STEP
+    points = np.pad(samples, (0, STEP))[::STEP][:frames]
+    return points[:, None] * np.arange(1.0, len(CLASSES) + 1)
+
+
+def noise(samples: int, seed: int = 0, channels: int | None = None) -> np.ndarray:
+    shape = (samples,) if channels is None else (samples, channels)
+    return (np.random.default_rng(seed).uniform(-0.5, 0.5, shape)).astype(np.float32)
+
+
+def write(path: Path, samples: np.ndarray, sr: int = SR) -> Path:
+    audio.write_audio(path, samples, sr, subtype="FLOAT")
+    return path
+
+
+@pytest.mark.parametrize("samples", [16000, 40000, 40001, 40000 + 3 * 19968, 123456, 128 * 1000])
+def test_stitching_overlapping_windows_reproduces_a_single_pass(tmp_path, samples):
+    signal = noise(samples)
+    path = write(tmp_path / "x.wav", signal)
+    stitched = detect.framewise_probabilities(PointModel(), CONFIG, path, batch_size=3)
+    assert stitched.dtype == np.float32 and stitched.shape == (1 + samples // STEP, 2)
+    np.testing.assert_allclose(stitched, single_pass(signal), atol=1e-6)
+
+
+def test_overlapping_estimates_are_averaged(tmp_path):
+    path = write(tmp_path / "x.wav", noise(60 * SR))
+    stitched = detect.framewise_probabilities(PositionModel(), CONFIG, path)
+    hop = detect.hop_frames(CONFIG)
+    assert hop == 156  # 2.5 s at 62.5 frames/s, rounded to a whole frame
+    assert stitched[100, 0] == 100  # only the first window sees frame 100
+    assert stitched[200, 0] == (200 + (200 - hop)) / 2  # the first two windows see frame 200
+    # each window gives its first 2 hops (312 of 313 frames), so frame 312 is averaged over
+    # windows 1 and 2 only, like every other frame, and window edges leave no seam
+    assert stitched[2 * hop, 0] == (hop + 0) / 2
+    inner = np.arange(hop, len(stitched) - CONFIG.features.n_frames)  # before the tail window
+    assert (stitched[inner, 0] == hop / 2 + inner % hop).all()
+    # a shorter hop: frame 200 is seen by windows starting at 0, 62, 124 and 186 frames
+    dense = detect.framewise_probabilities(PositionModel(), CONFIG, path, hop_s=1.0)
+    assert dense[200, 0] == pytest.approx(np.mean([200, 138, 76, 14]))
+
+
+def test_batch_size_and_hop_do_not_change_a_pointwise_result(tmp_path):
+    signal = noise(50_000, seed=3)
+    path = write(tmp_path / "x.wav", signal)
+    for hop_s, batch_size in [(5.0, 1), (0.7, 7), (None, 64)]:
+        result = detect.framewise_probabilities(PointModel(), CONFIG, path, hop_s=hop_s,
+                                                batch_size=batch_size)
+        np.testing.assert_allclose(result, single_pass(signal), atol=1e-6)
+    with pytest.raises(WhaleLabError, match="hop_s"):
+        detect.framewise_probabilities(PointModel(), CONFIG, path, hop_s=6.0)
+
+
+def test_files_at_another_sample_rate_are_resampled_as_a_stream(tmp_path):
+    path = write(tmp_path / "x.wav", noise(22050 * 12), sr=22050)
+    reference = single_pass(audio.load_audio(path, SR))
+    stitched = detect.framewise_probabilities(PointModel(), CONFIG, path)
+    assert stitched.shape == reference.shape
+    np.testing.assert_allclose(stitched, reference, atol=1e-3)
+
+
+def test_stereo_channel_selection(tmp_path):
+    stereo = noise(30_000, channels=2)
+    path = write(tmp_path / "stereo.wav", stereo)
+    for channel, expected in [(0, stereo[:, 0]), (1, stereo[:, 1]), (None, stereo.mean(axis=1))]:
+        result = detect.framewise_probabilities(PointModel(), CONFIG, path, channel=channel)
+        np.testing.assert_allclose(result, single_pass(expected), atol=1e-6)
+    with pytest.raises(AudioError, match="channel 2"):
+        detect.framewise_probabilities(PointModel(), CONFIG, path, channel=2)
+
+
+def test_streaming_reads_bounded_blocks(tmp_path, monkeypatch):
+    signal = noise(40 * SR, seed=4)
+    path = write(tmp_path / "x.wav", signal)
+    blocks: list[int] = []
+
+    def recording_stream(*args, **kwargs):
+        for block in audio.stream_audio(*args, **kwargs):
+            blocks.append(len(block))
+            yield block
+
+    monkeypatch.setattr(detect, "BLOCK_SECONDS", 3.0)
+    monkeypatch.setattr(detect, "stream_audio", recording_stream)
+    result = detect.framewise_probabilities(PointModel(), CONFIG, path)
+    assert len(blocks) >= 40 / 3 and max(blocks) <= 3 * SR
+    assert sum(blocks) == len(signal)
+    np.testing.assert_allclose(result, single_pass(signal), atol=1e-6)
+
+
+@pytest.fixture
+def stand_in_run(tmp_path, monkeypatch):
+    """A run folder whose model is PointModel; records which files were detected."""
+    run = tmp_path / "run"
+    CONFIG.save(run / "config.json")
+    write_classes(run, CLASSES, {"low": (10.0, 100.0), "high": (500.0, 2000.0)})
+    monkeypatch.setattr(detect, "load_run", lambda *args, **kwargs: (PointModel(), CONFIG))
+    seen: list[str] = []
+    stitched = detect._stitched
+
+    def recording(model, config, path, **kwargs):
+        seen.append(Path(path).name)
+        return stitched(model, config, path, **kwargs)
+
+    monkeypatch.setattr(detect, "_stitched", recording)
+    return run, seen
+
+
+def calls(seconds: float, at: list[float]) -> np.ndarray:
+    """Silence with 1 s of a constant 0.9 level starting at each time of ``at``."""
+    signal = np.zeros(int(seconds * SR), dtype=np.float32)
+    for begin in at:
+        signal[int(begin * SR):int((begin + 1) * SR)] = 0.9
+    return signal
+
+
+def test_detect_files_writes_raven_tables_and_resumes(tmp_path, stand_in_run):
+    run, seen = stand_in_run
+    folder = tmp_path / "audio"
+    write(folder / "a.wav", calls(20, [3.0]))
+    write(folder / "deep" / "b.wav", calls(8, [1.0, 5.0]))
+    out = tmp_path / "out"
+    events = detect.detect_files(run, [folder], out, progress=False)
+    assert sorted(seen) == ["a.wav", "b.wav"]
+    table_a = read_raven(out / "a.selections.txt")
+    # class "low" scores 0.9, "high" 1.8 on the calls; both cross 0.5 over exactly 1 s
+    assert sorted(table_a.label) == sorted(CLASSES)
+    assert table_a.begin_s.tolist() == pytest.approx([3.0, 3.0], abs=1 / 62.5)
+    assert table_a.end_s.tolist() == pytest.approx([4.0, 4.0], abs=2 / 62.5)
+    assert sorted(table_a.score.tolist()) == pytest.approx([0.9, 1.8])
+    low = table_a[table_a.label == "low"].iloc[0]
+    assert (low.low_hz, low.high_hz) == (10.0, 100.0)
+    assert (table_a.begin_file == "a.wav").all()
+    assert len(read_raven(out / "deep" / "b.selections.txt")) == 4
+    combined = pd.read_csv(out / "events.csv")
+    assert len(combined) == len(events) == 6
+    assert sorted(combined.file.unique()) == sorted([str(folder / "a.wav"),
+                                                     str(folder / "deep" / "b.wav")])
+    # resume: only the file without a table runs again; the CSV still has every event
+    seen.clear()
+    (out / "a.selections.txt").unlink()
+    again = detect.detect_files(run, [folder], out, progress=False)
+    assert seen == ["a.wav"] and len(again) == 6
+
+
+def test_bad_files_raise_naming_them_or_are_skipped(tmp_path, stand_in_run):
+    run, seen = stand_in_run
+    folder = tmp_path / "audio"
+    write(folder / "good.wav", calls(6, [1.0]))
+    (folder / "broken.wav").write_bytes(b"RIFF not really a wave file")
+    with pytest.raises(AudioError, match="broken.wav"):
+        detect.detect_files(run, [folder], tmp_path / "out", progress=False)
+    with pytest.warns(UserWarning) as warned:
+        events = detect.detect_files(run, [folder], tmp_path / "out", on_error="skip",
+                                     progress=False)
+    messages = [str(warning.message) for warning in warned]
+    assert any("broken.wav" in message for message in messages)
+    assert any("1 of 2 file(s)" in message for message in messages)
+    assert set(events.file) == {str(folder / "good.wav")}
+    assert not (tmp_path / "out" / "broken.selections.txt").exists()
+    with pytest.raises(AudioError, match="missing.wav"):
+        detect.detect_files(run, [tmp_path / "missing.wav"], tmp_path / "out")
+
+
+def test_two_inputs_that_would_write_one_table_are_refused(tmp_path, stand_in_run):
+    run, _ = stand_in_run
+    first = write(tmp_path / "one" / "x.wav", calls(6, []))
+    second = write(tmp_path / "two" / "x.wav", calls(6, []))
+    with pytest.raises(WhaleLabError, match="x.selections.txt"):
+        detect.detect_files(run, [first, second], tmp_path / "out")
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory):
+    """A run folder holding a randomly initialised WhaleSED (the smoke profile).
+
+    Its class head is set so that "low" scores sigmoid(5) and "high" sigmoid(-5) on
+    every segment whatever the input.
+    """
+    torch.manual_seed(0)
+    run = tmp_path_factory.mktemp("run")
+    CONFIG.save(run / "config.json")
+    write_classes(run, CLASSES, {"low": (10.0, 100.0), "high": (500.0, 2000.0)})
+    model = build_model(CONFIG)
+    with torch.no_grad():
+        model.att_block.cla.weight.zero_()
+        model.att_block.cla.bias.copy_(torch.tensor([5.0, -5.0]))
+    save_checkpoint(run / "best.pt", {"model": model.state_dict()})
+    return run
+
+
+def test_a_real_model_through_the_command_line(tmp_path, real_run, capsys):
+    path = write(tmp_path / "rec.wav", noise(7 * SR))  # two windows
+    assert main(["detect", str(real_run), str(path), "--out", str(tmp_path / "out"),
+                 "--device", "cpu"]) == 0
+    assert "1 events in 1 file" in capsys.readouterr().out
+    table = read_raven(tmp_path / "out" / "rec.selections.txt")
+    assert table.label.tolist() == ["low"]
+    assert table.begin_s.tolist() == [0.0]
+    assert table.end_s.tolist() == [7.0]  # not past the file's end
+    assert table.score.tolist() == pytest.approx([torch.sigmoid(torch.tensor(5.0)).item()])
+    assert table[["low_hz", "high_hz"]].values.tolist() == [[10.0, 100.0]]
+    header = (tmp_path / "out" / "rec.selections.txt").read_text().splitlines()[0].split("\t")
+    assert header[:8] == ["Selection", "View", "Channel", "Begin Time (s)", "End Time (s)",
+                          "Low Freq (Hz)", "High Freq (Hz)", "Species"] and "Score" in header
+
+
+def test_evaluate_scores_events_of_a_folder_of_recordings(tmp_path, real_run, capsys):
+    folder = tmp_path / "long"
+    write(folder / "rec.wav", noise(4 * SR))
+    truth = pd.DataFrame({"begin_s": [0.0, 2.0], "end_s": [4.0, 3.0], "low_hz": [10.0, 10.0],
+                          "high_hz": [100.0, 100.0], "label": ["low", "low"]})
+    write_raven(truth, folder / "rec.selections.txt")
+    out = tmp_path / "events.json"
+    assert main(["evaluate", str(real_run), "--data", str(folder), "--out", str(out),
+                 "--device", "cpu"]) == 0
+    metrics = json.loads(out.read_text())
+    # one whole-file "low" event (the file is shorter than a window): it matches the 4 s
+    # call, not the 1 s one
+    assert metrics["per_class"]["low"] == {"precision": 1.0, "recall": 0.5,
+                                           "f1": pytest.approx(2 / 3), "tp": 1, "fp": 0, "fn": 1}
+    assert metrics["per_class"]["high"]["fp"] == 0 and metrics["recordings"] == 1
+    assert "overall" in capsys.readouterr().out
+
+
+def test_evaluate_of_a_folder_without_tables_is_a_user_error(tmp_path, real_run):
+    with pytest.raises(WhaleLabError, match="Raven table"):
+        detect.evaluate_recordings(real_run, tmp_path)
+
+
+def test_bad_settings_fail_before_any_audio_is_read(tmp_path, stand_in_run):
+    run, seen = stand_in_run
+    path = write(tmp_path / "x.wav", calls(6, [1.0]))
+    for settings in ({"threshold": 0.5, "low_threshold": 0.9}, {"hop_s": 0.0},
+                     {"batch_size": 0}):
+        with pytest.raises(WhaleLabError):
+            detect.detect_files(run, [path], tmp_path / "out", **settings)
+    assert not (tmp_path / "out" / "x.selections.txt").exists()
+    with pytest.raises(WhaleLabError, match="no audio"):
+        detect.detect_files(run, [], tmp_path / "out")

@@ -1,0 +1,193 @@
+"""Events from framewise probabilities; matching and event-level metrics on hand-counted cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from whalelab.errors import WhaleLabError
+from whalelab.events import (EVENT_COLUMNS, event_metrics, find_events, find_file_events,
+                             format_event_metrics, match_events, threshold_sweep)
+
+FPS = 10.0  # 0.1 s per frame keeps the hand arithmetic easy
+
+
+def trace(*spans: tuple[int, int, float], frames: int = 200, classes: int = 1) -> np.ndarray:
+    """``(frames, classes)`` zeros with ``value`` on frames ``[first, stop)`` of class 0."""
+    probabilities = np.zeros((frames, classes), dtype=np.float32)
+    for first, stop, value in spans:
+        probabilities[first:stop, 0] = value
+    return probabilities
+
+
+def events_of(probabilities: np.ndarray, **settings) -> list[tuple[float, float]]:
+    classes = [f"c{k}" for k in range(probabilities.shape[1])]
+    found = find_events(probabilities, classes, frames_per_second=FPS, **settings)
+    return [(round(b, 6), round(e, 6)) for b, e in zip(found.begin_s, found.end_s, strict=True)]
+
+
+def test_a_single_event_has_the_frame_span_as_times():
+    assert events_of(trace((10, 30, 0.8))) == [(1.0, 3.0)]
+
+
+def test_hysteresis_keeps_a_dip_above_the_low_threshold_together():
+    # 0.8 for 1 s, a 1 s dip to 0.35 (above low 0.3, below 0.5), 0.8 for 1 s
+    probabilities = trace((10, 20, 0.8), (20, 30, 0.35), (30, 40, 0.8))
+    assert events_of(probabilities, threshold=0.5, low_threshold=0.3, merge_gap_s=0) == [(1.0, 4.0)]
+    # without hysteresis (low == high) the dip splits the call
+    assert events_of(probabilities, threshold=0.5, low_threshold=0.5,
+                     merge_gap_s=0) == [(1.0, 2.0), (3.0, 4.0)]
+
+
+def test_hysteresis_extends_but_does_not_start_events():
+    # shoulders above the low threshold extend the core; a bump that never reaches the
+    # threshold starts nothing
+    probabilities = trace((10, 15, 0.3), (15, 25, 0.9), (25, 28, 0.3), (100, 120, 0.4))
+    assert events_of(probabilities, threshold=0.5, low_threshold=0.25) == [(1.0, 2.8)]
+
+
+def test_default_low_threshold_is_half_the_threshold():
+    probabilities = trace((10, 20, 0.26), (20, 30, 0.6))
+    assert events_of(probabilities, threshold=0.5) == [(1.0, 3.0)]
+    assert events_of(trace((10, 20, 0.24), (20, 30, 0.6)), threshold=0.5) == [(2.0, 3.0)]
+
+
+def test_minimum_duration_drops_blips():
+    probabilities = trace((10, 11, 0.9), (50, 52, 0.9), (100, 103, 0.9))
+    assert events_of(probabilities, min_duration_s=0.25, merge_gap_s=0) == [(10.0, 10.3)]
+    assert len(events_of(probabilities, min_duration_s=0.0, merge_gap_s=0)) == 3
+
+
+def test_gap_merging_joins_close_events_only():
+    probabilities = trace((10, 20, 0.9), (23, 33, 0.9), (60, 70, 0.9))
+    assert events_of(probabilities, merge_gap_s=0.3) == [(1.0, 3.3), (6.0, 7.0)]
+    assert events_of(probabilities, merge_gap_s=0.2) == [(1.0, 2.0), (2.3, 3.3), (6.0, 7.0)]
+
+
+def test_merging_happens_before_the_duration_filter():
+    # two 0.2 s pieces 0.1 s apart: each too short, merged long enough
+    probabilities = trace((10, 12, 0.9), (13, 15, 0.9))
+    assert events_of(probabilities, min_duration_s=0.4, merge_gap_s=0.1) == [(1.0, 1.5)]
+
+
+def test_columns_scores_bands_and_classes():
+    probabilities = np.zeros((100, 2), dtype=np.float32)
+    probabilities[10:20, 0] = np.linspace(0.6, 1.0, 10)
+    probabilities[50:60, 1] = 0.7
+    bands = {"fin": (15.0, 30.0)}
+    found = find_events(probabilities, ["fin", "blue"], frames_per_second=FPS, bands=bands)
+    assert list(found.columns) == EVENT_COLUMNS
+    assert found.label.tolist() == ["fin", "blue"]
+    assert found.score.tolist() == pytest.approx([1.0, 0.7])
+    assert found.mean_score.tolist() == pytest.approx([0.8, 0.7])
+    assert found.loc[0, ["low_hz", "high_hz"]].tolist() == [15.0, 30.0]
+    assert found.loc[1, ["low_hz", "high_hz"]].isna().all()  # no band given for blue
+
+
+def test_events_at_the_edges_and_nothing_to_find():
+    probabilities = trace((0, 5, 0.9), (195, 200, 0.9))
+    assert events_of(probabilities) == [(0.0, 0.5), (19.5, 20.0)]
+    empty = find_events(np.zeros((50, 1)), ["a"], frames_per_second=FPS)
+    assert empty.empty and list(empty.columns) == EVENT_COLUMNS
+
+
+@pytest.mark.parametrize("settings", [{"threshold": 0.5, "low_threshold": 0.6},
+                                      {"min_duration_s": -1}, {"merge_gap_s": -0.1}])
+def test_bad_settings_are_user_errors(settings):
+    with pytest.raises(WhaleLabError):
+        find_events(trace(), ["a"], frames_per_second=FPS, **settings)
+    with pytest.raises(WhaleLabError, match="classes"):
+        find_events(trace(), ["a", "b"], frames_per_second=FPS)
+
+
+def table(*rows: tuple[float, float, str], file: str | None = None) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["begin_s", "end_s", "label"])
+    return frame if file is None else frame.assign(file=file)
+
+
+def test_matching_by_iou_needs_enough_overlap_and_the_same_label():
+    truth = table((0.0, 1.0, "a"), (5.0, 6.0, "a"), (10.0, 11.0, "b"))
+    predicted = table((0.5, 1.5, "a"),   # IoU 0.5/1.5 = 1/3: a match at 0.3
+                      (5.8, 6.8, "a"),   # IoU 0.2/1.8 = 0.11: no
+                      (10.0, 11.0, "a"))  # right time, wrong label
+    matched = match_events(predicted, truth, iou=0.3)
+    assert matched[["predicted", "truth"]].values.tolist() == [[0, 0]]
+    assert matched.iou.iloc[0] == pytest.approx(1 / 3)
+    assert match_events(predicted, truth, iou=0.4).empty
+
+
+def test_matching_by_onset_tolerance_ignores_duration():
+    truth = table((2.0, 3.0, "a"))
+    long_prediction = table((2.3, 9.0, "a"))  # IoU 0.1, onset 0.3 s late
+    assert match_events(long_prediction, truth, iou=0.3).empty
+    matched = match_events(long_prediction, truth, onset_tolerance_s=0.5)
+    assert matched.onset_error_s.tolist() == pytest.approx([0.3])
+    assert match_events(long_prediction, truth, onset_tolerance_s=0.2).empty
+
+
+def test_matching_is_one_to_one_and_maximal():
+    # one long prediction over two calls matches only one of them
+    truth = table((0.0, 1.0, "a"), (1.2, 2.2, "a"))
+    assert len(match_events(table((0.0, 2.2, "a")), truth, iou=0.3)) == 1
+    # IoU p0-t0 0.25, p0-t1 0.3, p1-t1 0.2: greedy on best overlap would give p0 to t1
+    # and leave p1 and t0 unmatched; the maximal matching pairs p0-t0 and p1-t1
+    truth = table((0.0, 1.0, "a"), (1.0, 2.0, "a"))
+    predicted = table((0.6, 1.6, "a"), (1.8, 2.0, "a"))
+    matched = match_events(predicted, truth, iou=0.15)
+    assert sorted(matched[["predicted", "truth"]].values.tolist()) == [[0, 0], [1, 1]]
+
+
+def test_events_of_different_files_never_match():
+    truth = pd.concat([table((0.0, 1.0, "a"), file="x.wav"), table((5.0, 6.0, "a"), file="y.wav")],
+                      ignore_index=True)
+    predicted = pd.concat([table((5.0, 6.0, "a"), file="x.wav"),
+                           table((5.0, 6.0, "a"), file="y.wav")], ignore_index=True)
+    assert match_events(predicted, truth)[["predicted", "truth"]].values.tolist() == [[1, 1]]
+
+
+def test_metrics_of_a_hand_counted_case():
+    truth = table((0, 1, "a"), (2, 3, "a"), (4, 5, "a"), (10, 11, "b"), (20, 21, "c"))
+    predicted = table((0, 1, "a"), (2.1, 3, "a"), (7, 8, "a"),  # a: tp 2, fp 1, fn 1
+                      (10, 11, "b"), (30, 31, "b"),              # b: tp 1, fp 1, fn 0
+                      (20, 21, "whale_song"))                    # not a class: ignored
+    metrics = event_metrics(predicted, truth, ["a", "b", "c", "d"])
+    a, b, c, d = (metrics["per_class"][name] for name in "abcd")
+    assert (a["tp"], a["fp"], a["fn"]) == (2, 1, 1)
+    assert a["precision"] == pytest.approx(2 / 3) and a["recall"] == pytest.approx(2 / 3)
+    assert (b["tp"], b["fp"], b["fn"]) == (1, 1, 0) and b["f1"] == pytest.approx(2 / 3)
+    assert (c["tp"], c["fp"], c["fn"]) == (0, 0, 1) and c["f1"] == 0.0
+    assert (d["tp"], d["fp"], d["fn"]) == (0, 0, 0)
+    overall = metrics["overall"]
+    assert (overall["tp"], overall["fp"], overall["fn"]) == (3, 2, 2)
+    assert overall["precision"] == pytest.approx(0.6) and overall["f1"] == pytest.approx(0.6)
+    assert metrics["macro_f1"] == pytest.approx((2 / 3 + 2 / 3 + 0) / 3)  # d has no truth
+    assert metrics["ignored"] == {"predicted": {"whale_song": 1}, "truth": {}}
+    assert "overall" in format_event_metrics(metrics)
+
+
+def test_perfect_and_empty_predictions():
+    truth = table((0, 1, "a"), (3, 4, "b"))
+    assert event_metrics(truth, truth, ["a", "b"])["overall"]["f1"] == 1.0
+    nothing = event_metrics(table(), truth, ["a", "b"])["overall"]
+    assert (nothing["precision"], nothing["recall"], nothing["fn"]) == (0.0, 0.0, 2)
+
+
+def test_bad_matching_settings_are_user_errors():
+    with pytest.raises(WhaleLabError, match="iou"):
+        match_events(table(), table(), iou=0)
+    with pytest.raises(WhaleLabError, match="begin_s"):
+        match_events(pd.DataFrame({"label": []}), table())
+
+
+def test_events_of_several_files_and_the_threshold_sweep():
+    strong, weak = trace((10, 20, 0.9)), trace((50, 60, 0.4))
+    probabilities = {"x.wav": strong, "y.wav": weak}
+    found = find_file_events(probabilities, ["c0"], frames_per_second=FPS)
+    assert found[["file", "begin_s"]].values.tolist() == [["x.wav", 1.0]]
+    truth = table((1.0, 2.0, "c0"), file="x.wav")
+    sweep = threshold_sweep(probabilities, truth, ["c0"], frames_per_second=FPS,
+                            thresholds=[0.3, 0.5, 0.95])
+    assert sweep.threshold.tolist() == [0.3, 0.5, 0.95]
+    assert sweep[["tp", "fp", "fn"]].values.tolist() == [[1, 1, 0], [1, 0, 0], [0, 0, 1]]
+    assert sweep.precision.tolist() == [0.5, 1.0, 0.0]

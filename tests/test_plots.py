@@ -1,0 +1,296 @@
+"""whalelab.plots: each function returns a Figure whose axes hold the data given, labelled."""
+
+from __future__ import annotations
+
+import librosa
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from whalelab import plots
+from whalelab.errors import DataError
+from whalelab.model import DENSENET_TIME_STRIDE, segments_to_frames
+
+SR, HOP, FMIN, FMAX = 8000, 128, 10.0, 4000.0
+FEATURES = dict(sample_rate=SR, hop_length=HOP, fmin=FMIN, fmax=FMAX)
+
+
+def chirp(seconds: float = 1.0, seed: int = 0) -> np.ndarray:
+    """A 200 -> 1000 Hz sweep in a little noise."""
+    t = np.arange(int(seconds * SR)) / SR
+    rng = np.random.default_rng(seed)
+    return (0.5 * np.sin(2 * np.pi * (200 * t + 400 * t ** 2 / seconds))
+            + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+def image_of(ax) -> np.ndarray:
+    return np.asarray(ax.images[0].get_array())
+
+
+def test_waveform_draws_every_sample_against_seconds():
+    samples = chirp(0.5)
+    fig = plots.waveform(samples, sample_rate=SR, title="a chirp")
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    (line,) = fig.axes[0].lines
+    x, y = line.get_data()
+    np.testing.assert_allclose(y, samples)
+    assert x[-1] == pytest.approx((len(samples) - 1) / SR)
+    assert fig.axes[0].get_xlabel() == "time (s)"
+    assert fig.axes[0].get_title() == "a chirp"
+
+
+def test_waveform_accepts_a_tensor():
+    fig = plots.waveform(torch.ones(100), sample_rate=100)
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), 1.0)
+
+
+def test_framing_draws_the_hann_window_of_each_frame():
+    samples = chirp(1.0)
+    fig = plots.framing(samples, sample_rate=SR, n_fft=512, hop_length=128, frames=3,
+                        centre_s=0.5)
+    top, bottom = fig.axes
+    waveform_line, *windows = top.lines
+    assert len(windows) == 3
+    hann = librosa.filters.get_window("hann", 512, fftbins=True)
+    scale = np.abs(waveform_line.get_ydata()).max()
+    for window in windows:
+        np.testing.assert_allclose(window.get_ydata(), scale * hann, rtol=1e-5, atol=1e-6)
+    frame, windowed = bottom.lines
+    np.testing.assert_allclose(windowed.get_ydata(), frame.get_ydata() * hann, atol=1e-6)
+    # the frames lie around the time asked for
+    assert abs(np.mean(top.get_xlim()) - 0.5) < 0.1
+    assert {ax.get_xlabel() for ax in fig.axes} == {"time (s)"}
+
+
+def test_framing_refuses_a_clip_shorter_than_its_frames():
+    with pytest.raises(DataError, match="too few"):
+        plots.framing(np.zeros(600), sample_rate=SR, n_fft=512, hop_length=128, frames=4)
+
+
+def test_spectrogram_shows_power_and_its_decibels():
+    power = np.random.default_rng(0).random((40, 129)) + 1e-3
+    fig = plots.spectrogram(power, sample_rate=SR, hop_length=HOP, top_db=80.0)
+    linear_ax, db_ax = fig.axes[:2]
+    assert len(fig.axes) == 4  # two images, two colour bars
+    np.testing.assert_allclose(image_of(linear_ax), power.T)
+    np.testing.assert_allclose(image_of(db_ax), 10 * np.log10(power.T), rtol=1e-5, atol=1e-4)
+    assert linear_ax.get_ylabel() == db_ax.get_ylabel() == "frequency (Hz)"
+    # the frequency axis ends at the Nyquist frequency
+    assert db_ax.get_ylim()[1] == pytest.approx(SR / 2, rel=0.01)
+
+
+def test_mel_filterbank_draws_one_line_per_filter_and_their_centres():
+    weights = librosa.filters.mel(sr=SR, n_fft=1024, n_mels=24, fmin=FMIN, fmax=FMAX)
+    fig = plots.mel_filterbank(weights, sample_rate=SR)
+    filters_ax, centres_ax = fig.axes
+    assert len(filters_ax.lines) == 24
+    np.testing.assert_allclose(filters_ax.lines[5].get_ydata(), weights[5])
+    centres = centres_ax.lines[0].get_ydata()
+    assert np.all(np.diff(centres) > 0) and centres[-1] < FMAX
+    assert filters_ax.get_xlabel() == "frequency (Hz)"
+
+
+def test_logmel_image_is_the_input_with_hz_ticks():
+    values = np.random.default_rng(1).standard_normal((100, 32))
+    fig = plots.logmel(values[None], **FEATURES)  # (1, time, mel) is accepted
+    ax = fig.axes[0]
+    np.testing.assert_allclose(image_of(ax), values.T)
+    # 100 frames of 16 ms: the image spans 1.6 s
+    assert ax.images[0].get_extent()[1] - ax.images[0].get_extent()[0] == pytest.approx(1.6)
+    ticks = [float(label.get_text()) for label in ax.get_yticklabels()]
+    assert ticks == sorted(ticks) and FMIN < ticks[0] and ticks[-1] < FMAX
+    assert ax.get_ylabel() == "frequency (Hz, mel scale)"
+
+
+def test_logmel_grid_titles_each_clip_and_keeps_lengths():
+    images = [np.zeros((50, 16)), np.ones((80, 16)), np.full((30, 16), 2.0)]
+    fig = plots.logmel_grid(images, titles=["a", "b", "c"], columns=2, **FEATURES)
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b", "c"]  # the spare cell is gone
+    assert [image_of(ax).shape for ax in fig.axes] == [(16, 50), (16, 80), (16, 30)]
+
+
+def test_logmel_grid_with_nothing_says_so_and_checks_titles():
+    fig = plots.logmel_grid([], titles=[], **FEATURES)
+    assert fig.axes[0].texts[0].get_text() == "nothing to show"
+    with pytest.raises(DataError, match="titles"):
+        plots.logmel_grid([np.zeros((5, 4))], titles=[], **FEATURES)
+
+
+def test_power_to_db_effects_shows_each_setting_and_its_floor():
+    power = np.random.default_rng(2).random((60, 16)) * 100 + 1e-8
+    settings = [{"ref": 1.0, "top_db": None}, {"ref": 1.0, "top_db": 10.0}]
+    fig = plots.power_to_db_effects(power, settings=settings, **FEATURES)
+    assert len(fig.axes) == 4
+    raw, clipped = image_of(fig.axes[0]), image_of(fig.axes[1])
+    np.testing.assert_allclose(raw, 10 * np.log10(power.T), rtol=1e-5, atol=1e-4)
+    assert clipped.min() == pytest.approx(raw.max() - 10.0, abs=1e-4)
+    assert fig.axes[1].get_title() == "ref=1, top_db=10"
+    assert fig.axes[2].get_xlabel() == "dB"
+    default = plots.power_to_db_effects(power, **FEATURES)
+    assert len(default.axes) == 10
+    assert "ref=peak" in default.axes[1].get_title()
+
+
+def test_mel_band_statistics_plots_the_mean_of_each_band():
+    before = np.random.default_rng(3).standard_normal((4, 1, 20, 8)) + np.arange(8)
+    fig = plots.mel_band_statistics(before, (before - before.mean()) / before.std())
+    mean_line = fig.axes[0].lines[0]
+    np.testing.assert_allclose(mean_line.get_ydata(), before.mean(axis=(0, 1, 2)))
+    assert len(fig.axes) == 2
+
+
+def test_specaugment_stripes_share_one_colour_scale():
+    original = np.random.default_rng(4).standard_normal((40, 16))
+    augmented = [original * 0, original.copy()]
+    fig = plots.specaugment_stripes(original, augmented, **FEATURES)
+    assert len(fig.axes) == 3
+    limits = {ax.images[0].get_clim() for ax in fig.axes}
+    assert len(limits) == 1
+    np.testing.assert_allclose(image_of(fig.axes[1]), 0.0)
+
+
+def test_feature_explorer_follows_its_settings():
+    fig = plots.feature_explorer(chirp(1.0), sample_rate=SR, n_fft=256, hop_length=64,
+                                 n_mels=20, fmin=100, fmax=3000, top_db=60)
+    stft_ax, mel_ax = fig.axes[:2]
+    frames = 1 + SR // 64
+    assert image_of(stft_ax).shape == (129, frames)
+    assert image_of(mel_ax).shape == (20, frames)
+    assert np.ptp(image_of(mel_ax)) <= 60 + 1e-3  # top_db kept 60 dB of range
+    # the sweep's energy rises in frequency: the loudest mel band late is above the early one
+    mel = image_of(mel_ax)
+    assert mel[:, -20].argmax() > mel[:, 20].argmax()
+
+
+def history(epochs: int = 3) -> pd.DataFrame:
+    epoch = np.arange(1, epochs + 1)
+    return pd.DataFrame({"epoch": epoch, "train_loss": 1 / epoch, "val_loss": 1.2 / epoch,
+                         "val_macro_ap": 1 - 1 / (epoch + 1), "val_macro_f1": 0.5 * epoch / 3,
+                         "lr": 1e-3 / epoch, "seconds": 1.0, "clips_per_s": 10.0})
+
+
+def test_learning_curves_draw_the_history():
+    frame = history()
+    fig = plots.learning_curves(frame)
+    loss_ax, score_ax, lr_ax = fig.axes
+    np.testing.assert_allclose(loss_ax.lines[1].get_ydata(), frame["val_loss"])
+    np.testing.assert_allclose(score_ax.lines[0].get_ydata(), frame["val_macro_ap"])
+    np.testing.assert_allclose(lr_ax.lines[0].get_ydata(), frame["lr"])
+    assert {ax.get_xlabel() for ax in fig.axes} == {"epoch"}
+    assert len(plots.learning_curves(history(1)).axes[0].lines[0].get_xdata()) == 1
+
+
+def test_learning_curves_name_missing_columns():
+    with pytest.raises(DataError, match="val_macro_ap"):
+        plots.learning_curves(history().drop(columns="val_macro_ap"))
+
+
+def test_class_probabilities_bars_thresholds_and_truth():
+    fig = plots.class_probabilities(np.array([0.1, 0.8, 0.3]), classes=["a", "b", "c"],
+                                    thresholds=[0.5, 0.5, 0.2], truth=["b"])
+    ax = fig.axes[0]
+    assert [bar.get_width() for bar in ax.patches] == pytest.approx([0.1, 0.8, 0.3])
+    assert [label.get_text() for label in ax.get_yticklabels()] == ["a", "b", "c"]
+    green = [bar.get_facecolor() for bar in ax.patches]
+    assert green[1] != green[0] == green[2]
+    np.testing.assert_allclose(ax.collections[0].get_offsets()[:, 0], [0.5, 0.5, 0.2])
+
+
+def sed_outputs(batch: int = 2, classes: int = 4, frames: int = 157) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    segments = frames // DENSENET_TIME_STRIDE
+    segmentwise = torch.rand(batch, segments, classes, generator=generator)
+    attention = torch.softmax(torch.randn(batch, classes, segments, generator=generator), -1)
+    return {"clipwise_output": (attention * segmentwise.transpose(1, 2)).sum(-1),
+            "segmentwise_output": segmentwise,
+            "framewise_output": segments_to_frames(segmentwise, frames),
+            "norm_att": attention}
+
+
+def test_attention_draws_the_top_classes_on_the_clip_time_axis():
+    outputs = sed_outputs(frames=4 * DENSENET_TIME_STRIDE)
+    # make class 2 of example 1 the top class
+    outputs["clipwise_output"][1] = torch.tensor([0.1, 0.2, 0.9, 0.3])
+    logmel = torch.randn(2, 1, 4 * DENSENET_TIME_STRIDE, 16)
+    fig = plots.attention(logmel, outputs, example=1, classes=["a", "b", "c", "d"], top_k=2,
+                          truth=["c"], title="clip", **FEATURES)
+    mel_ax, att_ax, seg_ax, frame_ax, bars_ax = fig.axes
+    np.testing.assert_allclose(image_of(mel_ax), logmel[1, 0].numpy().T)
+    assert [text.get_text() for text in att_ax.get_legend().get_texts()] == ["c", "d"]
+    # the first stairs drawn is class c: its attention values and the clip's time span
+    stairs = att_ax.patches[0]
+    np.testing.assert_allclose(stairs.get_data().values, outputs["norm_att"][1, 2].numpy())
+    edges = stairs.get_data().edges
+    assert edges[-1] == pytest.approx(mel_ax.images[0].get_extent()[1])
+    np.testing.assert_allclose(frame_ax.lines[0].get_ydata(),
+                               outputs["framewise_output"][1, :, 2].numpy())
+    assert mel_ax.get_shared_x_axes().joined(mel_ax, frame_ax)
+    assert [bar.get_width() for bar in bars_ax.patches] == pytest.approx([0.1, 0.2, 0.9, 0.3])
+    assert "truth: c" in fig.get_suptitle()
+
+
+def test_attention_last_segment_covers_the_tail_frames():
+    frames = 3 * DENSENET_TIME_STRIDE + 10  # the backbone drops the 10-frame tail
+    outputs = sed_outputs(batch=1, frames=frames)
+    fig = plots.attention(torch.zeros(1, 1, frames, 8), outputs, classes=list("abcd"),
+                          **FEATURES)
+    edges = fig.axes[2].patches[0].get_data().edges
+    assert len(edges) == 4
+    assert edges[-1] == pytest.approx((frames - 0.5) * HOP / SR)
+
+
+def test_confusion_matrix_colours_row_shares_and_writes_counts():
+    matrix = np.array([[8, 2, 0], [1, 1, 0], [0, 0, 0]])
+    fig = plots.confusion_matrix(matrix, labels=["a", "b", "background"])
+    ax = fig.axes[0]
+    np.testing.assert_allclose(image_of(ax)[0], [0.8, 0.2, 0.0])
+    np.testing.assert_allclose(image_of(ax)[2], 0.0)  # an empty row stays empty, no NaN
+    assert [text.get_text() for text in ax.texts][:3] == ["8", "2", "0"]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted", "true")
+
+
+def test_pr_and_roc_curves_leave_out_classes_they_cannot_draw():
+    rng = np.random.default_rng(5)
+    targets = np.zeros((40, 3))
+    targets[:20, 0] = 1
+    targets[:, 2] = 1  # class c: positives only
+    probabilities = np.clip(targets * 0.5 + rng.random((40, 3)) * 0.6, 0, 1)
+    pr = plots.pr_curves(probabilities, targets, classes=["a", "b", "c"])
+    labels = [line.get_label() for line in pr.axes[0].lines]
+    assert [label.split(" ")[0] for label in labels] == ["a", "c"]  # b has no positives
+    roc = plots.roc_curves(probabilities, targets, classes=["a", "b", "c"])
+    labels = [line.get_label() for line in roc.axes[0].lines]
+    assert [label.split(" ")[0] for label in labels] == ["a", "chance"]
+    ap = float(labels[0].split("AUC ")[1].rstrip(")"))
+    assert 0.5 < ap <= 1.0
+    assert (pr.axes[0].get_xlabel(), roc.axes[0].get_xlabel()) == ("recall",
+                                                                   "false positive rate")
+
+
+def test_live_redraws_on_change_and_shows_errors_instead_of_raising():
+    import ipywidgets as widgets
+
+    from whalelab.errors import ConfigError
+
+    calls = []
+
+    def draw(n, label):
+        calls.append((n, label))
+        if n > 90:
+            raise ConfigError(f"n={n} is too large")
+        return plots.waveform(np.zeros(n), sample_rate=100, title=label)
+
+    box = plots.live(draw, n=widgets.IntSlider(value=50, min=10, max=100),
+                     label=widgets.Text(value="a"))
+    slider, text, message, image = box.children
+    assert calls == [(50, "a")] and text.description == "label"
+    first = image.value
+    text.value = "b"
+    assert calls[-1] == (50, "b") and image.value != first and message.value == ""
+    shown = image.value
+    slider.value = 95
+    assert "n=95 is too large" in message.value and image.value == shown
+    slider.value = 60
+    assert message.value == "" and image.value != shown

@@ -1,0 +1,155 @@
+"""The training loop (selection, checkpoints, exact resume) and train -> evaluate -> predict."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile
+import torch
+
+from whalelab import train as train_module
+from whalelab.checkpoint import load_checkpoint
+from whalelab.cli import main
+from whalelab.config import RunConfig
+from whalelab.data import load_index
+from whalelab.errors import CheckpointError
+from whalelab.train import train
+
+
+def _sweep(low: float, high: float, rate: int, seconds: float = 1.0, *, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    start = rng.uniform(0, 0.3)
+    inside = (t > start) & (t < start + 0.5)
+    phase = 2 * np.pi * np.cumsum(np.linspace(low, high, len(t))) / rate
+    call = np.sin(phase) * inside * rng.uniform(0.2, 0.5)
+    return (call + 0.02 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    """Two call classes and background, 8 one-second files each, at 6/8/16 kHz, WAV/FLAC."""
+    root = tmp_path_factory.mktemp("tree")
+    bands = {"upcall": (300, 900), "downsweep": (1500, 600), "background": (0, 0)}
+    for k, (name, (low, high)) in enumerate(bands.items()):
+        (root / name).mkdir()
+        for i in range(8):
+            rate = (6000, 8000, 16000)[i % 3]
+            signal = _sweep(low, high, rate, seed=10 * k + i)
+            if name == "background":
+                signal = 0.02 * np.random.default_rng(i).standard_normal(rate).astype(np.float32)
+            suffix, subtype = (".flac", "PCM_24") if i % 2 else (".wav", "PCM_16")
+            soundfile.write(root / name / f"{name}_{i}{suffix}", signal, rate, subtype=subtype)
+    return root
+
+
+def _config(tree, **overrides) -> RunConfig:
+    values = dict(clip_seconds=1.0, epochs=2, batch_size=4, device="cpu", patience=5)
+    values.update(overrides)
+    return RunConfig.from_profile("smoke", data=str(tree), classes=["downsweep", "upcall"],
+                                  **values)
+
+
+def test_training_writes_a_complete_run_and_selects_on_validation(tree, tmp_path):
+    index = load_index(tree, seed=0, window_s=1.0)
+    result = train(_config(tree, epochs=3), tmp_path / "run", index=index, progress=False)
+    run = tmp_path / "run"
+    for name in ("config.json", "classes.json", "splits.csv", "best.pt", "last.pt",
+                 "history.csv", "thresholds.json"):
+        assert (run / name).is_file(), name
+    history = pd.read_csv(run / "history.csv")
+    assert list(history["epoch"]) == [1, 2, 3]
+    assert {"train_loss", "val_loss", "val_macro_ap", "val_macro_f1", "lr", "seconds",
+            "clips_per_s"} <= set(history.columns)
+    assert result.best_epoch == int(history.loc[history["val_macro_ap"].idxmax(), "epoch"])
+    assert load_checkpoint(run / "best.pt")["epoch"] + 1 == result.best_epoch
+    assert set(json.loads((run / "thresholds.json").read_text())) == {"downsweep", "upcall"}
+    with pytest.raises(CheckpointError, match="--resume"):
+        train(_config(tree), run, index=index, progress=False)
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def test_resume_after_a_kill_mid_epoch_ends_where_an_uninterrupted_run_does(tree, tmp_path,
+                                                                           monkeypatch):
+    index = load_index(tree, seed=0, window_s=1.0)
+    config = _config(tree, epochs=3)
+    train(config, tmp_path / "whole", index=index, progress=False)
+
+    real_loader = train_module.DataLoader
+    epochs_started = []
+
+    def dying_loader(*args, **kwargs):
+        epochs_started.append(1)
+        batches = real_loader(*args, **kwargs)
+        if len(epochs_started) < 2:
+            return batches
+
+        def one_batch_then_die():
+            yield next(iter(batches))
+            raise _Interrupted  # the process is killed in the middle of epoch 2
+
+        return one_batch_then_die()
+
+    monkeypatch.setattr(train_module, "DataLoader", dying_loader)
+    with pytest.raises(_Interrupted):
+        train(config, tmp_path / "cut", index=index, progress=False)
+    assert load_checkpoint(tmp_path / "cut" / "last.pt")["epoch"] == 0
+    monkeypatch.setattr(train_module, "DataLoader", real_loader)
+    train(config, tmp_path / "cut", resume=True, progress=False)
+
+    whole, cut = (pd.read_csv(tmp_path / run / "history.csv") for run in ("whole", "cut"))
+    columns = ["train_loss", "val_loss", "val_macro_ap", "val_macro_f1", "lr"]
+    pd.testing.assert_frame_equal(whole[columns], cut[columns])
+    for name in ("best.pt", "last.pt"):
+        expected = load_checkpoint(tmp_path / "whole" / name)["model"]
+        resumed = load_checkpoint(tmp_path / "cut" / name)["model"]
+        for key, tensor in expected.items():
+            assert torch.equal(tensor, resumed[key]), f"{name}: {key}"
+
+
+def test_a_finished_run_is_left_as_it_is(tree, tmp_path, monkeypatch):
+    index = load_index(tree, seed=0, window_s=1.0)
+    train(_config(tree, epochs=1), tmp_path / "run", index=index, progress=False)
+    before = (tmp_path / "run" / "best.pt").stat().st_mtime_ns
+    monkeypatch.setattr(train_module, "DataLoader", None)  # any training would fail
+    result = train(_config(tree, epochs=1), tmp_path / "run", resume=True, progress=False)
+    assert result.best_epoch == 1
+    assert (tmp_path / "run" / "best.pt").stat().st_mtime_ns == before
+
+
+def test_cli_train_evaluate_predict_on_mixed_rates_and_formats(tree, tmp_path, capsys):
+    run = tmp_path / "run"
+    main(["train", "--data", str(tree), "--out", str(run), "--profile", "smoke",
+          "--device", "cpu", "--clip-seconds", "1", "--epochs", "2", "--batch-size", "4",
+          "--sample-rate", "8000", "--n-mels", "48", "--fmax", "3500"])
+    config = json.loads((run / "config.json").read_text())
+    assert config["features"]["n_mels"] == 48 and config["features"]["fmax"] == 3500
+    assert config["train"]["epochs"] == 2 and config["classes"] == ["downsweep", "upcall"]
+    assert "best epoch" in capsys.readouterr().out
+
+    main(["evaluate", str(run), "--out", str(tmp_path / "metrics.json")])
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    splits = pd.read_csv(run / "splits.csv", comment="#")
+    assert metrics["clips"] == int((splits["split"] == "test").sum())
+    assert set(metrics["per_class"]) == {"downsweep", "upcall"}
+    assert "macro_f1" in capsys.readouterr().out
+
+    files = sorted(str(p) for p in (tree / "upcall").iterdir())[:3]
+    main(["predict", str(run), *files, "--out", str(tmp_path / "predictions.csv")])
+    predictions = pd.read_csv(tmp_path / "predictions.csv")
+    assert predictions["file"].tolist() == files
+    assert predictions[["downsweep", "upcall"]].to_numpy().min() >= 0
+    assert predictions[["downsweep", "upcall"]].to_numpy().max() <= 1
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    status = main(["train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run")])
+    assert status == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("whalelab: ") and "nowhere" in error and "\n" not in error

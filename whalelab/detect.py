@@ -1,0 +1,394 @@
+"""Detection in long recordings: streamed framewise inference, stitching, Raven tables.
+
+A recording of any length is read block by block (:func:`whalelab.audio.stream_audio`),
+cut into windows of the run's clip length that overlap (by half by default), and the
+windows go through the model in batches. Each window's ``framewise_output`` lands on
+the recording's frame grid (frame ``f`` at ``f * hop_length`` samples; window hops are
+rounded to whole frames so that windows sit exactly on that grid) and the overlapping
+estimates of a frame are averaged. Each window contributes a whole number of hops of
+frames (312 of its 313 at the default 50 % overlap), so that every frame is averaged
+over the same number of windows and window edges leave no seams.
+:func:`whalelab.events.find_events` turns the result into events, which are written as
+one Raven selection table per recording.
+
+- A file shorter than one window is zero-padded at its end to one window.
+- The tail of a longer file that the regular windows miss gets one more window that
+  ends at the file's end (rounded up to a whole frame, so padded by less than a frame).
+- Memory: the audio held is at most one read block (``BLOCK_SECONDS``) plus one
+  window; the probabilities kept are ``(frames, classes)`` float32, about 1.5 MB per
+  recorded hour with 6 classes at 62.5 frames/s.
+
+Bad files: an audio file that cannot be read raises :class:`whalelab.errors.AudioError`
+naming it; with ``on_error="skip"`` it is reported as a warning and skipped instead,
+and the number of skipped files is reported at the end (a later run tries them again).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from whalelab.atomic import atomic_write, write_json
+from whalelab.audio import audio_info, is_audio_file, stream_audio
+from whalelab.checkpoint import load_run, read_classes
+from whalelab.config import RunConfig
+from whalelab.data import _raven_pairs
+from whalelab.errors import AudioError, ConfigError, DataError
+from whalelab.evaluate import autocast
+from whalelab.events import (LOW_THRESHOLD_FRACTION, event_metrics, find_events,
+                             find_file_events)
+from whalelab.profiles import resolve_device
+from whalelab.raven import read_raven, write_raven
+
+#: seconds of audio read from disk at a time
+BLOCK_SECONDS = 60.0
+TABLE_SUFFIX = ".selections.txt"
+#: columns of ``events.csv``
+COMBINED_COLUMNS = ["file", "begin_s", "end_s", "low_hz", "high_hz", "label", "score",
+                    "begin_file"]
+
+
+class _Windows:
+    """Overlapping windows cut from streamed blocks: ``(start_sample, (clip,) float32, keep)``.
+
+    A regular window contributes its first ``keep`` frames, a whole number of hops, so
+    that every frame inside the recording is covered by the same number of windows
+    (twice at 50 % overlap); a final window that ends at the signal's end (``keep`` None)
+    contributes all its frames. After iteration, ``samples`` is the signal's length.
+    """
+
+    def __init__(self, blocks: Iterable[np.ndarray], *, clip: int, hop: int, step: int,
+                 keep: int) -> None:
+        self.blocks, self.clip, self.hop, self.step, self.keep = blocks, clip, hop, step, keep
+        self.samples = 0
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray, int | None]]:
+        clip, hop, step = self.clip, self.hop, self.step
+        buffer, offset, start = np.zeros(0, dtype=np.float32), 0, 0  # buffer[0] is sample offset
+        for block in self.blocks:
+            buffer = np.concatenate([buffer, block])
+            self.samples += len(block)
+            while start + clip <= self.samples:
+                yield start, buffer[start - offset:start - offset + clip], self.keep
+                start += hop
+            # keep what the next window needs, and the last clip for a final tail window
+            keep_from = max(offset, min(start, self.samples - clip))
+            buffer, offset = buffer[keep_from - offset:], keep_from
+        last_covered = (start - hop) // step + self.keep - 1 if start else -1
+        if last_covered < self.samples // step:  # frames the regular windows missed
+            tail = max(0, math.ceil((self.samples - clip) / step) * step)
+            window = buffer[tail - offset:tail - offset + clip]
+            yield tail, np.pad(window, (0, clip - len(window))), None
+
+
+def hop_frames(config: RunConfig, hop_s: float | None = None) -> int:
+    """The window hop in frames: ``hop_s`` (default half a clip) rounded to whole frames.
+
+    Examples
+    --------
+    >>> config = RunConfig.from_profile("smoke", data="", classes=["a"])
+    >>> hop_frames(config), hop_frames(config, 1.0)
+    (156, 62)
+    """
+    features = config.features
+    hop_s = features.clip_seconds / 2 if hop_s is None else hop_s
+    if not 0 < hop_s <= features.clip_seconds:
+        raise ConfigError(f"hop_s must be in (0, clip_seconds={features.clip_seconds}], "
+                          f"not {hop_s}")
+    return max(1, round(hop_s * features.frames_per_second))
+
+
+def _stitched(model: torch.nn.Module, config: RunConfig, path: Path, *, hop: int,
+              batch_size: int, channel: int | None,
+              advance: Callable[[float], None]) -> np.ndarray:
+    """Framewise probabilities ``(frames, classes)`` of one file; ``advance(seconds)`` per batch."""
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be at least 1, not {batch_size}")
+    features = config.features
+    step, clip = features.hop_length, features.clip_samples
+    device = next(model.parameters()).device
+    info = audio_info(path)
+    expected = math.ceil(info.frames * features.sample_rate / info.sample_rate)
+    total = np.zeros((1 + expected // step + features.n_frames, len(config.classes)),
+                     dtype=np.float32)  # (frames, classes) running sum
+    count = np.zeros(len(total), dtype=np.float32)  # (frames,) windows that saw each frame
+    windows = _Windows(stream_audio(path, features.sample_rate, block_seconds=BLOCK_SECONDS,
+                                    channel=channel), clip=clip, hop=hop * step, step=step,
+                       keep=min(features.n_frames, hop * (features.n_frames // hop)))
+    done = 0
+
+    def flush(batch: list[tuple[int, np.ndarray, int | None]]) -> None:
+        nonlocal total, count, done
+        waveform = torch.from_numpy(np.stack([window for _, window, _ in batch]))
+        with torch.inference_mode(), autocast(device, True):
+            framewise = model(waveform.to(device))["framewise_output"]  # (batch, frames, classes)
+        for (start, _, keep), frames in zip(batch, framewise.float().cpu().numpy(), strict=True):
+            frames, first = frames[:keep], start // step  # (frames, classes)
+            if first + len(frames) > len(total):  # the header undercounted: grow
+                grow = first + len(frames) - len(total)
+                total = np.pad(total, ((0, grow), (0, 0)))
+                count = np.pad(count, (0, grow))
+            total[first:first + len(frames)] += frames
+            count[first:first + len(frames)] += 1
+        covered = min(batch[-1][0] + clip, windows.samples)
+        advance((covered - done) / features.sample_rate)
+        done = covered
+
+    batch: list[tuple[int, np.ndarray, int | None]] = []
+    for window in windows:
+        batch.append(window)
+        if len(batch) == batch_size:
+            flush(batch)
+            batch = []
+    if batch:
+        flush(batch)
+    frames = 1 + windows.samples // step
+    total, count = total[:frames], count[:frames]
+    total /= count[:, None]
+    return total
+
+
+def framewise_probabilities(model: torch.nn.Module, config: RunConfig, path: str | Path, *,
+                            hop_s: float | None = None, batch_size: int = 32,
+                            channel: int | None = None,
+                            progress: bool | None = None) -> np.ndarray:
+    """Stitched framewise class probabilities of a whole recording, read as a stream.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A model in eval mode whose output dict holds ``framewise_output``
+        ``(batch, frames, classes)`` for ``(batch, clip_samples)`` waveforms (a
+        :class:`whalelab.model.WhaleSED`); it runs on the device its parameters are on,
+        with bf16 autocast on CUDA.
+    config : RunConfig
+        The run's configuration (sample rate, clip length, frame rate, classes).
+    path : path
+        An audio file of any length, format, sample rate and channel count.
+    hop_s : float or None
+        Seconds between window starts, rounded to whole frames; None is half a clip
+        (50 % overlap).
+    batch_size : int
+        Windows per forward pass.
+    channel : int or None
+        Use this channel (0-based) of a multi-channel file; None mixes them.
+    progress : bool or None
+        Show a progress bar in audio seconds (None: only on a terminal).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(frames, classes)`` at ``config.features.frames_per_second``, with
+        ``frames = 1 + samples // hop_length`` (frame ``f`` at ``f / fps`` seconds).
+
+    Raises
+    ------
+    AudioError
+        The file is missing, unreadable or corrupt, or ``channel`` is out of range.
+    """
+    path = Path(path)
+    hop = hop_frames(config, hop_s)
+    with tqdm(total=round(audio_info(path).duration, 1), unit="s", desc=path.name,
+              leave=False, disable=not progress if progress is not None else None) as bar:
+        return _stitched(model, config, path, hop=hop, batch_size=batch_size, channel=channel,
+                         advance=bar.update)
+
+
+def _jobs(inputs: Sequence[str | Path], out: Path) -> list[tuple[Path, Path]]:
+    """``(audio, table)`` for every input file and every audio file under an input folder.
+
+    Files inside a folder keep their relative subfolder under ``out``.
+    """
+    jobs: dict[Path, Path] = {}  # table -> audio
+    for item in map(Path, inputs):
+        if item.is_dir():
+            found = sorted(path for path in item.rglob("*") if is_audio_file(path)
+                           and not path.name.startswith("."))
+            if not found:
+                raise DataError(f"{item}: the folder holds no audio files")
+            pairs = [(path, out / path.relative_to(item).parent / (path.stem + TABLE_SUFFIX))
+                     for path in found]
+        elif item.is_file():
+            pairs = [(item, out / (item.stem + TABLE_SUFFIX))]
+        else:
+            raise AudioError(f"{item}: no such audio file or folder")
+        for audio, table in pairs:
+            other = jobs.setdefault(table, audio)
+            if other.resolve() != audio.resolve():
+                raise DataError(f"{audio} and {other} would both write {table}; "
+                                f"rename one or detect them into different --out folders")
+    return [(audio, table) for table, audio in jobs.items()]
+
+
+def _speed_bar(total_hours: float, progress: bool | None) -> tqdm:
+    return tqdm(total=total_hours, desc="detect", unit="h",
+                bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} h audio [{elapsed}<{remaining}"
+                           "{postfix}]", disable=not progress if progress is not None else None)
+
+
+def detect_files(run_dir: str | Path, inputs: Sequence[str | Path], out: str | Path, *,
+                 hop_s: float | None = None, threshold: float = 0.5,
+                 low_threshold: float | None = None, min_duration_s: float = 0.2,
+                 merge_gap_s: float = 0.3, batch_size: int = 32, device: str = "auto",
+                 channel: int | None = None, on_error: str = "raise",
+                 progress: bool | None = None) -> pd.DataFrame:
+    """Detect calls in recordings; one Raven table per file and a combined ``events.csv``.
+
+    Parameters
+    ----------
+    run_dir : path
+        A trained run folder.
+    inputs : sequence of paths
+        Audio files and folders (searched recursively for audio files).
+    out : path
+        Output folder: ``OUT/<stem>.selections.txt`` per file (a folder input's
+        subfolders are kept) and ``OUT/events.csv`` with a ``file`` column. A file whose
+        table already exists is skipped, so an interrupted run resumes where it stopped.
+    hop_s, batch_size, channel
+        As in :func:`framewise_probabilities`.
+    threshold, low_threshold, min_duration_s, merge_gap_s
+        As in :func:`whalelab.events.find_events`.
+    device : str
+        ``auto``, ``cpu`` or ``cuda``.
+    on_error : {"raise", "skip"}
+        What an unreadable audio file does: stop with an :class:`AudioError` naming it,
+        or warn, skip it and report how many were skipped.
+    progress : bool or None
+        Progress bar in audio hours with the speed as a multiple of real time.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Every event of every finished file: ``file, begin_s, end_s, low_hz, high_hz,
+        label, score, begin_file`` (the contents of ``events.csv``).
+    """
+    if on_error not in ("raise", "skip"):
+        raise ConfigError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+    if not inputs:
+        raise DataError("no audio files or folders given to detect in")
+    out = Path(out)
+    jobs = _jobs(inputs, out)
+    model, config = load_run(run_dir, device=resolve_device(device))
+    classes, bands = read_classes(run_dir)
+    nyquist = config.features.sample_rate / 2
+    bands = {name: bands.get(name, (0.0, nyquist)) for name in classes}
+    hop = hop_frames(config, hop_s)
+    settings = {"frames_per_second": config.features.frames_per_second, "threshold": threshold,
+                "low_threshold": low_threshold, "min_duration_s": min_duration_s,
+                "merge_gap_s": merge_gap_s, "bands": bands}
+    find_events(np.zeros((1, len(classes))), classes, **settings)  # bad settings fail now
+    todo, skipped = [], []
+
+    def fail(audio: Path, error: AudioError) -> None:
+        if on_error == "raise":
+            raise error
+        warnings.warn(f"skipped {error}", stacklevel=3)
+        skipped.append(audio)
+
+    durations = {}
+    for audio, table in jobs:
+        if table.is_file():
+            continue
+        try:
+            durations[audio] = audio_info(audio).duration
+            todo.append((audio, table))
+        except AudioError as error:
+            fail(audio, error)
+    began, seconds = time.perf_counter(), 0.0
+    with _speed_bar(sum(durations.values()) / 3600, progress) as bar:
+        def advance(done: float) -> None:
+            nonlocal seconds
+            seconds += done
+            bar.update(done / 3600)
+            bar.set_postfix_str(f"{seconds / max(time.perf_counter() - began, 1e-9):.0f}x "
+                                f"real time", refresh=False)
+
+        for audio, table in todo:
+            try:
+                probabilities = _stitched(model, config, audio, hop=hop, batch_size=batch_size,
+                                          channel=channel, advance=advance)
+            except AudioError as error:
+                fail(audio, error)
+                continue
+            events = find_events(probabilities, classes, **settings)
+            events["end_s"] = events["end_s"].clip(upper=durations[audio])  # last frame's end
+            write_raven(events.assign(begin_file=audio.name), table)
+    if skipped:
+        warnings.warn(f"{len(skipped)} of {len(jobs)} file(s) could not be read and were "
+                      f"skipped", stacklevel=2)
+    finished = [read_raven(table).assign(file=str(audio)).reindex(columns=COMBINED_COLUMNS)
+                for audio, table in jobs if table.is_file()]
+    finished = [events for events in finished if len(events)]
+    combined = pd.concat(finished, ignore_index=True) if finished \
+        else pd.DataFrame(columns=COMBINED_COLUMNS)
+    atomic_write(out / "events.csv", lambda temporary: combined.to_csv(temporary, index=False))
+    return combined
+
+
+def annotated_recordings(folder: str | Path) -> list[tuple[Path, Path]]:
+    """``(audio, table)`` for each audio file in ``folder`` with a Raven table beside it.
+
+    The table of ``NAME.wav`` is ``NAME.selections.txt``, ``NAME.Table.1.selections.txt``
+    (Raven's own default) or ``NAME.txt``, as :mod:`whalelab.data` pairs them for
+    training. An empty list means ``folder`` is not a folder of annotated recordings.
+    """
+    return _raven_pairs(Path(folder))
+
+
+def evaluate_recordings(run_dir: str | Path, data: str | Path, *, out: str | Path | None = None,
+                        iou: float = 0.3, onset_tolerance_s: float | None = None,
+                        hop_s: float | None = None, threshold: float = 0.5,
+                        low_threshold: float | None = None, min_duration_s: float = 0.2,
+                        merge_gap_s: float = 0.3, label_column: str = "Species",
+                        batch_size: int = 32, device: str = "auto",
+                        progress: bool | None = None) -> dict[str, Any]:
+    """Event-level precision, recall and F1 of a run on long recordings with Raven tables.
+
+    Every recording of :func:`annotated_recordings` is detected as by
+    :func:`detect_files` and scored with :func:`whalelab.events.event_metrics` (events of
+    different recordings never match). The result is written as JSON to ``out``
+    (default ``RUN/event_metrics.json``).
+
+    Returns
+    -------
+    dict
+        :func:`whalelab.events.event_metrics`' dict plus ``run``, ``data``,
+        ``recordings``, ``audio_hours`` and the detection ``settings``.
+    """
+    pairs = annotated_recordings(data)
+    if not pairs:
+        raise DataError(f"{data}: no audio files with a Raven table beside them "
+                        f"(NAME.wav + NAME{TABLE_SUFFIX})")
+    model, config = load_run(run_dir, device=resolve_device(device))
+    classes, bands = read_classes(run_dir)
+    settings = {"hop_s": hop_frames(config, hop_s) / config.features.frames_per_second,
+                "threshold": threshold, "low_threshold": low_threshold
+                if low_threshold is not None else LOW_THRESHOLD_FRACTION * threshold,
+                "min_duration_s": min_duration_s, "merge_gap_s": merge_gap_s}
+    probabilities, truth = {}, []
+    for audio, table in tqdm(pairs, desc="evaluate", unit="file",
+                             disable=not progress if progress is not None else None):
+        truth.append(read_raven(table, label_column=label_column).assign(file=str(audio)))
+        probabilities[str(audio)] = framewise_probabilities(
+            model, config, audio, hop_s=hop_s, batch_size=batch_size, progress=False)
+    frames_per_second = config.features.frames_per_second
+    predicted = find_file_events(probabilities, classes, frames_per_second=frames_per_second,
+                                 threshold=threshold, low_threshold=low_threshold,
+                                 min_duration_s=min_duration_s, merge_gap_s=merge_gap_s,
+                                 bands=bands)
+    metrics = event_metrics(predicted, pd.concat(truth, ignore_index=True), classes, iou=iou,
+                            onset_tolerance_s=onset_tolerance_s)
+    seconds = sum(len(values) for values in probabilities.values()) / frames_per_second
+    metrics.update({"run": str(run_dir), "data": str(data), "recordings": len(pairs),
+                    "audio_hours": seconds / 3600, "settings": settings})
+    write_json(out or Path(run_dir) / "event_metrics.json", metrics)
+    return metrics

@@ -1,0 +1,145 @@
+"""Detection figures: a recording with its true and detected events, and the threshold trade-off.
+
+Data in, :class:`matplotlib.figure.Figure` out, like :mod:`whalelab.plots` (to be merged
+into it). Time runs along x in seconds and frequency along y in Hz.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> sweep = pd.DataFrame({"threshold": [0.3, 0.5], "precision": [0.6, 0.9],
+...                       "recall": [0.9, 0.7], "f1": [0.72, 0.79]})
+>>> [ax.get_xlabel() for ax in threshold_tradeoff(sweep).axes]
+['threshold', 'recall']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import librosa
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
+
+from whalelab.plots import CMAP, _figure, _image, _numpy
+
+TRUTH_STYLE = {"edgecolor": "white", "linestyle": "-", "linewidth": 1.5}
+DETECTED_STYLE = {"linestyle": "--", "linewidth": 1.5}
+
+
+def _colours(classes: Sequence[str]) -> dict[str, Any]:
+    """One colour per class from the tab10 cycle, the same in every figure."""
+    return {name: f"C{k % 10}" for k, name in enumerate(classes)}
+
+
+def _boxes(ax, events: pd.DataFrame, span: tuple[float, float], fmin: float, fmax: float,
+           style: dict[str, Any], colours: dict[str, Any] | None) -> None:
+    """Events as rectangles in (seconds, Hz) coordinates, those inside ``span`` only."""
+    inside = events[(events.end_s > span[0]) & (events.begin_s < span[1])]
+    for event in inside.itertuples():
+        low, high = np.clip([event.low_hz, event.high_hz], fmin, fmax)
+        colour = {} if colours is None else {"edgecolor": colours.get(event.label, "white")}
+        ax.add_patch(Rectangle((event.begin_s, low), event.end_s - event.begin_s, high - low,
+                               fill=False, **{**style, **colour}))
+
+
+def detection_overview(logmel: Any, probabilities: Any, *, classes: Sequence[str],
+                       frames_per_second: float, fmin: float, fmax: float,
+                       truth: pd.DataFrame | None = None, detected: pd.DataFrame | None = None,
+                       threshold: float = 0.5, span: tuple[float, float] | None = None,
+                       title: str = "") -> Figure:
+    """A recording's log-mel spectrogram with event boxes, and the class probabilities beneath.
+
+    True events are drawn as solid white boxes, detections as dashed boxes in their
+    class's colour; the traces below share the time axis, with the threshold dashed.
+
+    Parameters
+    ----------
+    logmel : array
+        ``(time, mel)`` (or ``(1, time, mel)``) log-mel in dB at ``frames_per_second``.
+    probabilities : array
+        ``(frames, classes)`` framewise probabilities at the same frame rate.
+    fmin, fmax : float
+        The mel filterbank's range in Hz (the y axis is logarithmic in Hz).
+    truth, detected : pandas.DataFrame or None
+        Events with ``begin_s, end_s, low_hz, high_hz, label``.
+    span : (float, float) or None
+        Seconds to show; None shows everything.
+
+    Examples
+    --------
+    >>> fig = detection_overview(np.zeros((100, 8)), np.zeros((100, 2)), classes=["a", "b"],
+    ...                          frames_per_second=10.0, fmin=10, fmax=4000)
+    >>> [ax.get_ylabel() for ax in fig.axes]
+    ['frequency (Hz)', 'probability', 'dB']
+    """
+    values, traces = _image(logmel), _numpy(probabilities)
+    frames, n_mels = values.shape
+    span = span or (0.0, max(frames, len(traces)) / frames_per_second)
+    first, stop = (int(np.floor(t * frames_per_second)) for t in span)
+    first, stop = max(first, 0), min(stop, frames)
+    colours = _colours(classes)
+    fig = _figure(12, 6.5)
+    spec_ax, trace_ax = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+    times = np.arange(first, stop + 1) / frames_per_second  # frame edges
+    edges = librosa.mel_frequencies(n_mels=n_mels + 1, fmin=fmin, fmax=fmax)
+    mesh = spec_ax.pcolormesh(times, edges, values[first:stop].T, cmap=CMAP, rasterized=True,
+                              shading="flat")
+    fig.colorbar(mesh, ax=spec_ax, label="dB", pad=0.01)
+    spec_ax.set(yscale="log", ylim=(max(fmin, 1.0), fmax), ylabel="frequency (Hz)", title=title)
+    for events, style, palette in ((truth, TRUTH_STYLE, None),
+                                   (detected, DETECTED_STYLE, colours)):
+        if events is not None:
+            _boxes(spec_ax, events, span, max(fmin, 1.0), fmax, style, palette)
+    spec_ax.legend(handles=[Line2D([], [], color="white", **{k: v for k, v in TRUTH_STYLE.items()
+                                                              if k != "edgecolor"}),
+                            Line2D([], [], color="grey", **DETECTED_STYLE)],
+                   labels=["annotated", "detected"], loc="upper right", fontsize="small",
+                   facecolor="black", labelcolor="white")
+    trace_stop = min(stop, len(traces))
+    trace_times = (np.arange(first, trace_stop) + 0.5) / frames_per_second  # frame centres
+    for k, name in enumerate(classes):
+        trace_ax.plot(trace_times, traces[first:trace_stop, k], color=colours[name], label=name,
+                      linewidth=1)
+    trace_ax.axhline(threshold, color="black", linestyle="--", linewidth=1, label="threshold")
+    trace_ax.set(xlim=span, ylim=(0, 1.02), xlabel="time (s)", ylabel="probability")
+    trace_ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
+    return fig
+
+
+def threshold_tradeoff(sweep: pd.DataFrame, *, chosen: float | None = None) -> Figure:
+    """Event precision, recall and F1 against the threshold, and precision against recall.
+
+    Parameters
+    ----------
+    sweep : pandas.DataFrame
+        ``threshold, precision, recall, f1`` (:func:`whalelab.events.threshold_sweep`).
+    chosen : float or None
+        A threshold to mark (the one detection uses).
+    """
+    fig = _figure(11, 4)
+    by_threshold, pr_ax = fig.subplots(1, 2)
+    for column in ("precision", "recall", "f1"):
+        by_threshold.plot(sweep.threshold, sweep[column], "o-", markersize=3, label=column)
+    pr_ax.plot(sweep.recall, sweep.precision, "o-", markersize=3, color="tab:purple")
+    for threshold, recall, precision in zip(sweep.threshold, sweep.recall, sweep.precision,
+                                            strict=True):
+        if np.isclose(threshold * 10, round(threshold * 10)):  # label every 0.1
+            pr_ax.annotate(f"{threshold:.1f}", (recall, precision), fontsize="x-small",
+                           textcoords="offset points", xytext=(3, 3))
+    if chosen is not None:
+        by_threshold.axvline(chosen, color="black", linestyle="--", linewidth=1,
+                             label=f"used: {chosen:g}")
+        row = sweep.iloc[int(np.argmin(np.abs(sweep.threshold - chosen)))]
+        pr_ax.plot(row.recall, row.precision, "o", markersize=9, markerfacecolor="none",
+                   color="black", label=f"threshold {row.threshold:g}")
+        pr_ax.legend(fontsize="small", loc="lower left")
+    by_threshold.set(xlabel="threshold", ylabel="event score", ylim=(0, 1.02),
+                     title="overall (micro) event scores")
+    by_threshold.legend(fontsize="small")
+    pr_ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02),
+              title="precision against recall")
+    return fig
