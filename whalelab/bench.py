@@ -53,11 +53,12 @@ from whalelab.atomic import write_json
 from whalelab.audio import write_audio
 from whalelab.config import FeatureConfig, RunConfig
 from whalelab.data import ClipCache, ClipDataset, load_index
-from whalelab.errors import DataError
+from whalelab.errors import ConfigError, DataError
 from whalelab.evaluate import autocast
 from whalelab.features import LogmelFilterBank, Spectrogram
 from whalelab.model import build_model
 from whalelab.profiles import Profile, resolve_device, resolve_profile
+from whalelab.train import train_step
 from whalelab.synth import ocean_noise
 
 
@@ -72,10 +73,13 @@ class Sizes:
     detect_seconds: float = 600.0          # recording for detection speed (50 % overlap)
     detect_repeats: int = 3                # timed detection runs (the model is warm)
     memory_seconds: tuple[float, float] = (600.0, 7200.0)  # recordings for peak memory
+    batch_size: int | None = None          # None: the profile's
 
 
-QUICK_SIZES = Sizes(feature_seconds=20.0, train_warmup=1, train_steps=2, inference_batches=2,
-                    detect_seconds=12.0, detect_repeats=1, memory_seconds=(10.0, 20.0))
+#: a seconds-long run for tests and trying the command out
+QUICK_SIZES = Sizes(feature_seconds=10.0, train_warmup=1, train_steps=1, inference_batches=1,
+                    detect_seconds=10.0, detect_repeats=1, memory_seconds=(10.0, 20.0),
+                    batch_size=2)
 
 
 # ------------------------------------------------------------------------------- timing
@@ -101,8 +105,10 @@ def time_candidates(candidates: dict[str, Callable[[], object]], *, repeats: int
     >>> len(times["a"])
     2
     """
-    if repeats < 1 or warmup < 0:
-        raise ValueError(f"need repeats >= 1 and warmup >= 0, not {repeats} and {warmup}")
+    if repeats < 1:
+        raise ConfigError(f"repeats must be at least 1, not {repeats}")
+    if warmup < 0:
+        raise ConfigError(f"warmup must be at least 0, not {warmup}")
     for _ in range(warmup):
         for candidate in candidates.values():
             candidate()
@@ -147,8 +153,21 @@ def describe_device(device: torch.device) -> dict[str, Any]:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory in MiB (``ru_maxrss``, KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident memory in MiB.
+
+    Linux: ``VmHWM`` of ``/proc/self/status``, the peak of this program's own memory.
+    ``ru_maxrss`` is no good there for a child process: the kernel carries the peak of the
+    parent's image it was forked from across ``exec``, so every child would report at
+    least the parent's size. Elsewhere ``ru_maxrss`` (bytes on macOS, KiB otherwise).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2 ** 20 if sys.platform == "darwin" else peak / 1024
 
 
 # ---------------------------------------------------------------------------- features
@@ -222,20 +241,6 @@ def bench_features(features: FeatureConfig, *, seconds: float, batch_size: int,
 # ---------------------------------------------------------------------------- training
 
 
-def _train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                loss_function: torch.nn.Module, waveforms: torch.Tensor, targets: torch.Tensor,
-                *, device: torch.device, amp: bool) -> None:
-    """One step as :func:`whalelab.train.train` takes it: forward, BCE, backward, AdamW."""
-    waveforms = waveforms.to(device, non_blocking=True)
-    targets = targets.to(device, non_blocking=True)
-    with autocast(device, amp):
-        output = model(waveforms)
-    loss = loss_function(output["clipwise_logit"].float(), targets)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-
-
 def _batches(dataset: ClipDataset, config: RunConfig, device: torch.device
              ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Training batches as :func:`whalelab.train.train` loads them, epoch after epoch."""
@@ -253,10 +258,7 @@ def _batches(dataset: ClipDataset, config: RunConfig, device: torch.device
 
 def _model(config: RunConfig, device: torch.device) -> torch.nn.Module:
     torch.manual_seed(config.train.seed)
-    model = build_model(config).to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-    return model
+    return build_model(config).to(device)
 
 
 def bench_training(config: RunConfig, dataset: ClipDataset, *, device: torch.device,
@@ -277,17 +279,17 @@ def bench_training(config: RunConfig, dataset: ClipDataset, *, device: torch.dev
         started = time.perf_counter()
         waveforms, targets = next(batches)
         waits.append(time.perf_counter() - started)
-        _train_step(model, optimizer, loss_function, waveforms, targets, device=device, amp=amp)
+        train_step(model, optimizer, loss_function, waveforms, targets, device=device, amp=amp)
 
     def bare() -> None:
-        _train_step(model, optimizer, loss_function, *fixed, device=device, amp=amp)
+        train_step(model, optimizer, loss_function, *fixed, device=device, amp=amp)
 
     medians = median_seconds({"pipeline": pipeline, "bare": bare}, repeats=steps,
                              warmup=warmup, synchronize=synchronize)
     batch = len(fixed[0])
     return {"batch_size": batch, "clip_seconds": config.features.clip_seconds,
             "train_clips": len(dataset), "num_workers": settings.num_workers, "amp": amp,
-            "channels_last": device.type == "cuda", "warmup_steps": warmup, "timed_steps": steps,
+            "channels_last": True, "warmup_steps": warmup, "timed_steps": steps,
             "pipeline_clips_per_s": batch / medians["pipeline"],
             "bare_clips_per_s": batch / medians["bare"],
             "ratio": medians["bare"] / medians["pipeline"],
@@ -315,36 +317,35 @@ def bench_inference(config: RunConfig, dataset: ClipDataset, *, device: torch.de
     return {"batch_size": count, "amp": amp, "clips_per_s": count / seconds}
 
 
-def _detect_child(arguments: str) -> None:
-    """Child process of :func:`bench_detection`: one recording, JSON on stdout."""
-    options = json.loads(arguments)
+def detection_seconds(model: torch.nn.Module, config: RunConfig, path: str | Path, *,
+                      hop_s: float, repeats: int = 1) -> float:
+    """Median seconds of :func:`whalelab.detect.framewise_probabilities` on ``path``."""
     from whalelab.detect import framewise_probabilities
 
+    def detect() -> None:
+        framewise_probabilities(model, config, path, hop_s=hop_s,
+                                batch_size=config.train.batch_size, progress=False)
+
+    device = next(model.parameters()).device
+    return median_seconds({"detect": detect}, repeats=repeats, warmup=0,
+                          synchronize=_synchronizer(device))["detect"]
+
+
+def _memory_child(arguments: str) -> None:
+    """Child process of :func:`bench_detection`: one recording, JSON on stdout."""
+    options = json.loads(arguments)
+    torch.set_num_threads(options["threads"])
     config = RunConfig.load(options["config"])
-    device = torch.device(options["device"])
-    model = _model(config, device).eval()
-    warm = torch.zeros(1, config.features.clip_samples, device=device)
-    with torch.inference_mode(), autocast(device, config.train.amp):
-        model(warm)
-    synchronize = _synchronizer(device)
-    seconds = []
-    for _ in range(options["repeats"]):
-        started = time.perf_counter()
-        probabilities = framewise_probabilities(model, config, options["path"],
-                                                hop_s=options["hop_s"],
-                                                batch_size=config.train.batch_size,
-                                                progress=False)
-        synchronize()
-        seconds.append(time.perf_counter() - started)
-    print(json.dumps({"seconds": statistics.median(seconds), "frames": len(probabilities),
-                      "peak_rss_mb": peak_rss_mb()}))
+    model = _model(config, torch.device(options["device"])).eval()
+    seconds = detection_seconds(model, config, options["path"], hop_s=options["hop_s"])
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_rss_mb()}))
 
 
-def _run_detect_child(config_path: Path, audio: Path, *, device: torch.device, hop_s: float,
-                      repeats: int) -> dict[str, Any]:
-    options = json.dumps({"config": str(config_path), "path": str(audio),
-                          "device": str(device), "hop_s": hop_s, "repeats": repeats})
-    code = "import sys; from whalelab.bench import _detect_child; _detect_child(sys.argv[1])"
+def _run_memory_child(config_path: Path, audio: Path, *, device: torch.device,
+                      hop_s: float) -> dict[str, Any]:
+    options = json.dumps({"config": str(config_path), "path": str(audio), "device": str(device),
+                          "hop_s": hop_s, "threads": torch.get_num_threads()})
+    code = "import sys; from whalelab.bench import _memory_child; _memory_child(sys.argv[1])"
     result = subprocess.run([sys.executable, "-c", code, options], capture_output=True,
                             text=True, check=False)
     if result.returncode != 0:
@@ -354,40 +355,37 @@ def _run_detect_child(config_path: Path, audio: Path, *, device: torch.device, h
 
 def bench_detection(config: RunConfig, *, device: torch.device, sizes: Sizes,
                     progress: bool | None = None) -> dict[str, Any]:
-    """Detection speed (50 % overlap) and peak memory as the recording grows (no overlap).
+    """Detection speed (50 % overlap, warm model) and peak memory as the recording grows.
 
-    Every recording runs in a fresh process, so that ``ru_maxrss`` belongs to it alone.
+    The memory runs (no overlap, to keep them short) each take a fresh process, so that
+    ``ru_maxrss`` belongs to that recording alone.
     """
     rate, clip_seconds = config.features.sample_rate, config.features.clip_seconds
-    runs = [("speed", sizes.detect_seconds, clip_seconds / 2, sizes.detect_repeats)] + \
-        [(f"memory_{i}", seconds, clip_seconds, 1) for i, seconds in enumerate(sizes.memory_seconds)]
-    measured = {}
+    model = _model(config, device).eval()
+    memory = []
     with tempfile.TemporaryDirectory(prefix="whalelab-bench-") as folder:
+        audio = Path(folder) / "detect.wav"
+        write_audio(audio, _noise(sizes.detect_seconds, rate), rate)
+        with torch.inference_mode(), autocast(device, True):
+            model(torch.zeros(1, config.features.clip_samples, device=device))  # warm-up
+        seconds = detection_seconds(model, config, audio, hop_s=clip_seconds / 2,
+                                    repeats=sizes.detect_repeats)
         config_path = Path(folder) / "config.json"
         config.save(config_path)
-        for name, seconds, hop_s, repeats in tqdm(runs, desc="detect", leave=False,
-                                                  disable=not progress if progress is not None
-                                                  else None):
-            audio = Path(folder) / f"{name}.wav"
-            write_audio(audio, _noise(seconds, rate), rate)
-            measured[name] = {"recording_s": seconds, "hop_s": hop_s,
-                              **_run_detect_child(config_path, audio, device=device,
-                                                  hop_s=hop_s, repeats=repeats)}
-            audio.unlink()
-    speed, short, long = measured["speed"], measured["memory_0"], measured["memory_1"]
-    for run in measured.values():
-        run["times_real_time"] = run["recording_s"] / run["seconds"]
-    return {"recording_s": speed["recording_s"], "overlap": 1 - speed["hop_s"] / clip_seconds,
-            "hop_s": speed["hop_s"], "batch_size": config.train.batch_size,
-            "repeats": sizes.detect_repeats, "seconds": speed["seconds"],
-            "times_real_time": speed["times_real_time"],
-            "peak_rss_mb": speed["peak_rss_mb"],
-            "memory": {"overlap": 0.0, "short_recording_s": short["recording_s"],
-                       "long_recording_s": long["recording_s"],
+        for length in tqdm(sizes.memory_seconds, desc="memory", leave=False,
+                           disable=not progress if progress is not None else None):
+            write_audio(audio, _noise(length, rate), rate)
+            memory.append(_run_memory_child(config_path, audio, device=device,
+                                            hop_s=clip_seconds))
+    (short_s, long_s), (short, long) = sizes.memory_seconds, memory
+    return {"recording_s": sizes.detect_seconds, "overlap": 0.5, "hop_s": clip_seconds / 2,
+            "batch_size": config.train.batch_size, "repeats": sizes.detect_repeats,
+            "seconds": seconds, "times_real_time": sizes.detect_seconds / seconds,
+            "memory": {"overlap": 0.0, "short_recording_s": short_s, "long_recording_s": long_s,
                        "short_peak_rss_mb": short["peak_rss_mb"],
                        "long_peak_rss_mb": long["peak_rss_mb"],
                        "growth_mb": long["peak_rss_mb"] - short["peak_rss_mb"],
-                       "long_times_real_time": long["times_real_time"]}}
+                       "long_times_real_time": long_s / long["seconds"]}}
 
 
 # ------------------------------------------------------------------------------- flops
@@ -416,8 +414,10 @@ def matmul_flops_per_s(device: torch.device, *, size: int = 2048, repeats: int =
     return 2 * size ** 3 / seconds
 
 
-def bench_flops(config: RunConfig, *, device: torch.device) -> dict[str, Any]:
-    """FLOPs per clip of the backbone and the whole model, forward and training step."""
+def bench_flops(config: RunConfig, *, device: torch.device, inference_clips_per_s: float,
+                training_clips_per_s: float) -> dict[str, Any]:
+    """FLOPs per clip of the backbone and the whole model (forward, training step), and the
+    FLOP/s that the measured clips/s mean, also as a share of a large matmul's."""
     model = build_model(config).eval()
     features = config.features
     waveform = torch.zeros(1, features.clip_samples)  # (1, samples)
@@ -431,10 +431,14 @@ def bench_flops(config: RunConfig, *, device: torch.device) -> dict[str, Any]:
         model(torch.zeros(2, features.clip_samples))["clipwise_logit"].sum().backward()
 
     training = count_flops(step) / 2  # two clips: BatchNorm needs more than one in training
+    peak = matmul_flops_per_s(device)
     return {"input": [1, 3, features.n_frames, features.n_mels],
             "densenet121_per_clip": backbone, "model_forward_per_clip": forward,
-            "train_step_per_clip": training,
-            "matmul_peak_flops_per_s": matmul_flops_per_s(device)}
+            "train_step_per_clip": training, "matmul_peak_flops_per_s": peak,
+            "inference_flops_per_s": forward * inference_clips_per_s,
+            "training_flops_per_s": training * training_clips_per_s,
+            "inference_fraction_of_matmul": forward * inference_clips_per_s / peak,
+            "training_fraction_of_matmul": training * training_clips_per_s / peak}
 
 
 # ---------------------------------------------------------------------------------- run
@@ -454,7 +458,7 @@ def _training_set(data: str | Path, profile: Profile, progress: bool | None) -> 
 
 def run_bench(*, data: str | Path, profile: str = "quick", device: str = "auto",
               out: str | Path | None = None, repeats: int = 5, sizes: Sizes = Sizes(),
-              progress: bool | None = None) -> dict[str, Any]:
+              threads: int | None = None, progress: bool | None = None) -> dict[str, Any]:
     """Run every measurement and write them as JSON to ``out`` (atomically) when given.
 
     Parameters
@@ -472,54 +476,49 @@ def run_bench(*, data: str | Path, profile: str = "quick", device: str = "auto",
         Timed repetitions of the feature and inference measurements (median reported).
     sizes : Sizes
         How much audio and how many steps; :data:`QUICK_SIZES` for a seconds-long run.
+    threads : int or None
+        Set torch's CPU threads (for this process, from here on); None keeps them.
     progress : bool or None
         Progress bars; None shows them only on a terminal.
 
     Returns
     -------
     dict
-        ``device``, ``features``, ``training``, ``inference``, ``flops``, ``settings``.
+        ``device``, ``settings`` (with each stage's seconds), ``features``, ``training``,
+        ``inference``, ``detection``, ``flops``.
     """
     started = time.perf_counter()
     where = resolve_device(device)
-    stages = tqdm(total=6, desc="bench", disable=not progress if progress is not None else None)
+    if threads is not None:
+        if threads < 1:
+            raise ConfigError(f"threads must be at least 1, not {threads}")
+        torch.set_num_threads(threads)
     dataset = _training_set(data, resolve_profile(profile, device=device), progress)
     config = RunConfig.from_profile(profile, data=str(data), classes=dataset.index.classes,
-                                    device=device)
-    stages.update()
+                                    device=device, batch_size=sizes.batch_size)
     results: dict[str, Any] = {
         "device": describe_device(where),
         "settings": {"profile": config.profile, "data": str(data), "repeats": repeats,
-                     "sizes": dataclasses.asdict(sizes)}}
-    stages.set_description("features")
-    results["features"] = bench_features(config.features, seconds=sizes.feature_seconds,
-                                         batch_size=config.train.batch_size, device=where,
-                                         repeats=repeats)
-    stages.update()
-    stages.set_description("training")
-    results["training"] = bench_training(config, dataset, device=where,
-                                         warmup=sizes.train_warmup, steps=sizes.train_steps)
-    stages.update()
-    stages.set_description("inference")
-    results["inference"] = bench_inference(config, dataset, device=where,
-                                           batches=sizes.inference_batches)
-    stages.update()
-    results["inference"]["detection"] = bench_detection(config, device=where, sizes=sizes,
-                                                        progress=progress)
-    stages.update()
-    stages.set_description("flops")
-    flops = bench_flops(config, device=where)
-    flops["inference_flops_per_s"] = (flops["model_forward_per_clip"]
-                                      * results["inference"]["clips_per_s"])
-    flops["training_flops_per_s"] = (flops["train_step_per_clip"]
-                                     * results["training"]["pipeline_clips_per_s"])
-    flops["inference_fraction_of_matmul"] = (flops["inference_flops_per_s"]
-                                             / flops["matmul_peak_flops_per_s"])
-    flops["training_fraction_of_matmul"] = (flops["training_flops_per_s"]
-                                            / flops["matmul_peak_flops_per_s"])
-    results["flops"] = flops
-    stages.update()
-    stages.close()
+                     "sizes": dataclasses.asdict(sizes), "stage_seconds": {}}}
+    measurements: dict[str, Callable[[], dict[str, Any]]] = {
+        "features": lambda: bench_features(config.features, seconds=sizes.feature_seconds,
+                                           batch_size=config.train.batch_size, device=where,
+                                           repeats=repeats),
+        "training": lambda: bench_training(config, dataset, device=where,
+                                           warmup=sizes.train_warmup, steps=sizes.train_steps),
+        "inference": lambda: bench_inference(config, dataset, device=where,
+                                             batches=sizes.inference_batches),
+        "detection": lambda: bench_detection(config, device=where, sizes=sizes,
+                                             progress=progress),
+        "flops": lambda: bench_flops(
+            config, device=where, inference_clips_per_s=results["inference"]["clips_per_s"],
+            training_clips_per_s=results["training"]["pipeline_clips_per_s"]),
+    }
+    for name, measure in tqdm(measurements.items(), desc="bench",
+                              disable=not progress if progress is not None else None):
+        stage_started = time.perf_counter()
+        results[name] = measure()
+        results["settings"]["stage_seconds"][name] = time.perf_counter() - stage_started
     results["settings"]["seconds"] = time.perf_counter() - started
     if out is not None:
         write_json(out, results)
@@ -529,53 +528,70 @@ def run_bench(*, data: str | Path, profile: str = "quick", device: str = "auto",
 # ------------------------------------------------------------------------------ table
 
 
+def _duration(seconds: float) -> str:
+    """``'2 h'``, ``'10 min'`` or ``'20 s'``.
+
+    Examples
+    --------
+    >>> _duration(7200), _duration(600), _duration(20)
+    ('2 h', '10 min', '20 s')
+    """
+    if seconds >= 3600:
+        return f"{seconds / 3600:g} h"
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
+
+
 def format_bench(results: dict[str, Any]) -> str:
-    """The results as a plain-text table that names the device."""
-    device, features = results["device"], results["features"]
-    training, inference, flops = results["training"], results["inference"], results["flops"]
-    detection = inference["detection"]
+    """The results of :func:`run_bench` as a plain-text table that names the device."""
+    device, settings, features = results["device"], results["settings"], results["features"]
+    training, inference = results["training"], results["inference"]
+    detection, flops = results["detection"], results["flops"]
     memory = detection["memory"]
-    where = device["gpu"] or device["cpu"]
-    lines = [f"whalelab bench on {where} ({device['type']}; CPU {device['cpu']}, "
-             f"{device['torch_threads']} torch threads; torch {device['torch']}, "
-             f"librosa {device['librosa']})",
-             f"profile {results['settings']['profile']}, median of "
-             f"{results['settings']['repeats']} after warm-up",
+    lines = [f"whalelab bench on {device['gpu'] or device['cpu']} ({device['type']}; CPU "
+             f"{device['cpu']}, {device['torch_threads']} torch threads; torch "
+             f"{device['torch']}, librosa {device['librosa']})",
+             f"profile {settings['profile']}; each figure the median of {settings['repeats']} "
+             f"after warm-up unless stated",
              "",
-             f"1. log-mel on {features['audio_seconds'] / 60:.0f} min of "
-             f"{features['sample_rate']} Hz audio (n_fft {features['n_fft']}, hop "
-             f"{features['hop_length']}, {features['n_mels']} mels)"]
+             f"1. log-mel of {_duration(features['audio_seconds'])} of {features['sample_rate']}"
+             f" Hz audio (n_fft {features['n_fft']}, hop {features['hop_length']}, "
+             f"{features['n_mels']} mels; ratio = librosa s / whalelab s)"]
     for layout, row in features["layouts"].items():
-        text = (f"   {layout:<14} librosa {row['librosa_cpu_s']:7.3f} s   whalelab cpu "
-                f"{row['whalelab_cpu_s']:7.3f} s   librosa/whalelab {row['ratio_cpu']:5.2f}x")
+        text = (f"   {layout:<12} librosa {row['librosa_cpu_s']:7.3f} s   whalelab cpu "
+                f"{row['whalelab_cpu_s']:7.3f} s   ratio {row['ratio_cpu']:5.2f}")
         if "whalelab_cuda_s" in row:
-            text += f"   cuda {row['whalelab_cuda_s']:7.4f} s ({row['ratio_cuda']:.0f}x)"
+            text += (f"   whalelab cuda {row['whalelab_cuda_s']:.4f} s   "
+                     f"ratio {row['ratio_cuda']:.0f}")
         lines.append(text)
     lines += [
         "",
         f"2. training step, batch {training['batch_size']} x {training['clip_seconds']:g} s "
-        f"(amp {training['amp']}, channels_last {training['channels_last']})",
-        f"   pipeline {training['pipeline_clips_per_s']:8.1f} clips/s   bare model "
-        f"{training['bare_clips_per_s']:8.1f} clips/s   pipeline/bare {training['ratio']:.2f}"
-        f"   (waiting for data {training['data_wait_s'] * 1000:.1f} ms/step)",
+        f"(amp {training['amp']}, channels_last {training['channels_last']}; median of "
+        f"{training['timed_steps']} after {training['warmup_steps']})",
+        f"   pipeline {training['pipeline_clips_per_s']:7.2f} clips/s   bare model "
+        f"{training['bare_clips_per_s']:7.2f} clips/s   pipeline/bare {training['ratio']:.2f}"
+        f"   waiting for data {training['data_wait_s'] * 1000:.1f} ms of a "
+        f"{training['step_s']:.2f} s step",
         "",
-        f"3. inference, batch {inference['batch_size']}: {inference['clips_per_s']:.1f} clips/s",
-        f"   detection on {detection['recording_s'] / 60:.0f} min, {detection['overlap']:.0%} "
-        f"overlap: {detection['seconds']:.1f} s = {detection['times_real_time']:.0f}x real "
-        f"time, peak RSS {detection['peak_rss_mb']:.0f} MiB",
+        f"3. inference, batch {inference['batch_size']}: {inference['clips_per_s']:.2f} clips/s",
+        f"   detection of {_duration(detection['recording_s'])}, {detection['overlap']:.0%} "
+        f"overlap: {detection['seconds']:.1f} s = {detection['times_real_time']:.0f}x real time",
         f"   peak RSS {memory['short_peak_rss_mb']:.0f} MiB for "
-        f"{memory['short_recording_s'] / 60:g} min, {memory['long_peak_rss_mb']:.0f} MiB for "
-        f"{memory['long_recording_s'] / 60:g} min (growth {memory['growth_mb']:+.0f} MiB; "
-        f"no overlap, {memory['long_times_real_time']:.0f}x real time)",
+        f"{_duration(memory['short_recording_s'])}, {memory['long_peak_rss_mb']:.0f} MiB for "
+        f"{_duration(memory['long_recording_s'])}: growth {memory['growth_mb']:+.0f} MiB "
+        f"(fresh process each, no overlap, {memory['long_times_real_time']:.0f}x real time)",
         "",
         f"4. FLOPs per clip at input {tuple(flops['input'])}: DenseNet121 "
-        f"{flops['densenet121_per_clip'] / 1e9:.2f} G, whole model "
+        f"{flops['densenet121_per_clip'] / 1e9:.2f} G, whole model forward "
         f"{flops['model_forward_per_clip'] / 1e9:.2f} G, training step "
         f"{flops['train_step_per_clip'] / 1e9:.2f} G",
-        f"   achieved: inference {flops['inference_flops_per_s'] / 1e9:.1f} GFLOP/s "
-        f"({flops['inference_fraction_of_matmul']:.0%} of a large matmul's "
-        f"{flops['matmul_peak_flops_per_s'] / 1e9:.1f}), training "
-        f"{flops['training_flops_per_s'] / 1e9:.1f} GFLOP/s "
-        f"({flops['training_fraction_of_matmul']:.0%})",
-        f"total {results['settings']['seconds']:.0f} s"]
+        f"   achieved: inference {flops['inference_flops_per_s'] / 1e9:.1f} GFLOP/s, training "
+        f"{flops['training_flops_per_s'] / 1e9:.1f} GFLOP/s = "
+        f"{flops['inference_fraction_of_matmul']:.0%} and "
+        f"{flops['training_fraction_of_matmul']:.0%} of a 2048^2 matmul's "
+        f"{flops['matmul_peak_flops_per_s'] / 1e9:.1f} GFLOP/s",
+        "",
+        "stages: " + ", ".join(f"{name} {seconds:.0f} s"
+                               for name, seconds in settings["stage_seconds"].items())
+        + f"; total {settings['seconds']:.0f} s"]
     return "\n".join(lines)

@@ -225,8 +225,38 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_report)
 
 
+def _bench(args: argparse.Namespace) -> None:
+    from whalelab.bench import QUICK_SIZES, Sizes, format_bench, run_bench
+
+    results = run_bench(data=args.data, profile=args.profile, device=args.device, out=args.out,
+                        repeats=args.repeats, sizes=QUICK_SIZES if args.quick else Sizes(),
+                        threads=args.threads)
+    print(format_bench(results))
+    if args.out:
+        print(f"wrote {args.out}")
+
+
+def _add_bench(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "bench", help="measure features, training, inference and detection speed",
+        description="Time whalelab's log-mel against librosa's, the training step through "
+                    "the data pipeline against the bare model, inference and detection "
+                    "speed, peak memory and FLOPs; print a table and write JSON.")
+    parser.add_argument("--data", required=True,
+                        help="data set whose train split feeds the training pipeline")
+    parser.add_argument("--profile", default="auto", help="smoke | quick | full | auto")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    parser.add_argument("--out", help="JSON file to write (e.g. reports/bench.json)")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="timed repetitions after warm-up; the median is reported")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--quick", action="store_true",
+                        help="seconds-long run on tiny sizes, to try the command out")
+    parser.set_defaults(handler=_bench)
+
+
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_synth, _add_train, _add_evaluate, _add_predict, _add_detect, _add_report]
+    _add_synth, _add_train, _add_evaluate, _add_predict, _add_detect, _add_report, _add_bench]
 
 
 def build_parser() -> argparse.ArgumentParser:

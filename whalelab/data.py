@@ -162,7 +162,7 @@ def load_index(data: str | Path, *, seed: int = 0, val_fraction: float = 0.15,
         clips = _read_manifest(path, report)
     elif path.is_dir() and (path / "manifest.csv").is_file():
         clips = _read_manifest(path / "manifest.csv", report)
-    elif path.is_dir() and _raven_pairs(path):
+    elif path.is_dir() and raven_pairs(path):
         clips = _read_raven_folder(path, report, window_s=window_s, hop_s=hop_s or window_s / 2,
                                    min_call_fraction=min_call_fraction,
                                    label_column=label_column, background_cap=background_cap,
@@ -300,7 +300,7 @@ def _seconds(text: str, where: str, column: str, *, default: float | None) -> fl
     return value
 
 
-def _raven_pairs(folder: Path) -> list[tuple[Path, Path]]:
+def raven_pairs(folder: Path) -> list[tuple[Path, Path]]:
     """(audio, table) pairs: ``x.wav`` with ``x.selections.txt``, ``x.txt`` or ``x.Table.1.selections.txt``."""
     tables = {}
     for table in folder.glob("*.txt"):
@@ -317,7 +317,7 @@ def _read_raven_folder(folder: Path, report: _Problems, *, window_s: float, hop_
         raise DataError(f"window_s and hop_s must be positive, not {window_s} and {hop_s}")
     if not 0 < min_call_fraction <= 1:
         raise DataError(f"min_call_fraction must be in (0, 1], not {min_call_fraction}")
-    pairs = _raven_pairs(folder)
+    pairs = raven_pairs(folder)
     unpaired = sorted({p.name for p in _audio_files(folder)} - {a.name for a, _ in pairs})
     for name in unpaired:
         report.fail(DataError(f"{folder / name}: no Raven table beside it (expected "

@@ -41,7 +41,7 @@ from whalelab.atomic import atomic_write, write_json
 from whalelab.audio import audio_info, is_audio_file, stream_audio
 from whalelab.checkpoint import load_run, read_classes
 from whalelab.config import RunConfig
-from whalelab.data import _raven_pairs
+from whalelab.data import raven_pairs
 from whalelab.errors import AudioError, ConfigError, DataError
 from whalelab.evaluate import autocast
 from whalelab.events import (LOW_THRESHOLD_FRACTION, event_metrics, find_events,
@@ -341,7 +341,7 @@ def annotated_recordings(folder: str | Path) -> list[tuple[Path, Path]]:
     (Raven's own default) or ``NAME.txt``, as :mod:`whalelab.data` pairs them for
     training. An empty list means ``folder`` is not a folder of annotated recordings.
     """
-    return _raven_pairs(Path(folder))
+    return raven_pairs(Path(folder))
 
 
 def evaluate_recordings(run_dir: str | Path, data: str | Path, *, out: str | Path | None = None,

@@ -163,7 +163,8 @@ class WhaleSED(nn.Module):
             time_drop_width=time_drop_width, time_stripes_num=time_stripes_num,
             freq_drop_width=freq_drop_width, freq_stripes_num=freq_stripes_num
         ) if spec_augment else nn.Identity()
-        self.encoder = _densenet121_features(pretrained)
+        # channels_last runs DenseNet about 5x faster on CPU (oneDNN) and faster on CUDA
+        self.encoder = _densenet121_features(pretrained).to(memory_format=torch.channels_last)
         self.dropout = dropout
         self.fc1 = nn.Linear(DENSENET_CHANNELS, DENSENET_CHANNELS, bias=True)
         nn.init.xavier_uniform_(self.fc1.weight)
@@ -187,8 +188,7 @@ class WhaleSED(nn.Module):
         x = self.bn0(x.transpose(1, 3)).transpose(1, 3)  # normalise each mel bin
         x = self.spec_augmenter(x)
         x = x.expand(-1, 3, -1, -1)  # (batch, 3, time, mel)
-        if next(self.encoder.parameters()).is_cuda:
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)  # oneDNN/cuDNN's fast layout
         x = self.encoder(x)  # (batch, 1024, time / 32, mel / 32)
         x = x.mean(dim=3)  # (batch, 1024, segments)
         x = F.max_pool1d(x, kernel_size=3, stride=1, padding=1) + \

@@ -492,7 +492,7 @@ def live(draw: Callable[..., Figure], **controls: Any):
     >>> image = box.children[-1]
     >>> first = image.value
     >>> box.children[0].value = 80
-    >>> image.value != first and image.value[:4] == b"\x89PNG"
+    >>> image.value != first and image.value[1:4] == b"PNG"
     True
     """
     import ipywidgets as widgets

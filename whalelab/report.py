@@ -30,6 +30,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
+import papermill
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbconvert import HTMLExporter
+from papermill.exceptions import PapermillExecutionError
 from tqdm.auto import tqdm
 
 import whalelab
@@ -115,10 +119,6 @@ def _failure_message(name: str, error: Exception, notebook: Path) -> str:
     ``In [n]`` is the execution count the executed copy shows (papermill's injected
     parameters cell counts too).
     """
-    from papermill.exceptions import PapermillExecutionError
-
-    from nbclient.exceptions import CellTimeoutError
-
     if isinstance(error, PapermillExecutionError):
         first_line = next((line for line in error.source.splitlines() if line.strip()), "")
         where = (f"cell In [{error.exec_count}] `{first_line.strip()}` failed with "
@@ -137,10 +137,6 @@ def _execute(entry: NotebookRun, parameters: dict, kernel: str, show: bool,
     Raises :class:`WhaleLabError` naming the notebook and cell when a cell fails; the
     partly executed copy is still moved into place.
     """
-    import papermill
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-    from papermill.exceptions import PapermillExecutionError
-
     partial = entry.notebook.with_name(f".{entry.notebook.stem}.{os.getpid()}.part.ipynb")
     started = time.perf_counter()
     try:
@@ -160,8 +156,6 @@ def _execute(entry: NotebookRun, parameters: dict, kernel: str, show: bool,
 
 def export_html(notebook: Path, target: Path) -> Path:
     """Write ``notebook`` as one self-contained HTML page (images embedded) to ``target``."""
-    from nbconvert import HTMLExporter
-
     body, _ = HTMLExporter(template_name="lab", embed_images=True).from_filename(str(notebook))
     return write_text(target, body)
 

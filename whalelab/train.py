@@ -80,6 +80,27 @@ def _mixup(waveforms: torch.Tensor, targets: torch.Tensor,
     return mixed, torch.maximum(targets, targets[partner])
 
 
+def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+               loss_function: torch.nn.Module, waveforms: torch.Tensor, targets: torch.Tensor,
+               *, device: torch.device, amp: bool) -> torch.Tensor:
+    """One optimisation step: forward (bf16 autocast when ``amp`` on CUDA), BCE on the
+    clipwise logits, backward, optimiser step. Returns the loss.
+
+    Shapes
+    ------
+    ``waveforms (batch, samples)``, ``targets (batch, classes)``
+    """
+    waveforms = waveforms.to(device, non_blocking=True)
+    targets = targets.to(device, non_blocking=True)
+    with autocast(device, amp):
+        output = model(waveforms)
+    loss = loss_function(output["clipwise_logit"].float(), targets)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
 def prepare_splits(config: RunConfig, run_dir: Path, index: ClipIndex | None) -> ClipIndex:
     """The run's clip index with its splits, written to ``splits.csv`` once and reused after."""
     splits_path = run_dir / "splits.csv"
@@ -137,8 +158,6 @@ def train(config: RunConfig, run_dir: str | Path, *, index: ClipIndex | None = N
 
     torch.manual_seed(settings.seed)
     model = build_model(config).to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate,
                                   weight_decay=settings.weight_decay)
     drop_last = len(dataset["train"]) > settings.batch_size
@@ -192,16 +211,10 @@ def train(config: RunConfig, run_dir: str | Path, *, index: ClipIndex | None = N
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{settings.epochs}", leave=False,
                    disable=not progress if progress is not None else None)
         for waveforms, targets in bar:
-            waveforms = waveforms.to(device, non_blocking=True)
-            targets = targets.to(device, non_blocking=True)
             if settings.mixup > 0:
                 waveforms, targets = _mixup(waveforms, targets, settings.mixup)
-            with autocast(device, use_amp):
-                output = model(waveforms)
-            loss = loss_function(output["clipwise_logit"].float(), targets)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            loss = train_step(model, optimizer, loss_function, waveforms, targets,
+                              device=device, amp=use_amp)
             scheduler.step()
             if averaged is not None:
                 averaged.update_parameters(model)
