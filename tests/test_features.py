@@ -37,37 +37,38 @@ def tonal_signal(samples: int, sr: int, seed: int) -> np.ndarray:
 
 
 def librosa_logmel(clip: np.ndarray, *, sr, n_fft, hop_length, win_length, n_mels, fmin, fmax,
-                   center, top_db=80.0) -> np.ndarray:
+                   center, htk, top_db=80.0) -> np.ndarray:
     """The reference for one clip: (time, mel) dB, top_db against this clip's own peak."""
     mel = librosa.feature.melspectrogram(
         y=clip, sr=sr, n_fft=n_fft, hop_length=hop_length, win_length=win_length,
         window="hann", center=center, pad_mode="reflect", power=2.0, n_mels=n_mels,
-        fmin=fmin, fmax=fmax)  # (mel, time)
+        fmin=fmin, fmax=fmax, htk=htk)  # (mel, time)
     return librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=top_db).T  # (time, mel)
 
 
 def whalelab_logmel(batch: np.ndarray, dtype: torch.dtype, *, sr, n_fft, hop_length, win_length,
-                    n_mels, fmin, fmax, center, top_db=80.0) -> np.ndarray:
+                    n_mels, fmin, fmax, center, htk, top_db=80.0) -> np.ndarray:
     spectrogram = Spectrogram(n_fft=n_fft, hop_length=hop_length, win_length=win_length,
                               center=center)
     logmel = LogmelFilterBank(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax,
-                              top_db=top_db)
+                              top_db=top_db, htk=htk)
     with torch.no_grad():
         out = logmel(spectrogram(torch.as_tensor(batch, dtype=dtype)))  # (batch, 1, time, mel)
     assert out.dtype == dtype
     return out[:, 0].double().numpy()
 
 
+@pytest.mark.parametrize("htk", [True, False], ids=["htk", "slaney"])
 @pytest.mark.parametrize("make_signal", [random_signal, tonal_signal], ids=["random", "tonal"])
 @pytest.mark.parametrize("dtype, tolerance_db", [(torch.float64, 1e-3), (torch.float32, 0.05)],
                          ids=["float64", "float32"])
 @pytest.mark.parametrize("sr, n_fft, hop_length, win_length, n_mels, fmin, fmax, center, samples",
                          PARAMETER_SETS)
-def test_logmel_matches_librosa_clip_by_clip(make_signal, dtype, tolerance_db, sr, n_fft,
+def test_logmel_matches_librosa_clip_by_clip(htk, make_signal, dtype, tolerance_db, sr, n_fft,
                                              hop_length, win_length, n_mels, fmin, fmax, center,
                                              samples):
     params = dict(sr=sr, n_fft=n_fft, hop_length=hop_length, win_length=win_length,
-                  n_mels=n_mels, fmin=fmin, fmax=fmax, center=center)
+                  n_mels=n_mels, fmin=fmin, fmax=fmax, center=center, htk=htk)
     # a loud and a 40 dB quieter clip in one batch: each must match librosa on its own
     batch = np.stack([make_signal(samples, sr, seed=1), 0.01 * make_signal(samples, sr, seed=2)])
     ours = whalelab_logmel(batch, dtype, **params)  # (batch, time, mel)
@@ -79,7 +80,7 @@ def test_logmel_matches_librosa_clip_by_clip(make_signal, dtype, tolerance_db, s
 
 def test_logmel_matches_librosa_without_top_db_in_float64():
     params = dict(sr=8000, n_fft=512, hop_length=160, win_length=None, n_mels=48, fmin=30.0,
-                  fmax=3500.0, center=True)
+                  fmax=3500.0, center=True, htk=True)
     batch = np.stack([tonal_signal(6001, 8000, seed=3), random_signal(6001, 8000, seed=4)])
     ours = whalelab_logmel(batch, torch.float64, top_db=None, **params)
     for clip, result in zip(batch, ours):
@@ -87,14 +88,16 @@ def test_logmel_matches_librosa_without_top_db_in_float64():
         assert np.abs(result - reference).max() < 1e-3
 
 
-def test_mel_power_without_log_matches_librosa():
+@pytest.mark.parametrize("htk", [True, False], ids=["htk", "slaney"])
+def test_mel_power_without_log_matches_librosa(htk):
     clip = random_signal(4000, 8000, seed=5)
     spectrogram = Spectrogram(n_fft=512, hop_length=128)
-    mel = LogmelFilterBank(sr=8000, n_fft=512, n_mels=32, fmin=10, fmax=4000, is_log=False)
+    mel = LogmelFilterBank(sr=8000, n_fft=512, n_mels=32, fmin=10, fmax=4000, is_log=False,
+                           htk=htk)
     with torch.no_grad():
         ours = mel(spectrogram(torch.as_tensor(clip[None])))[0, 0].numpy()  # (time, mel)
     reference = librosa.feature.melspectrogram(y=clip, sr=8000, n_fft=512, hop_length=128,
-                                               n_mels=32, fmin=10, fmax=4000,
+                                               n_mels=32, fmin=10, fmax=4000, htk=htk,
                                                pad_mode="reflect").T
     np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-8)
 

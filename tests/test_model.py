@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import librosa
 import numpy as np
 import pytest
 import torch
@@ -199,6 +200,18 @@ def test_a_run_folder_rebuilds_the_same_model(tmp_path):
     with pytest.raises(CheckpointError, match="last.pt"):
         load_run(tmp_path, which="last")
 
+
+
+@pytest.mark.parametrize("htk", [True, False])
+def test_the_configured_mel_scale_reaches_the_filterbank(htk):
+    config = RunConfig.from_profile("smoke", data="nowhere", classes=["a"], device="cpu",
+                                    htk=htk)
+    features = config.features
+    expected = librosa.filters.mel(sr=features.sample_rate, n_fft=features.n_fft,
+                                   n_mels=features.n_mels, fmin=features.fmin,
+                                   fmax=features.fmax, htk=htk)  # (mel, freq)
+    melW = build_model(config).logmel.melW  # (freq, mel)
+    np.testing.assert_allclose(melW.T.numpy(), expected, rtol=1e-6, atol=1e-9)
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

@@ -127,9 +127,10 @@ def test_cli_train_evaluate_predict_on_mixed_rates_and_formats(tree, tmp_path, c
     run = tmp_path / "run"
     main(["train", "--data", str(tree), "--out", str(run), "--profile", "smoke",
           "--device", "cpu", "--clip-seconds", "1", "--epochs", "2", "--batch-size", "4",
-          "--sample-rate", "8000", "--n-mels", "48", "--fmax", "3500"])
+          "--sample-rate", "8000", "--n-mels", "48", "--fmax", "3500", "--mel-scale", "slaney"])
     config = json.loads((run / "config.json").read_text())
     assert config["features"]["n_mels"] == 48 and config["features"]["fmax"] == 3500
+    assert config["features"]["htk"] is False
     assert config["train"]["epochs"] == 2 and config["classes"] == ["downsweep", "upcall"]
     assert "best epoch" in capsys.readouterr().out
 

@@ -187,7 +187,7 @@ def _librosa_logmel(features: FeatureConfig) -> Callable[[np.ndarray], np.ndarra
             y=samples, sr=features.sample_rate, n_fft=features.n_fft,
             hop_length=features.hop_length, win_length=features.win_length, center=True,
             pad_mode="reflect", power=2.0, n_mels=features.n_mels, fmin=features.fmin,
-            fmax=features.fmax)
+            fmax=features.fmax, htk=features.htk)
         return librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=features.top_db)
     return logmel
 
@@ -198,7 +198,7 @@ def _whalelab_logmel(features: FeatureConfig, device: torch.device
                               win_length=features.win_length).to(device)
     logmel = LogmelFilterBank(sr=features.sample_rate, n_fft=features.n_fft,
                               n_mels=features.n_mels, fmin=features.fmin, fmax=features.fmax,
-                              top_db=features.top_db).to(device)
+                              top_db=features.top_db, htk=features.htk).to(device)
 
     def run(waveform: torch.Tensor) -> torch.Tensor:  # (batch, samples) -> (batch, 1, time, mel)
         with torch.inference_mode():

@@ -55,8 +55,9 @@ def _train(args: argparse.Namespace) -> None:
             profile.name, data=args.data, classes=index.classes, device=args.device,
             seed=args.seed, epochs=args.epochs, batch_size=args.batch_size,
             learning_rate=args.lr, sample_rate=args.sample_rate, clip_seconds=clip_seconds,
-            n_mels=args.n_mels, fmin=args.fmin, fmax=args.fmax, pretrained=args.pretrained,
-            num_workers=args.workers)
+            n_mels=args.n_mels, fmin=args.fmin, fmax=args.fmax,
+            htk=None if args.mel_scale is None else args.mel_scale == "htk",
+            pretrained=args.pretrained, num_workers=args.workers)
     result = train(config, run, index=index, resume=args.resume)
     print(f"{run}: best epoch {result.best_epoch} ({config.train.select_metric} "
           f"{result.best_score:.4f}){', stopped early' if result.stopped_early else ''}")
@@ -84,6 +85,8 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--n-mels", type=int)
     parser.add_argument("--fmin", type=float, help="Hz")
     parser.add_argument("--fmax", type=float, help="Hz (default: the profile's, at most sr/2)")
+    parser.add_argument("--mel-scale", choices=("htk", "slaney"),
+                        help="band spacing (default htk: finer below 1 kHz)")
     parser.add_argument("--pretrained", help="local torchvision DenseNet121 state dict")
     parser.add_argument("--workers", type=int, help="DataLoader worker processes")
     parser.add_argument("--on-error", choices=("raise", "skip"), default="raise",

@@ -36,6 +36,7 @@ class FeatureConfig:
     n_mels: int = 64
     fmin: float = 10.0
     fmax: float = 4000.0
+    htk: bool = True  # HTK mel scale: finer bands below 1 kHz (see LogmelFilterBank)
     top_db: float | None = 80.0
 
     def __post_init__(self) -> None:

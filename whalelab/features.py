@@ -142,9 +142,15 @@ class LogmelFilterBank(nn.Module):
     n_fft : int
         FFT length the spectrogram was made with.
     n_mels : int
-        Number of mel bands (librosa's Slaney-normalised filters).
+        Number of mel bands (librosa's triangular filters, Slaney area-normalised).
     fmin, fmax : float
         Band edges in Hz; ``fmax`` None means ``sr / 2``.
+    htk : bool
+        True (whalelab's default) spaces the bands on the HTK mel formula, which gives
+        narrower bands at the bottom, where baleen whales call: at 8 kHz with 64 bands from
+        10 Hz the lowest band spans 10-52 Hz instead of 10-82 Hz, so a 20 Hz fin whale
+        pulse is not drowned in low-frequency noise. False is librosa's default Slaney
+        scale, linear below 1 kHz.
     ref, amin, top_db : float
         As in :func:`power_to_db`; ``top_db`` clips each example at its own peak.
     is_log : bool
@@ -162,14 +168,15 @@ class LogmelFilterBank(nn.Module):
 
     def __init__(self, sr: int, n_fft: int, n_mels: int = 64, fmin: float = 0.0,
                  fmax: float | None = None, ref: float = 1.0, amin: float = 1e-10,
-                 top_db: float | None = 80.0, is_log: bool = True) -> None:
+                 top_db: float | None = 80.0, is_log: bool = True, htk: bool = True) -> None:
         super().__init__()
         fmax = sr / 2 if fmax is None else fmax
         if not 0 <= fmin < fmax <= sr / 2:
             raise ConfigError(f"need 0 <= fmin < fmax <= sr/2 = {sr / 2}; "
                               f"got fmin={fmin}, fmax={fmax}")
         self.ref, self.amin, self.top_db, self.is_log = ref, amin, top_db, is_log
-        mel_basis = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+        mel_basis = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax,
+                                        htk=htk)
         # stored (freq, mel) so that the product is a plain matmul on the last axis
         self.register_buffer("melW", torch.as_tensor(mel_basis.T, dtype=torch.float32))
 

@@ -127,6 +127,8 @@ class WhaleSED(nn.Module):
         STFT window length; None means ``n_fft``.
     top_db : float or None
         Dynamic range of the log-mel, per example.
+    htk : bool
+        HTK mel scale (default) or librosa's Slaney scale.
     backbone : str
         Only ``"densenet121"``.
     pretrained : str or None
@@ -148,7 +150,7 @@ class WhaleSED(nn.Module):
 
     def __init__(self, num_classes: int, sample_rate: int, n_fft: int, hop_length: int,
                  n_mels: int, fmin: float, fmax: float, *, win_length: int | None = None,
-                 top_db: float | None = 80.0, backbone: str = "densenet121",
+                 top_db: float | None = 80.0, htk: bool = True, backbone: str = "densenet121",
                  pretrained: str | None = None, spec_augment: bool = True,
                  dropout: float = 0.5, time_drop_width: int = 32, time_stripes_num: int = 2,
                  freq_drop_width: int = 8, freq_stripes_num: int = 2) -> None:
@@ -157,7 +159,7 @@ class WhaleSED(nn.Module):
             raise CheckpointError(f"backbone {backbone!r} is not known; use 'densenet121'")
         self.spectrogram = Spectrogram(n_fft=n_fft, hop_length=hop_length, win_length=win_length)
         self.logmel = LogmelFilterBank(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin,
-                                       fmax=fmax, top_db=top_db)
+                                       fmax=fmax, top_db=top_db, htk=htk)
         self.bn0 = nn.BatchNorm2d(n_mels)
         self.spec_augmenter = SpecAugmentation(
             time_drop_width=time_drop_width, time_stripes_num=time_stripes_num,
@@ -239,7 +241,8 @@ def build_model(config: RunConfig) -> WhaleSED:
         num_classes=model.num_classes, sample_rate=features.sample_rate,
         n_fft=features.n_fft, hop_length=features.hop_length, n_mels=features.n_mels,
         fmin=features.fmin, fmax=features.fmax, win_length=features.win_length,
-        top_db=features.top_db, backbone=model.backbone, pretrained=model.pretrained,
+        top_db=features.top_db, htk=features.htk, backbone=model.backbone,
+        pretrained=model.pretrained,
         spec_augment=model.spec_augment, dropout=model.dropout,
         time_drop_width=model.time_drop_width, time_stripes_num=model.time_stripes_num,
         freq_drop_width=model.freq_drop_width, freq_stripes_num=model.freq_stripes_num)

@@ -81,14 +81,14 @@ def _draw_linear(ax, power_db: np.ndarray, *, sample_rate: int, hop_length: int,
 
 
 def _draw_logmel(ax, values: np.ndarray, *, sample_rate: int, hop_length: int, fmin: float,
-                 fmax: float, **style):
+                 fmax: float, htk: bool, **style):
     """A ``(time, mel)`` image whose y ticks name band centres in Hz; returns the image."""
     frames, n_mels = values.shape
     image = ax.imshow(values.T, origin="lower", aspect="auto", cmap=CMAP,
                       interpolation="nearest", **style,
                       extent=(*_frame_extent(frames, sample_rate=sample_rate,
                                              hop_length=hop_length), 0, n_mels))
-    centres = librosa.mel_frequencies(n_mels=n_mels + 2, fmin=fmin, fmax=fmax)[1:-1]
+    centres = librosa.mel_frequencies(n_mels=n_mels + 2, fmin=fmin, fmax=fmax, htk=htk)[1:-1]
     ticks = np.unique(np.linspace(0, n_mels - 1, min(n_mels, 6)).round().astype(int))
     ax.set_yticks(ticks + 0.5, [f"{centres[t]:.0f}" for t in ticks])
     ax.set(xlabel="time (s)", ylabel="frequency (Hz, mel scale)")
@@ -241,7 +241,7 @@ def mel_filterbank(weights: Any, *, sample_rate: int) -> Figure:
 
 
 def logmel(values: Any, *, sample_rate: int, hop_length: int, fmin: float, fmax: float,
-           title: str = "log-mel spectrogram", unit: str = "dB") -> Figure:
+           htk: bool = True, title: str = "log-mel spectrogram", unit: str = "dB") -> Figure:
     """One log-mel spectrogram with a colour bar (two axes).
 
     Parameters
@@ -250,6 +250,8 @@ def logmel(values: Any, *, sample_rate: int, hop_length: int, fmin: float, fmax:
         dB (or normalised) values.
     fmin, fmax : float
         The filterbank's band edges in Hz, for the frequency ticks.
+    htk : bool
+        The filterbank's mel scale (``FeatureConfig.htk``), for the frequency ticks.
 
     Examples
     --------
@@ -261,14 +263,15 @@ def logmel(values: Any, *, sample_rate: int, hop_length: int, fmin: float, fmax:
     fig = _figure(9, 3.4)
     ax = fig.subplots()
     image = _draw_logmel(ax, _image(values), sample_rate=sample_rate, hop_length=hop_length,
-                         fmin=fmin, fmax=fmax)
+                         fmin=fmin, fmax=fmax, htk=htk)
     fig.colorbar(image, ax=ax, label=unit)
     ax.set_title(title)
     return fig
 
 
 def logmel_grid(images: Sequence[Any], *, titles: Sequence[str], sample_rate: int,
-                hop_length: int, fmin: float, fmax: float, columns: int = 3) -> Figure:
+                hop_length: int, fmin: float, fmax: float, htk: bool = True,
+                columns: int = 3) -> Figure:
     """Several log-mel spectrograms in a grid, one titled axes each.
 
     Parameters
@@ -299,7 +302,7 @@ def logmel_grid(images: Sequence[Any], *, titles: Sequence[str], sample_rate: in
     axes = np.atleast_1d(fig.subplots(rows, columns)).ravel()
     for ax, values, title in zip(axes, images, titles):
         _draw_logmel(ax, _image(values), sample_rate=sample_rate, hop_length=hop_length,
-                     fmin=fmin, fmax=fmax)
+                     fmin=fmin, fmax=fmax, htk=htk)
         ax.set_title(title, fontsize="medium")
     for ax in axes[len(images):]:
         ax.remove()
@@ -316,7 +319,7 @@ def _describe(setting: Mapping[str, Any], *, peak: float) -> str:
 
 
 def power_to_db_effects(mel_power: Any, *, sample_rate: int, hop_length: int, fmin: float,
-                        fmax: float,
+                        fmax: float, htk: bool = True,
                         settings: Sequence[Mapping[str, Any]] | None = None) -> Figure:
     """What ``ref``, ``amin`` and ``top_db`` of :func:`whalelab.features.power_to_db` do.
 
@@ -350,7 +353,7 @@ def power_to_db_effects(mel_power: Any, *, sample_rate: int, hop_length: int, fm
     for column, setting in enumerate(settings):
         db = _db(mel_power, **setting)
         _draw_logmel(axes[0, column], db, sample_rate=sample_rate, hop_length=hop_length,
-                     fmin=fmin, fmax=fmax)
+                     fmin=fmin, fmax=fmax, htk=htk)
         axes[0, column].set_title(_describe(setting, peak=peak), fontsize="small")
         axes[1, column].hist(db.ravel(), bins=60, color="tab:purple")
         axes[1, column].set(xlabel="dB", ylabel="time-mel bins",
@@ -390,7 +393,7 @@ def mel_band_statistics(before: Any, after: Any) -> Figure:
 
 
 def specaugment_stripes(original: Any, augmented: Sequence[Any], *, sample_rate: int,
-                        hop_length: int, fmin: float, fmax: float) -> Figure:
+                        hop_length: int, fmin: float, fmax: float, htk: bool = True) -> Figure:
     """One input and several SpecAugment draws of it, on one colour scale.
 
     Parameters
@@ -410,14 +413,15 @@ def specaugment_stripes(original: Any, augmented: Sequence[Any], *, sample_rate:
     axes = np.atleast_1d(fig.subplots(len(panels), 1, sharex=True))
     for k, (ax, values) in enumerate(zip(axes, panels)):
         _draw_logmel(ax, values, sample_rate=sample_rate, hop_length=hop_length, fmin=fmin,
-                     fmax=fmax, vmin=low, vmax=high)
+                     fmax=fmax, htk=htk, vmin=low, vmax=high)
         ax.set_title("input" if k == 0 else f"draw {k}: time and mel stripes set to zero",
                      fontsize="medium")
     return fig
 
 
 def feature_explorer(samples: Any, *, sample_rate: int, n_fft: int, hop_length: int,
-                     n_mels: int, fmin: float, fmax: float, top_db: float | None) -> Figure:
+                     n_mels: int, fmin: float, fmax: float, top_db: float | None,
+                     htk: bool = True) -> Figure:
     """The STFT in dB and the log-mel of one waveform for one set of feature settings.
 
     Made for an ``ipywidgets.interact`` explorer: every argument is one slider.
@@ -438,7 +442,7 @@ def feature_explorer(samples: Any, *, sample_rate: int, n_fft: int, hop_length: 
     spectrogram_module = Spectrogram(n_fft=n_fft, hop_length=hop_length)
     power = spectrogram_module(torch.as_tensor(_numpy(samples), dtype=torch.float32)[None])
     mel_db = LogmelFilterBank(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax,
-                              top_db=top_db)(power)  # (1, 1, time, mel)
+                              top_db=top_db, htk=htk)(power)  # (1, 1, time, mel)
     power = power[0, 0].numpy()  # (time, freq)
     fig = _figure(11, 3.6)
     stft_ax, mel_ax = fig.subplots(1, 2)
@@ -449,7 +453,7 @@ def feature_explorer(samples: Any, *, sample_rate: int, n_fft: int, hop_length: 
                       f" ms x {power.shape[1]} bins of {sample_rate / n_fft:.1f} Hz",
                       fontsize="medium")
     image = _draw_logmel(mel_ax, mel_db[0, 0].numpy(), sample_rate=sample_rate,
-                         hop_length=hop_length, fmin=fmin, fmax=fmax)
+                         hop_length=hop_length, fmin=fmin, fmax=fmax, htk=htk)
     fig.colorbar(image, ax=mel_ax, label="dB")
     mel_ax.set_title(f"log-mel: {n_mels} bands, {fmin:g}-{fmax:g} Hz, top_db={top_db}",
                      fontsize="medium")
@@ -588,7 +592,8 @@ def class_probabilities(probabilities: Any, *, classes: Sequence[str],
 
 
 def attention(logmel_features: Any, outputs: Mapping[str, Any], *, classes: Sequence[str],
-              sample_rate: int, hop_length: int, fmin: float, fmax: float, example: int = 0,
+              sample_rate: int, hop_length: int, fmin: float, fmax: float, htk: bool = True,
+              example: int = 0,
               top_k: int = 3, truth: Sequence[str] = (), thresholds: Any = None,
               title: str = "") -> Figure:
     """What the attention head sees and says about one clip, on one time axis.
@@ -633,7 +638,7 @@ def attention(logmel_features: Any, outputs: Mapping[str, Any], *, classes: Sequ
     grid = fig.add_gridspec(4, 2, width_ratios=(4, 1), height_ratios=(2, 1, 1, 1))
     mel_ax = fig.add_subplot(grid[0, 0])
     _draw_logmel(mel_ax, image, sample_rate=sample_rate, hop_length=hop_length, fmin=fmin,
-                 fmax=fmax)
+                 fmax=fmax, htk=htk)
     mel_ax.set_title("log-mel input (level-normalised dB)", fontsize="medium")
     att_ax, seg_ax, frame_ax = (fig.add_subplot(grid[row, 0], sharex=mel_ax)
                                 for row in (1, 2, 3))

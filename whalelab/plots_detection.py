@@ -47,7 +47,7 @@ def _boxes(ax, events: pd.DataFrame, span: tuple[float, float], fmin: float, fma
 
 
 def detection_overview(logmel: Any, probabilities: Any, *, classes: Sequence[str],
-                       frames_per_second: float, fmin: float, fmax: float,
+                       frames_per_second: float, fmin: float, fmax: float, htk: bool = True,
                        truth: pd.DataFrame | None = None, detected: pd.DataFrame | None = None,
                        threshold: float = 0.5, span: tuple[float, float] | None = None,
                        title: str = "") -> Figure:
@@ -64,6 +64,8 @@ def detection_overview(logmel: Any, probabilities: Any, *, classes: Sequence[str
         ``(frames, classes)`` framewise probabilities at the same frame rate.
     fmin, fmax : float
         The mel filterbank's range in Hz (the y axis is logarithmic in Hz).
+    htk : bool
+        The filterbank's mel scale (``FeatureConfig.htk``), to place the bands in Hz.
     truth, detected : pandas.DataFrame or None
         Events with ``begin_s, end_s, low_hz, high_hz, label``.
     span : (float, float) or None
@@ -85,7 +87,7 @@ def detection_overview(logmel: Any, probabilities: Any, *, classes: Sequence[str
     fig = _figure(12, 6.5)
     spec_ax, trace_ax = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
     times = np.arange(first, stop + 1) / frames_per_second  # frame edges
-    edges = librosa.mel_frequencies(n_mels=n_mels + 1, fmin=fmin, fmax=fmax)
+    edges = librosa.mel_frequencies(n_mels=n_mels + 1, fmin=fmin, fmax=fmax, htk=htk)
     mesh = spec_ax.pcolormesh(times, edges, values[first:stop].T, cmap=CMAP, rasterized=True,
                               shading="flat")
     fig.colorbar(mesh, ax=spec_ax, label="dB", pad=0.01)

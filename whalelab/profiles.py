@@ -51,7 +51,7 @@ PROFILES: dict[str, Profile] = {
                      long_recording_minutes=1.0, epochs=1, batch_size=8, patience=1),
     # default without a GPU: a model worth looking at in a few CPU minutes
     "quick": Profile(name="quick", clips_per_class=100, long_recordings=3,
-                     long_recording_minutes=4.0, epochs=10, batch_size=32, patience=4),
+                     long_recording_minutes=4.0, epochs=16, batch_size=32, patience=4),
     # default with a GPU: more data, more epochs, mixed precision
     "full": Profile(name="full", clips_per_class=600, long_recordings=10,
                     long_recording_minutes=10.0, epochs=40, batch_size=64, patience=8,
