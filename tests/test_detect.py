@@ -39,7 +39,8 @@ class PointModel(nn.Module):
     def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
         frames = 1 + waveform.shape[1] // STEP
         points = nn.functional.pad(waveform, (0, STEP))[:, ::STEP][:, :frames]  # (batch, frames)
-        return {"framewise_output": points[..., None] * self.scale}  # (batch, frames, classes)
+        return {"framewise_output": points[..., None] * self.scale,  # (batch, frames, classes)
+                "clipwise_output": torch.ones(len(waveform), len(CLASSES))}
 
 
 class PositionModel(PointModel):
@@ -48,7 +49,8 @@ class PositionModel(PointModel):
     def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
         frames = 1 + waveform.shape[1] // STEP
         position = torch.arange(frames, dtype=torch.float32)[None, :, None]
-        return {"framewise_output": position.expand(len(waveform), frames, len(CLASSES))}
+        return {"framewise_output": position.expand(len(waveform), frames, len(CLASSES)),
+                "clipwise_output": torch.ones(len(waveform), len(CLASSES))}
 
 
 def single_pass(samples: np.ndarray) -> np.ndarray:
@@ -103,6 +105,25 @@ def test_batch_size_and_hop_do_not_change_a_pointwise_result(tmp_path):
         np.testing.assert_allclose(result, single_pass(signal), atol=1e-6)
     with pytest.raises(WhaleLabError, match="hop_s"):
         detect.framewise_probabilities(PointModel(), CONFIG, path, hop_s=6.0)
+
+
+class HalfSureModel(PointModel):
+    """PointModel whose clipwise output is 0.5 for every window and class."""
+
+    def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {**super().forward(waveform),
+                "clipwise_output": torch.full((len(waveform), len(CLASSES)), 0.5)}
+
+
+def test_detection_scores_are_framewise_times_clipwise_with_band_contrast(tmp_path):
+    signal = noise(50_000, seed=4)
+    path = write(tmp_path / "x.wav", signal)
+    bands = {"low": (10.0, 100.0), "high": (500.0, 2000.0)}
+    scores, contrast = detect.detection_traces(HalfSureModel(), CONFIG, path, bands=bands)
+    np.testing.assert_allclose(scores, 0.5 * single_pass(signal), atol=1e-6)
+    assert contrast.shape == scores.shape
+    # white noise: every band sits near its floor (dB above the 20th percentile)
+    assert np.abs(contrast).max() < 10 and np.isfinite(contrast).all()
 
 
 def test_files_at_another_sample_rate_are_resampled_as_a_stream(tmp_path):
@@ -251,7 +272,8 @@ def test_a_real_model_through_the_command_line(tmp_path, real_run, capsys):
     assert table.label.tolist() == ["low"]
     assert table.begin_s.tolist() == [0.0]
     assert table.end_s.tolist() == [7.0]  # not past the file's end
-    assert table.score.tolist() == pytest.approx([torch.sigmoid(torch.tensor(5.0)).item()])
+    # framewise sigmoid(5) times the clipwise output, itself sigmoid(5) (attention-weighted)
+    assert table.score.tolist() == pytest.approx([torch.sigmoid(torch.tensor(5.0)).item() ** 2])
     assert table[["low_hz", "high_hz"]].values.tolist() == [[10.0, 100.0]]
     header = (tmp_path / "out" / "rec.selections.txt").read_text().splitlines()[0].split("\t")
     assert header[:8] == ["Selection", "View", "Channel", "Begin Time (s)", "End Time (s)",

@@ -92,6 +92,36 @@ def test_events_at_the_edges_and_nothing_to_find():
     assert empty.empty and list(empty.columns) == EVENT_COLUMNS
 
 
+def test_band_contrast_trims_an_event_to_where_the_call_is():
+    probabilities = trace((10, 60, 0.9))  # the model: somewhere in 1.0-6.0 s
+    contrast = np.full_like(probabilities, 3.0)
+    contrast[30:38, 0] = 20.0  # the call's energy: 3.0-3.8 s
+    contrast[45, 0] = 12.0  # a later part of it above half the peak
+    assert events_of(probabilities) == [(1.0, 6.0)]
+    assert events_of(probabilities, contrast=contrast) == [(3.0, 4.6)]
+    assert events_of(probabilities, contrast=contrast, boundary_fraction=0.9) == [(3.0, 3.8)]
+    # a class whose band never rises above its floor keeps what the model found
+    assert events_of(probabilities, contrast=np.zeros_like(probabilities)) == [(1.0, 6.0)]
+
+
+def test_trimming_keeps_the_peak_score_of_the_untrimmed_event():
+    probabilities = trace((10, 60, 0.6))
+    probabilities[12, 0] = 0.95
+    contrast = np.zeros_like(probabilities)
+    contrast[40:50, 0] = 10.0
+    found = find_events(probabilities, ["a"], frames_per_second=FPS, contrast=contrast)
+    assert found.score.tolist() == pytest.approx([0.95])
+    assert found.mean_score.tolist() == pytest.approx([0.6])
+
+
+@pytest.mark.parametrize("settings", [{"contrast": np.zeros((10, 1))},
+                                      {"contrast": trace(), "boundary_fraction": 0.0},
+                                      {"contrast": trace(), "boundary_fraction": 1.5}])
+def test_bad_contrast_settings_are_user_errors(settings):
+    with pytest.raises(WhaleLabError, match="contrast|boundary_fraction"):
+        find_events(trace(), ["a"], frames_per_second=FPS, **settings)
+
+
 @pytest.mark.parametrize("settings", [{"threshold": 0.5, "low_threshold": 0.6},
                                       {"min_duration_s": -1}, {"merge_gap_s": -0.1}])
 def test_bad_settings_are_user_errors(settings):

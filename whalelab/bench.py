@@ -15,7 +15,8 @@ One run on one machine measures, each candidate warm and several times (median):
    against the bare step on a batch already in memory; steps of the two alternate so
    that a change in the machine's load hits both alike.
 3. **inference** -- clips/s in eval mode, detection speed as a multiple of real time on a
-   long recording (:func:`whalelab.detect.framewise_probabilities`, 50 % overlap), and
+   long recording (:func:`whalelab.detect.detection_traces`, what ``whalelab detect``
+   runs: scores and band contrast, 50 % overlap), and
    peak memory for a 10-min and a 2-h recording, each in a fresh process.
 4. **flops** -- DenseNet121 and whole-model FLOPs per clip (counted by
    :class:`torch.utils.flop_counter.FlopCounterMode`), the FLOP/s the measurements above
@@ -319,12 +320,18 @@ def bench_inference(config: RunConfig, dataset: ClipDataset, *, device: torch.de
 
 def detection_seconds(model: torch.nn.Module, config: RunConfig, path: str | Path, *,
                       hop_s: float, repeats: int = 1) -> float:
-    """Median seconds of :func:`whalelab.detect.framewise_probabilities` on ``path``."""
-    from whalelab.detect import framewise_probabilities
+    """Median seconds of :func:`whalelab.detect.detection_traces` on ``path``.
+
+    Every class gets the whole spectrum as its band: the contrast costs the same whatever
+    the bands.
+    """
+    from whalelab.detect import detection_traces
+
+    bands = {name: (config.features.fmin, config.features.fmax) for name in config.classes}
 
     def detect() -> None:
-        framewise_probabilities(model, config, path, hop_s=hop_s,
-                                batch_size=config.train.batch_size, progress=False)
+        detection_traces(model, config, path, bands=bands, hop_s=hop_s,
+                         batch_size=config.train.batch_size, progress=False)
 
     device = next(model.parameters()).device
     return median_seconds({"detect": detect}, repeats=repeats, warmup=0,

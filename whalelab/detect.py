@@ -8,8 +8,13 @@ rounded to whole frames so that windows sit exactly on that grid) and the overla
 estimates of a frame are averaged. Each window contributes a whole number of hops of
 frames (312 of its 313 at the default 50 % overlap), so that every frame is averaged
 over the same number of windows and window edges leave no seams.
-:func:`whalelab.events.find_events` turns the result into events, which are written as
-one Raven selection table per recording.
+
+Detection (:func:`detect_files`, :func:`detection_traces`) stitches two traces per class
+instead of the bare framewise output: the framewise probability times the window's
+clipwise probability, which events are found on, and the band contrast of
+:mod:`whalelab.band_contrast`, which trims each event to where the call's energy is.
+:func:`whalelab.events.find_events` turns them into events, which are written as one
+Raven selection table per recording.
 
 - A file shorter than one window is zero-padded at its end to one window.
 - The tail of a longer file that the regular windows miss gets one more window that
@@ -28,7 +33,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +44,7 @@ from tqdm.auto import tqdm
 
 from whalelab.atomic import atomic_write, write_json
 from whalelab.audio import audio_info, is_audio_file, stream_audio
+from whalelab.band_contrast import BandContrast
 from whalelab.checkpoint import load_run, read_classes
 from whalelab.config import RunConfig
 from whalelab.data import raven_pairs
@@ -107,19 +113,43 @@ def hop_frames(config: RunConfig, hop_s: float | None = None) -> int:
     return max(1, round(hop_s * features.frames_per_second))
 
 
-def _stitched(model: torch.nn.Module, config: RunConfig, path: Path, *, hop: int,
-              batch_size: int, channel: int | None,
-              advance: Callable[[float], None]) -> np.ndarray:
-    """Framewise probabilities ``(frames, classes)`` of one file; ``advance(seconds)`` per batch."""
+Score = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _framewise(model: torch.nn.Module) -> Score:
+    """``(batch, samples)`` -> the model's ``framewise_output`` ``(batch, frames, classes)``."""
+    return lambda waveform: model(waveform)["framewise_output"]
+
+
+def _detection_score(model: torch.nn.Module, contrast: BandContrast) -> Score:
+    """``(batch, samples)`` -> ``(batch, frames, 2 * classes)``: detection scores, then contrast.
+
+    The detection score of a frame is its framewise probability times the window's
+    clipwise probability: the attention head's cla scores stay high for a second or so
+    around a call and even in windows without one, while the clipwise output (the one
+    trained against labels) says whether the window holds the class at all.
+    """
+    def score(waveform: torch.Tensor) -> torch.Tensor:
+        output = model(waveform)
+        gated = output["framewise_output"] * output["clipwise_output"][:, None, :]
+        with torch.autocast(waveform.device.type, enabled=False):  # dB in float32
+            band_contrast = contrast(waveform.float())  # (batch, frames, classes)
+        return torch.cat([gated.float(), band_contrast], dim=2)
+    return score
+
+
+def _stitched(score: Score, config: RunConfig, path: Path, *, hop: int, batch_size: int,
+              channel: int | None, advance: Callable[[float], None], device: torch.device,
+              width: int) -> np.ndarray:
+    """``score`` of one file stitched over windows, ``(frames, width)``; ``advance(seconds)`` per batch."""
     if batch_size < 1:
         raise ConfigError(f"batch_size must be at least 1, not {batch_size}")
     features = config.features
     step, clip = features.hop_length, features.clip_samples
-    device = next(model.parameters()).device
     info = audio_info(path)
     expected = math.ceil(info.frames * features.sample_rate / info.sample_rate)
-    total = np.zeros((1 + expected // step + features.n_frames, len(config.classes)),
-                     dtype=np.float32)  # (frames, classes) running sum
+    total = np.zeros((1 + expected // step + features.n_frames, width),
+                     dtype=np.float32)  # (frames, width) running sum
     count = np.zeros(len(total), dtype=np.float32)  # (frames,) windows that saw each frame
     windows = _Windows(stream_audio(path, features.sample_rate, block_seconds=BLOCK_SECONDS,
                                     channel=channel), clip=clip, hop=hop * step, step=step,
@@ -130,7 +160,7 @@ def _stitched(model: torch.nn.Module, config: RunConfig, path: Path, *, hop: int
         nonlocal total, count, done
         waveform = torch.from_numpy(np.stack([window for _, window, _ in batch]))
         with torch.inference_mode(), autocast(device, True):
-            framewise = model(waveform.to(device))["framewise_output"]  # (batch, frames, classes)
+            framewise = score(waveform.to(device))  # (batch, frames, width)
         for (start, _, keep), frames in zip(batch, framewise.float().cpu().numpy(), strict=True):
             frames, first = frames[:keep], start // step  # (frames, classes)
             if first + len(frames) > len(total):  # the header undercounted: grow
@@ -195,12 +225,51 @@ def framewise_probabilities(model: torch.nn.Module, config: RunConfig, path: str
     AudioError
         The file is missing, unreadable or corrupt, or ``channel`` is out of range.
     """
+    return _with_progress(_framewise(model), config, path, hop_s=hop_s, batch_size=batch_size,
+                          channel=channel, progress=progress,
+                          device=next(model.parameters()).device, width=len(config.classes))
+
+
+def detection_traces(model: torch.nn.Module, config: RunConfig, path: str | Path, *,
+                     bands: Mapping[str, tuple[float, float]], hop_s: float | None = None,
+                     batch_size: int = 32, channel: int | None = None,
+                     progress: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """What detection thresholds and trims: scores and band contrast of a whole recording.
+
+    Like :func:`framewise_probabilities` (same windows, stitching and arguments), but
+    each window's framewise probabilities are multiplied by its clipwise probability,
+    and the band contrast of :class:`whalelab.band_contrast.BandContrast` is stitched
+    alongside. The model must also return ``clipwise_output`` ``(batch, classes)``.
+
+    Parameters
+    ----------
+    bands : mapping
+        ``{class: (low_hz, high_hz)}``, the run's class bands (``classes.json``).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Detection scores in [0, 1] and contrast in dB, each float32 ``(frames, classes)``.
+    """
+    device = next(model.parameters()).device
+    classes = len(config.classes)
+    contrast = BandContrast(config.features, bands, config.classes).to(device)
+    traces = _with_progress(_detection_score(model, contrast), config, path, hop_s=hop_s,
+                            batch_size=batch_size, channel=channel, progress=progress,
+                            device=device, width=2 * classes)
+    return traces[:, :classes], traces[:, classes:]
+
+
+def _with_progress(score: Score, config: RunConfig, path: str | Path, *, hop_s: float | None,
+                   batch_size: int, channel: int | None, progress: bool | None,
+                   device: torch.device, width: int) -> np.ndarray:
+    """:func:`_stitched` under a progress bar in audio seconds."""
     path = Path(path)
     hop = hop_frames(config, hop_s)
     with tqdm(total=round(audio_info(path).duration, 1), unit="s", desc=path.name,
               leave=False, disable=not progress if progress is not None else None) as bar:
-        return _stitched(model, config, path, hop=hop, batch_size=batch_size, channel=channel,
-                         advance=bar.update)
+        return _stitched(score, config, path, hop=hop, batch_size=batch_size, channel=channel,
+                         advance=bar.update, device=device, width=width)
 
 
 def _jobs(inputs: Sequence[str | Path], out: Path) -> list[tuple[Path, Path]]:
@@ -312,14 +381,18 @@ def detect_files(run_dir: str | Path, inputs: Sequence[str | Path], out: str | P
             bar.set_postfix_str(f"{seconds / max(time.perf_counter() - began, 1e-9):.0f}x "
                                 f"real time", refresh=False)
 
+        device = next(model.parameters()).device
+        score = _detection_score(model, BandContrast(config.features, bands, classes).to(device))
         for audio, table in todo:
             try:
-                probabilities = _stitched(model, config, audio, hop=hop, batch_size=batch_size,
-                                          channel=channel, advance=advance)
+                traces = _stitched(score, config, audio, hop=hop, batch_size=batch_size,
+                                   channel=channel, advance=advance, device=device,
+                                   width=2 * len(classes))
             except AudioError as error:
                 fail(audio, error)
                 continue
-            events = find_events(probabilities, classes, **settings)
+            events = find_events(traces[:, :len(classes)], classes,
+                                 contrast=traces[:, len(classes):], **settings)
             events["end_s"] = events["end_s"].clip(upper=durations[audio])  # last frame's end
             write_raven(events.assign(begin_file=audio.name), table)
     if skipped:
@@ -374,14 +447,16 @@ def evaluate_recordings(run_dir: str | Path, data: str | Path, *, out: str | Pat
                 "threshold": threshold, "low_threshold": low_threshold
                 if low_threshold is not None else LOW_THRESHOLD_FRACTION * threshold,
                 "min_duration_s": min_duration_s, "merge_gap_s": merge_gap_s}
-    probabilities, truth = {}, []
+    probabilities, contrasts, truth = {}, {}, []
     for audio, table in tqdm(pairs, desc="evaluate", unit="file",
                              disable=not progress if progress is not None else None):
         truth.append(read_raven(table, label_column=label_column).assign(file=str(audio)))
-        probabilities[str(audio)] = framewise_probabilities(
-            model, config, audio, hop_s=hop_s, batch_size=batch_size, progress=False)
+        probabilities[str(audio)], contrasts[str(audio)] = detection_traces(
+            model, config, audio, bands=bands, hop_s=hop_s, batch_size=batch_size,
+            progress=False)
     frames_per_second = config.features.frames_per_second
     predicted = find_file_events(probabilities, classes, frames_per_second=frames_per_second,
+                                 contrasts=contrasts,
                                  threshold=threshold, low_threshold=low_threshold,
                                  min_duration_s=min_duration_s, merge_gap_s=merge_gap_s,
                                  bands=bands)

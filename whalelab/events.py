@@ -7,7 +7,12 @@ Detection turns each class's probability trace into events in three steps:
    that a short dip inside a call does not split it in two;
 2. **gap merging**: events of one class separated by at most ``merge_gap_s`` become
    one;
-3. **minimum duration**: events shorter than ``min_duration_s`` are dropped.
+3. **minimum duration**: events shorter than ``min_duration_s`` are dropped;
+4. **trimming** (when a band contrast trace is given, see
+   :mod:`whalelab.band_contrast`): each event shrinks to the frames, from the first to
+   the last, where its class's band stands at least ``boundary_fraction`` of its peak
+   contrast above the noise floor. The model finds the call; the spectrogram says
+   where it begins and ends.
 
 Frame ``f`` covers the time ``[f / fps, (f + 1) / fps)``, so an event over frames
 ``a..b`` runs from ``a / fps`` to ``(b + 1) / fps`` seconds.
@@ -76,10 +81,27 @@ def class_events(trace: np.ndarray, *, frames_per_second: float, threshold: floa
     return spans.reshape(-1, 2)
 
 
+def _trimmed(contrast: np.ndarray, first: int, stop: int, fraction: float) -> tuple[int, int]:
+    """``[first, stop)`` narrowed to the frames where ``contrast`` reaches ``fraction`` of its peak.
+
+    Examples
+    --------
+    >>> _trimmed(np.array([0.0, 1.0, 8.0, 3.0, 6.0, 1.0]), 10, 16, 0.5)
+    (12, 15)
+    """
+    peak = contrast.max()
+    if not peak > 0:  # nothing stands out: keep what the model found
+        return first, stop
+    strong = np.flatnonzero(contrast >= fraction * peak)
+    return first + int(strong[0]), first + int(strong[-1]) + 1
+
+
 def find_events(probabilities: np.ndarray, classes: Sequence[str], *, frames_per_second: float,
                 threshold: float = 0.5, low_threshold: float | None = None,
                 min_duration_s: float = 0.2, merge_gap_s: float = 0.3,
-                bands: Mapping[str, tuple[float, float]] | None = None) -> pd.DataFrame:
+                bands: Mapping[str, tuple[float, float]] | None = None,
+                contrast: np.ndarray | None = None,
+                boundary_fraction: float = 0.5) -> pd.DataFrame:
     """Events per class from framewise probabilities.
 
     Parameters
@@ -103,12 +125,18 @@ def find_events(probabilities: np.ndarray, classes: Sequence[str], *, frames_per
     bands : mapping or None
         ``{class: (low_hz, high_hz)}``, the frequency band written for each event; classes
         without one get NaN.
+    contrast : numpy.ndarray or None
+        ``(frames, classes)`` dB of each class's band above its noise floor
+        (:class:`whalelab.band_contrast.BandContrast`); given, events are trimmed to where
+        it reaches ``boundary_fraction`` of its peak inside the event.
+    boundary_fraction : float
+        In (0, 1]; larger trims harder.
 
     Returns
     -------
     pandas.DataFrame
-        ``begin_s, end_s, low_hz, high_hz, label, score`` (the peak probability) and
-        ``mean_score`` (mean over the event's frames), sorted by begin time.
+        ``begin_s, end_s, low_hz, high_hz, label, score`` (the peak probability before
+        trimming) and ``mean_score`` (mean over the event's frames), sorted by begin time.
 
     Raises
     ------
@@ -125,6 +153,11 @@ def find_events(probabilities: np.ndarray, classes: Sequence[str], *, frames_per
     if not 0 < low_threshold <= threshold:
         raise DataError(f"need 0 < low_threshold <= threshold; got low_threshold="
                         f"{low_threshold}, threshold={threshold}")
+    if contrast is not None and np.shape(contrast) != probabilities.shape:
+        raise DataError(f"contrast {np.shape(contrast)} does not match probabilities "
+                        f"{probabilities.shape}")
+    if not 0 < boundary_fraction <= 1:
+        raise DataError(f"boundary_fraction must be in (0, 1], not {boundary_fraction}")
     if min_duration_s < 0 or merge_gap_s < 0:
         raise DataError(f"min_duration_s and merge_gap_s must be >= 0; got {min_duration_s}, "
                         f"{merge_gap_s}")
@@ -136,21 +169,27 @@ def find_events(probabilities: np.ndarray, classes: Sequence[str], *, frames_per
         for first, stop in class_events(trace, frames_per_second=frames_per_second,
                                         threshold=threshold, low_threshold=low_threshold,
                                         min_duration_s=min_duration_s, merge_gap_s=merge_gap_s):
+            peak = float(trace[first:stop].max())
+            if contrast is not None:
+                first, stop = _trimmed(contrast[first:stop, k], first, stop, boundary_fraction)
             rows.append((first / frames_per_second, stop / frames_per_second, float(low_hz),
-                         float(high_hz), name, float(trace[first:stop].max()),
-                         float(trace[first:stop].mean())))
+                         float(high_hz), name, peak, float(trace[first:stop].mean())))
     events = pd.DataFrame(rows, columns=EVENT_COLUMNS)
     return events.sort_values(["begin_s", "label"], kind="stable").reset_index(drop=True)
 
 
 def find_file_events(probabilities: Mapping[str, np.ndarray], classes: Sequence[str], *,
-                     frames_per_second: float, **settings: Any) -> pd.DataFrame:
+                     frames_per_second: float,
+                     contrasts: Mapping[str, np.ndarray] | None = None,
+                     **settings: Any) -> pd.DataFrame:
     """:func:`find_events` for several recordings at once, with a ``file`` column first.
 
     Parameters
     ----------
     probabilities : mapping
         ``{file: (frames, classes) array}``.
+    contrasts : mapping or None
+        ``{file: (frames, classes) array}`` of band contrast, to trim events with.
     **settings
         ``threshold``, ``low_threshold``, ``min_duration_s``, ``merge_gap_s``, ``bands``.
 
@@ -161,7 +200,8 @@ def find_file_events(probabilities: Mapping[str, np.ndarray], classes: Sequence[
     >>> found[["file", "begin_s", "end_s"]].values.tolist()
     [['x.wav', 0.0, 2.0]]
     """
-    found = [find_events(values, classes, frames_per_second=frames_per_second, **settings)
+    found = [find_events(values, classes, frames_per_second=frames_per_second,
+                         contrast=None if contrasts is None else contrasts[name], **settings)
              .assign(file=str(name)) for name, values in probabilities.items()]
     found = [table for table in found if len(table)]
     if not found:
@@ -185,7 +225,8 @@ def threshold_sweep(probabilities: Mapping[str, np.ndarray], truth: pd.DataFrame
         Thresholds to try; the low threshold stays the same fraction of each unless
         ``low_threshold`` is given in ``settings``.
     **settings
-        Passed to :func:`find_events` (``min_duration_s``, ``merge_gap_s``, ``bands``...).
+        Passed to :func:`find_file_events` (``min_duration_s``, ``merge_gap_s``, ``bands``,
+        ``contrasts``...).
 
     Returns
     -------

@@ -51,7 +51,7 @@ def detection_overview(logmel: Any, probabilities: Any, *, classes: Sequence[str
                        truth: pd.DataFrame | None = None, detected: pd.DataFrame | None = None,
                        threshold: float = 0.5, span: tuple[float, float] | None = None,
                        title: str = "") -> Figure:
-    """A recording's log-mel spectrogram with event boxes, and the class probabilities beneath.
+    """A recording's log-mel spectrogram with event boxes, and the class scores beneath.
 
     True events are drawn as solid white boxes, detections as dashed boxes in their
     class's colour; the traces below share the time axis, with the threshold dashed.
@@ -61,7 +61,8 @@ def detection_overview(logmel: Any, probabilities: Any, *, classes: Sequence[str
     logmel : array
         ``(time, mel)`` (or ``(1, time, mel)``) log-mel in dB at ``frames_per_second``.
     probabilities : array
-        ``(frames, classes)`` framewise probabilities at the same frame rate.
+        ``(frames, classes)`` framewise probabilities or detection scores
+        (:func:`whalelab.detect.detection_traces`) at the same frame rate.
     fmin, fmax : float
         The mel filterbank's range in Hz (the y axis is logarithmic in Hz).
     htk : bool
@@ -76,7 +77,7 @@ def detection_overview(logmel: Any, probabilities: Any, *, classes: Sequence[str
     >>> fig = detection_overview(np.zeros((100, 8)), np.zeros((100, 2)), classes=["a", "b"],
     ...                          frames_per_second=10.0, fmin=10, fmax=4000)
     >>> [ax.get_ylabel() for ax in fig.axes]
-    ['frequency (Hz)', 'probability', 'dB']
+    ['frequency (Hz)', 'score', 'dB']
     """
     values, traces = _image(logmel), _numpy(probabilities)
     frames, n_mels = values.shape
@@ -107,7 +108,7 @@ def detection_overview(logmel: Any, probabilities: Any, *, classes: Sequence[str
         trace_ax.plot(trace_times, traces[first:trace_stop, k], color=colours[name], label=name,
                       linewidth=1)
     trace_ax.axhline(threshold, color="black", linestyle="--", linewidth=1, label="threshold")
-    trace_ax.set(xlim=span, ylim=(0, 1.02), xlabel="time (s)", ylabel="probability")
+    trace_ax.set(xlim=span, ylim=(0, 1.02), xlabel="time (s)", ylabel="score")
     trace_ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
     return fig
 
