@@ -373,10 +373,21 @@ def event_metrics(predicted: pd.DataFrame, truth: pd.DataFrame, classes: Sequenc
     }
 
 
+def event_metrics_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    """:func:`event_metrics` as a table: one row per class, then ``overall``.
+
+    Examples
+    --------
+    >>> truth = pd.DataFrame({"begin_s": [1.0], "end_s": [2.0], "label": ["a"]})
+    >>> float(event_metrics_table(event_metrics(truth, truth, ["a"])).loc["overall", "f1"])
+    1.0
+    """
+    rows = {**metrics["per_class"], "overall": metrics["overall"]}
+    return pd.DataFrame.from_dict(rows, orient="index")[
+        ["precision", "recall", "f1", "tp", "fp", "fn"]].astype({"tp": int, "fp": int, "fn": int})
+
+
 def format_event_metrics(metrics: dict[str, Any]) -> str:
     """A small plain-text table of :func:`event_metrics`: one row per class, then overall."""
-    lines = [f"{'class':<16} {'prec':>6} {'recall':>6} {'f1':>6} {'tp':>5} {'fp':>5} {'fn':>5}"]
-    for name, entry in [*metrics["per_class"].items(), ("overall", metrics["overall"])]:
-        lines.append(f"{name:<16} {entry['precision']:6.3f} {entry['recall']:6.3f} "
-                     f"{entry['f1']:6.3f} {entry['tp']:5d} {entry['fp']:5d} {entry['fn']:5d}")
-    return "\n".join(lines)
+    return event_metrics_table(metrics).to_string(
+        float_format=lambda value: f"{value:.3f}", col_space=6)
