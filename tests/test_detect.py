@@ -263,6 +263,33 @@ def real_run(tmp_path_factory):
     return run
 
 
+class EverywhereModel(PointModel):
+    """Stand-in sure of every class on every frame of every window."""
+
+    def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
+        frames = 1 + waveform.shape[1] // STEP
+        return {"framewise_output": torch.ones(len(waveform), frames, len(CLASSES)),
+                "clipwise_output": torch.ones(len(waveform), len(CLASSES))}
+
+
+def test_events_are_trimmed_to_the_call_in_their_band_unless_asked_not_to(tmp_path, stand_in_run,
+                                                                          monkeypatch, capsys):
+    run, _ = stand_in_run
+    monkeypatch.setattr(detect, "load_run", lambda *args, **kwargs: (EverywhereModel(), CONFIG))
+    signal = 0.01 * noise(8 * SR, seed=5)
+    t = np.arange(SR) / SR
+    signal[3 * SR:4 * SR] += 0.3 * np.sin(2 * np.pi * 1000 * t)  # "high" band: 500-2000 Hz
+    path = write(tmp_path / "rec.wav", signal)
+    trimmed = detect.detect_files(run, [path], tmp_path / "trimmed")
+    high = trimmed[trimmed.label == "high"]
+    assert len(high) == 1
+    assert high.begin_s.iloc[0] == pytest.approx(3.0, abs=0.1)
+    assert high.end_s.iloc[0] == pytest.approx(4.0, abs=0.1)
+    main(["detect", str(run), str(path), "--out", str(tmp_path / "whole"), "--no-trim"])
+    whole = read_raven(tmp_path / "whole" / "rec.selections.txt")
+    assert whole[whole.label == "high"][["begin_s", "end_s"]].values.tolist() == [[0.0, 8.0]]
+
+
 def test_a_real_model_through_the_command_line(tmp_path, real_run, capsys):
     path = write(tmp_path / "rec.wav", noise(7 * SR))  # two windows
     assert main(["detect", str(real_run), str(path), "--out", str(tmp_path / "out"),

@@ -161,7 +161,8 @@ def _detect(args: argparse.Namespace) -> None:
 
     events = detect_files(args.run, args.inputs, args.out, hop_s=args.hop_s,
                           threshold=args.threshold, min_duration_s=args.min_duration_s,
-                          merge_gap_s=args.merge_gap_s, batch_size=args.batch_size,
+                          merge_gap_s=args.merge_gap_s, trim=args.trim,
+                          batch_size=args.batch_size,
                           device=args.device, channel=args.channel, on_error=args.on_error)
     counts = events.groupby("label").size().to_dict() if len(events) else {}
     print(f"{args.out}: {len(events)} events in {events['file'].nunique()} file(s)"
@@ -172,9 +173,11 @@ def _add_detect(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "detect", help="find calls in long recordings; write Raven selection tables",
         description="Slide RUN's model over each recording (streamed; any length), average "
-                    "the framewise probabilities of overlapping windows, and write the events "
-                    "as OUT/<name>.selections.txt per file plus OUT/events.csv. Files whose "
-                    "table exists are skipped, so a stopped run resumes.")
+                    "the detection scores (framewise x clipwise probability) of overlapping "
+                    "windows, find events, trim each to where its class's frequency band "
+                    "stands out of the noise, and write them as OUT/<name>.selections.txt "
+                    "per file plus OUT/events.csv. Files whose table exists are skipped, so "
+                    "a stopped run resumes.")
     parser.add_argument("run", help="trained run folder")
     parser.add_argument("inputs", nargs="+", metavar="AUDIO_OR_DIR",
                         help="audio files, or folders searched recursively")
@@ -182,12 +185,15 @@ def _add_detect(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--hop-s", type=float,
                         help="seconds between windows (default: half a clip, 50%% overlap)")
     parser.add_argument("--threshold", type=float, default=0.5,
-                        help="framewise probability that starts an event (it continues "
-                             "down to half of this)")
+                        help="detection score that starts an event (it continues down to "
+                             "half of this)")
     parser.add_argument("--min-duration-s", type=float, default=0.2,
                         help="drop shorter events")
     parser.add_argument("--merge-gap-s", type=float, default=0.3,
                         help="merge events of a class this close")
+    parser.add_argument("--no-trim", dest="trim", action="store_false",
+                        help="keep events as the scores give them, without trimming them to "
+                             "their class's band energy")
     parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
     parser.add_argument("--channel", type=int, help="channel of multi-channel files "

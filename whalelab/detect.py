@@ -307,8 +307,8 @@ def _speed_bar(total_hours: float, progress: bool | None) -> tqdm:
 def detect_files(run_dir: str | Path, inputs: Sequence[str | Path], out: str | Path, *,
                  hop_s: float | None = None, threshold: float = 0.5,
                  low_threshold: float | None = None, min_duration_s: float = 0.2,
-                 merge_gap_s: float = 0.3, batch_size: int = 32, device: str = "auto",
-                 channel: int | None = None, on_error: str = "raise",
+                 merge_gap_s: float = 0.3, trim: bool = True, batch_size: int = 32,
+                 device: str = "auto", channel: int | None = None, on_error: str = "raise",
                  progress: bool | None = None) -> pd.DataFrame:
     """Detect calls in recordings; one Raven table per file and a combined ``events.csv``.
 
@@ -326,6 +326,9 @@ def detect_files(run_dir: str | Path, inputs: Sequence[str | Path], out: str | P
         As in :func:`framewise_probabilities`.
     threshold, low_threshold, min_duration_s, merge_gap_s
         As in :func:`whalelab.events.find_events`.
+    trim : bool
+        Trim events by band contrast (see :mod:`whalelab.band_contrast`); False keeps
+        the spans the detection scores give.
     device : str
         ``auto``, ``cpu`` or ``cuda``.
     on_error : {"raise", "skip"}
@@ -392,7 +395,8 @@ def detect_files(run_dir: str | Path, inputs: Sequence[str | Path], out: str | P
                 fail(audio, error)
                 continue
             events = find_events(traces[:, :len(classes)], classes,
-                                 contrast=traces[:, len(classes):], **settings)
+                                 contrast=traces[:, len(classes):] if trim else None,
+                                 **settings)
             events["end_s"] = events["end_s"].clip(upper=durations[audio])  # last frame's end
             write_raven(events.assign(begin_file=audio.name), table)
     if skipped:
