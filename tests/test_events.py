@@ -90,6 +90,7 @@ def test_events_at_the_edges_and_nothing_to_find():
     assert events_of(probabilities) == [(0.0, 0.5), (19.5, 20.0)]
     empty = find_events(np.zeros((50, 1)), ["a"], frames_per_second=FPS)
     assert empty.empty and list(empty.columns) == EVENT_COLUMNS
+    assert (empty.drop(columns="label").dtypes == float).all()  # numeric even when empty
 
 
 def test_band_contrast_trims_an_event_to_where_the_call_is():

@@ -59,6 +59,15 @@ def test_a_table_raven_saved_with_two_views_lists_each_selection_once(tmp_path):
     assert len(events) == 1 and events["low_hz"].item() == 1300
 
 
+def test_no_events_with_untyped_columns_write_a_header_only_table(tmp_path):
+    # an empty frame built from column names alone has object columns, score included
+    events = pd.DataFrame(columns=["begin_s", "end_s", "low_hz", "high_hz", "label", "score",
+                                   "begin_file"])
+    path = write_raven(events, tmp_path / "none.selections.txt")
+    assert path.read_text().splitlines()[0].split("\t")[:7] == HEADER
+    assert read_raven(path).empty
+
+
 def test_header_only_table_is_empty(tmp_path):
     path = tmp_path / "empty.txt"
     _write_table(path, [[*HEADER, "Species"]])

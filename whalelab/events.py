@@ -174,7 +174,8 @@ def find_events(probabilities: np.ndarray, classes: Sequence[str], *, frames_per
                 first, stop = _trimmed(contrast[first:stop, k], first, stop, boundary_fraction)
             rows.append((first / frames_per_second, stop / frames_per_second, float(low_hz),
                          float(high_hz), name, peak, float(trace[first:stop].mean())))
-    events = pd.DataFrame(rows, columns=EVENT_COLUMNS)
+    events = pd.DataFrame(rows, columns=EVENT_COLUMNS).astype(
+        {name: float for name in EVENT_COLUMNS if name != "label"})  # float even when empty
     return events.sort_values(["begin_s", "label"], kind="stable").reset_index(drop=True)
 
 

@@ -138,7 +138,8 @@ def write_raven(events: pd.DataFrame, path: str | Path, *,
     })
     for theirs, ours in _OPTIONAL.items():
         if ours in ordered.columns:
-            table[theirs] = ordered[ours].round(6) if ours == "score" else ordered[ours]
+            table[theirs] = ordered[ours].astype(float).round(6) if ours == "score" \
+                else ordered[ours]
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     return atomic_write(path, lambda temporary: table.to_csv(
         temporary, sep="\t", index=False, lineterminator="\n", quoting=csv.QUOTE_NONE))
