@@ -11,7 +11,7 @@ import torch
 from whalelab import data as data_module
 from whalelab.audio import write_audio
 from whalelab.config import RunConfig
-from whalelab.data import (BACKGROUND, Clip, ClipCache, ClipDataset, ClipIndex,
+from whalelab.data import (BACKGROUND, Clip, ClipCache, ClipDataset, ClipIndex, annotated_bands,
                            balanced_sampler, class_weights, load_index, split_by_recording)
 from whalelab.errors import DataError, WhaleLabError
 from whalelab.model import build_model
@@ -164,6 +164,23 @@ def test_raven_annotated_recording_is_cut_into_labelled_windows(tmp_path):
     window_at_9 = [c for c in index.clips if c.start_s == 9.0]
     assert window_at_9 and window_at_9[0].labels == ("right",)
     assert {c.recording for c in index.clips} == {"long#0", "long#1"}
+
+
+def test_class_bands_come_from_the_annotations_without_one_careless_box(tmp_path):
+    low = [50.0] * 19 + [1.0]  # one box drawn down to 1 Hz
+    high = [200.0 + k for k in range(20)]
+    events = pd.DataFrame({"begin_s": np.arange(20) * 5.0, "end_s": np.arange(20) * 5.0 + 1,
+                           "low_hz": low, "high_hz": high, "label": ["right"] * 20})
+    write_audio(tmp_path / "a.wav", _tone(100, 101.0), RATE)
+    write_raven(events, tmp_path / "a.selections.txt")
+    _annotated_recording(tmp_path, name="b")  # fin 50-200 Hz, and more right whales
+    bands = annotated_bands(tmp_path)
+    assert set(bands) == {"fin", "right"}
+    assert bands["fin"] == (50.0, 200.0)
+    assert 45.0 < bands["right"][0] <= 50.0  # the 1 Hz box does not stretch the band
+    assert 215.0 < bands["right"][1] <= 219.0
+    assert annotated_bands(tmp_path, coverage=1.0)["right"] == (1.0, 219.0)
+    assert annotated_bands(tmp_path / "a.wav") == {} and annotated_bands(tmp_path / "x") == {}
 
 
 def test_background_windows_are_capped(tmp_path):

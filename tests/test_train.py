@@ -16,6 +16,7 @@ from whalelab.cli import main
 from whalelab.config import RunConfig
 from whalelab.data import load_index
 from whalelab.errors import CheckpointError
+from whalelab.raven import write_raven
 from whalelab.train import train
 
 
@@ -121,6 +122,19 @@ def test_a_finished_run_is_left_as_it_is(tree, tmp_path, monkeypatch):
     result = train(_config(tree, epochs=1), tmp_path / "run", resume=True, progress=False)
     assert result.best_epoch == 1
     assert (tmp_path / "run" / "best.pt").stat().st_mtime_ns == before
+
+
+def test_class_bands_prefer_annotations_then_published_bands_then_the_whole_range(tmp_path):
+    events = pd.DataFrame({"begin_s": [2.0], "end_s": [3.0], "low_hz": [300.0],
+                           "high_hz": [9000.0], "label": ["clicks"]})
+    soundfile.write(tmp_path / "r.wav", np.zeros(8000 * 10, dtype=np.float32), 8000)
+    write_raven(events, tmp_path / "r.selections.txt")
+    config = RunConfig.from_profile("smoke", data=str(tmp_path), device="cpu",
+                                    classes=["clicks", "fin_whale", "mystery"])
+    bands = train_module.class_bands(config)
+    assert bands["clicks"] == (300.0, 4000.0)  # annotated, cut at fmax
+    assert bands["fin_whale"] == (12.0, 35.0)  # the synthetic species' published band
+    assert bands["mystery"] == (config.features.fmin, config.features.fmax)
 
 
 def test_cli_train_evaluate_predict_on_mixed_rates_and_formats(tree, tmp_path, capsys):

@@ -310,6 +310,43 @@ def raven_pairs(folder: Path) -> list[tuple[Path, Path]]:
     return [(audio, tables[audio.stem]) for audio in _audio_files(folder) if audio.stem in tables]
 
 
+def annotated_bands(folder: str | Path, *, label_column: str = "Species",
+                    coverage: float = 0.9) -> dict[str, tuple[float, float]]:
+    """Each label's frequency band from the Raven tables of a folder of long recordings.
+
+    The band runs from a low percentile of the annotations' ``Low Freq`` to a high one
+    of their ``High Freq``, so that it holds ``coverage`` of the calls' extent without
+    being stretched by one careless box. An empty dict means ``folder`` holds no
+    annotated recordings (or is not a folder); tables that cannot be read are left out
+    here, as :func:`load_index` has already reported them. Detection trims events to where this
+    band stands out of the noise (:mod:`whalelab.band_contrast`).
+
+    Examples
+    --------
+    >>> annotated_bands("no/such/folder")
+    {}
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return {}
+    pairs = raven_pairs(folder)
+    if not pairs:
+        return {}
+    tables = []
+    for _, table in pairs:
+        try:
+            tables.append(read_raven(table, label_column=label_column))
+        except WhaleLabError:
+            continue
+    events = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    if events.empty:
+        return {}
+    tail = 100 * (1 - coverage) / 2
+    return {str(label): (float(np.percentile(group.low_hz, tail)),
+                         float(np.percentile(group.high_hz, 100 - tail)))
+            for label, group in events.groupby("label")}
+
+
 def _read_raven_folder(folder: Path, report: _Problems, *, window_s: float, hop_s: float,
                        min_call_fraction: float, label_column: str, background_cap: float,
                        block_s: float, seed: int) -> list[Clip]:

@@ -141,7 +141,10 @@ def _detection_score(model: torch.nn.Module, contrast: BandContrast) -> Score:
 def _stitched(score: Score, config: RunConfig, path: Path, *, hop: int, batch_size: int,
               channel: int | None, advance: Callable[[float], None], device: torch.device,
               width: int) -> np.ndarray:
-    """``score`` of one file stitched over windows, ``(frames, width)``; ``advance(seconds)`` per batch."""
+    """``score`` of one file stitched over its windows: ``(frames, width)``.
+
+    ``advance(seconds)`` is called after each batch with the audio it covered.
+    """
     if batch_size < 1:
         raise ConfigError(f"batch_size must be at least 1, not {batch_size}")
     features = config.features

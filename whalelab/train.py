@@ -23,7 +23,8 @@ from tqdm.auto import tqdm
 from whalelab.atomic import atomic_write, write_json
 from whalelab.checkpoint import load_checkpoint, save_checkpoint, write_classes
 from whalelab.config import RunConfig
-from whalelab.data import ClipCache, ClipDataset, ClipIndex, balanced_sampler, class_weights
+from whalelab.data import (ClipCache, ClipDataset, ClipIndex, annotated_bands, balanced_sampler,
+                           class_weights)
 from whalelab.errors import CheckpointError, DataError
 from whalelab.evaluate import autocast, choose_thresholds, predict_dataset
 from whalelab.model import build_model, count_parameters
@@ -112,6 +113,22 @@ def prepare_splits(config: RunConfig, run_dir: Path, index: ClipIndex | None) ->
     return index
 
 
+def class_bands(config: RunConfig) -> dict[str, tuple[float, float]]:
+    """Each class's frequency band for ``classes.json``: what detection trims events to.
+
+    From the training data's Raven annotations when it is a folder of them
+    (:func:`whalelab.data.annotated_bands`), else the published band of a synthetic
+    species, else the whole ``fmin``-``fmax`` range; always within that range.
+    """
+    low, high = config.features.fmin, config.features.fmax
+    annotated = annotated_bands(config.data) if config.data else {}
+    bands = {}
+    for name in config.classes:
+        band_low, band_high = annotated.get(name, CALL_BANDS.get(name, (low, high)))
+        bands[name] = (min(max(band_low, low), high), max(min(band_high, high), low))
+    return bands
+
+
 def train(config: RunConfig, run_dir: str | Path, *, index: ClipIndex | None = None,
           resume: bool = False, progress: bool | None = None) -> TrainResult:
     """Train ``config`` into ``run_dir``; with ``resume``, continue from ``last.pt``.
@@ -139,9 +156,7 @@ def train(config: RunConfig, run_dir: str | Path, *, index: ClipIndex | None = N
     run_dir.mkdir(parents=True, exist_ok=True)
     index = prepare_splits(config, run_dir, index)
     config.save(run_dir / "config.json")
-    write_classes(run_dir, config.classes,
-                  {name: CALL_BANDS.get(name, (config.features.fmin, config.features.fmax))
-                   for name in config.classes})
+    write_classes(run_dir, config.classes, class_bands(config))
     settings, features = config.train, config.features
     device = resolve_device(settings.device)
     use_amp = settings.amp and device.type == "cuda"
