@@ -33,7 +33,7 @@ from torch import nn
 
 from whalelab.config import FeatureConfig
 from whalelab.errors import ConfigError
-from whalelab.features import LogmelFilterBank, Spectrogram
+from whalelab.features import logmel_pipeline
 
 #: a class's band is widened by this factor on each side to pick its mel bands
 BAND_MARGIN = 1.2
@@ -100,18 +100,13 @@ class BandContrast(nn.Module):
         if smooth_frames < 1 or smooth_frames % 2 == 0:
             raise ConfigError(f"smooth_frames must be a positive odd number, not {smooth_frames}")
         self.quantile, self.smooth_frames = floor_percentile / 100, smooth_frames
-        self.spectrogram = Spectrogram(n_fft=features.n_fft, hop_length=features.hop_length,
-                                       win_length=features.win_length)
-        self.logmel = LogmelFilterBank(sr=features.sample_rate, n_fft=features.n_fft,
-                                       n_mels=features.n_mels, fmin=features.fmin,
-                                       fmax=features.fmax, top_db=features.top_db,
-                                       htk=features.htk)
+        self.logmel = logmel_pipeline(features)
         mask = torch.from_numpy(class_band_mask(features, bands, classes))
         # added to the excess: 0 inside a class's band, -inf outside
         self.register_buffer("outside", torch.zeros(mask.shape).masked_fill(~mask, -torch.inf))
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        db = self.logmel(self.spectrogram(waveform))[:, 0]  # (batch, frames, mel)
+        db = self.logmel(waveform)[:, 0]  # (batch, frames, mel)
         floor = torch.quantile(db, self.quantile, dim=1, keepdim=True)  # (batch, 1, mel)
         excess = (db - floor)[..., None] + self.outside  # (batch, frames, mel, classes)
         contrast = excess.amax(dim=2).transpose(1, 2)  # (batch, classes, frames)

@@ -56,7 +56,7 @@ from whalelab.config import FeatureConfig, RunConfig
 from whalelab.data import ClipCache, ClipDataset, load_index
 from whalelab.errors import ConfigError, DataError
 from whalelab.evaluate import autocast
-from whalelab.features import LogmelFilterBank, Spectrogram
+from whalelab.features import logmel_pipeline
 from whalelab.model import build_model
 from whalelab.profiles import Profile, resolve_device, resolve_profile
 from whalelab.train import train_step
@@ -195,15 +195,11 @@ def _librosa_logmel(features: FeatureConfig) -> Callable[[np.ndarray], np.ndarra
 
 def _whalelab_logmel(features: FeatureConfig, device: torch.device
                      ) -> Callable[[torch.Tensor], torch.Tensor]:
-    spectrogram = Spectrogram(n_fft=features.n_fft, hop_length=features.hop_length,
-                              win_length=features.win_length).to(device)
-    logmel = LogmelFilterBank(sr=features.sample_rate, n_fft=features.n_fft,
-                              n_mels=features.n_mels, fmin=features.fmin, fmax=features.fmax,
-                              top_db=features.top_db, htk=features.htk).to(device)
+    logmel = logmel_pipeline(features).to(device)
 
     def run(waveform: torch.Tensor) -> torch.Tensor:  # (batch, samples) -> (batch, 1, time, mel)
         with torch.inference_mode():
-            return logmel(spectrogram(waveform))
+            return logmel(waveform)
     return run
 
 

@@ -318,8 +318,8 @@ def annotated_bands(folder: str | Path, *, label_column: str = "Species",
     of their ``High Freq``, so that it holds ``coverage`` of the calls' extent without
     being stretched by one careless box. An empty dict means ``folder`` holds no
     annotated recordings (or is not a folder); tables that cannot be read are left out
-    here, as :func:`load_index` has already reported them. Detection trims events to where this
-    band stands out of the noise (:mod:`whalelab.band_contrast`).
+    here, as :func:`load_index` has already reported them. Detection trims events to
+    where this band stands out of the noise (:mod:`whalelab.band_contrast`).
 
     Examples
     --------
@@ -329,11 +329,8 @@ def annotated_bands(folder: str | Path, *, label_column: str = "Species",
     folder = Path(folder)
     if not folder.is_dir():
         return {}
-    pairs = raven_pairs(folder)
-    if not pairs:
-        return {}
     tables = []
-    for _, table in pairs:
+    for _, table in raven_pairs(folder):
         try:
             tables.append(read_raven(table, label_column=label_column))
         except WhaleLabError:

@@ -121,14 +121,19 @@ def _framewise(model: torch.nn.Module) -> Score:
     return lambda waveform: model(waveform)["framewise_output"]
 
 
-def _detection_score(model: torch.nn.Module, contrast: BandContrast) -> Score:
+def _detection_score(model: torch.nn.Module, config: RunConfig,
+                     bands: Mapping[str, tuple[float, float]]) -> Score:
     """``(batch, samples)`` -> ``(batch, frames, 2 * classes)``: detection scores, then contrast.
 
     The detection score of a frame is its framewise probability times the window's
     clipwise probability: the attention head's cla scores stay high for a second or so
     around a call and even in windows without one, while the clipwise output (the one
-    trained against labels) says whether the window holds the class at all.
+    trained against labels) says whether the window holds the class at all. The contrast
+    is :class:`whalelab.band_contrast.BandContrast` of ``bands``, on the model's device.
     """
+    contrast = BandContrast(config.features, bands, config.classes).to(
+        next(model.parameters()).device)
+
     def score(waveform: torch.Tensor) -> torch.Tensor:
         output = model(waveform)
         gated = output["framewise_output"] * output["clipwise_output"][:, None, :]
@@ -254,13 +259,12 @@ def detection_traces(model: torch.nn.Module, config: RunConfig, path: str | Path
     (numpy.ndarray, numpy.ndarray)
         Detection scores in [0, 1] and contrast in dB, each float32 ``(frames, classes)``.
     """
-    device = next(model.parameters()).device
-    classes = len(config.classes)
-    contrast = BandContrast(config.features, bands, config.classes).to(device)
-    traces = _with_progress(_detection_score(model, contrast), config, path, hop_s=hop_s,
+    traces = _with_progress(_detection_score(model, config, bands), config, path, hop_s=hop_s,
                             batch_size=batch_size, channel=channel, progress=progress,
-                            device=device, width=2 * classes)
-    return traces[:, :classes], traces[:, classes:]
+                            device=next(model.parameters()).device,
+                            width=2 * len(config.classes))
+    scores, contrast = np.split(traces, 2, axis=1)  # (frames, classes) each
+    return scores, contrast
 
 
 def _with_progress(score: Score, config: RunConfig, path: str | Path, *, hop_s: float | None,
@@ -387,8 +391,7 @@ def detect_files(run_dir: str | Path, inputs: Sequence[str | Path], out: str | P
             bar.set_postfix_str(f"{seconds / max(time.perf_counter() - began, 1e-9):.0f}x "
                                 f"real time", refresh=False)
 
-        device = next(model.parameters()).device
-        score = _detection_score(model, BandContrast(config.features, bands, classes).to(device))
+        score, device = _detection_score(model, config, bands), next(model.parameters()).device
         for audio, table in todo:
             try:
                 traces = _stitched(score, config, audio, hop=hop, batch_size=batch_size,
@@ -397,8 +400,8 @@ def detect_files(run_dir: str | Path, inputs: Sequence[str | Path], out: str | P
             except AudioError as error:
                 fail(audio, error)
                 continue
-            events = find_events(traces[:, :len(classes)], classes,
-                                 contrast=traces[:, len(classes):] if trim else None,
+            scores, contrast = np.split(traces, 2, axis=1)  # (frames, classes) each
+            events = find_events(scores, classes, contrast=contrast if trim else None,
                                  **settings)
             events["end_s"] = events["end_s"].clip(upper=durations[audio])  # last frame's end
             write_raven(events.assign(begin_file=audio.name), table)

@@ -17,12 +17,16 @@ torch.Size([2, 1, 313, 64])
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import librosa
 import torch
 from torch import nn
 
 from whalelab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from whalelab.config import FeatureConfig
 
 
 def power_to_db(x: torch.Tensor, *, ref: float = 1.0, amin: float = 1e-10,
@@ -186,6 +190,27 @@ class LogmelFilterBank(nn.Module):
         if not self.is_log:
             return mel
         return power_to_db(mel, ref=self.ref, amin=self.amin, top_db=self.top_db)
+
+
+def logmel_pipeline(features: FeatureConfig) -> nn.Sequential:
+    """:class:`Spectrogram` then :class:`LogmelFilterBank` with a run's feature settings.
+
+    Shapes
+    ------
+    ``(batch, samples)`` -> ``(batch, 1, time, mel)`` dB
+
+    Examples
+    --------
+    >>> from whalelab.config import FeatureConfig
+    >>> logmel_pipeline(FeatureConfig())(torch.randn(2, 40000)).shape
+    torch.Size([2, 1, 313, 64])
+    """
+    return nn.Sequential(
+        Spectrogram(n_fft=features.n_fft, hop_length=features.hop_length,
+                    win_length=features.win_length),
+        LogmelFilterBank(sr=features.sample_rate, n_fft=features.n_fft, n_mels=features.n_mels,
+                         fmin=features.fmin, fmax=features.fmax, top_db=features.top_db,
+                         htk=features.htk))
 
 
 class DropStripes(nn.Module):
