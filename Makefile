@@ -1,6 +1,7 @@
 # whalelab's front door. Five knobs: PROFILE, DEVICE, DATA, RUN, SEED.
 #   make report                 set up, make data, train, run every notebook -> reports/<profile>/
 #   make test                   the test suite (includes a smoke run of every notebook)
+#   make test-fast              the tests not marked slow: no notebooks, no DenseNet training
 #   make report PROFILE=smoke   the whole report in a few minutes
 #   make report DEVICE=cuda PROFILE=full
 
@@ -25,7 +26,7 @@ REPORT := reports/$(PROFILE)
 
 WHALELAB := $(BIN)/whalelab
 
-.PHONY: help setup data train report test bench lab clean
+.PHONY: help setup data train report test test-fast bench lab clean
 .DEFAULT_GOAL := help
 
 help:
@@ -58,6 +59,11 @@ report: data
 
 test: setup
 	$(BIN)/python -m pytest
+
+# one torch thread: small tests gain nothing from a second, and on busy shared cores
+# OpenMP threads that wait on each other made this suite four times slower
+test-fast: setup
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -m "not slow"
 
 bench: data
 	$(WHALELAB) bench --data $(DATA) --profile $(PROFILE) --device $(DEVICE) --out reports/bench.json

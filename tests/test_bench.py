@@ -80,6 +80,7 @@ def numbers(value, path=""):
         yield path, value
 
 
+@pytest.mark.slow
 def test_json_has_every_section_with_positive_numbers(tiny_run):
     results, out = tiny_run
     written = json.loads(out.read_text())
@@ -105,6 +106,7 @@ def test_json_has_every_section_with_positive_numbers(tiny_run):
     assert {path: value for path, value in found.items() if not value > 0} == {}
 
 
+@pytest.mark.slow
 def test_table_names_the_device_and_the_figures(tiny_run):
     results, _ = tiny_run
     table = bench.format_bench(results)
@@ -122,6 +124,7 @@ def test_cli_bench_with_a_missing_data_folder_fails_in_one_line(tmp_path, capsys
     assert error.startswith("whalelab: ") and "nowhere" in error and error.count("\n") == 1
 
 
+@pytest.mark.slow  # a child Python imports torch
 def test_peak_rss_of_a_child_is_its_own_not_its_parents():
     # ru_maxrss would carry the parent's peak across fork + exec into every child
     block = np.ones(300 * 2 ** 20 // 8)  # 300 MiB, touched

@@ -8,7 +8,8 @@ import json
 import pytest
 import torch
 
-from whalelab.config import FeatureConfig, ModelConfig, RunConfig, TrainConfig
+from whalelab.config import (PARTS, DataConfig, DetectConfig, FeatureConfig, ModelConfig,
+                             RunConfig, TrainConfig)
 from whalelab.errors import ConfigError
 from whalelab.features import Spectrogram
 from whalelab.profiles import PROFILES
@@ -70,23 +71,99 @@ def test_class_names_must_match_num_classes():
                   train=TrainConfig(), classes=CLASSES)
 
 
+def _profile_value(profile: str, part: str, name: str):
+    """What a profile sets, or the dataclass default where it sets nothing."""
+    overrides = PROFILES[profile].overrides.get(part, {})
+    return overrides[name] if name in overrides else \
+        {field.name: field.default for field in dataclasses.fields(PARTS[part])}[name]
+
+
 @pytest.mark.parametrize("profile", list(PROFILES))
-def test_from_profile_takes_the_profile_defaults(profile):
-    chosen = PROFILES[profile]
+def test_from_profile_takes_the_profile_defaults(profile, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     config = RunConfig.from_profile(profile, data="data/x", classes=CLASSES, device="cpu")
     assert config.profile == profile
     assert config.classes == CLASSES and config.model.num_classes == 3
-    assert config.data == "data/x"
-    assert config.train.epochs == chosen.epochs
-    assert config.train.batch_size == chosen.batch_size
-    assert config.train.learning_rate == chosen.learning_rate
-    assert config.train.patience == chosen.patience
-    assert config.train.amp == chosen.amp
+    assert config.data.path == str(tmp_path / "data" / "x")  # resolved
+    for part in ("features", "train"):
+        for name in ("sample_rate", "n_fft", "hop_length", "n_mels", "fmin", "fmax") \
+                if part == "features" else ("epochs", "batch_size", "learning_rate",
+                                            "patience", "amp"):
+            assert getattr(getattr(config, part), name) == _profile_value(profile, part, name)
     assert config.train.device == "cpu"
-    assert (config.features.sample_rate, config.features.n_fft, config.features.hop_length,
-            config.features.n_mels, config.features.fmin, config.features.fmax) == \
-        (chosen.sample_rate, chosen.n_fft, chosen.hop_length, chosen.n_mels, chosen.fmin,
-         chosen.fmax)
+
+
+def test_profiles_override_without_redeclaring():
+    assert [PROFILES[name].overrides["train"]["epochs"] for name in ("smoke", "quick", "full")] \
+        == [1, 16, 40]
+    for profile in PROFILES.values():
+        for part, settings in profile.overrides.items():
+            fields = {field.name: field.default for field in dataclasses.fields(PARTS[part])}
+            for name, value in settings.items():
+                assert name in fields, f"{profile.name}: {part}.{name}"
+                assert value != fields[name], f"{profile.name} repeats the default {part}.{name}"
+
+
+def test_a_profile_setting_in_the_wrong_part_is_named(monkeypatch):
+    broken = dataclasses.replace(PROFILES["smoke"], overrides={"model": {"epochs": 2}})
+    monkeypatch.setitem(PROFILES, "smoke", broken)
+    with pytest.raises(ConfigError, match="epochs"):
+        RunConfig.from_profile("smoke", data="", classes=CLASSES)
+
+
+def test_setting_names_are_unique_across_parts():
+    names = [field.name for kind in PARTS.values() for field in dataclasses.fields(kind)]
+    assert len(names) == len(set(names))
+
+
+def test_data_and_detect_settings_are_overridable_and_validated():
+    config = RunConfig.from_profile("smoke", data="d", classes=CLASSES, label_column="Call Type",
+                                    background_labels=["noise", "ambient"], window_hop_s=1.0,
+                                    min_call_fraction=0.3, background_cap=0.25, threshold=0.7,
+                                    merge_gap_s=0.5, trim=False)
+    assert (config.data.label_column, config.data.background_labels, config.data.window_hop_s,
+            config.data.min_call_fraction, config.data.background_cap) == \
+        ("Call Type", ["noise", "ambient"], 1.0, 0.3, 0.25)
+    assert (config.detect.threshold, config.detect.merge_gap_s, config.detect.trim) == \
+        (0.7, 0.5, False)
+    for name, value in [("min_call_fraction", 0.0), ("background_cap", 1.5),
+                        ("window_hop_s", -1.0), ("threshold", 0.0), ("threshold", 1.2),
+                        ("merge_gap_s", -0.1), ("hop_s", 0.0)]:
+        with pytest.raises(ConfigError, match=name):
+            RunConfig.from_profile("smoke", data="d", classes=CLASSES, **{name: value})
+    with pytest.raises(ConfigError, match="low_threshold"):
+        DetectConfig(threshold=0.4, low_threshold=0.6)
+
+
+def test_a_class_cannot_be_a_background_label():
+    with pytest.raises(ConfigError, match="noise"):
+        RunConfig.from_profile("smoke", data="d", classes=["noise", "whale"],
+                               background_labels=["noise"])
+
+
+def test_a_saved_run_works_from_any_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = RunConfig.from_profile("smoke", data="data/x", classes=CLASSES)
+    config.save(tmp_path / "config.json")
+    monkeypatch.chdir("/")
+    assert RunConfig.load(tmp_path / "config.json").data.path == str(tmp_path / "data" / "x")
+
+
+def test_an_old_config_without_data_and_detect_parts_loads(tmp_path):
+    values = RunConfig.from_profile("smoke", data="/old/data", classes=CLASSES).to_dict()
+    values["data"] = "/old/data"
+    del values["detect"]
+    (tmp_path / "config.json").write_text(json.dumps(values))
+    loaded = RunConfig.load(tmp_path / "config.json")
+    assert loaded.data == DataConfig(path="/old/data") and loaded.detect == DetectConfig()
+
+
+def test_conflicts_name_each_changed_setting_and_ignore_runtime_ones(tmp_path):
+    config = RunConfig.from_profile("smoke", data=tmp_path, classes=CLASSES)
+    assert config.conflicts(epochs=1, device="cuda", num_workers=4, fmax=None,
+                            path=str(tmp_path), background_labels=("background",)) == []
+    assert config.conflicts(epochs=5, label_column="Call") == \
+        ["epochs: 1 -> 5", "label_column: 'Species' -> 'Call'"]
 
 
 def test_auto_profile_on_cpu_is_recorded_as_quick():
@@ -112,9 +189,9 @@ def test_overrides_land_in_their_part():
 def test_none_overrides_keep_the_profile_value():
     config = RunConfig.from_profile("quick", data="", classes=CLASSES, device="cpu",
                                     epochs=None, batch_size=None, fmax=None)
-    assert config.train.epochs == PROFILES["quick"].epochs
-    assert config.train.batch_size == PROFILES["quick"].batch_size
-    assert config.features.fmax == PROFILES["quick"].fmax
+    assert config.train.epochs == _profile_value("quick", "train", "epochs") == 16
+    assert config.train.batch_size == _profile_value("quick", "train", "batch_size")
+    assert config.features.fmax == _profile_value("quick", "features", "fmax") == 4000.0
 
 
 def test_unknown_override_names_the_setting():
@@ -141,7 +218,7 @@ def test_fmax_follows_a_lower_sample_rate_when_not_given():
 def test_fmax_is_kept_when_the_sample_rate_allows_it():
     config = RunConfig.from_profile("quick", data="", classes=CLASSES, device="cpu",
                                     sample_rate=16000)
-    assert config.features.fmax == PROFILES["quick"].fmax
+    assert config.features.fmax == _profile_value("quick", "features", "fmax")
 
 
 def test_an_explicit_fmax_above_nyquist_is_an_error():
@@ -158,7 +235,10 @@ def non_default_config() -> RunConfig:
                           spec_augment=False, time_drop_width=16),
         train=TrainConfig(epochs=7, batch_size=5, learning_rate=3e-4, mixup=0.3, ema_decay=0.99,
                           select_metric="val_loss", seed=11, device="cpu", amp=True),
-        classes=CLASSES, data="some/data/manifest.csv", profile="full")
+        classes=CLASSES, data=DataConfig(path="/some/data/manifest.csv", label_column="Call",
+                                         background_labels=["noise"], window_hop_s=2.0),
+        detect=DetectConfig(hop_s=1.0, threshold=0.6, low_threshold=0.2, trim=False),
+        profile="full")
 
 
 @pytest.mark.parametrize("make", [

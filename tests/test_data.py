@@ -8,11 +8,11 @@ import pytest
 import soundfile
 import torch
 
-from whalelab import data as data_module
 from whalelab.audio import write_audio
 from whalelab.config import RunConfig
-from whalelab.data import (BACKGROUND, Clip, ClipCache, ClipDataset, ClipIndex, annotated_bands,
-                           balanced_sampler, class_weights, load_index, split_by_recording)
+from whalelab.data import (BACKGROUND, Clip, ClipCache, ClipDataset, ClipIndex, balanced_sampler,
+                           class_weights, load_index, parse_labels, split_by_recording)
+from whalelab.data import dataset as dataset_module
 from whalelab.errors import DataError, WhaleLabError
 from whalelab.model import build_model
 from whalelab.raven import write_raven
@@ -25,8 +25,9 @@ def _tone(frequency: float, seconds: float, sample_rate: int = RATE) -> np.ndarr
     return (0.3 * np.sin(2 * np.pi * frequency * t)).astype(np.float32)
 
 
-def _class_tree(root, classes=("fin", "minke"), files=5, split=None, seconds=1.0):
-    for k, name in enumerate([*classes, BACKGROUND]):
+def _class_tree(root, classes=("fin", "minke"), files=5, split=None, seconds=1.0,
+                background=(BACKGROUND,)):
+    for k, name in enumerate([*classes, *background]):
         folder = root / split / name if split else root / name
         for i in range(files):
             write_audio(folder / f"{name}_{i}.wav", _tone(200 + 100 * k + i, seconds), RATE)
@@ -166,23 +167,6 @@ def test_raven_annotated_recording_is_cut_into_labelled_windows(tmp_path):
     assert {c.recording for c in index.clips} == {"long#0", "long#1"}
 
 
-def test_class_bands_come_from_the_annotations_without_one_careless_box(tmp_path):
-    low = [50.0] * 19 + [1.0]  # one box drawn down to 1 Hz
-    high = [200.0 + k for k in range(20)]
-    events = pd.DataFrame({"begin_s": np.arange(20) * 5.0, "end_s": np.arange(20) * 5.0 + 1,
-                           "low_hz": low, "high_hz": high, "label": ["right"] * 20})
-    write_audio(tmp_path / "a.wav", _tone(100, 101.0), RATE)
-    write_raven(events, tmp_path / "a.selections.txt")
-    _annotated_recording(tmp_path, name="b")  # fin 50-200 Hz, and more right whales
-    bands = annotated_bands(tmp_path)
-    assert set(bands) == {"fin", "right"}
-    assert bands["fin"] == (50.0, 200.0)
-    assert 45.0 < bands["right"][0] <= 50.0  # the 1 Hz box does not stretch the band
-    assert 215.0 < bands["right"][1] <= 219.0
-    assert annotated_bands(tmp_path, coverage=1.0)["right"] == (1.0, 219.0)
-    assert annotated_bands(tmp_path / "a.wav") == {} and annotated_bands(tmp_path / "x") == {}
-
-
 def test_background_windows_are_capped(tmp_path):
     _annotated_recording(tmp_path)
     index = load_index(tmp_path, window_s=5.0, hop_s=1.0, background_cap=0.25, seed=0,
@@ -202,6 +186,62 @@ def test_raven_folder_problems_are_named(tmp_path):
         "Selection\tBegin Time (s)\tEnd Time (s)\tSpecies\n1\t3\t4\tfin\n")
     with pytest.raises(DataError, match="long.selections.txt.*Low Freq"):
         load_index(tmp_path)
+
+
+NO_CALL = [("noise",), ("noise", "ambient")]
+
+
+@pytest.mark.parametrize("no_call", NO_CALL)
+def test_class_folders_named_as_background_are_no_call(tmp_path, no_call):
+    _class_tree(tmp_path, background=no_call)
+    assert load_index(tmp_path).classes == sorted(["fin", "minke", *no_call])  # by default
+    index = load_index(tmp_path, background_labels=no_call)
+    assert index.classes == ["fin", "minke"]
+    silent = [clip.path.split("/")[-2] in no_call for clip in index.clips]
+    assert sum(silent) == 5 * len(no_call)
+    assert ((index.targets().sum(axis=1) == 0) == silent).all()
+    assert index.counts().loc[BACKGROUND, "total"] == 5 * len(no_call)
+
+
+@pytest.mark.parametrize("no_call", NO_CALL)
+def test_manifest_labels_named_as_background_are_no_call(tmp_path, no_call):
+    write_audio(tmp_path / "a.wav", _tone(300, 2.0), RATE)
+    rows = ["path,label,split", "a.wav,fin,train", f"a.wav,fin;{no_call[-1]},train",
+            *[f"a.wav,{label},train" for label in no_call], "a.wav,,train"]
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    index = load_index(tmp_path / "m.csv", background_labels=no_call)
+    assert index.classes == ["fin"]
+    assert index.targets().tolist() == [[1], [1], *[[0]] * len(no_call), [0]]
+    default = load_index(tmp_path / "m.csv")
+    assert default.classes == sorted(["fin", *no_call])
+
+
+@pytest.mark.parametrize("no_call", NO_CALL)
+def test_raven_boxes_labelled_as_background_make_no_call_windows(tmp_path, no_call):
+    calls = _annotated_recording(tmp_path)
+    boxes = pd.DataFrame({"begin_s": [45.0, 85.0], "end_s": [47.0, 87.0], "low_hz": [10.0] * 2,
+                          "high_hz": [500.0] * 2, "label": [no_call[0], no_call[-1]]})
+    write_raven(pd.concat([calls, boxes], ignore_index=True), tmp_path / "long.selections.txt")
+    assert load_index(tmp_path, background_cap=1.0).classes == sorted(
+        ["fin", "right", *no_call])  # by default
+    index = load_index(tmp_path, window_s=5.0, hop_s=1.0, background_cap=1.0,
+                       background_labels=no_call)
+    assert index.classes == ["fin", "right"]
+    over_boxes = [clip for clip in index.clips if clip.start_s in (44.0, 84.0)]
+    assert len(over_boxes) == 2 and all(clip.labels == () for clip in over_boxes)
+    assert [c.labels for c in index.clips if c.start_s == 9.0] == [("right",)]
+
+
+def test_background_labels_must_be_a_sequence_of_labels(tmp_path):
+    _class_tree(tmp_path)
+    with pytest.raises(DataError, match="background_labels.*'noise'"):
+        load_index(tmp_path, background_labels="noise")
+
+
+def test_labels_are_parsed_sorted_without_background():
+    assert parse_labels(" minke;fin;;background") == ("fin", "minke")
+    assert parse_labels("background;noise", background_labels=("noise",)) == ("background",)
+    assert parse_labels("noise", background_labels=()) == ("noise",)
 
 
 def test_mixed_formats_rates_depths_and_channels_give_one_api(tmp_path):
@@ -247,8 +287,8 @@ def test_dataset_crops_and_pads_centred_in_eval_random_in_training():
 def test_cache_decodes_each_clip_once(tmp_path, monkeypatch):
     index = load_index(_class_tree(tmp_path, files=3), val_fraction=0, test_fraction=0)
     calls = []
-    decode = data_module._decode
-    monkeypatch.setattr(data_module, "_decode", lambda *a: calls.append(a) or decode(*a))
+    decode = dataset_module._decode
+    monkeypatch.setattr(dataset_module, "_decode", lambda *a: calls.append(a) or decode(*a))
     dataset = ClipDataset(index, sample_rate=RATE, clip_seconds=1.0, train=True,
                           cache=ClipCache())
     dataset.preload(progress=False)
@@ -265,6 +305,9 @@ def test_index_csv_round_trip(tmp_path):
     (tmp_path / "other.csv").write_text("path,label\n")
     with pytest.raises(DataError, match="other.csv"):
         ClipIndex.load_csv(tmp_path / "other.csv")
+    named = ClipIndex([Clip("a.wav", labels=(BACKGROUND,), split="train")], [BACKGROUND])
+    named.save_csv(tmp_path / "named.csv")  # a class called background, where noise is no call
+    assert ClipIndex.load_csv(tmp_path / "named.csv").clips == named.clips
 
 
 def test_imbalance_helpers_favour_the_rare_class():

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from whalelab import audio, detect
-from whalelab.checkpoint import save_checkpoint, write_classes
+from whalelab.checkpoint import TrainedModel, save_checkpoint, write_classes
 from whalelab.cli import main
 from whalelab.config import RunConfig
 from whalelab.errors import AudioError, WhaleLabError
@@ -21,7 +21,15 @@ from whalelab.raven import read_raven, write_raven
 
 SR = 8000
 CLASSES = ["low", "high"]
-CONFIG = RunConfig.from_profile("smoke", data="", classes=CLASSES)
+CONFIG = RunConfig.from_profile("smoke", data="", classes=CLASSES, backbone="tiny")
+BANDS = {"low": (10.0, 100.0), "high": (500.0, 2000.0)}
+
+
+def stand_in(model: nn.Module):
+    """A replacement for :func:`whalelab.checkpoint.load_model` that returns ``model``."""
+    return lambda source, **kwargs: TrainedModel(model=model, config=CONFIG, bands=BANDS,
+                                                 thresholds=np.full(len(CLASSES), 0.5),
+                                                 source=Path(source))
 STEP = CONFIG.features.hop_length  # 128 samples per frame; a clip is 40000 samples
 
 
@@ -167,8 +175,8 @@ def stand_in_run(tmp_path, monkeypatch):
     """A run folder whose model is PointModel; records which files were detected."""
     run = tmp_path / "run"
     CONFIG.save(run / "config.json")
-    write_classes(run, CLASSES, {"low": (10.0, 100.0), "high": (500.0, 2000.0)})
-    monkeypatch.setattr(detect, "load_run", lambda *args, **kwargs: (PointModel(), CONFIG))
+    write_classes(run, CLASSES, BANDS)
+    monkeypatch.setattr(detect, "load_model", stand_in(PointModel()))
     seen: list[str] = []
     stitched = detect._stitched
 
@@ -254,7 +262,7 @@ def real_run(tmp_path_factory):
     torch.manual_seed(0)
     run = tmp_path_factory.mktemp("run")
     CONFIG.save(run / "config.json")
-    write_classes(run, CLASSES, {"low": (10.0, 100.0), "high": (500.0, 2000.0)})
+    write_classes(run, CLASSES, BANDS)
     model = build_model(CONFIG)
     with torch.no_grad():
         model.att_block.cla.weight.zero_()
@@ -275,7 +283,7 @@ class EverywhereModel(PointModel):
 def test_events_are_trimmed_to_the_call_in_their_band_unless_asked_not_to(tmp_path, stand_in_run,
                                                                           monkeypatch, capsys):
     run, _ = stand_in_run
-    monkeypatch.setattr(detect, "load_run", lambda *args, **kwargs: (EverywhereModel(), CONFIG))
+    monkeypatch.setattr(detect, "load_model", stand_in(EverywhereModel()))
     signal = 0.01 * noise(8 * SR, seed=5)
     t = np.arange(SR) / SR
     signal[3 * SR:4 * SR] += 0.3 * np.sin(2 * np.pi * 1000 * t)  # "high" band: 500-2000 Hz

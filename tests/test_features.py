@@ -102,6 +102,15 @@ def test_mel_power_without_log_matches_librosa(htk):
     np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-8)
 
 
+def test_default_filters_are_librosas_default_filters():
+    """No ``htk`` argument: the design's ``librosa.filters.mel(sr, n_fft, n_mels, fmin, fmax)``."""
+    ours = LogmelFilterBank(sr=8000, n_fft=1024, n_mels=64, fmin=10.0, fmax=4000.0).melW
+    reference = librosa.filters.mel(sr=8000, n_fft=1024, n_mels=64, fmin=10.0, fmax=4000.0)
+    np.testing.assert_allclose(ours.T.numpy(), reference, rtol=1e-6, atol=1e-9)
+    htk = LogmelFilterBank(sr=8000, n_fft=1024, n_mels=64, fmin=10.0, fmax=4000.0, htk=True)
+    assert not np.allclose(htk.melW.numpy(), ours.numpy())  # the scale really is a choice
+
+
 def test_magnitude_spectrogram_is_the_square_root_of_power():
     waveform = torch.randn(2, 3000, dtype=torch.float64)
     power = Spectrogram(n_fft=256, hop_length=64, power=2.0)(waveform)

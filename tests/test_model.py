@@ -8,22 +8,27 @@ import pytest
 import torch
 import torchvision
 
-from whalelab.checkpoint import load_run, save_checkpoint
+from whalelab.checkpoint import load_run, save_checkpoint, write_classes
 from whalelab.config import RunConfig
-from whalelab.errors import CheckpointError, WhaleLabError
-from whalelab.model import AttBlock, WhaleSED, build_model, count_parameters
+from whalelab.errors import CheckpointError, ConfigError, WhaleLabError
+from whalelab.model import TINY_CHANNELS, AttBlock, WhaleSED, build_model, count_parameters
 
 
-def small_model(num_classes: int = 2, sample_rate: int = 8000, **kwargs) -> WhaleSED:
+def small_model(num_classes: int = 2, sample_rate: int = 8000, backbone: str = "tiny",
+                **kwargs) -> WhaleSED:
     return WhaleSED(num_classes=num_classes, sample_rate=sample_rate, n_fft=512, hop_length=128,
-                    n_mels=32, fmin=10, fmax=sample_rate / 2, **kwargs)
+                    n_mels=32, fmin=10, fmax=sample_rate / 2, backbone=backbone, **kwargs)
+
+
+#: DenseNet121 runs of the tests that train: the same assertions, many times slower
+BOTH_BACKBONES = ["tiny", pytest.param("densenet121", marks=pytest.mark.slow)]
 
 
 @pytest.mark.parametrize("sample_rate", [8000, 16000])
 @pytest.mark.parametrize("seconds", [1.0, 5.0, 7.3])
 def test_output_shapes_follow_clip_length(sample_rate, seconds):
     model = WhaleSED(num_classes=3, sample_rate=sample_rate, n_fft=1024, hop_length=128,
-                     n_mels=64, fmin=10, fmax=4000).eval()
+                     n_mels=64, fmin=10, fmax=4000, backbone="tiny").eval()
     samples = int(seconds * sample_rate)
     with torch.no_grad():
         out = model(torch.randn(2, samples))
@@ -35,6 +40,33 @@ def test_output_shapes_follow_clip_length(sample_rate, seconds):
     assert out["framewise_logit"].shape == (2, frames, 3)
     assert out["norm_att"].shape == (2, 3, segments)
     assert abs(segments - frames / 32) <= 1.5
+
+
+def test_the_tiny_backbone_gives_densenets_shapes_for_every_length():
+    torch.manual_seed(0)
+    tiny = small_model(backbone="tiny").eval()
+    densenet = small_model(backbone="densenet121").eval()
+    # frame counts around multiples of 32, where the rounding of each halving shows
+    for frames in (32, 33, 63, 65, 96, 129, 313):
+        x = torch.randn(1, (frames - 1) * 128)
+        with torch.no_grad():
+            shapes = [{name: value.shape for name, value in model(x).items()}
+                      for model in (tiny, densenet)]
+        assert shapes[0] == shapes[1], frames
+
+
+def test_the_tiny_backbone_is_small():
+    model = small_model(num_classes=6, backbone="tiny")
+    head = (TINY_CHANNELS * TINY_CHANNELS + TINY_CHANNELS) + 2 * (TINY_CHANNELS * 6 + 6) + 2 * 32
+    assert count_parameters(model) == count_parameters(model.encoder) + head
+    assert count_parameters(model) < 200_000  # DenseNet121's features alone: about 7 M
+
+
+def test_pretrained_weights_with_the_tiny_backbone_are_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="pretrained.*densenet121"):
+        small_model(backbone="tiny", pretrained=str(tmp_path / "densenet121.pth"))
+    with pytest.raises(WhaleLabError, match="resnet50"):
+        small_model(backbone="resnet50")
 
 
 def test_attention_is_a_distribution_and_clipwise_a_probability():
@@ -92,7 +124,8 @@ def tone_burst(rng: np.random.Generator, frequency: float, seconds: float, sr: i
     return 0.05 * rng.standard_normal(t.size) + inside * np.sin(2 * np.pi * frequency * t)
 
 
-def test_training_localises_a_call_in_the_second_half():
+@pytest.mark.parametrize("backbone", BOTH_BACKBONES)
+def test_training_localises_a_call_in_the_second_half(backbone):
     """Two-class toy set, calls anywhere in the clip: after a few steps, a call placed in
     the second half moves the framewise peak there (the framewise output localises)."""
     rng = np.random.default_rng(0)
@@ -107,7 +140,7 @@ def test_training_localises_a_call_in_the_second_half():
         targets.append(np.zeros(2))
     x = torch.tensor(np.array(waveforms), dtype=torch.float32)
     y = torch.tensor(np.array(targets), dtype=torch.float32)
-    model = small_model(spec_augment=False, dropout=0.1)
+    model = small_model(backbone=backbone, spec_augment=False, dropout=0.1)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)
     loss_function = torch.nn.BCEWithLogitsLoss()
     for _ in range(25):
@@ -129,10 +162,12 @@ def test_training_localises_a_call_in_the_second_half():
         assert trace.argmax() >= half
 
 
-def test_a_few_steps_lower_the_loss():
+@pytest.mark.parametrize("backbone", BOTH_BACKBONES)
+def test_a_few_steps_lower_the_loss(backbone):
     torch.manual_seed(1)
     # no dropout or SpecAugment, so that the loss of the same batch is comparable
-    model = small_model(num_classes=3, spec_augment=False, dropout=0.0).train()
+    model = small_model(num_classes=3, backbone=backbone, spec_augment=False,
+                        dropout=0.0).train()
     x, y = torch.randn(6, 8000), torch.eye(3).repeat(2, 1)
     loss_function = torch.nn.BCEWithLogitsLoss()
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)
@@ -166,7 +201,7 @@ def test_pretrained_weights_load_from_a_local_file(tmp_path):
                  for key, value in state.items()}
     path = tmp_path / "densenet121.pth"
     torch.save(old_style, path)
-    model = small_model(pretrained=str(path))
+    model = small_model(backbone="densenet121", pretrained=str(path))
     torch.testing.assert_close(model.encoder.conv0.weight, reference.features.conv0.weight)
     torch.testing.assert_close(model.encoder.denseblock1.denselayer1.norm1.weight,
                                reference.features.denseblock1.denselayer1.norm1.weight)
@@ -174,22 +209,23 @@ def test_pretrained_weights_load_from_a_local_file(tmp_path):
 
 def test_bad_pretrained_files_are_clear_errors(tmp_path):
     with pytest.raises(CheckpointError, match="missing.pth"):
-        small_model(pretrained=str(tmp_path / "missing.pth"))
+        small_model(backbone="densenet121", pretrained=str(tmp_path / "missing.pth"))
     wrong = tmp_path / "resnet.pth"
     torch.save(torchvision.models.resnet18().state_dict(), wrong)
     with pytest.raises(WhaleLabError, match="resnet.pth"):
-        small_model(pretrained=str(wrong))
+        small_model(backbone="densenet121", pretrained=str(wrong))
     garbage = tmp_path / "garbage.pth"
     garbage.write_bytes(b"not a checkpoint")
     with pytest.raises(WhaleLabError, match="garbage.pth"):
-        small_model(pretrained=str(garbage))
+        small_model(backbone="densenet121", pretrained=str(garbage))
 
 
 def test_a_run_folder_rebuilds_the_same_model(tmp_path):
     config = RunConfig.from_profile("smoke", data="nowhere", classes=["a", "b"], device="cpu",
-                                    clip_seconds=1.0)
+                                    clip_seconds=1.0, backbone="tiny")
     model = build_model(config).eval()
     config.save(tmp_path / "config.json")
+    write_classes(tmp_path, config.classes, {"a": (10.0, 100.0), "b": (100.0, 1000.0)})
     save_checkpoint(tmp_path / "best.pt", {"model": model.state_dict()})
     rebuilt, loaded_config = load_run(tmp_path)
     assert loaded_config == config
@@ -201,11 +237,10 @@ def test_a_run_folder_rebuilds_the_same_model(tmp_path):
         load_run(tmp_path, which="last")
 
 
-
 @pytest.mark.parametrize("htk", [True, False])
 def test_the_configured_mel_scale_reaches_the_filterbank(htk):
     config = RunConfig.from_profile("smoke", data="nowhere", classes=["a"], device="cpu",
-                                    htk=htk)
+                                    htk=htk, backbone="tiny")
     features = config.features
     expected = librosa.filters.mel(sr=features.sample_rate, n_fft=features.n_fft,
                                    n_mels=features.n_mels, fmin=features.fmin,
@@ -213,10 +248,11 @@ def test_the_configured_mel_scale_reaches_the_filterbank(htk):
     melW = build_model(config).logmel.melW  # (freq, mel)
     np.testing.assert_allclose(melW.T.numpy(), expected, rtol=1e-6, atol=1e-9)
 
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_channels_last_and_bf16_autocast_match_cpu():
-    model = small_model().eval()
+    model = small_model(backbone="densenet121").eval()
     x = torch.randn(2, 16000)
     with torch.no_grad():
         cpu = model(x)["clipwise_output"]

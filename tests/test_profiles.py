@@ -1,4 +1,4 @@
-"""Run profiles: sizes grow smoke < quick < full; auto picks by device; errors name the input."""
+"""Run profiles: partial overrides that grow smoke < quick < full; auto picks by device."""
 
 from __future__ import annotations
 
@@ -7,20 +7,9 @@ import dataclasses
 import pytest
 import torch
 
-from whalelab import profiles
-from whalelab.config import FeatureConfig
+from whalelab.config import RunConfig
 from whalelab.errors import ConfigError
-from whalelab.profiles import PROFILES, resolve_device, resolve_profile
-
-
-@pytest.fixture
-def no_cuda(monkeypatch):
-    monkeypatch.setattr(profiles, "cuda_available", lambda: False)
-
-
-@pytest.fixture
-def with_cuda(monkeypatch):
-    monkeypatch.setattr(profiles, "cuda_available", lambda: True)
+from whalelab.profiles import PROFILES, resolve_profile
 
 
 def test_the_three_profiles_exist():
@@ -28,35 +17,37 @@ def test_the_three_profiles_exist():
     assert all(profile.name == name for name, profile in PROFILES.items())
 
 
-@pytest.mark.parametrize("size", ["clips_per_class", "long_recordings", "long_recording_minutes",
-                                  "epochs"])
+@pytest.mark.parametrize("size", ["clips_per_class", "long_recordings", "long_recording_minutes"])
 def test_sizes_grow_from_smoke_to_full(size):
     smoke, quick, full = (getattr(PROFILES[name], size) for name in ("smoke", "quick", "full"))
     assert smoke < quick < full
 
 
-def test_batch_and_patience_do_not_shrink():
-    for field in ("batch_size", "patience"):
-        values = [getattr(PROFILES[name], field) for name in ("smoke", "quick", "full")]
-        assert values == sorted(values)
+def _train(name: str, setting: str):
+    """The training setting a profile's runs get."""
+    config = RunConfig.from_profile(name, data="", classes=["a"], device="cpu")
+    return getattr(config.train, setting)
+
+
+def test_epochs_grow_and_batch_and_patience_do_not_shrink():
+    for field in ("epochs", "batch_size", "patience"):
+        values = [_train(name, field) for name in ("smoke", "quick", "full")]
+        assert values == sorted(values) and values[0] < values[-1]
 
 
 def test_only_full_uses_mixed_precision():
-    assert [PROFILES[name].amp for name in ("smoke", "quick", "full")] == [False, False, True]
+    assert [_train(name, "amp") for name in ("smoke", "quick", "full")] == [False, False, True]
 
 
 @pytest.mark.parametrize("name", list(PROFILES))
-def test_every_profile_has_valid_features(name):
-    profile = PROFILES[name]
-    features = FeatureConfig(**{field.name: getattr(profile, field.name)
-                                for field in dataclasses.fields(FeatureConfig)
-                                if hasattr(profile, field.name)})
+def test_every_profile_gives_the_documented_features(name):
+    features = RunConfig.from_profile(name, data="", classes=["a"], device="cpu").features
     assert features.n_frames == 313 and features.n_mels == 64
 
 
 def test_profiles_are_read_only():
     with pytest.raises(dataclasses.FrozenInstanceError):
-        PROFILES["quick"].epochs = 1000
+        PROFILES["quick"].clips_per_class = 1000
 
 
 @pytest.mark.parametrize("name", list(PROFILES))
@@ -87,26 +78,6 @@ def test_unknown_profile_names_it_and_the_choices(name):
     assert "smoke" in str(caught.value) and "full" in str(caught.value)
 
 
-def test_resolve_device_without_cuda(no_cuda):
-    assert resolve_device("auto") == torch.device("cpu")
-    assert resolve_device("cpu") == torch.device("cpu")
-    for device in ("cuda", "cuda:0"):
-        with pytest.raises(ConfigError, match=device):
-            resolve_device(device)
+def test_auto_with_cuda_asked_for_but_absent_is_an_error(no_cuda):
     with pytest.raises(ConfigError, match="cuda"):
         resolve_profile("auto", device="cuda")
-
-
-def test_resolve_device_with_cuda(with_cuda):
-    assert resolve_device("auto") == torch.device("cuda")
-    assert resolve_device("cuda:1") == torch.device("cuda", 1)
-
-
-@pytest.mark.parametrize("device", ["tpu", "gpu", "mps0", ""])
-def test_unknown_device_names_it(device, no_cuda):
-    with pytest.raises(ConfigError, match=f"not '{device}'"):
-        resolve_device(device)
-
-
-def test_cuda_available_reports_torch():
-    assert profiles.cuda_available() == torch.cuda.is_available()

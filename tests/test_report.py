@@ -188,6 +188,7 @@ def test_smoke_report(tmp_path):
     assert "macro_ap" in index
 
 
+@pytest.mark.slow  # it waits out a 2 s cell time limit
 def test_a_cell_that_runs_too_long_fails_the_report(tmp_path):
     folder = tmp_path / "notebooks"
     folder.mkdir()

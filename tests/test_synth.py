@@ -11,10 +11,12 @@ import pytest
 import soundfile
 
 from whalelab import synth
+from whalelab.bands import dataset_bands, read_bands
 from whalelab.cli import main
 from whalelab.errors import ConfigError
 from whalelab.profiles import resolve_profile
 from whalelab.raven import read_raven
+from whalelab.synth import dataset as synth_dataset
 
 SR = 8000
 # published ranges (DESIGN.md §4) that each species' spectral peak must fall in
@@ -129,7 +131,7 @@ def test_a_clip_is_ocean_noise_plus_a_call_in_its_band(label):
         assert clip.shape == (5 * SR,) and np.isfinite(clip).all()
         assert -20.01 <= 20 * np.log10(np.abs(clip).max()) <= -2.99
         # the same draws without the call: remove the noise, what is left is the call
-        noise = synth.ocean_noise(synth._clip_rng(seed, label, 0), 5 * SR, SR).astype(float)
+        noise = synth.ocean_noise(synth_dataset._clip_rng(seed, label, 0), 5 * SR, SR).astype(float)
         rest = clip - (clip @ noise) / (noise @ noise) * noise
         if label == synth.BACKGROUND:
             assert np.abs(rest).max() < 1e-5 * np.abs(clip).max()
@@ -162,6 +164,23 @@ def test_layout_and_manifest_agree(dataset):
     assert set(manifest.label) == {*synth.SPECIES, ""}
 
 
+def test_bands_file_holds_the_band_of_every_species_calls(dataset):
+    bands = read_bands(dataset)
+    assert list(bands) == synth.SPECIES
+    for species, (low, high) in bands.items():
+        for seed in SEEDS:
+            sound = synth.render_call(species, np.random.default_rng(seed), SR)
+            assert low <= sound.low_hz < sound.high_hz <= high, (species, seed, sound[1:])
+    # training on the clips (through the manifest) reads these bands
+    assert dataset_bands(dataset / "manifest.csv") == bands
+    # the long recordings are a data set of their own: same bands, holding every call
+    assert read_bands(dataset / "long") == bands
+    events = pd.concat([read_raven(table) for table in (dataset / "long").glob("*.selections.txt")])
+    assert len(events) > 0
+    for event in events.itertuples():
+        assert bands[event.label][0] <= event.low_hz < event.high_hz <= bands[event.label][1]
+
+
 def test_clips_are_16_bit_and_match_example_clip(dataset):
     for label in synth.LABELS:
         path = dataset / "train" / label / f"{label}_0000.wav"
@@ -188,8 +207,9 @@ def test_same_seed_same_bytes_other_seed_other_data(dataset, tmp_path):
     other = _digest(synth.make_dataset(tmp_path / "other", profile="smoke", seed=1,
                                        per_class=3, progress=False))
     assert other.keys() == _digest(dataset).keys()
-    differing = [name for name, digest in other.items() if digest != _digest(dataset)[name]]
-    assert len(differing) >= len(other) - 1  # only the identical manifest may agree
+    agreeing = {name for name, digest in other.items() if digest == _digest(dataset)[name]}
+    # only the identical manifest may agree, besides the bands files, which no seed changes
+    assert agreeing - {"manifest.csv"} == {"bands.json", "long/bands.json"}
 
 
 def test_command_line_twice_gives_identical_files(tmp_path):
@@ -217,7 +237,7 @@ def test_long_recording_matches_its_raven_table(dataset):
         assert info.samplerate == SR
         assert info.frames == 60 * profile.long_recording_minutes * SR
         table = read_raven(path.with_name(f"{path.stem}.selections.txt"))
-        audio, intended = synth.long_recording(synth._long_rng(0, number), sample_rate=SR,
+        audio, intended = synth.long_recording(synth_dataset._long_rng(0, number), sample_rate=SR,
                                                seconds=60 * profile.long_recording_minutes)
         assert len(table) == len(intended) > 0
         for column in ("begin_s", "end_s", "low_hz", "high_hz"):
@@ -244,8 +264,8 @@ def test_long_recording_events_are_apart_inside_and_audible(seed):
         assert synth.CALL_BANDS[event.label][0] <= event.low_hz < event.high_hz
         assert event.high_hz <= synth.CALL_BANDS[event.label][1]
         begin, end = int(event.begin_s * SR), int(event.end_s * SR)
-        inside = synth._band_power(audio[begin:end], SR, event.low_hz, event.high_hz)
-        before = synth._band_power(audio[max(0, begin - 2 * SR):begin], SR, event.low_hz, event.high_hz)
+        inside = synth_dataset._band_power(audio[begin:end], SR, event.low_hz, event.high_hz)
+        before = synth_dataset._band_power(audio[max(0, begin - 2 * SR):begin], SR, event.low_hz, event.high_hz)
         assert inside > 1.5 * before, event
 
 

@@ -11,6 +11,7 @@ import soundfile
 import torch
 
 from whalelab import train as train_module
+from whalelab.bands import write_bands
 from whalelab.checkpoint import load_checkpoint
 from whalelab.cli import main
 from whalelab.config import RunConfig
@@ -48,7 +49,8 @@ def tree(tmp_path_factory):
 
 
 def _config(tree, **overrides) -> RunConfig:
-    values = dict(clip_seconds=1.0, epochs=2, batch_size=4, device="cpu", patience=5)
+    values = dict(clip_seconds=1.0, epochs=2, batch_size=4, device="cpu", patience=5,
+                  backbone="tiny")
     values.update(overrides)
     return RunConfig.from_profile("smoke", data=str(tree), classes=["downsweep", "upcall"],
                                   **values)
@@ -124,23 +126,31 @@ def test_a_finished_run_is_left_as_it_is(tree, tmp_path, monkeypatch):
     assert (tmp_path / "run" / "best.pt").stat().st_mtime_ns == before
 
 
-def test_class_bands_prefer_annotations_then_published_bands_then_the_whole_range(tmp_path):
+def test_class_bands_come_from_the_data_never_from_the_generator(tmp_path):
     events = pd.DataFrame({"begin_s": [2.0], "end_s": [3.0], "low_hz": [300.0],
                            "high_hz": [9000.0], "label": ["clicks"]})
     soundfile.write(tmp_path / "r.wav", np.zeros(8000 * 10, dtype=np.float32), 8000)
     write_raven(events, tmp_path / "r.selections.txt")
     config = RunConfig.from_profile("smoke", data=str(tmp_path), device="cpu",
                                     classes=["clicks", "fin_whale", "mystery"])
-    bands = train_module.class_bands(config)
+    bands = train_module.run_bands(config)
     assert bands["clicks"] == (300.0, 4000.0)  # annotated, cut at fmax
-    assert bands["fin_whale"] == (12.0, 35.0)  # the synthetic species' published band
-    assert bands["mystery"] == (config.features.fmin, config.features.fmax)
+    assert bands["fin_whale"] == bands["mystery"] == (config.features.fmin, config.features.fmax)
+
+    tree = tmp_path / "tree"
+    write_bands(tree, {"fin_whale": (12.0, 35.0)})  # what `whalelab synth` writes
+    config = RunConfig.from_profile("smoke", data=str(tree), device="cpu",
+                                    classes=["fin_whale", "mystery"])
+    assert train_module.run_bands(config) == {"fin_whale": (12.0, 35.0),
+                                              "mystery": (config.features.fmin,
+                                                          config.features.fmax)}
 
 
 def test_cli_train_evaluate_predict_on_mixed_rates_and_formats(tree, tmp_path, capsys):
     run = tmp_path / "run"
     main(["train", "--data", str(tree), "--out", str(run), "--profile", "smoke",
           "--device", "cpu", "--clip-seconds", "1", "--epochs", "2", "--batch-size", "4",
+          "--backbone", "tiny",
           "--sample-rate", "8000", "--n-mels", "48", "--fmax", "3500", "--mel-scale", "slaney"])
     config = json.loads((run / "config.json").read_text())
     assert config["features"]["n_mels"] == 48 and config["features"]["fmax"] == 3500
@@ -168,3 +178,37 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert status == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("whalelab: ") and "nowhere" in error and "\n" not in error
+
+
+def test_best_pt_alone_predicts_from_another_directory(tree, tmp_path, monkeypatch, capsys):
+    run = tmp_path / "run"
+    main(["train", "--data", str(tree), "--out", str(run), "--profile", "smoke", "--device",
+          "cpu", "--clip-seconds", "1", "--epochs", "1", "--backbone", "tiny"])
+    state = load_checkpoint(run / "best.pt")
+    assert state["config"] == json.loads((run / "config.json").read_text())
+    assert state["thresholds"] == json.loads((run / "thresholds.json").read_text())
+    assert state["bands"] == json.loads((run / "classes.json").read_text())["bands"]
+    assert state["classes"] == ["downsweep", "upcall"] and state["whalelab_version"]
+    model_file = tmp_path / "elsewhere" / "model.pt"
+    model_file.parent.mkdir()
+    model_file.write_bytes((run / "best.pt").read_bytes())
+    monkeypatch.chdir(model_file.parent)
+    files = sorted(str(p) for p in (tree / "upcall").iterdir())[:2]
+    assert main(["predict", "model.pt", *files, "--out", "from_file.csv"]) == 0
+    assert main(["predict", str(run), *files, "--out", "from_folder.csv"]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv("from_file.csv"), pd.read_csv("from_folder.csv"))
+
+
+def test_resume_with_different_settings_says_which(tree, tmp_path, capsys):
+    run = tmp_path / "run"
+    arguments = ["train", "--data", str(tree), "--out", str(run), "--profile", "smoke",
+                 "--device", "cpu", "--clip-seconds", "1", "--epochs", "1", "--backbone", "tiny"]
+    assert main(arguments) == 0
+    capsys.readouterr()
+    assert main([*arguments, "--resume"]) == 0  # the same settings resume (here: finished)
+    status = main([*arguments[:-6], "--clip-seconds", "2", "--epochs", "3", "--resume"])
+    error = capsys.readouterr().err
+    assert status == 2 and "config.json" in error
+    assert "clip_seconds: 1.0 -> 2.0" in error and "epochs: 1 -> 3" in error
+    assert "backbone" not in error  # not given this time: the saved value stands
+

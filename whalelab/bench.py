@@ -48,19 +48,17 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
-from tqdm.auto import tqdm
 
 from whalelab.atomic import write_json
 from whalelab.audio import write_audio
-from whalelab.config import FeatureConfig, RunConfig
+from whalelab.config import FeatureConfig, RunConfig, profile_values
 from whalelab.data import ClipCache, ClipDataset, load_index
 from whalelab.errors import ConfigError, DataError
-from whalelab.evaluate import autocast
 from whalelab.features import logmel_pipeline
 from whalelab.model import build_model
-from whalelab.profiles import Profile, resolve_device, resolve_profile
-from whalelab.train import train_step
+from whalelab.runtime import autocast, progress_bar, resolve_device
 from whalelab.synth import ocean_noise
+from whalelab.train import train_step
 
 
 @dataclasses.dataclass(frozen=True)
@@ -375,8 +373,8 @@ def bench_detection(config: RunConfig, *, device: torch.device, sizes: Sizes,
                                     repeats=sizes.detect_repeats)
         config_path = Path(folder) / "config.json"
         config.save(config_path)
-        for length in tqdm(sizes.memory_seconds, desc="memory", leave=False,
-                           disable=not progress if progress is not None else None):
+        for length in progress_bar(sizes.memory_seconds, progress=progress, desc="memory",
+                                   leave=False):
             write_audio(audio, _noise(length, rate), rate)
             memory.append(_run_memory_child(config_path, audio, device=device,
                                             hop_s=clip_seconds))
@@ -447,14 +445,15 @@ def bench_flops(config: RunConfig, *, device: torch.device, inference_clips_per_
 # ---------------------------------------------------------------------------------- run
 
 
-def _training_set(data: str | Path, profile: Profile, progress: bool | None) -> ClipDataset:
+def _training_set(data: str | Path, features: FeatureConfig,
+                  progress: bool | None) -> ClipDataset:
     """The train split of ``data``, decoded into memory as :func:`whalelab.train.train` does."""
-    index = load_index(data, window_s=profile.clip_seconds)
+    index = load_index(data, window_s=features.clip_seconds)
     train_index = index.subset("train")
     if len(train_index) == 0:
         raise DataError(f"{data}: the benchmark needs clips in the train split")
-    dataset = ClipDataset(train_index, sample_rate=profile.sample_rate,
-                          clip_seconds=profile.clip_seconds, train=True, cache=ClipCache())
+    dataset = ClipDataset(train_index, sample_rate=features.sample_rate,
+                          clip_seconds=features.clip_seconds, train=True, cache=ClipCache())
     dataset.preload(progress=progress)
     return dataset
 
@@ -496,7 +495,8 @@ def run_bench(*, data: str | Path, profile: str = "quick", device: str = "auto",
         if threads < 1:
             raise ConfigError(f"threads must be at least 1, not {threads}")
         torch.set_num_threads(threads)
-    dataset = _training_set(data, resolve_profile(profile, device=device), progress)
+    _, values = profile_values(profile, data=data, device=device)
+    dataset = _training_set(data, FeatureConfig(**values["features"]), progress)
     config = RunConfig.from_profile(profile, data=str(data), classes=dataset.index.classes,
                                     device=device, batch_size=sizes.batch_size)
     results: dict[str, Any] = {
@@ -517,8 +517,7 @@ def run_bench(*, data: str | Path, profile: str = "quick", device: str = "auto",
             config, device=where, inference_clips_per_s=results["inference"]["clips_per_s"],
             training_clips_per_s=results["training"]["pipeline_clips_per_s"]),
     }
-    for name, measure in tqdm(measurements.items(), desc="bench",
-                              disable=not progress if progress is not None else None):
+    for name, measure in progress_bar(measurements.items(), progress=progress, desc="bench"):
         stage_started = time.perf_counter()
         results[name] = measure()
         results["settings"]["stage_seconds"][name] = time.perf_counter() - stage_started

@@ -1,22 +1,36 @@
-"""Run folders: checkpoints written atomically, and models rebuilt from them.
+"""Run folders and model files: written atomically, read without running any code.
 
 A run folder holds ``config.json`` (everything needed to rebuild the model),
-``classes.json`` (class names and their frequency bands), ``best.pt``, ``last.pt``,
-``history.csv``, ``splits.csv`` and ``metrics.json``.
+``classes.json`` (class names and their frequency bands), ``thresholds.json``,
+``best.pt``, ``last.pt``, ``history.csv``, ``splits.csv`` and ``metrics.json``.
+
+``best.pt`` describes itself: besides the weights it carries the configuration, the
+classes, their bands, the thresholds and the whalelab version, so that the file alone
+is a usable model (``whalelab predict best.pt FILE``). Every checkpoint is read with
+``torch.load(weights_only=True)``: plain tensors and values only, so a file from a
+shared folder can never execute code when it is loaded.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import pickle
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
+import whalelab
 from whalelab.atomic import atomic_write, write_json
 from whalelab.config import RunConfig
-from whalelab.errors import CheckpointError
+from whalelab.errors import CheckpointError, ConfigError
 from whalelab.model import WhaleSED, build_model
+from whalelab.runtime import resolve_device
+
+Band = tuple[float, float]
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
@@ -25,50 +39,186 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a checkpoint on the CPU; a missing or corrupt file raises :class:`CheckpointError`."""
+    """Read a checkpoint on the CPU, tensors and plain values only.
+
+    A missing or corrupt file, or one that would need to unpickle code or objects,
+    raises :class:`CheckpointError` naming it.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if "weights_only" in str(error) or "Unsupported global" in str(error):
+            reason = "it holds pickled code or objects, which whalelab never loads"
+        raise CheckpointError(f"{path}: refused ({reason})") from None
     except Exception as error:  # a truncated file raises several kinds
         raise CheckpointError(f"{path}: unreadable checkpoint ({error})") from None
+    if not isinstance(state, dict) or "model" not in state:
+        raise CheckpointError(f"{path}: not a whalelab checkpoint (no model weights inside)")
+    return state
 
 
-def write_classes(run_dir: str | Path, classes: list[str],
-                  bands: dict[str, tuple[float, float]]) -> None:
+def model_file_state(model: torch.nn.Module, config: RunConfig, *, bands: Mapping[str, Band],
+                     thresholds: Mapping[str, float] | None, epoch: int) -> dict[str, Any]:
+    """What ``best.pt`` holds: the weights and everything needed to use them alone."""
+    return {"model": model.state_dict(), "epoch": epoch, "config": config.to_dict(),
+            "classes": list(config.classes),
+            "bands": {name: [float(low), float(high)] for name, (low, high) in bands.items()},
+            "thresholds": None if thresholds is None else dict(thresholds),
+            "whalelab_version": whalelab.__version__}
+
+
+def _read_json(path: Path) -> Any:
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing; is {path.parent} a trained run folder?")
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{path}: not valid JSON ({error})") from None
+
+
+def write_classes(run_dir: str | Path, classes: list[str], bands: Mapping[str, Band]) -> None:
     """``classes.json``: the class order of the model's outputs and each class's band in Hz."""
     write_json(Path(run_dir) / "classes.json",
                {"classes": classes, "bands": {name: list(bands[name]) for name in classes}})
 
 
-def read_classes(run_dir: str | Path) -> tuple[list[str], dict[str, tuple[float, float]]]:
-    """Class names in output order and their frequency bands."""
+def _checked_bands(values: Any, classes: Sequence[str], where: Path) -> dict[str, Band]:
+    try:
+        bands = {str(name): (float(band[0]), float(band[1])) for name, band in values.items()}
+    except (AttributeError, TypeError, ValueError, IndexError, KeyError):
+        raise CheckpointError(f"{where}: 'bands' must map each class to [low_hz, high_hz]") \
+            from None
+    missing = [name for name in classes if name not in bands]
+    if missing:
+        raise CheckpointError(f"{where}: no band for {missing}")
+    return bands
+
+
+def read_classes(run_dir: str | Path) -> tuple[list[str], dict[str, Band]]:
+    """Class names in output order and their frequency bands (``classes.json``)."""
     path = Path(run_dir) / "classes.json"
+    values = _read_json(path)
+    if not isinstance(values, dict) or not isinstance(values.get("classes"), list) \
+            or not all(isinstance(name, str) for name in values["classes"]):
+        raise CheckpointError(f"{path}: expected {{\"classes\": [names], \"bands\": {{...}}}}")
+    return values["classes"], _checked_bands(values.get("bands"), values["classes"], path)
+
+
+def _checked_thresholds(values: Any, classes: Sequence[str], where: Path) -> np.ndarray:
+    """``(classes,)`` thresholds in class order; 0.5 for a class none was chosen for."""
+    if not isinstance(values, dict):
+        raise CheckpointError(f"{where}: expected {{class: threshold}}")
+    try:
+        thresholds = np.array([float(values.get(name, 0.5)) for name in classes])
+    except (TypeError, ValueError):
+        raise CheckpointError(f"{where}: every threshold must be a number") from None
+    if not np.all((thresholds >= 0) & (thresholds <= 1)):
+        raise CheckpointError(f"{where}: thresholds must lie in [0, 1]")
+    return thresholds
+
+
+def read_thresholds(run_dir: str | Path, classes: Sequence[str]) -> np.ndarray:
+    """The run's per-class thresholds (``thresholds.json``), 0.5 where none was chosen."""
+    path = Path(run_dir) / "thresholds.json"
     if not path.is_file():
-        raise CheckpointError(f"{path}: missing; is {run_dir} a trained run folder?")
-    values = json.loads(path.read_text())
-    return values["classes"], {name: tuple(band) for name, band in values["bands"].items()}
+        return np.full(len(classes), 0.5)
+    return _checked_thresholds(_read_json(path), classes, path)
 
 
-def load_run(run_dir: str | Path, *, which: str = "best",
-             device: str | torch.device = "cpu") -> tuple[WhaleSED, RunConfig]:
-    """The trained model of a run folder, in eval mode on ``device``, and its configuration.
+@dataclasses.dataclass
+class TrainedModel:
+    """A trained model in eval mode with what using it needs.
+
+    ``thresholds`` is ``(classes,)`` in class order; ``source`` the run folder or file.
+    """
+
+    model: WhaleSED
+    config: RunConfig
+    bands: dict[str, Band]
+    thresholds: np.ndarray
+    source: Path
+
+    @property
+    def classes(self) -> list[str]:
+        return self.config.classes
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+
+def _fitted(config: RunConfig, state: dict[str, Any], where: Path) -> WhaleSED:
+    model = build_model(config)
+    try:
+        model.load_state_dict(state["model"])
+    except (KeyError, RuntimeError) as error:
+        raise CheckpointError(f"{where}: does not fit the model of its configuration "
+                              f"({str(error).splitlines()[0]})") from None
+    return model
+
+
+def _from_file(path: Path) -> tuple[RunConfig, dict[str, Any], dict[str, Band], np.ndarray]:
+    state = load_checkpoint(path)
+    if "config" not in state:
+        raise CheckpointError(f"{path}: an older checkpoint without its configuration; "
+                              f"give its run folder instead")
+    try:
+        config = RunConfig.from_dict(state["config"])
+    except ConfigError as error:
+        raise CheckpointError(f"{path}: {error}") from None
+    bands = _checked_bands(state.get("bands") or {}, config.classes, path)
+    thresholds = _checked_thresholds(state.get("thresholds") or {}, config.classes, path)
+    return config, state, bands, thresholds
+
+
+def _from_folder(run_dir: Path, which: str) -> tuple[RunConfig, dict[str, Any],
+                                                    dict[str, Band], np.ndarray]:
+    config = RunConfig.load(run_dir / "config.json")
+    state = load_checkpoint(run_dir / f"{which}.pt")
+    classes, bands = read_classes(run_dir)
+    if classes != config.classes:
+        raise CheckpointError(f"{run_dir / 'classes.json'}: classes {classes} differ from "
+                              f"config.json's {config.classes}")
+    return config, state, bands, read_thresholds(run_dir, config.classes)
+
+
+def load_model(source: str | Path, *, which: str = "best",
+               device: str | torch.device = "cpu") -> TrainedModel:
+    """The trained model of a run folder or of a model file, in eval mode on ``device``.
 
     Parameters
     ----------
+    source : path
+        A run folder (its ``config.json``, ``classes.json``, ``thresholds.json`` and
+        ``<which>.pt`` are read; edits to those files take effect) or a self-describing
+        model file such as ``RUN/best.pt``.
     which : {"best", "last"}
-        ``best.pt`` (chosen on validation) or ``last.pt`` (the latest epoch).
+        For a run folder: ``best.pt`` (chosen on validation) or ``last.pt``.
+    device : str or torch.device
+        Where the model runs (``auto``, ``cpu``, ``cuda``).
     """
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise CheckpointError(f"{run_dir}: no such run folder")
-    config = RunConfig.load(run_dir / "config.json")
-    checkpoint = load_checkpoint(run_dir / f"{which}.pt")
-    model = build_model(config)
-    try:
-        model.load_state_dict(checkpoint["model"])
-    except (KeyError, RuntimeError) as error:
-        raise CheckpointError(f"{run_dir / f'{which}.pt'}: does not fit the model of "
-                              f"config.json ({str(error).splitlines()[0]})") from None
-    return model.to(device).eval(), config
+    source = Path(source)
+    if which not in ("best", "last"):
+        raise ConfigError(f"which must be 'best' or 'last', not {which!r}")
+    if source.is_dir():
+        config, state, bands, thresholds = _from_folder(source, which)
+        where = source / f"{which}.pt"
+    elif source.is_file():
+        config, state, bands, thresholds = _from_file(source)
+        where = source
+    else:
+        raise CheckpointError(f"{source}: no such run folder or model file")
+    model = _fitted(config, state, where).to(resolve_device(device)).eval()
+    return TrainedModel(model=model, config=config, bands=bands, thresholds=thresholds,
+                        source=source)
+
+
+def load_run(source: str | Path, *, which: str = "best",
+             device: str | torch.device = "cpu") -> tuple[WhaleSED, RunConfig]:
+    """:func:`load_model`'s model and configuration alone."""
+    trained = load_model(source, which=which, device=device)
+    return trained.model, trained.config

@@ -38,32 +38,26 @@ def _add_synth(commands: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from whalelab.config import RunConfig
-    from whalelab.data import load_index
-    from whalelab.profiles import resolve_profile
-    from whalelab.train import train
+    from whalelab.train import plan_run, train
 
-    run = Path(args.out)
-    if args.resume and (run / "config.json").is_file():
-        config, index = RunConfig.load(run / "config.json"), None
-    else:
-        profile = resolve_profile(args.profile, device=args.device)
-        clip_seconds = args.clip_seconds or profile.clip_seconds
-        index = load_index(args.data, seed=args.seed, window_s=clip_seconds,
-                           on_error=args.on_error)
-        config = RunConfig.from_profile(
-            profile.name, data=args.data, classes=index.classes, device=args.device,
-            seed=args.seed, epochs=args.epochs, batch_size=args.batch_size,
-            learning_rate=args.lr, sample_rate=args.sample_rate, clip_seconds=clip_seconds,
-            n_mels=args.n_mels, fmin=args.fmin, fmax=args.fmax,
-            htk=None if args.mel_scale is None else args.mel_scale == "htk",
-            pretrained=args.pretrained, num_workers=args.workers)
-    result = train(config, run, index=index, resume=args.resume)
-    print(f"{run}: best epoch {result.best_epoch} ({config.train.select_metric} "
+    config, index = plan_run(
+        args.out, data=args.data, profile=args.profile, device=args.device,
+        resume=args.resume, on_error=args.on_error, seed=args.seed, epochs=args.epochs,
+        batch_size=args.batch_size, learning_rate=args.lr, sample_rate=args.sample_rate,
+        clip_seconds=args.clip_seconds, n_mels=args.n_mels, fmin=args.fmin, fmax=args.fmax,
+        htk=None if args.mel_scale is None else args.mel_scale == "htk",
+        backbone=args.backbone, pretrained=args.pretrained, num_workers=args.workers,
+        label_column=args.label_column, background_labels=args.background_label,
+        min_call_fraction=args.min_call_fraction, window_hop_s=args.window_hop_s,
+        background_cap=args.background_cap)
+    result = train(config, args.out, index=index, resume=args.resume)
+    print(f"{args.out}: best epoch {result.best_epoch} ({config.train.select_metric} "
           f"{result.best_score:.4f}){', stopped early' if result.stopped_early else ''}")
 
 
 def _add_train(commands: argparse._SubParsersAction) -> None:
+    from whalelab.config import BACKBONES
+
     parser = commands.add_parser(
         "train", help="train a model into a run folder",
         description="Train WhaleSED. The profile gives defaults; flags override them and "
@@ -74,9 +68,11 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="run folder to write")
     parser.add_argument("--profile", default="auto", help="smoke | quick | full | auto")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, help="fixes the split, weights and batches "
+                                                 "(default 0)")
     parser.add_argument("--resume", action="store_true",
-                        help="continue from RUN/last.pt (a finished run is left as it is)")
+                        help="continue from RUN/last.pt (a finished run is left as it is); "
+                             "settings that differ from RUN/config.json are an error")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--lr", type=float, help="peak learning rate")
@@ -87,22 +83,38 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--fmax", type=float, help="Hz (default: the profile's, at most sr/2)")
     parser.add_argument("--mel-scale", choices=("htk", "slaney"),
                         help="band spacing (default htk: finer below 1 kHz)")
+    parser.add_argument("--backbone", choices=BACKBONES,
+                        help="encoder (default densenet121; tiny: a few conv layers, for tests)")
     parser.add_argument("--pretrained", help="local torchvision DenseNet121 state dict")
     parser.add_argument("--workers", type=int, help="DataLoader worker processes")
     parser.add_argument("--on-error", choices=("raise", "skip"), default="raise",
                         help="skip unreadable files with a warning instead of stopping")
+    data = parser.add_argument_group("data", "how the data is read (saved in config.json)")
+    data.add_argument("--background-label", action="append", metavar="LABEL",
+                      help="a label or class folder that means 'no call' (repeat for several; "
+                           "default: background)")
+    data.add_argument("--label-column", help="Raven tables: the label column (default Species)")
+    data.add_argument("--min-call-fraction", type=float,
+                      help="Raven tables: share of a call inside a window that labels it "
+                           "(default 0.5)")
+    data.add_argument("--window-hop-s", type=float,
+                      help="Raven tables: seconds between windows (default: half a clip)")
+    data.add_argument("--background-cap", type=float,
+                      help="Raven tables: largest share of call-free windows (default 0.5)")
     parser.set_defaults(handler=_train)
 
 
 def _evaluate(args: argparse.Namespace) -> None:
     from whalelab.detect import annotated_recordings, evaluate_recordings
-    from whalelab.evaluate import evaluate_run, format_metrics
-    from whalelab.events import format_event_metrics
+    from whalelab.clip_metrics import format_metrics
+    from whalelab.evaluate import evaluate_run
+    from whalelab.event_scoring import format_event_metrics
 
     if args.data and Path(args.data).is_dir() and annotated_recordings(args.data):
         metrics = evaluate_recordings(args.run, args.data, out=args.out, iou=args.iou,
                                       onset_tolerance_s=args.onset_tolerance_s,
-                                      threshold=args.threshold, device=args.device)
+                                      threshold=args.threshold, trim=args.trim,
+                                      device=args.device)
         print(format_event_metrics(metrics))
         return
     metrics = evaluate_run(args.run, data=args.data, split=args.split, out=args.out,
@@ -128,8 +140,11 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
                         help="least time overlap (intersection over union) for a match")
     events.add_argument("--onset-tolerance-s", type=float,
                         help="match on onsets at most this many seconds apart instead")
-    events.add_argument("--threshold", type=float, default=0.5,
-                        help="framewise probability that starts an event")
+    events.add_argument("--threshold", type=float,
+                        help="detection score that starts an event (default: the run's, "
+                             "config.json's detect.threshold)")
+    events.add_argument("--no-trim", dest="trim", action="store_const", const=False,
+                        help="do not trim events to their class's band energy")
     parser.set_defaults(handler=_evaluate)
 
 
@@ -149,7 +164,7 @@ def _add_predict(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "predict", help="class probabilities for audio files",
         description="Score each file window by window; a class's score is its best window's.")
-    parser.add_argument("run", help="trained run folder")
+    parser.add_argument("run", help="trained run folder, or a model file (RUN/best.pt) alone")
     parser.add_argument("files", nargs="+", help="audio files")
     parser.add_argument("--out", help="CSV to write (default: print a table)")
     parser.add_argument("--device", default="auto")
@@ -160,7 +175,8 @@ def _detect(args: argparse.Namespace) -> None:
     from whalelab.detect import detect_files
 
     events = detect_files(args.run, args.inputs, args.out, hop_s=args.hop_s,
-                          threshold=args.threshold, min_duration_s=args.min_duration_s,
+                          threshold=args.threshold, low_threshold=args.low_threshold,
+                          min_duration_s=args.min_duration_s,
                           merge_gap_s=args.merge_gap_s, trim=args.trim,
                           batch_size=args.batch_size,
                           device=args.device, channel=args.channel, on_error=args.on_error)
@@ -178,22 +194,26 @@ def _add_detect(commands: argparse._SubParsersAction) -> None:
                     "stands out of the noise, and write them as OUT/<name>.selections.txt "
                     "per file plus OUT/events.csv. Files whose table exists are skipped, so "
                     "a stopped run resumes.")
-    parser.add_argument("run", help="trained run folder")
+    parser.add_argument("run", help="trained run folder, or a model file (RUN/best.pt) alone")
     parser.add_argument("inputs", nargs="+", metavar="AUDIO_OR_DIR",
                         help="audio files, or folders searched recursively")
     parser.add_argument("--out", required=True, help="folder for the tables")
     parser.add_argument("--hop-s", type=float,
-                        help="seconds between windows (default: half a clip, 50%% overlap)")
-    parser.add_argument("--threshold", type=float, default=0.5,
-                        help="detection score that starts an event (it continues down to "
-                             "half of this)")
-    parser.add_argument("--min-duration-s", type=float, default=0.2,
-                        help="drop shorter events")
-    parser.add_argument("--merge-gap-s", type=float, default=0.3,
-                        help="merge events of a class this close")
-    parser.add_argument("--no-trim", dest="trim", action="store_false",
-                        help="keep events as the scores give them, without trimming them to "
-                             "their class's band energy")
+                        help="seconds between windows (default: the run's; half a clip, "
+                             "50%% overlap)")
+    settings = parser.add_argument_group(
+        "detection settings", "each defaults to the run's own (config.json's detect part)")
+    settings.add_argument("--threshold", type=float,
+                          help="detection score that starts an event (default 0.5)")
+    settings.add_argument("--low-threshold", type=float,
+                          help="score an event continues down to (default: half the threshold)")
+    settings.add_argument("--min-duration-s", type=float,
+                          help="drop shorter events (default 0.2)")
+    settings.add_argument("--merge-gap-s", type=float,
+                          help="merge events of a class this close (default 0.3)")
+    settings.add_argument("--no-trim", dest="trim", action="store_const", const=False,
+                          help="keep events as the scores give them, without trimming them "
+                               "to their class's band energy")
     parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
     parser.add_argument("--channel", type=int, help="channel of multi-channel files "

@@ -1,14 +1,19 @@
 """A run's configuration: dataclasses that validate themselves and round-trip through JSON.
 
-``config.json`` in a run folder holds everything needed to rebuild the same features
-and model: :meth:`RunConfig.load` then ``whalelab.model.build_model(config)``.
+``config.json`` in a run folder holds everything needed to rebuild the same data
+reading, features, model and detection: :meth:`RunConfig.load` then
+``whalelab.model.build_model(config)``. Each setting has one home, a dataclass field
+with its default; a profile (:mod:`whalelab.profiles`) overrides some of them and the
+command line overrides those (:meth:`RunConfig.from_profile`).
 
 Examples
 --------
 >>> config = RunConfig.from_profile("smoke", data="data/synthetic/smoke", classes=["a", "b"])
->>> config.features.n_frames, config.model.num_classes
-(313, 2)
+>>> config.features.n_frames, config.model.num_classes, config.train.epochs
+(313, 2, 1)
 >>> RunConfig.from_dict(config.to_dict()) == config
+True
+>>> Path(config.data.path).is_absolute()
 True
 """
 
@@ -22,6 +27,9 @@ from typing import Any
 from whalelab.atomic import write_json
 from whalelab.errors import ConfigError
 from whalelab.profiles import resolve_profile
+
+#: the encoders WhaleSED can use: DenseNet121 (the recipe) and a few conv layers for tests
+BACKBONES = ("densenet121", "tiny")
 
 
 @dataclasses.dataclass
@@ -91,10 +99,14 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.num_classes < 1:
             raise ConfigError(f"num_classes must be at least 1, not {self.num_classes}")
-        if self.backbone != "densenet121":
-            raise ConfigError(f"backbone {self.backbone!r} is not known; use 'densenet121'")
+        if self.backbone not in BACKBONES:
+            raise ConfigError(f"backbone {self.backbone!r} is not known; use one of "
+                              f"{', '.join(BACKBONES)}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1), not {self.dropout}")
+        if self.pretrained is not None and self.backbone != "densenet121":
+            raise ConfigError(f"pretrained={self.pretrained!r}: pretrained weights exist only "
+                              f"for backbone 'densenet121', not {self.backbone!r}")
 
 
 @dataclasses.dataclass
@@ -106,7 +118,7 @@ class TrainConfig:
     learning_rate: float = 1e-3
     weight_decay: float = 1e-2
     warmup_epochs: float = 1.0
-    patience: int = 4
+    patience: int = 5
     mixup: float = 0.0
     ema_decay: float | None = None
     select_metric: str = "macro_ap"
@@ -133,63 +145,189 @@ class TrainConfig:
 
 
 @dataclasses.dataclass
+class DataConfig:
+    """How the training data is read (DESIGN.md §3): where, and the user's conventions.
+
+    ``path`` is stored resolved, so a run folder works from any working directory.
+    ``background_labels`` are the labels (class folders, manifest labels, Raven labels)
+    that mean "no call": they never become a class. The rest applies to long
+    recordings with Raven tables: the label column, the share of a call that must lie
+    in a window to label it, the hop between windows (None: half a clip) and the
+    largest share of call-free windows.
+    """
+
+    path: str = ""
+    label_column: str = "Species"
+    background_labels: list[str] = dataclasses.field(default_factory=lambda: ["background"])
+    min_call_fraction: float = 0.5
+    window_hop_s: float | None = None
+    background_cap: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.path:
+            self.path = str(Path(self.path).expanduser().resolve())
+        self.background_labels = list(self.background_labels)
+        if not 0 < self.min_call_fraction <= 1:
+            raise ConfigError(f"min_call_fraction must be in (0, 1], not {self.min_call_fraction}")
+        if self.window_hop_s is not None and self.window_hop_s <= 0:
+            raise ConfigError(f"window_hop_s must be positive, not {self.window_hop_s}")
+        if not 0 < self.background_cap <= 1:
+            raise ConfigError(f"background_cap must be in (0, 1], not {self.background_cap}")
+        if not self.label_column:
+            raise ConfigError("label_column must name a column of the Raven tables")
+
+
+@dataclasses.dataclass
+class DetectConfig:
+    """How detection turns a recording into events (see :mod:`whalelab.detect`).
+
+    ``hop_s`` between windows (None: half a clip); an event starts where a class's
+    score reaches ``threshold`` and continues down to ``low_threshold`` (None: half of
+    it); events closer than ``merge_gap_s`` merge, shorter than ``min_duration_s`` are
+    dropped; ``trim`` cuts each event to where its class's band stands out.
+    """
+
+    hop_s: float | None = None
+    threshold: float = 0.5
+    low_threshold: float | None = None
+    merge_gap_s: float = 0.3
+    min_duration_s: float = 0.2
+    trim: bool = True
+
+    def __post_init__(self) -> None:
+        if self.hop_s is not None and self.hop_s <= 0:
+            raise ConfigError(f"hop_s must be positive, not {self.hop_s}")
+        if not 0 < self.threshold <= 1:
+            raise ConfigError(f"threshold must be in (0, 1], not {self.threshold}")
+        if self.low_threshold is not None and not 0 < self.low_threshold <= self.threshold:
+            raise ConfigError(f"low_threshold must be in (0, threshold={self.threshold}], "
+                              f"not {self.low_threshold}")
+        if self.merge_gap_s < 0 or self.min_duration_s < 0:
+            raise ConfigError("merge_gap_s and min_duration_s must not be negative")
+
+
+#: the parts of a run configuration, in ``config.json`` order
+PARTS = {"features": FeatureConfig, "model": ModelConfig, "train": TrainConfig,
+         "data": DataConfig, "detect": DetectConfig}
+#: settings that say where or how fast a run goes, not what it computes
+RUNTIME_SETTINGS = {("train", "device"), ("train", "num_workers")}
+
+
+def _part_of(name: str) -> str:
+    part = next((part for part, kind in PARTS.items()
+                 if name in {field.name for field in dataclasses.fields(kind)}), None)
+    if part is None:
+        raise ConfigError(f"unknown setting {name!r}")
+    return part
+
+
+def profile_values(profile: str, *, data: str | Path, device: str = "auto",
+                   **overrides: Any) -> tuple[str, dict[str, dict[str, Any]]]:
+    """The profile's name and each part's field values: the profile's overrides, then
+    ``overrides`` (None ignored); what :meth:`RunConfig.from_profile` builds from, and
+    what reading the data needs before the classes are known.
+
+    Examples
+    --------
+    >>> name, values = profile_values("quick", data="d", epochs=3, label_column="Call")
+    >>> name, values["train"]["epochs"], DataConfig(**values["data"]).label_column
+    ('quick', 3, 'Call')
+    """
+    chosen = resolve_profile(profile, device=device)
+    values: dict[str, dict[str, Any]] = {part: {} for part in PARTS}
+    for part, settings in chosen.overrides.items():
+        for name, value in settings.items():
+            if _part_of(name) != part:
+                raise ConfigError(f"profile {chosen.name}: {name!r} is not a {part} setting")
+            values[part][name] = value
+    values["train"]["device"] = device
+    values["data"]["path"] = str(data)
+    for name, value in overrides.items():
+        if value is not None:
+            values[_part_of(name)][name] = value
+    if overrides.get("fmax") is None:
+        sample_rate = values["features"].get("sample_rate", FeatureConfig.sample_rate)
+        values["features"]["fmax"] = min(values["features"].get("fmax", FeatureConfig.fmax),
+                                         sample_rate / 2)
+    return chosen.name, values
+
+
+@dataclasses.dataclass
 class RunConfig:
-    """Everything a run folder needs to rebuild its features, model and training."""
+    """Everything a run folder needs to rebuild its data reading, features, model,
+    training and detection."""
 
     features: FeatureConfig
     model: ModelConfig
     train: TrainConfig
     classes: list[str]
-    data: str = ""
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    detect: DetectConfig = dataclasses.field(default_factory=DetectConfig)
     profile: str = "quick"
 
     def __post_init__(self) -> None:
         if len(self.classes) != self.model.num_classes:
             raise ConfigError(f"{len(self.classes)} class names for "
                               f"num_classes={self.model.num_classes}")
+        background = sorted(set(self.classes) & set(self.data.background_labels))
+        if background:
+            raise ConfigError(f"{background} are background labels and cannot be classes")
 
     @classmethod
-    def from_profile(cls, profile: str, *, data: str, classes: list[str],
+    def from_profile(cls, profile: str, *, data: str | Path, classes: list[str],
                      device: str = "auto", **overrides: Any) -> "RunConfig":
-        """Defaults of ``profile``, then ``overrides`` (field names of any part; None is ignored)."""
-        chosen = resolve_profile(profile, device=device)
-        values: dict[str, dict[str, Any]] = {
-            "features": {name: getattr(chosen, name) for name in
-                         ("sample_rate", "clip_seconds", "n_fft", "hop_length", "n_mels",
-                          "fmin", "fmax")},
-            "model": {"num_classes": len(classes)},
-            "train": {"epochs": chosen.epochs, "batch_size": chosen.batch_size,
-                      "learning_rate": chosen.learning_rate, "patience": chosen.patience,
-                      "amp": chosen.amp, "device": device},
-        }
-        parts = {"features": FeatureConfig, "model": ModelConfig, "train": TrainConfig}
-        for key, value in overrides.items():
-            if value is None:
-                continue
-            part = next((name for name, kind in parts.items()
-                         if key in {f.name for f in dataclasses.fields(kind)}), None)
-            if part is None:
-                raise ConfigError(f"unknown setting {key!r}")
-            values[part][key] = value
-        if "fmax" not in overrides or overrides["fmax"] is None:
-            sample_rate = values["features"]["sample_rate"]
-            values["features"]["fmax"] = min(values["features"]["fmax"], sample_rate / 2)
-        return cls(features=FeatureConfig(**values["features"]),
-                   model=ModelConfig(**values["model"]), train=TrainConfig(**values["train"]),
-                   classes=list(classes), data=str(data), profile=chosen.name)
+        """Dataclass defaults, then the profile's overrides, then ``overrides``.
+
+        ``overrides`` are field names of any part (None is ignored); ``fmax`` that is
+        not given follows the sample rate down to its Nyquist frequency.
+        """
+        name, values = profile_values(profile, data=data, device=device, **overrides)
+        values["model"]["num_classes"] = len(classes)
+        return cls(**{part: kind(**values[part]) for part, kind in PARTS.items()},
+                   classes=list(classes), profile=name)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
+        """Rebuild from :meth:`to_dict`'s output; ``config.json`` files written before
+        ``data`` and ``detect`` were parts (``"data": "path"``) still load."""
+        values = dict(values)
+        if not isinstance(values.get("data", {}), dict):
+            values["data"] = {"path": values["data"]}
         try:
-            return cls(features=FeatureConfig(**values["features"]),
-                       model=ModelConfig(**values["model"]),
-                       train=TrainConfig(**values["train"]), classes=list(values["classes"]),
-                       data=values.get("data", ""), profile=values.get("profile", "quick"))
+            parts = {part: kind(**values.get(part, {})) if part in ("data", "detect")
+                     else kind(**values[part]) for part, kind in PARTS.items()}
+            unknown = set(values) - set(PARTS) - {"classes", "profile"}
+            if unknown:
+                raise TypeError(f"unknown keys {sorted(unknown)}")
+            return cls(**parts, classes=list(values["classes"]),
+                       profile=values.get("profile", "quick"))
         except (KeyError, TypeError) as error:
             raise ConfigError(f"configuration is incomplete or has unknown keys: {error}") from None
+
+    def conflicts(self, **requested: Any) -> list[str]:
+        """``name: saved -> requested`` for each requested setting (None ignored) that
+        differs from this configuration; runtime settings (device, workers) never do.
+
+        Examples
+        --------
+        >>> config = RunConfig.from_profile("smoke", data="d", classes=["a"])
+        >>> config.conflicts(epochs=1, batch_size=16, device="cuda", fmin=None)
+        ['batch_size: 8 -> 16']
+        """
+        changed = []
+        for name, value in requested.items():
+            part = _part_of(name)
+            if value is None or (part, name) in RUNTIME_SETTINGS:
+                continue
+            if part == "data" and name == "path":
+                value = str(Path(value).expanduser().resolve())
+            saved = getattr(getattr(self, part), name)
+            if saved != value and not (isinstance(saved, list) and list(value) == saved):
+                changed.append(f"{name}: {saved!r} -> {value!r}")
+        return changed
 
     def save(self, path: str | Path) -> None:
         """Write to ``path`` (usually ``RUN/config.json``) atomically."""
@@ -203,6 +341,12 @@ class RunConfig:
             raise ConfigError(f"{path}: no such configuration file")
         try:
             values = json.loads(path.read_text())
+            if not isinstance(values, dict):
+                raise ConfigError(f"{path}: expected a JSON object")
+            return cls.from_dict(values)
         except json.JSONDecodeError as error:
             raise ConfigError(f"{path}: not valid JSON ({error})") from None
-        return cls.from_dict(values)
+        except ConfigError as error:
+            message = str(error)
+            raise ConfigError(message if message.startswith(str(path))
+                              else f"{path}: {message}") from None

@@ -9,7 +9,8 @@ estimates of a frame are averaged. Each window contributes a whole number of hop
 frames (312 of its 313 at the default 50 % overlap), so that every frame is averaged
 over the same number of windows and window edges leave no seams.
 
-Detection (:func:`detect_files`, :func:`detection_traces`) stitches two traces per class
+Detection (:func:`detect_recording`, used by :func:`detect_files` and
+:func:`evaluate_recordings` alike) stitches two traces per class
 instead of the bare framewise output: the framewise probability times the window's
 clipwise probability, which events are found on, and the band contrast of
 :mod:`whalelab.band_contrast`, which trims each event to where the call's energy is.
@@ -30,6 +31,7 @@ and the number of skipped files is reported at the end (a later run tries them a
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import warnings
@@ -45,15 +47,14 @@ from tqdm.auto import tqdm
 from whalelab.atomic import atomic_write, write_json
 from whalelab.audio import audio_info, is_audio_file, stream_audio
 from whalelab.band_contrast import BandContrast
-from whalelab.checkpoint import load_run, read_classes
-from whalelab.config import RunConfig
+from whalelab.checkpoint import load_model
+from whalelab.config import DetectConfig, RunConfig
 from whalelab.data import raven_pairs
 from whalelab.errors import AudioError, ConfigError, DataError
-from whalelab.evaluate import autocast
-from whalelab.events import (LOW_THRESHOLD_FRACTION, event_metrics, find_events,
-                             find_file_events)
-from whalelab.profiles import resolve_device
+from whalelab.event_scoring import event_metrics
+from whalelab.events import find_events
 from whalelab.raven import read_raven, write_raven
+from whalelab.runtime import autocast, progress_bar
 
 #: seconds of audio read from disk at a time
 BLOCK_SECONDS = 60.0
@@ -273,8 +274,8 @@ def _with_progress(score: Score, config: RunConfig, path: str | Path, *, hop_s: 
     """:func:`_stitched` under a progress bar in audio seconds."""
     path = Path(path)
     hop = hop_frames(config, hop_s)
-    with tqdm(total=round(audio_info(path).duration, 1), unit="s", desc=path.name,
-              leave=False, disable=not progress if progress is not None else None) as bar:
+    with progress_bar(total=round(audio_info(path).duration, 1), progress=progress, unit="s",
+                      desc=path.name, leave=False) as bar:
         return _stitched(score, config, path, hop=hop, batch_size=batch_size, channel=channel,
                          advance=bar.update, device=device, width=width)
 
@@ -306,36 +307,115 @@ def _jobs(inputs: Sequence[str | Path], out: Path) -> list[tuple[Path, Path]]:
 
 
 def _speed_bar(total_hours: float, progress: bool | None) -> tqdm:
-    return tqdm(total=total_hours, desc="detect", unit="h",
-                bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} h audio [{elapsed}<{remaining}"
-                           "{postfix}]", disable=not progress if progress is not None else None)
+    return progress_bar(total=total_hours, progress=progress, desc="detect", unit="h",
+                        bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} h audio [{elapsed}<"
+                                   "{remaining}{postfix}]")
 
 
-def detect_files(run_dir: str | Path, inputs: Sequence[str | Path], out: str | Path, *,
-                 hop_s: float | None = None, threshold: float = 0.5,
-                 low_threshold: float | None = None, min_duration_s: float = 0.2,
-                 merge_gap_s: float = 0.3, trim: bool = True, batch_size: int = 32,
-                 device: str = "auto", channel: int | None = None, on_error: str = "raise",
-                 progress: bool | None = None) -> pd.DataFrame:
+def detection_settings(config: RunConfig, **overrides: Any) -> DetectConfig:
+    """The run's detection settings (``config.json``'s ``detect``), with ``overrides``
+    (field names of :class:`whalelab.config.DetectConfig`; None keeps the run's value)."""
+    try:
+        return dataclasses.replace(config.detect, **{name: value for name, value
+                                                     in overrides.items() if value is not None})
+    except TypeError as error:
+        raise ConfigError(f"unknown detection setting: {error}") from None
+
+
+def detect_recording(model: torch.nn.Module, config: RunConfig, path: str | Path, *,
+                     bands: Mapping[str, tuple[float, float]], settings: DetectConfig,
+                     batch_size: int = 32, channel: int | None = None,
+                     advance: Callable[[float], None] = lambda seconds: None) -> pd.DataFrame:
+    """The events of one recording: what ``whalelab detect`` writes and evaluation scores.
+
+    Detection scores and band contrast are stitched over the windows
+    (:func:`detection_traces`), events are found with ``settings``
+    (:func:`whalelab.events.find_events`; trimmed by band contrast when
+    ``settings.trim``), and no event ends after the recording does.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``begin_s, end_s, low_hz, high_hz, label, score, mean_score``.
+    """
+    path = Path(path)
+    traces = _stitched(_detection_score(model, config, bands), config, path,
+                       hop=hop_frames(config, settings.hop_s), batch_size=batch_size,
+                       channel=channel, advance=advance, device=next(model.parameters()).device,
+                       width=2 * len(config.classes))
+    scores, contrast = np.split(traces, 2, axis=1)  # (frames, classes) each
+    events = find_events(scores, config.classes,
+                         frames_per_second=config.features.frames_per_second,
+                         threshold=settings.threshold, low_threshold=settings.low_threshold,
+                         min_duration_s=settings.min_duration_s,
+                         merge_gap_s=settings.merge_gap_s, bands=bands,
+                         contrast=contrast if settings.trim else None)
+    events["end_s"] = events["end_s"].clip(upper=audio_info(path).duration)  # last frame's end
+    return events
+
+
+class _Failures:
+    """Unreadable audio files: raised, or (``on_error="skip"``) warned about and counted."""
+
+    def __init__(self, on_error: str) -> None:
+        if on_error not in ("raise", "skip"):
+            raise ConfigError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+        self.on_error, self.skipped = on_error, []
+
+    def fail(self, audio: Path, error: AudioError) -> None:
+        if self.on_error == "raise":
+            raise error
+        warnings.warn(f"skipped {error}", stacklevel=4)
+        self.skipped.append(audio)
+
+
+def _pending(jobs: list[tuple[Path, Path]], failures: _Failures) -> dict[Path, tuple[Path, float]]:
+    """``{audio: (table, seconds)}`` of the jobs whose table is not written yet."""
+    pending = {}
+    for audio, table in jobs:
+        if table.is_file():
+            continue
+        try:
+            pending[audio] = (table, audio_info(audio).duration)
+        except AudioError as error:
+            failures.fail(audio, error)
+    return pending
+
+
+def _combined_events(jobs: list[tuple[Path, Path]], out: Path) -> pd.DataFrame:
+    """Every written table's events with a ``file`` column, saved as ``OUT/events.csv``."""
+    finished = [read_raven(table).assign(file=str(audio)).reindex(columns=COMBINED_COLUMNS)
+                for audio, table in jobs if table.is_file()]
+    finished = [events for events in finished if len(events)]
+    combined = pd.concat(finished, ignore_index=True) if finished \
+        else pd.DataFrame(columns=COMBINED_COLUMNS)
+    atomic_write(out / "events.csv", lambda temporary: combined.to_csv(temporary, index=False))
+    return combined
+
+
+def detect_files(model_source: str | Path, inputs: Sequence[str | Path], out: str | Path, *,
+                 hop_s: float | None = None, threshold: float | None = None,
+                 low_threshold: float | None = None, min_duration_s: float | None = None,
+                 merge_gap_s: float | None = None, trim: bool | None = None,
+                 batch_size: int = 32, device: str = "auto", channel: int | None = None,
+                 on_error: str = "raise", progress: bool | None = None) -> pd.DataFrame:
     """Detect calls in recordings; one Raven table per file and a combined ``events.csv``.
 
     Parameters
     ----------
-    run_dir : path
-        A trained run folder.
+    model_source : path
+        A trained run folder, or a model file (``RUN/best.pt``).
     inputs : sequence of paths
         Audio files and folders (searched recursively for audio files).
     out : path
         Output folder: ``OUT/<stem>.selections.txt`` per file (a folder input's
         subfolders are kept) and ``OUT/events.csv`` with a ``file`` column. A file whose
         table already exists is skipped, so an interrupted run resumes where it stopped.
-    hop_s, batch_size, channel
+    hop_s, threshold, low_threshold, min_duration_s, merge_gap_s, trim
+        Detection settings (:class:`whalelab.config.DetectConfig`); None keeps the run's
+        own (``config.json``'s ``detect``).
+    batch_size, channel
         As in :func:`framewise_probabilities`.
-    threshold, low_threshold, min_duration_s, merge_gap_s
-        As in :func:`whalelab.events.find_events`.
-    trim : bool
-        Trim events by band contrast (see :mod:`whalelab.band_contrast`); False keeps
-        the spans the detection scores give.
     device : str
         ``auto``, ``cpu`` or ``cuda``.
     on_error : {"raise", "skip"}
@@ -350,40 +430,21 @@ def detect_files(run_dir: str | Path, inputs: Sequence[str | Path], out: str | P
         Every event of every finished file: ``file, begin_s, end_s, low_hz, high_hz,
         label, score, begin_file`` (the contents of ``events.csv``).
     """
-    if on_error not in ("raise", "skip"):
-        raise ConfigError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+    failures = _Failures(on_error)
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be at least 1, not {batch_size}")
     if not inputs:
         raise DataError("no audio files or folders given to detect in")
     out = Path(out)
     jobs = _jobs(inputs, out)
-    model, config = load_run(run_dir, device=resolve_device(device))
-    classes, bands = read_classes(run_dir)
-    nyquist = config.features.sample_rate / 2
-    bands = {name: bands.get(name, (0.0, nyquist)) for name in classes}
-    hop = hop_frames(config, hop_s)
-    settings = {"frames_per_second": config.features.frames_per_second, "threshold": threshold,
-                "low_threshold": low_threshold, "min_duration_s": min_duration_s,
-                "merge_gap_s": merge_gap_s, "bands": bands}
-    find_events(np.zeros((1, len(classes))), classes, **settings)  # bad settings fail now
-    todo, skipped = [], []
-
-    def fail(audio: Path, error: AudioError) -> None:
-        if on_error == "raise":
-            raise error
-        warnings.warn(f"skipped {error}", stacklevel=3)
-        skipped.append(audio)
-
-    durations = {}
-    for audio, table in jobs:
-        if table.is_file():
-            continue
-        try:
-            durations[audio] = audio_info(audio).duration
-            todo.append((audio, table))
-        except AudioError as error:
-            fail(audio, error)
+    trained = load_model(model_source, device=device)
+    settings = detection_settings(trained.config, hop_s=hop_s, threshold=threshold,
+                                  low_threshold=low_threshold, min_duration_s=min_duration_s,
+                                  merge_gap_s=merge_gap_s, trim=trim)
+    hop_frames(trained.config, settings.hop_s)  # bad settings fail before any file is read
+    pending = _pending(jobs, failures)
     began, seconds = time.perf_counter(), 0.0
-    with _speed_bar(sum(durations.values()) / 3600, progress) as bar:
+    with _speed_bar(sum(duration for _, duration in pending.values()) / 3600, progress) as bar:
         def advance(done: float) -> None:
             nonlocal seconds
             seconds += done
@@ -391,30 +452,20 @@ def detect_files(run_dir: str | Path, inputs: Sequence[str | Path], out: str | P
             bar.set_postfix_str(f"{seconds / max(time.perf_counter() - began, 1e-9):.0f}x "
                                 f"real time", refresh=False)
 
-        score, device = _detection_score(model, config, bands), next(model.parameters()).device
-        for audio, table in todo:
+        for audio, (table, _) in pending.items():
             try:
-                traces = _stitched(score, config, audio, hop=hop, batch_size=batch_size,
-                                   channel=channel, advance=advance, device=device,
-                                   width=2 * len(classes))
+                events = detect_recording(trained.model, trained.config, audio,
+                                          bands=trained.bands, settings=settings,
+                                          batch_size=batch_size, channel=channel,
+                                          advance=advance)
             except AudioError as error:
-                fail(audio, error)
+                failures.fail(audio, error)
                 continue
-            scores, contrast = np.split(traces, 2, axis=1)  # (frames, classes) each
-            events = find_events(scores, classes, contrast=contrast if trim else None,
-                                 **settings)
-            events["end_s"] = events["end_s"].clip(upper=durations[audio])  # last frame's end
             write_raven(events.assign(begin_file=audio.name), table)
-    if skipped:
-        warnings.warn(f"{len(skipped)} of {len(jobs)} file(s) could not be read and were "
-                      f"skipped", stacklevel=2)
-    finished = [read_raven(table).assign(file=str(audio)).reindex(columns=COMBINED_COLUMNS)
-                for audio, table in jobs if table.is_file()]
-    finished = [events for events in finished if len(events)]
-    combined = pd.concat(finished, ignore_index=True) if finished \
-        else pd.DataFrame(columns=COMBINED_COLUMNS)
-    atomic_write(out / "events.csv", lambda temporary: combined.to_csv(temporary, index=False))
-    return combined
+    if failures.skipped:
+        warnings.warn(f"{len(failures.skipped)} of {len(jobs)} file(s) could not be read and "
+                      f"were skipped", stacklevel=2)
+    return _combined_events(jobs, out)
 
 
 def annotated_recordings(folder: str | Path) -> list[tuple[Path, Path]]:
@@ -427,53 +478,54 @@ def annotated_recordings(folder: str | Path) -> list[tuple[Path, Path]]:
     return raven_pairs(Path(folder))
 
 
-def evaluate_recordings(run_dir: str | Path, data: str | Path, *, out: str | Path | None = None,
-                        iou: float = 0.3, onset_tolerance_s: float | None = None,
-                        hop_s: float | None = None, threshold: float = 0.5,
-                        low_threshold: float | None = None, min_duration_s: float = 0.2,
-                        merge_gap_s: float = 0.3, label_column: str = "Species",
-                        batch_size: int = 32, device: str = "auto",
-                        progress: bool | None = None) -> dict[str, Any]:
+def evaluate_recordings(model_source: str | Path, data: str | Path, *,
+                        out: str | Path | None = None, iou: float = 0.3,
+                        onset_tolerance_s: float | None = None, batch_size: int = 32,
+                        device: str = "auto", progress: bool | None = None,
+                        **settings: Any) -> dict[str, Any]:
     """Event-level precision, recall and F1 of a run on long recordings with Raven tables.
 
-    Every recording of :func:`annotated_recordings` is detected as by
-    :func:`detect_files` and scored with :func:`whalelab.events.event_metrics` (events of
-    different recordings never match). The result is written as JSON to ``out``
-    (default ``RUN/event_metrics.json``).
+    Every recording of :func:`annotated_recordings` is detected with
+    :func:`detect_recording`, exactly as :func:`detect_files` does, and scored with
+    :func:`whalelab.event_scoring.event_metrics` (events of different recordings never
+    match). Truth is read with the run's label column. The result is written as JSON to
+    ``out`` (default ``RUN/event_metrics.json``, or beside a model file).
+
+    Parameters
+    ----------
+    **settings
+        Detection settings overriding the run's (see :func:`detect_files`).
 
     Returns
     -------
     dict
-        :func:`whalelab.events.event_metrics`' dict plus ``run``, ``data``,
+        :func:`whalelab.event_scoring.event_metrics`' dict plus ``run``, ``data``,
         ``recordings``, ``audio_hours`` and the detection ``settings``.
     """
     pairs = annotated_recordings(data)
     if not pairs:
         raise DataError(f"{data}: no audio files with a Raven table beside them "
                         f"(NAME.wav + NAME{TABLE_SUFFIX})")
-    model, config = load_run(run_dir, device=resolve_device(device))
-    classes, bands = read_classes(run_dir)
-    settings = {"hop_s": hop_frames(config, hop_s) / config.features.frames_per_second,
-                "threshold": threshold, "low_threshold": low_threshold
-                if low_threshold is not None else LOW_THRESHOLD_FRACTION * threshold,
-                "min_duration_s": min_duration_s, "merge_gap_s": merge_gap_s}
-    probabilities, contrasts, truth = {}, {}, []
-    for audio, table in tqdm(pairs, desc="evaluate", unit="file",
-                             disable=not progress if progress is not None else None):
-        truth.append(read_raven(table, label_column=label_column).assign(file=str(audio)))
-        probabilities[str(audio)], contrasts[str(audio)] = detection_traces(
-            model, config, audio, bands=bands, hop_s=hop_s, batch_size=batch_size,
-            progress=False)
-    frames_per_second = config.features.frames_per_second
-    predicted = find_file_events(probabilities, classes, frames_per_second=frames_per_second,
-                                 contrasts=contrasts,
-                                 threshold=threshold, low_threshold=low_threshold,
-                                 min_duration_s=min_duration_s, merge_gap_s=merge_gap_s,
-                                 bands=bands)
-    metrics = event_metrics(predicted, pd.concat(truth, ignore_index=True), classes, iou=iou,
+    trained = load_model(model_source, device=device)
+    config = trained.config
+    chosen = detection_settings(config, **settings)
+    predicted, truth, seconds = [], [], 0.0
+    for audio, table in progress_bar(pairs, progress=progress, desc="evaluate", unit="file"):
+        truth.append(read_raven(table, label_column=config.data.label_column)
+                     .assign(file=str(audio)))
+        predicted.append(detect_recording(trained.model, config, audio, bands=trained.bands,
+                                          settings=chosen, batch_size=batch_size)
+                         .assign(file=str(audio)))
+        seconds += audio_info(audio).duration
+    metrics = event_metrics(pd.concat(predicted, ignore_index=True),
+                            pd.concat(truth, ignore_index=True), config.classes, iou=iou,
                             onset_tolerance_s=onset_tolerance_s)
-    seconds = sum(len(values) for values in probabilities.values()) / frames_per_second
-    metrics.update({"run": str(run_dir), "data": str(data), "recordings": len(pairs),
-                    "audio_hours": seconds / 3600, "settings": settings})
-    write_json(out or Path(run_dir) / "event_metrics.json", metrics)
+    metrics.update({"run": str(model_source), "data": str(data), "recordings": len(pairs),
+                    "audio_hours": seconds / 3600,
+                    "settings": {**dataclasses.asdict(chosen),
+                                 "hop_s": hop_frames(config, chosen.hop_s)
+                                 / config.features.frames_per_second}})
+    source = Path(model_source)
+    write_json(out or (source if source.is_dir() else source.parent) / "event_metrics.json",
+               metrics)
     return metrics

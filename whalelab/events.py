@@ -1,6 +1,6 @@
-"""Framewise probabilities to sound events, and events scored against annotations.
+"""Framewise probabilities to sound events.
 
-Detection turns each class's probability trace into events in three steps:
+Detection turns each class's probability trace into events in up to four steps:
 
 1. **hysteresis**: an event starts where the probability reaches ``threshold`` and is
    extended on both sides for as long as it stays at or above ``low_threshold``, so
@@ -15,15 +15,8 @@ Detection turns each class's probability trace into events in three steps:
    where it begins and ends.
 
 Frame ``f`` covers the time ``[f / fps, (f + 1) / fps)``, so an event over frames
-``a..b`` runs from ``a / fps`` to ``(b + 1) / fps`` seconds.
-
-Scoring matches predicted to true events of the same class (and the same file, when
-both tables carry a ``file`` column) one to one: a pair may match when their time
-intersection over union reaches ``iou`` or, when ``onset_tolerance_s`` is given, when
-their onsets differ by at most that much. Among the pairs allowed, the largest number
-of matches is taken (ties broken towards the best overlap or the closest onsets).
-Matched predictions are true positives, the other predictions false positives and the
-unmatched true events false negatives.
+``a..b`` runs from ``a / fps`` to ``(b + 1) / fps`` seconds. Scoring the events against
+annotations is :mod:`whalelab.event_scoring`'s job.
 
 Examples
 --------
@@ -41,7 +34,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
 
 from whalelab.errors import DataError
 
@@ -208,187 +200,3 @@ def find_file_events(probabilities: Mapping[str, np.ndarray], classes: Sequence[
     if not found:
         return pd.DataFrame(columns=["file", *EVENT_COLUMNS])
     return pd.concat(found, ignore_index=True)[["file", *EVENT_COLUMNS]]
-
-
-def threshold_sweep(probabilities: Mapping[str, np.ndarray], truth: pd.DataFrame,
-                    classes: Sequence[str], *, frames_per_second: float,
-                    thresholds: Sequence[float] = tuple(np.round(np.arange(0.05, 1.0, 0.05), 2)),
-                    iou: float = 0.3, onset_tolerance_s: float | None = None,
-                    **settings: Any) -> pd.DataFrame:
-    """Overall event precision, recall and F1 at each threshold: how one trades for the other.
-
-    Parameters
-    ----------
-    probabilities : mapping
-        ``{file: (frames, classes) array}``; ``truth`` carries the same names in a
-        ``file`` column.
-    thresholds : sequence of float
-        Thresholds to try; the low threshold stays the same fraction of each unless
-        ``low_threshold`` is given in ``settings``.
-    **settings
-        Passed to :func:`find_file_events` (``min_duration_s``, ``merge_gap_s``, ``bands``,
-        ``contrasts``...).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``threshold, precision, recall, f1, tp, fp, fn``, one row per threshold.
-    """
-    rows = []
-    for threshold in thresholds:
-        predicted = find_file_events(probabilities, classes, frames_per_second=frames_per_second,
-                                     threshold=float(threshold), **settings)
-        overall = event_metrics(predicted, truth, classes, iou=iou,
-                                onset_tolerance_s=onset_tolerance_s)["overall"]
-        rows.append({"threshold": float(threshold), **overall})
-    return pd.DataFrame(rows)
-
-
-def _pair_quality(predicted: pd.DataFrame, truth: pd.DataFrame, iou: float,
-                  onset_tolerance_s: float | None) -> tuple[np.ndarray, np.ndarray]:
-    """``(predicted, truth)`` arrays: whether each pair may match, and how well (higher better)."""
-    p_begin = predicted["begin_s"].to_numpy()[:, None]
-    p_end = predicted["end_s"].to_numpy()[:, None]
-    t_begin, t_end = truth["begin_s"].to_numpy()[None], truth["end_s"].to_numpy()[None]
-    intersection = np.clip(np.minimum(p_end, t_end) - np.maximum(p_begin, t_begin), 0, None)
-    union = np.maximum(p_end, t_end) - np.minimum(p_begin, t_begin)
-    overlap = intersection / np.maximum(union, 1e-12)
-    if onset_tolerance_s is None:
-        return overlap >= iou, overlap
-    onset_error = np.abs(p_begin - t_begin)
-    return onset_error <= onset_tolerance_s, -onset_error
-
-
-def match_events(predicted: pd.DataFrame, truth: pd.DataFrame, *, iou: float = 0.3,
-                 onset_tolerance_s: float | None = None) -> pd.DataFrame:
-    """One-to-one matches between predicted and true events of the same class.
-
-    Parameters
-    ----------
-    predicted, truth : pandas.DataFrame
-        Events with ``begin_s``, ``end_s`` and ``label`` (and optionally ``file``: when
-        both have it, only events of the same file match).
-    iou : float
-        Least time intersection over union for a match (used when
-        ``onset_tolerance_s`` is None).
-    onset_tolerance_s : float or None
-        When given, a match needs onsets at most this many seconds apart instead.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per match: ``predicted`` and ``truth`` (index labels of the inputs),
-        ``label``, ``iou`` and ``onset_error_s`` (predicted minus true onset).
-
-    Examples
-    --------
-    >>> truth = pd.DataFrame({"begin_s": [1.0, 5.0], "end_s": [2.0, 6.0], "label": ["a", "a"]})
-    >>> predicted = pd.DataFrame({"begin_s": [1.2, 1.1], "end_s": [2.0, 2.1], "label": ["a", "a"]})
-    >>> match_events(predicted, truth)[["predicted", "truth"]].values.tolist()
-    [[1, 0]]
-    """
-    if iou <= 0 or iou > 1:
-        raise DataError(f"iou must be in (0, 1], not {iou}")
-    if onset_tolerance_s is not None and onset_tolerance_s < 0:
-        raise DataError(f"onset_tolerance_s must be >= 0, not {onset_tolerance_s}")
-    for name, table in (("predicted", predicted), ("truth", truth)):
-        missing = {"begin_s", "end_s", "label"} - set(table.columns)
-        if missing:
-            raise DataError(f"{name} events lack the column(s) {sorted(missing)}")
-    keys = ["label", "file"] if {"file"} <= set(predicted.columns) & set(truth.columns) \
-        else ["label"]
-    matches = []
-    truth_groups = dict(list(truth.groupby(keys, sort=False)))
-    for key, group in predicted.groupby(keys, sort=False):
-        candidates = truth_groups.get(key)
-        if candidates is None:
-            continue
-        allowed, quality = _pair_quality(group, candidates, iou, onset_tolerance_s)
-        if not allowed.any():
-            continue
-        # maximise the number of matches first, then their quality (squashed into (0, 1))
-        weight = np.where(allowed, len(group) + len(candidates) + 1.0
-                          + 1.0 / (1.0 + np.exp(-quality)), 0.0)
-        rows, columns = linear_sum_assignment(weight, maximize=True)
-        for row, column in zip(rows, columns, strict=True):
-            if allowed[row, column]:
-                p, t = group.iloc[row], candidates.iloc[column]
-                intersection = max(0.0, min(p.end_s, t.end_s) - max(p.begin_s, t.begin_s))
-                union = max(p.end_s, t.end_s) - min(p.begin_s, t.begin_s)
-                matches.append((group.index[row], candidates.index[column], p.label,
-                                intersection / union if union > 0 else 0.0,
-                                p.begin_s - t.begin_s))
-    return pd.DataFrame(matches, columns=["predicted", "truth", "label", "iou", "onset_error_s"])
-
-
-def _scores(tp: int, fp: int, fn: int) -> dict[str, float | int]:
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn}
-
-
-def event_metrics(predicted: pd.DataFrame, truth: pd.DataFrame, classes: Sequence[str], *,
-                  iou: float = 0.3, onset_tolerance_s: float | None = None) -> dict[str, Any]:
-    """Event-level precision, recall and F1 per class and overall (micro), as a JSON-ready dict.
-
-    Events whose label is not in ``classes`` are left out and counted under ``ignored``.
-    A class with no predicted and no true events scores 0 (and has ``tp = fp = fn = 0``);
-    ``macro_f1`` averages only the classes with true events.
-
-    Returns
-    -------
-    dict
-        ``per_class`` ``{name: {precision, recall, f1, tp, fp, fn}}``, ``overall``
-        (the same keys, counts summed over classes), ``macro_f1``, ``ignored``
-        ``{"predicted": {label: n}, "truth": {label: n}}`` and ``criterion``.
-
-    Examples
-    --------
-    >>> truth = pd.DataFrame({"begin_s": [0.0, 4.0], "end_s": [1.0, 5.0], "label": ["a", "b"]})
-    >>> predicted = pd.DataFrame({"begin_s": [0.1, 8.0], "end_s": [1.0, 9.0], "label": ["a", "b"]})
-    >>> event_metrics(predicted, truth, ["a", "b"])["overall"]
-    {'precision': 0.5, 'recall': 0.5, 'f1': 0.5, 'tp': 1, 'fp': 1, 'fn': 1}
-    """
-    known = set(classes)
-    ignored = {name: table.loc[~table["label"].isin(known), "label"].value_counts().to_dict()
-               for name, table in (("predicted", predicted), ("truth", truth))}
-    predicted = predicted[predicted["label"].isin(known)]
-    truth = truth[truth["label"].isin(known)]
-    matched = match_events(predicted, truth, iou=iou, onset_tolerance_s=onset_tolerance_s)
-    per_class = {}
-    for name in classes:
-        tp = int((matched["label"] == name).sum())
-        per_class[name] = _scores(tp, int((predicted["label"] == name).sum()) - tp,
-                                  int((truth["label"] == name).sum()) - tp)
-    totals = {key: sum(entry[key] for entry in per_class.values()) for key in ("tp", "fp", "fn")}
-    with_truth = [entry["f1"] for entry in per_class.values() if entry["tp"] + entry["fn"]]
-    return {
-        "per_class": per_class,
-        "overall": _scores(**totals),
-        "macro_f1": float(np.mean(with_truth)) if with_truth else 0.0,
-        "ignored": {name: {str(k): int(v) for k, v in counts.items()}
-                    for name, counts in ignored.items()},
-        "criterion": {"onset_tolerance_s": onset_tolerance_s} if onset_tolerance_s is not None
-        else {"iou": iou},
-    }
-
-
-def event_metrics_table(metrics: dict[str, Any]) -> pd.DataFrame:
-    """:func:`event_metrics` as a table: one row per class, then ``overall``.
-
-    Examples
-    --------
-    >>> truth = pd.DataFrame({"begin_s": [1.0], "end_s": [2.0], "label": ["a"]})
-    >>> float(event_metrics_table(event_metrics(truth, truth, ["a"])).loc["overall", "f1"])
-    1.0
-    """
-    rows = {**metrics["per_class"], "overall": metrics["overall"]}
-    return pd.DataFrame.from_dict(rows, orient="index")[
-        ["precision", "recall", "f1", "tp", "fp", "fn"]].astype({"tp": int, "fp": int, "fn": int})
-
-
-def format_event_metrics(metrics: dict[str, Any]) -> str:
-    """A small plain-text table of :func:`event_metrics`: one row per class, then overall."""
-    return event_metrics_table(metrics).to_string(
-        float_format=lambda value: f"{value:.3f}", col_space=6)

@@ -104,7 +104,7 @@ class Spectrogram(nn.Module):
     torch.Size([3, 1, 16, 129])
     """
 
-    def __init__(self, n_fft: int = 2048, hop_length: int | None = None,
+    def __init__(self, *, n_fft: int = 2048, hop_length: int | None = None,
                  win_length: int | None = None, window: str = "hann", center: bool = True,
                  pad_mode: str = "reflect", power: float = 2.0) -> None:
         super().__init__()
@@ -150,11 +150,12 @@ class LogmelFilterBank(nn.Module):
     fmin, fmax : float
         Band edges in Hz; ``fmax`` None means ``sr / 2``.
     htk : bool
-        True (whalelab's default) spaces the bands on the HTK mel formula, which gives
-        narrower bands at the bottom, where baleen whales call: at 8 kHz with 64 bands from
-        10 Hz the lowest band spans 10-52 Hz instead of 10-82 Hz, so a 20 Hz fin whale
-        pulse is not drowned in low-frequency noise. False is librosa's default Slaney
-        scale, linear below 1 kHz.
+        False (the default, as librosa's) spaces the bands on the Slaney scale, linear
+        below 1 kHz. True uses the HTK mel formula, which gives narrower bands at the
+        bottom, where baleen whales call: at 8 kHz with 64 bands from 10 Hz the lowest
+        band spans 10-52 Hz instead of 10-82 Hz, so a 20 Hz fin whale pulse is not
+        drowned in low-frequency noise. whalelab's runs choose HTK in
+        :class:`whalelab.config.FeatureConfig`.
     ref, amin, top_db : float
         As in :func:`power_to_db`; ``top_db`` clips each example at its own peak.
     is_log : bool
@@ -170,9 +171,9 @@ class LogmelFilterBank(nn.Module):
     torch.Size([2, 1, 10, 64])
     """
 
-    def __init__(self, sr: int, n_fft: int, n_mels: int = 64, fmin: float = 0.0,
+    def __init__(self, *, sr: int, n_fft: int, n_mels: int = 64, fmin: float = 0.0,
                  fmax: float | None = None, ref: float = 1.0, amin: float = 1e-10,
-                 top_db: float | None = 80.0, is_log: bool = True, htk: bool = True) -> None:
+                 top_db: float | None = 80.0, is_log: bool = True, htk: bool = False) -> None:
         super().__init__()
         fmax = sr / 2 if fmax is None else fmax
         if not 0 <= fmin < fmax <= sr / 2:
@@ -237,7 +238,7 @@ class DropStripes(nn.Module):
     True
     """
 
-    def __init__(self, dim: int, drop_width: int, stripes_num: int) -> None:
+    def __init__(self, *, dim: int, drop_width: int, stripes_num: int) -> None:
         super().__init__()
         if dim not in (2, 3):
             raise ConfigError(f"DropStripes dim must be 2 (time) or 3 (frequency), not {dim}")
@@ -275,7 +276,7 @@ class SpecAugmentation(nn.Module):
     torch.Size([3, 1, 50, 16])
     """
 
-    def __init__(self, time_drop_width: int, time_stripes_num: int,
+    def __init__(self, *, time_drop_width: int, time_stripes_num: int,
                  freq_drop_width: int, freq_stripes_num: int) -> None:
         super().__init__()
         self.time_dropper = DropStripes(dim=2, drop_width=time_drop_width,

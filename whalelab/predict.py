@@ -13,12 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from whalelab.audio import load_audio
-from whalelab.checkpoint import load_run
-from whalelab.evaluate import BACKGROUND, autocast, run_thresholds, single_label
-from whalelab.profiles import resolve_device
+from whalelab.checkpoint import load_model
+from whalelab.clip_metrics import BACKGROUND, single_label
+from whalelab.runtime import autocast, progress_bar
 
 
 def clip_windows(waveform: np.ndarray, samples: int, *, hop: int) -> np.ndarray:
@@ -41,23 +40,23 @@ def clip_windows(waveform: np.ndarray, samples: int, *, hop: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def predict_files(run_dir: str | Path, files: list[str | Path], *, device: str = "auto",
+def predict_files(model_source: str | Path, files: list[str | Path], *, device: str = "auto",
                   batch_size: int = 32, progress: bool | None = None) -> pd.DataFrame:
     """One row per file: duration, windows, the top class (or background) and each class's score.
 
     Parameters
     ----------
-    run_dir : path
-        A trained run folder.
+    model_source : path
+        A trained run folder or a model file (``RUN/best.pt``), which works alone.
     files : list of paths
         Audio files of any supported format, rate and channel count.
     """
-    torch_device = resolve_device(device)
-    model, config = load_run(run_dir, device=torch_device)
-    thresholds = run_thresholds(run_dir, config.classes)
+    trained = load_model(model_source, device=device)
+    model, config, thresholds = trained.model, trained.config, trained.thresholds
+    torch_device = trained.device
     features = config.features
     rows = []
-    for path in tqdm(files, desc="predict", disable=not progress if progress is not None else None):
+    for path in progress_bar(files, progress=progress, desc="predict"):
         waveform = load_audio(path, features.sample_rate)
         windows = torch.from_numpy(clip_windows(waveform, features.clip_samples,
                                                 hop=features.clip_samples // 2))

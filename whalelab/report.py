@@ -39,7 +39,8 @@ from tqdm.auto import tqdm
 import whalelab
 from whalelab.atomic import write_text
 from whalelab.errors import WhaleLabError
-from whalelab.profiles import resolve_device, resolve_profile
+from whalelab.profiles import resolve_profile
+from whalelab.runtime import resolve_device
 
 NOTEBOOK_PATTERN = "[0-9][0-9]_*.ipynb"
 KERNEL_NAME = "python3"

@@ -1,6 +1,12 @@
 """The training loop: AdamW with warm-up and cosine decay, selection on validation,
 early stopping, atomic checkpoints every epoch, and exact resumption.
 
+:func:`train` is a sequence of named steps: open the run folder (:func:`_open_run`),
+read the clips (:func:`_datasets`), build the model and optimiser
+(:func:`_build_training`), then per epoch train (:func:`_train_epoch`), validate
+(:func:`_validate`) and checkpoint (:func:`_checkpoint_epoch`); last, thresholds are
+chosen on validation (:func:`_write_thresholds`).
+
 Every epoch reseeds the random streams from ``(seed, epoch)``, so a run resumed from
 ``last.pt`` after an interruption ends with the same weights and metrics as one that
 was never interrupted.
@@ -12,6 +18,7 @@ import dataclasses
 import math
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,15 +28,18 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from whalelab.atomic import atomic_write, write_json
-from whalelab.checkpoint import load_checkpoint, save_checkpoint, write_classes
-from whalelab.config import RunConfig
-from whalelab.data import (ClipCache, ClipDataset, ClipIndex, annotated_bands, balanced_sampler,
-                           class_weights)
-from whalelab.errors import CheckpointError, DataError
-from whalelab.evaluate import autocast, choose_thresholds, predict_dataset
+from whalelab.bands import Band, class_bands, dataset_bands
+from whalelab.checkpoint import (load_checkpoint, model_file_state, save_checkpoint,
+                                 write_classes)
+from whalelab.clip_metrics import choose_thresholds
+from whalelab.config import (DataConfig, FeatureConfig, RunConfig, TrainConfig,
+                             profile_values)
+from whalelab.data import (ClipCache, ClipDataset, ClipIndex, balanced_sampler, class_weights,
+                           read_data)
+from whalelab.errors import CheckpointError, ConfigError, DataError
+from whalelab.inference import predict_dataset
 from whalelab.model import build_model, count_parameters
-from whalelab.profiles import resolve_device
-from whalelab.synth import CALL_BANDS
+from whalelab.runtime import autocast, progress_bar, resolve_device
 
 
 @dataclasses.dataclass
@@ -41,6 +51,35 @@ class TrainResult:
     best_epoch: int
     best_score: float
     stopped_early: bool
+
+
+@dataclasses.dataclass
+class _Progress:
+    """Where training stands: what ``last.pt`` records besides the weights."""
+
+    history: list[dict] = dataclasses.field(default_factory=list)
+    next_epoch: int = 0
+    best_score: float = -math.inf
+    best_epoch: int = -1
+    waited: int = 0
+    stopped_early: bool = False
+
+
+@dataclasses.dataclass
+class _Training:
+    """The model and everything that updates it."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    averaged: torch.optim.swa_utils.AveragedModel | None
+    loss_function: torch.nn.Module
+    drop_last: bool
+
+    @property
+    def evaluated(self) -> torch.nn.Module:
+        """The weights that are validated and kept as ``best.pt`` (the EMA when on)."""
+        return self.averaged.module if self.averaged is not None else self.model
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
@@ -113,71 +152,86 @@ def prepare_splits(config: RunConfig, run_dir: Path, index: ClipIndex | None) ->
     return index
 
 
-def class_bands(config: RunConfig) -> dict[str, tuple[float, float]]:
+def plan_run(run_dir: str | Path, *, data: str | Path, profile: str = "auto",
+             device: str = "auto", resume: bool = False, on_error: str = "raise",
+             **requested: Any) -> tuple[RunConfig, ClipIndex | None]:
+    """The configuration and clips :func:`train` needs for ``run_dir``.
+
+    A new run: the profile's settings with ``requested`` overrides (field names of
+    :mod:`whalelab.config`; None keeps the profile's), and ``data`` read with the
+    data settings among them. Resuming a run folder that has a ``config.json``: the
+    saved configuration and ``splits.csv``; a requested setting (or a named profile)
+    that differs from the saved one is a :class:`ConfigError` listing each, never
+    silently ignored.
+    """
+    saved = Path(run_dir) / "config.json"
+    if resume and saved.is_file():
+        config = RunConfig.load(saved)
+        conflicts = config.conflicts(path=data, **requested)
+        if profile != "auto" and profile != config.profile:
+            conflicts.insert(0, f"profile: {config.profile!r} -> {profile!r}")
+        if conflicts:
+            raise ConfigError(f"{saved}: --resume continues the saved run, but these settings "
+                              f"differ from it: {'; '.join(conflicts)}. Resume without them, "
+                              f"or train into a new folder")
+        splits = Path(run_dir) / "splits.csv"
+        return config, ClipIndex.load_csv(splits) if splits.is_file() else None
+    name, values = profile_values(profile, data=data, device=device, **requested)
+    index = read_data(DataConfig(**values["data"]), seed=TrainConfig(**values["train"]).seed,
+                      window_s=FeatureConfig(**values["features"]).clip_seconds,
+                      on_error=on_error)
+    return RunConfig.from_profile(name, data=data, classes=index.classes, device=device,
+                                  **requested), index
+
+
+def run_bands(config: RunConfig) -> dict[str, Band]:
     """Each class's frequency band for ``classes.json``: what detection trims events to.
 
-    From the training data's Raven annotations when it is a folder of them
-    (:func:`whalelab.data.annotated_bands`), else the published band of a synthetic
-    species, else the whole ``fmin``-``fmax`` range; always within that range.
+    What the training data knows (:func:`whalelab.bands.dataset_bands`: its Raven
+    annotations or its ``bands.json``), else the whole ``fmin``-``fmax`` range.
     """
-    low, high = config.features.fmin, config.features.fmax
-    annotated = annotated_bands(config.data) if config.data else {}
-    bands = {}
-    for name in config.classes:
-        band_low, band_high = annotated.get(name, CALL_BANDS.get(name, (low, high)))
-        bands[name] = (min(max(band_low, low), high), max(min(band_high, high), low))
-    return bands
+    known = dataset_bands(config.data.path, label_column=config.data.label_column) \
+        if config.data.path else {}
+    return class_bands(config.classes, known, fmin=config.features.fmin,
+                       fmax=config.features.fmax)
 
 
-def train(config: RunConfig, run_dir: str | Path, *, index: ClipIndex | None = None,
-          resume: bool = False, progress: bool | None = None) -> TrainResult:
-    """Train ``config`` into ``run_dir``; with ``resume``, continue from ``last.pt``.
-
-    Parameters
-    ----------
-    config : RunConfig
-        Features, model and training settings; saved as ``config.json``.
-    run_dir : path
-        The run folder. A folder that already holds a run needs ``resume=True``.
-    index : ClipIndex or None
-        The clips with their splits; None reads ``splits.csv`` of a resumed run.
-    progress : bool or None
-        tqdm bars; None shows them only on a terminal or in a notebook.
-    """
-    run_dir = Path(run_dir)
+def _open_run(run_dir: Path, resume: bool) -> dict[str, Any] | None:
+    """``last.pt``'s state when resuming a run that has one; a used folder needs ``resume``."""
     last_path = run_dir / "last.pt"
     if last_path.exists() and not resume:
         raise CheckpointError(f"{run_dir} already holds a run; pass --resume to continue it "
                               f"or choose another output folder")
-    state = load_checkpoint(last_path) if resume and last_path.exists() else None
-    if state is not None and state["finished"] and (run_dir / "thresholds.json").exists():
-        return _result(run_dir, state["history"], state["best_epoch"], state["best_score"],
-                       state["stopped_early"])
-    run_dir.mkdir(parents=True, exist_ok=True)
-    index = prepare_splits(config, run_dir, index)
-    config.save(run_dir / "config.json")
-    write_classes(run_dir, config.classes, class_bands(config))
-    settings, features = config.train, config.features
-    device = resolve_device(settings.device)
-    use_amp = settings.amp and device.type == "cuda"
+    return load_checkpoint(last_path) if resume and last_path.exists() else None
 
-    cache = ClipCache()
+
+def _datasets(config: RunConfig, index: ClipIndex,
+              progress: bool | None) -> dict[str, ClipDataset]:
+    """The train and val clips, decoded once into a shared cache."""
+    features, cache = config.features, ClipCache()
     dataset = {split: ClipDataset(index.subset(split), sample_rate=features.sample_rate,
                                   clip_seconds=features.clip_seconds, train=split == "train",
                                   cache=cache)
                for split in ("train", "val")}
     if len(dataset["train"]) == 0 or len(dataset["val"]) == 0:
-        raise DataError(f"{config.data}: training needs clips in both the train and val splits")
+        raise DataError(f"{config.data.path}: training needs clips in both the train and val "
+                        f"splits")
     for split_set in dataset.values():
         split_set.preload(progress=progress)
+    return dataset
 
+
+def _build_training(config: RunConfig, train_index: ClipIndex, train_clips: int,
+                    device: torch.device) -> _Training:
+    """Model (seeded), AdamW, warm-up + cosine schedule, optional EMA and the loss."""
+    settings = config.train
     torch.manual_seed(settings.seed)
     model = build_model(config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate,
                                   weight_decay=settings.weight_decay)
-    drop_last = len(dataset["train"]) > settings.batch_size
-    steps_per_epoch = (len(dataset["train"]) // settings.batch_size if drop_last
-                       else math.ceil(len(dataset["train"]) / settings.batch_size))
+    drop_last = train_clips > settings.batch_size
+    steps_per_epoch = (train_clips // settings.batch_size if drop_last
+                       else math.ceil(train_clips / settings.batch_size))
     total_steps = steps_per_epoch * settings.epochs
     warmup_steps = max(1, int(settings.warmup_epochs * steps_per_epoch))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _learning_rate_factor(
@@ -187,108 +241,180 @@ def train(config: RunConfig, run_dir: str | Path, *, index: ClipIndex | None = N
         averaged = torch.optim.swa_utils.AveragedModel(
             model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(settings.ema_decay),
             use_buffers=True)
-    pos_weight = class_weights(index.subset("train")).to(device) if settings.class_weights else None
-    loss_function = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+    pos_weight = class_weights(train_index).to(device) if settings.class_weights else None
+    return _Training(model=model, optimizer=optimizer, scheduler=scheduler, averaged=averaged,
+                     loss_function=torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight),
+                     drop_last=drop_last)
 
-    history: list[dict] = []
-    start_epoch, best_score, best_epoch, waited, stopped_early = 0, -math.inf, -1, 0, False
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if averaged is not None:
-            averaged.load_state_dict(state["averaged"])
-        history, best_score = state["history"], state["best_score"]
-        best_epoch, waited, start_epoch = state["best_epoch"], state["waited"], state["epoch"] + 1
-        stopped_early = state["stopped_early"]
-        if state["finished"]:
-            start_epoch = settings.epochs
-        else:
-            tqdm.write(f"resuming {run_dir} after epoch {start_epoch}")
 
-    evaluated = averaged.module if averaged is not None else model
-    if start_epoch < settings.epochs:
-        tqdm.write(f"training {count_parameters(model) / 1e6:.1f} M parameters on {device}: "
-                   f"{len(dataset['train'])} train / {len(dataset['val'])} val clips, "
+def _restore(training: _Training, state: dict[str, Any] | None, epochs: int,
+             run_dir: Path) -> _Progress:
+    """Load ``last.pt``'s weights and optimiser state into ``training``; where it stood."""
+    if state is None:
+        return _Progress()
+    training.model.load_state_dict(state["model"])
+    training.optimizer.load_state_dict(state["optimizer"])
+    training.scheduler.load_state_dict(state["scheduler"])
+    if training.averaged is not None:
+        training.averaged.load_state_dict(state["averaged"])
+    progress = _Progress(history=state["history"], next_epoch=state["epoch"] + 1,
+                         best_score=state["best_score"], best_epoch=state["best_epoch"],
+                         waited=state["waited"], stopped_early=state["stopped_early"])
+    if state["finished"]:
+        progress.next_epoch = epochs
+    else:
+        tqdm.write(f"resuming {run_dir} after epoch {progress.next_epoch}")
+    return progress
+
+
+def _train_epoch(training: _Training, config: RunConfig, dataset: ClipDataset,
+                 train_index: ClipIndex, epoch: int, device: torch.device,
+                 progress: bool | None) -> tuple[float, int, float]:
+    """One pass over the training clips: mean loss, clips seen and seconds taken."""
+    settings = config.train
+    torch.manual_seed(_epoch_seed(settings.seed, epoch))
+    generator = torch.Generator().manual_seed(_epoch_seed(settings.seed, epoch))
+    sampler = balanced_sampler(train_index, _epoch_seed(settings.seed, epoch)) \
+        if settings.class_weights else None
+    loader = DataLoader(dataset, batch_size=settings.batch_size, shuffle=sampler is None,
+                        sampler=sampler, generator=generator, drop_last=training.drop_last,
+                        num_workers=settings.num_workers, pin_memory=device.type == "cuda",
+                        persistent_workers=False)
+    training.model.train()
+    started, losses, seen = time.perf_counter(), [], 0
+    bar = progress_bar(loader, progress=progress, desc=f"epoch {epoch + 1}/{settings.epochs}",
+                       leave=False)
+    for waveforms, targets in bar:
+        if settings.mixup > 0:
+            waveforms, targets = _mixup(waveforms, targets, settings.mixup)
+        loss = train_step(training.model, training.optimizer, training.loss_function,
+                          waveforms, targets, device=device, amp=settings.amp)
+        training.scheduler.step()
+        if training.averaged is not None:
+            training.averaged.update_parameters(training.model)
+        losses.append(loss.item())
+        seen += len(waveforms)
+        bar.set_postfix(loss=f"{np.mean(losses):.4f}")
+    return float(np.mean(losses)), seen, time.perf_counter() - started
+
+
+def _validate(model: torch.nn.Module, config: RunConfig, dataset: ClipDataset,
+              device: torch.device, progress: bool | None) -> dict[str, float]:
+    """Validation loss, mAP and F1 of ``model``."""
+    probabilities, targets = predict_dataset(
+        model, dataset, device=device, batch_size=config.train.batch_size,
+        amp=config.train.amp, progress=progress, desc="validate")
+    return _validation_figures(probabilities, targets)
+
+
+def _checkpoint_epoch(run_dir: Path, training: _Training, state: _Progress, *, epoch: int,
+                      improved: bool, finished: bool, config: RunConfig,
+                      bands: dict[str, Band]) -> None:
+    """``best.pt`` when the epoch improved, then ``history.csv`` and ``last.pt``."""
+    if improved:
+        save_checkpoint(run_dir / "best.pt", model_file_state(
+            training.evaluated, config, bands=bands, thresholds=None, epoch=epoch))
+    atomic_write(run_dir / "history.csv",
+                 lambda temporary: pd.DataFrame(state.history).to_csv(temporary, index=False))
+    save_checkpoint(run_dir / "last.pt", {
+        "model": training.model.state_dict(), "optimizer": training.optimizer.state_dict(),
+        "scheduler": training.scheduler.state_dict(),
+        "averaged": training.averaged.state_dict() if training.averaged is not None else None,
+        "epoch": epoch, "history": state.history, "best_score": state.best_score,
+        "best_epoch": state.best_epoch, "waited": state.waited, "finished": finished,
+        "stopped_early": state.stopped_early, "classes": config.classes})
+
+
+def _log_epoch(row: dict[str, float], improved: bool) -> None:
+    tqdm.write(f"epoch {row['epoch']:3d}  loss {row['train_loss']:.4f}  "
+               f"val_loss {row['val_loss']:.4f}  val mAP {row['val_macro_ap']:.3f}  "
+               f"val F1 {row['val_macro_f1']:.3f}  {row['clips_per_s']:.1f} clips/s"
+               f"{'  *best' if improved else ''}")
+
+
+def train(config: RunConfig, run_dir: str | Path, *, index: ClipIndex | None = None,
+          resume: bool = False, progress: bool | None = None) -> TrainResult:
+    """Train ``config`` into ``run_dir``; with ``resume``, continue from ``last.pt``.
+
+    Parameters
+    ----------
+    config : RunConfig
+        Data, features, model and training settings; saved as ``config.json``.
+    run_dir : path
+        The run folder. A folder that already holds a run needs ``resume=True``.
+    index : ClipIndex or None
+        The clips with their splits; None reads ``splits.csv`` of a resumed run.
+    progress : bool or None
+        tqdm bars; None shows them only on a terminal or in a notebook.
+    """
+    run_dir = Path(run_dir)
+    saved = _open_run(run_dir, resume)
+    if saved is not None and saved["finished"] and (run_dir / "thresholds.json").exists():
+        return _result(run_dir, saved["history"], saved["best_epoch"], saved["best_score"],
+                       saved["stopped_early"])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    index = prepare_splits(config, run_dir, index)
+    config.save(run_dir / "config.json")
+    bands = run_bands(config)
+    write_classes(run_dir, config.classes, bands)
+    settings = config.train
+    device = resolve_device(settings.device)
+    dataset = _datasets(config, index, progress)
+    train_index = index.subset("train")
+    training = _build_training(config, train_index, len(dataset["train"]), device)
+    state = _restore(training, saved, settings.epochs, run_dir)
+
+    if state.next_epoch < settings.epochs:
+        tqdm.write(f"training {count_parameters(training.model) / 1e6:.1f} M parameters on "
+                   f"{device}: {len(dataset['train'])} train / {len(dataset['val'])} val clips, "
                    f"{settings.epochs} epochs")
-    for epoch in range(start_epoch, settings.epochs):
-        torch.manual_seed(_epoch_seed(settings.seed, epoch))
-        generator = torch.Generator().manual_seed(_epoch_seed(settings.seed, epoch))
-        sampler = balanced_sampler(index.subset("train"), _epoch_seed(settings.seed, epoch)) \
-            if settings.class_weights else None
-        loader = DataLoader(dataset["train"], batch_size=settings.batch_size,
-                            shuffle=sampler is None, sampler=sampler, generator=generator,
-                            drop_last=drop_last, num_workers=settings.num_workers,
-                            pin_memory=device.type == "cuda",
-                            persistent_workers=False)
-        model.train()
-        started, losses, seen = time.perf_counter(), [], 0
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{settings.epochs}", leave=False,
-                   disable=not progress if progress is not None else None)
-        for waveforms, targets in bar:
-            if settings.mixup > 0:
-                waveforms, targets = _mixup(waveforms, targets, settings.mixup)
-            loss = train_step(model, optimizer, loss_function, waveforms, targets,
-                              device=device, amp=use_amp)
-            scheduler.step()
-            if averaged is not None:
-                averaged.update_parameters(model)
-            losses.append(loss.item())
-            seen += len(waveforms)
-            bar.set_postfix(loss=f"{np.mean(losses):.4f}")
-        train_seconds = time.perf_counter() - started
-        probabilities, val_targets = predict_dataset(
-            evaluated, dataset["val"], device=device, batch_size=settings.batch_size,
-            amp=use_amp, progress=progress, desc="validate")
-        figures = _validation_figures(probabilities, val_targets)
+    for epoch in range(state.next_epoch, settings.epochs):
+        started = time.perf_counter()
+        train_loss, seen, train_seconds = _train_epoch(training, config, dataset["train"],
+                                                       train_index, epoch, device, progress)
+        figures = _validate(training.evaluated, config, dataset["val"], device, progress)
         score = _score(settings.select_metric, figures["val_macro_ap"], figures["val_macro_f1"],
                        figures["val_loss"])
-        history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), **figures,
-                        "lr": optimizer.param_groups[0]["lr"],
-                        "seconds": time.perf_counter() - started,
-                        "clips_per_s": seen / train_seconds})
-        improved = score > best_score
+        state.history.append({"epoch": epoch + 1, "train_loss": train_loss, **figures,
+                              "lr": training.optimizer.param_groups[0]["lr"],
+                              "seconds": time.perf_counter() - started,
+                              "clips_per_s": seen / train_seconds})
+        improved = score > state.best_score
         if improved:
-            best_score, best_epoch, waited = score, epoch + 1, 0
-            save_checkpoint(run_dir / "best.pt", {"model": evaluated.state_dict(),
-                                                  "epoch": epoch, "classes": config.classes})
+            state.best_score, state.best_epoch, state.waited = score, epoch + 1, 0
         else:
-            waited += 1
-        stopped_early = waited >= settings.patience and epoch + 1 < settings.epochs
-        finished = stopped_early or epoch + 1 == settings.epochs
-        atomic_write(run_dir / "history.csv",
-                     lambda temporary: pd.DataFrame(history).to_csv(temporary, index=False))
-        save_checkpoint(last_path, {
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "averaged": averaged.state_dict() if averaged is not None else None,
-            "epoch": epoch, "history": history, "best_score": best_score,
-            "best_epoch": best_epoch, "waited": waited, "finished": finished,
-            "stopped_early": stopped_early, "classes": config.classes})
-        row = history[-1]
-        tqdm.write(f"epoch {epoch + 1:3d}  loss {row['train_loss']:.4f}  "
-                   f"val_loss {row['val_loss']:.4f}  val mAP {row['val_macro_ap']:.3f}  "
-                   f"val F1 {row['val_macro_f1']:.3f}  {row['clips_per_s']:.1f} clips/s"
-                   f"{'  *best' if improved else ''}")
-        if stopped_early:
+            state.waited += 1
+        state.stopped_early = state.waited >= settings.patience and epoch + 1 < settings.epochs
+        finished = state.stopped_early or epoch + 1 == settings.epochs
+        _checkpoint_epoch(run_dir, training, state, epoch=epoch, improved=improved,
+                          finished=finished, config=config, bands=bands)
+        _log_epoch(state.history[-1], improved)
+        if state.stopped_early:
             tqdm.write(f"early stop: no improvement for {settings.patience} epochs")
             break
-    if start_epoch < settings.epochs or not (run_dir / "thresholds.json").exists():
-        _write_thresholds(run_dir, config, dataset["val"], device, use_amp, progress)
-    return _result(run_dir, history, best_epoch, best_score, stopped_early)
+    if state.next_epoch < settings.epochs or not (run_dir / "thresholds.json").exists():
+        _write_thresholds(run_dir, config, dataset["val"], device, bands, progress)
+    return _result(run_dir, state.history, state.best_epoch, state.best_score,
+                   state.stopped_early)
 
 
 def _write_thresholds(run_dir: Path, config: RunConfig, val_set: ClipDataset,
-                      device: torch.device, amp: bool, progress: bool | None) -> None:
-    """Per-class decision thresholds of the best model, chosen on validation."""
+                      device: torch.device, bands: dict[str, Band],
+                      progress: bool | None) -> None:
+    """Per-class decision thresholds of the best model, chosen on validation, written to
+    ``thresholds.json`` and into ``best.pt``, which then describes itself completely."""
+    best = load_checkpoint(run_dir / "best.pt")
     model = build_model(config).to(device)
-    model.load_state_dict(load_checkpoint(run_dir / "best.pt")["model"])
+    model.load_state_dict(best["model"])
     probabilities, targets = predict_dataset(model, val_set, device=device,
-                                             batch_size=config.train.batch_size, amp=amp,
-                                             progress=progress, desc="thresholds")
-    thresholds = choose_thresholds(probabilities, targets)
-    write_json(run_dir / "thresholds.json",
-               dict(zip(config.classes, map(float, thresholds), strict=True)))
+                                             batch_size=config.train.batch_size,
+                                             amp=config.train.amp, progress=progress,
+                                             desc="thresholds")
+    thresholds = dict(zip(config.classes, map(float, choose_thresholds(probabilities, targets)),
+                          strict=True))
+    save_checkpoint(run_dir / "best.pt", model_file_state(
+        model, config, bands=bands, thresholds=thresholds, epoch=best["epoch"]))
+    write_json(run_dir / "thresholds.json", thresholds)
 
 
 def _result(run_dir: Path, history: list[dict], best_epoch: int, best_score: float,

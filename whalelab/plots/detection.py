@@ -1,7 +1,6 @@
-"""Detection figures: a recording with its true and detected events, and the threshold trade-off.
+"""Notebook 05, detection: a recording's true and detected events, and the threshold trade-off.
 
-Data in, :class:`matplotlib.figure.Figure` out, like :mod:`whalelab.plots` (to be merged
-into it). Time runs along x in seconds and frequency along y in Hz.
+Time runs along x in seconds and frequency along y in Hz.
 
 Examples
 --------
@@ -24,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
-from whalelab.plots import CMAP, _figure, _image, _numpy
+from whalelab.plots.style import CMAP, as_image, as_numpy, new_figure
 
 TRUTH_STYLE = {"edgecolor": "white", "linestyle": "-", "linewidth": 1.5}
 DETECTED_STYLE = {"linestyle": "--", "linewidth": 1.5}
@@ -79,13 +78,13 @@ def detection_overview(logmel: Any, probabilities: Any, *, classes: Sequence[str
     >>> [ax.get_ylabel() for ax in fig.axes]
     ['frequency (Hz)', 'score', 'dB']
     """
-    values, traces = _image(logmel), _numpy(probabilities)
+    values, traces = as_image(logmel), as_numpy(probabilities)
     frames, n_mels = values.shape
     span = span or (0.0, max(frames, len(traces)) / frames_per_second)
     first, stop = (int(np.floor(t * frames_per_second)) for t in span)
     first, stop = max(first, 0), min(stop, frames)
     colours = _colours(classes)
-    fig = _figure(12, 6.5)
+    fig = new_figure(12, 6.5)
     spec_ax, trace_ax = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
     times = np.arange(first, stop + 1) / frames_per_second  # frame edges
     edges = librosa.mel_frequencies(n_mels=n_mels + 1, fmin=fmin, fmax=fmax, htk=htk)
@@ -123,7 +122,7 @@ def threshold_tradeoff(sweep: pd.DataFrame, *, chosen: float | None = None) -> F
     chosen : float or None
         A threshold to mark (the one detection uses).
     """
-    fig = _figure(11, 4)
+    fig = new_figure(11, 4)
     by_threshold, pr_ax = fig.subplots(1, 2)
     for column in ("precision", "recall", "f1"):
         by_threshold.plot(sweep.threshold, sweep[column], "o-", markersize=3, label=column)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from whalelab.errors import WhaleLabError
-from whalelab.evaluate import (BACKGROUND, bootstrap_intervals, choose_thresholds,
-                               classification_metrics, format_metrics, single_label)
+from whalelab.clip_metrics import (BACKGROUND, bootstrap_intervals, choose_thresholds,
+                                   classification_metrics, format_metrics, single_label)
 
 
 def test_threshold_maximises_f1_against_a_brute_force_search():

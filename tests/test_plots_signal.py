@@ -1,17 +1,15 @@
-"""whalelab.plots: each function returns a Figure whose axes hold the data given, labelled."""
+"""whalelab.plots.signal: the notebook 01 figures hold the data given, labelled."""
 
 from __future__ import annotations
 
 import librosa
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from matplotlib.figure import Figure
 
 from whalelab import plots
 from whalelab.errors import DataError
-from whalelab.model import DENSENET_TIME_STRIDE, segments_to_frames
 
 SR, HOP, FMIN, FMAX = 8000, 128, 10.0, 4000.0
 FEATURES = dict(sample_rate=SR, hop_length=HOP, fmin=FMIN, fmax=FMAX)
@@ -162,135 +160,3 @@ def test_feature_explorer_follows_its_settings():
     # the sweep's energy rises in frequency: the loudest mel band late is above the early one
     mel = image_of(mel_ax)
     assert mel[:, -20].argmax() > mel[:, 20].argmax()
-
-
-def history(epochs: int = 3) -> pd.DataFrame:
-    epoch = np.arange(1, epochs + 1)
-    return pd.DataFrame({"epoch": epoch, "train_loss": 1 / epoch, "val_loss": 1.2 / epoch,
-                         "val_macro_ap": 1 - 1 / (epoch + 1), "val_macro_f1": 0.5 * epoch / 3,
-                         "lr": 1e-3 / epoch, "seconds": 1.0, "clips_per_s": 10.0})
-
-
-def test_learning_curves_draw_the_history():
-    frame = history()
-    fig = plots.learning_curves(frame)
-    loss_ax, score_ax, lr_ax = fig.axes
-    np.testing.assert_allclose(loss_ax.lines[1].get_ydata(), frame["val_loss"])
-    np.testing.assert_allclose(score_ax.lines[0].get_ydata(), frame["val_macro_ap"])
-    np.testing.assert_allclose(lr_ax.lines[0].get_ydata(), frame["lr"])
-    assert {ax.get_xlabel() for ax in fig.axes} == {"epoch"}
-    assert len(plots.learning_curves(history(1)).axes[0].lines[0].get_xdata()) == 1
-
-
-def test_learning_curves_name_missing_columns():
-    with pytest.raises(DataError, match="val_macro_ap"):
-        plots.learning_curves(history().drop(columns="val_macro_ap"))
-
-
-def test_class_probabilities_bars_thresholds_and_truth():
-    fig = plots.class_probabilities(np.array([0.1, 0.8, 0.3]), classes=["a", "b", "c"],
-                                    thresholds=[0.5, 0.5, 0.2], truth=["b"])
-    ax = fig.axes[0]
-    assert [bar.get_width() for bar in ax.patches] == pytest.approx([0.1, 0.8, 0.3])
-    assert [label.get_text() for label in ax.get_yticklabels()] == ["a", "b", "c"]
-    green = [bar.get_facecolor() for bar in ax.patches]
-    assert green[1] != green[0] == green[2]
-    np.testing.assert_allclose(ax.collections[0].get_offsets()[:, 0], [0.5, 0.5, 0.2])
-
-
-def sed_outputs(batch: int = 2, classes: int = 4, frames: int = 157) -> dict[str, torch.Tensor]:
-    generator = torch.Generator().manual_seed(0)
-    segments = frames // DENSENET_TIME_STRIDE
-    segmentwise = torch.rand(batch, segments, classes, generator=generator)
-    attention = torch.softmax(torch.randn(batch, classes, segments, generator=generator), -1)
-    return {"clipwise_output": (attention * segmentwise.transpose(1, 2)).sum(-1),
-            "segmentwise_output": segmentwise,
-            "framewise_output": segments_to_frames(segmentwise, frames),
-            "norm_att": attention}
-
-
-def test_attention_draws_the_top_classes_on_the_clip_time_axis():
-    outputs = sed_outputs(frames=4 * DENSENET_TIME_STRIDE)
-    # make class 2 of example 1 the top class
-    outputs["clipwise_output"][1] = torch.tensor([0.1, 0.2, 0.9, 0.3])
-    logmel = torch.randn(2, 1, 4 * DENSENET_TIME_STRIDE, 16)
-    fig = plots.attention(logmel, outputs, example=1, classes=["a", "b", "c", "d"], top_k=2,
-                          truth=["c"], title="clip", **FEATURES)
-    mel_ax, att_ax, seg_ax, frame_ax, bars_ax = fig.axes
-    np.testing.assert_allclose(image_of(mel_ax), logmel[1, 0].numpy().T)
-    assert [text.get_text() for text in att_ax.get_legend().get_texts()] == ["c", "d"]
-    # the first stairs drawn is class c: its attention values and the clip's time span
-    stairs = att_ax.patches[0]
-    np.testing.assert_allclose(stairs.get_data().values, outputs["norm_att"][1, 2].numpy())
-    edges = stairs.get_data().edges
-    assert edges[-1] == pytest.approx(mel_ax.images[0].get_extent()[1])
-    np.testing.assert_allclose(frame_ax.lines[0].get_ydata(),
-                               outputs["framewise_output"][1, :, 2].numpy())
-    assert mel_ax.get_shared_x_axes().joined(mel_ax, frame_ax)
-    assert [bar.get_width() for bar in bars_ax.patches] == pytest.approx([0.1, 0.2, 0.9, 0.3])
-    assert "truth: c" in fig.get_suptitle()
-
-
-def test_attention_last_segment_covers_the_tail_frames():
-    frames = 3 * DENSENET_TIME_STRIDE + 10  # the backbone drops the 10-frame tail
-    outputs = sed_outputs(batch=1, frames=frames)
-    fig = plots.attention(torch.zeros(1, 1, frames, 8), outputs, classes=list("abcd"),
-                          **FEATURES)
-    edges = fig.axes[2].patches[0].get_data().edges
-    assert len(edges) == 4
-    assert edges[-1] == pytest.approx((frames - 0.5) * HOP / SR)
-
-
-def test_confusion_matrix_colours_row_shares_and_writes_counts():
-    matrix = np.array([[8, 2, 0], [1, 1, 0], [0, 0, 0]])
-    fig = plots.confusion_matrix(matrix, labels=["a", "b", "background"])
-    ax = fig.axes[0]
-    np.testing.assert_allclose(image_of(ax)[0], [0.8, 0.2, 0.0])
-    np.testing.assert_allclose(image_of(ax)[2], 0.0)  # an empty row stays empty, no NaN
-    assert [text.get_text() for text in ax.texts][:3] == ["8", "2", "0"]
-    assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted", "true")
-
-
-def test_pr_and_roc_curves_leave_out_classes_they_cannot_draw():
-    rng = np.random.default_rng(5)
-    targets = np.zeros((40, 3))
-    targets[:20, 0] = 1
-    targets[:, 2] = 1  # class c: positives only
-    probabilities = np.clip(targets * 0.5 + rng.random((40, 3)) * 0.6, 0, 1)
-    pr = plots.pr_curves(probabilities, targets, classes=["a", "b", "c"])
-    labels = [line.get_label() for line in pr.axes[0].lines]
-    assert [label.split(" ")[0] for label in labels] == ["a", "c"]  # b has no positives
-    roc = plots.roc_curves(probabilities, targets, classes=["a", "b", "c"])
-    labels = [line.get_label() for line in roc.axes[0].lines]
-    assert [label.split(" ")[0] for label in labels] == ["a", "chance"]
-    ap = float(labels[0].split("AUC ")[1].rstrip(")"))
-    assert 0.5 < ap <= 1.0
-    assert (pr.axes[0].get_xlabel(), roc.axes[0].get_xlabel()) == ("recall",
-                                                                   "false positive rate")
-
-
-def test_live_redraws_on_change_and_shows_errors_instead_of_raising():
-    import ipywidgets as widgets
-
-    from whalelab.errors import ConfigError
-
-    calls = []
-
-    def draw(n, label):
-        calls.append((n, label))
-        if n > 90:
-            raise ConfigError(f"n={n} is too large")
-        return plots.waveform(np.zeros(n), sample_rate=100, title=label)
-
-    box = plots.live(draw, n=widgets.IntSlider(value=50, min=10, max=100),
-                     label=widgets.Text(value="a"))
-    slider, text, message, image = box.children
-    assert calls == [(50, "a")] and text.description == "label"
-    first = image.value
-    text.value = "b"
-    assert calls[-1] == (50, "b") and image.value != first and message.value == ""
-    shown = image.value
-    slider.value = 95
-    assert "n=95 is too large" in message.value and image.value == shown
-    slider.value = 60
-    assert message.value == "" and image.value != shown

@@ -1,0 +1,122 @@
+"""Matching detected to annotated events and event-level metrics, on hand-counted cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from whalelab.errors import WhaleLabError
+from whalelab.event_scoring import (event_metrics, event_metrics_table, format_event_metrics,
+                                    match_events, threshold_sweep)
+
+FPS = 10.0
+
+
+def probabilities_with(first: int, stop: int, value: float) -> np.ndarray:
+    """``(200, 1)`` zeros with ``value`` on frames ``[first, stop)``."""
+    probabilities = np.zeros((200, 1), dtype=np.float32)
+    probabilities[first:stop, 0] = value
+    return probabilities
+
+
+def table(*rows: tuple[float, float, str], file: str | None = None) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["begin_s", "end_s", "label"])
+    return frame if file is None else frame.assign(file=file)
+
+
+def test_matching_by_iou_needs_enough_overlap_and_the_same_label():
+    truth = table((0.0, 1.0, "a"), (5.0, 6.0, "a"), (10.0, 11.0, "b"))
+    predicted = table((0.5, 1.5, "a"),   # IoU 0.5/1.5 = 1/3: a match at 0.3
+                      (5.8, 6.8, "a"),   # IoU 0.2/1.8 = 0.11: no
+                      (10.0, 11.0, "a"))  # right time, wrong label
+    matched = match_events(predicted, truth, iou=0.3)
+    assert matched[["predicted", "truth"]].values.tolist() == [[0, 0]]
+    assert matched.iou.iloc[0] == pytest.approx(1 / 3)
+    assert match_events(predicted, truth, iou=0.4).empty
+
+
+def test_matching_by_onset_tolerance_ignores_duration():
+    truth = table((2.0, 3.0, "a"))
+    long_prediction = table((2.3, 9.0, "a"))  # IoU 0.1, onset 0.3 s late
+    assert match_events(long_prediction, truth, iou=0.3).empty
+    matched = match_events(long_prediction, truth, onset_tolerance_s=0.5)
+    assert matched.onset_error_s.tolist() == pytest.approx([0.3])
+    assert match_events(long_prediction, truth, onset_tolerance_s=0.2).empty
+
+
+def test_matching_is_one_to_one_and_maximal():
+    # one long prediction over two calls matches only one of them
+    truth = table((0.0, 1.0, "a"), (1.2, 2.2, "a"))
+    assert len(match_events(table((0.0, 2.2, "a")), truth, iou=0.3)) == 1
+    # IoU p0-t0 0.25, p0-t1 0.3, p1-t1 0.2: greedy on best overlap would give p0 to t1
+    # and leave p1 and t0 unmatched; the maximal matching pairs p0-t0 and p1-t1
+    truth = table((0.0, 1.0, "a"), (1.0, 2.0, "a"))
+    predicted = table((0.6, 1.6, "a"), (1.8, 2.0, "a"))
+    matched = match_events(predicted, truth, iou=0.15)
+    assert sorted(matched[["predicted", "truth"]].values.tolist()) == [[0, 0], [1, 1]]
+
+
+def test_events_of_different_files_never_match():
+    truth = pd.concat([table((0.0, 1.0, "a"), file="x.wav"), table((5.0, 6.0, "a"), file="y.wav")],
+                      ignore_index=True)
+    predicted = pd.concat([table((5.0, 6.0, "a"), file="x.wav"),
+                           table((5.0, 6.0, "a"), file="y.wav")], ignore_index=True)
+    assert match_events(predicted, truth)[["predicted", "truth"]].values.tolist() == [[1, 1]]
+
+
+def test_metrics_of_a_hand_counted_case():
+    truth = table((0, 1, "a"), (2, 3, "a"), (4, 5, "a"), (10, 11, "b"), (20, 21, "c"))
+    predicted = table((0, 1, "a"), (2.1, 3, "a"), (7, 8, "a"),  # a: tp 2, fp 1, fn 1
+                      (10, 11, "b"), (30, 31, "b"),              # b: tp 1, fp 1, fn 0
+                      (20, 21, "whale_song"))                    # not a class: ignored
+    metrics = event_metrics(predicted, truth, ["a", "b", "c", "d"])
+    a, b, c, d = (metrics["per_class"][name] for name in "abcd")
+    assert (a["tp"], a["fp"], a["fn"]) == (2, 1, 1)
+    assert a["precision"] == pytest.approx(2 / 3) and a["recall"] == pytest.approx(2 / 3)
+    assert (b["tp"], b["fp"], b["fn"]) == (1, 1, 0) and b["f1"] == pytest.approx(2 / 3)
+    assert (c["tp"], c["fp"], c["fn"]) == (0, 0, 1) and c["f1"] == 0.0
+    assert (d["tp"], d["fp"], d["fn"]) == (0, 0, 0)
+    overall = metrics["overall"]
+    assert (overall["tp"], overall["fp"], overall["fn"]) == (3, 2, 2)
+    assert overall["precision"] == pytest.approx(0.6) and overall["f1"] == pytest.approx(0.6)
+    assert metrics["macro_f1"] == pytest.approx((2 / 3 + 2 / 3 + 0) / 3)  # d has no truth
+    assert metrics["ignored"] == {"predicted": {"whale_song": 1}, "truth": {}}
+    assert "overall" in format_event_metrics(metrics)
+
+
+def test_perfect_and_empty_predictions():
+    truth = table((0, 1, "a"), (3, 4, "b"))
+    assert event_metrics(truth, truth, ["a", "b"])["overall"]["f1"] == 1.0
+    nothing = event_metrics(table(), truth, ["a", "b"])["overall"]
+    assert (nothing["precision"], nothing["recall"], nothing["fn"]) == (0.0, 0.0, 2)
+
+
+def test_bad_matching_settings_are_user_errors():
+    with pytest.raises(WhaleLabError, match="iou"):
+        match_events(table(), table(), iou=0)
+    with pytest.raises(WhaleLabError, match="begin_s"):
+        match_events(pd.DataFrame({"label": []}), table())
+
+
+def test_threshold_sweep_decodes_then_scores_each_threshold():
+    probabilities = {"x.wav": probabilities_with(10, 20, 0.9),
+                     "y.wav": probabilities_with(50, 60, 0.4)}
+    truth = table((1.0, 2.0, "c0"), file="x.wav")
+    sweep = threshold_sweep(probabilities, truth, ["c0"], frames_per_second=FPS,
+                            thresholds=[0.3, 0.5, 0.95])
+    assert sweep.threshold.tolist() == [0.3, 0.5, 0.95]
+    assert sweep[["tp", "fp", "fn"]].values.tolist() == [[1, 1, 0], [1, 0, 0], [0, 0, 1]]
+    assert sweep.precision.tolist() == [0.5, 1.0, 0.0]
+
+
+def test_the_metrics_table_has_a_row_per_class_then_overall():
+    truth = table((0, 1, "a"), (2, 3, "a"), (10, 11, "b"))
+    predicted = table((0, 1, "a"), (30, 31, "b"))
+    metrics = event_metrics(predicted, truth, ["a", "b"])
+    frame = event_metrics_table(metrics)
+    assert frame.index.tolist() == ["a", "b", "overall"]
+    assert frame.columns.tolist() == ["precision", "recall", "f1", "tp", "fp", "fn"]
+    assert frame[["tp", "fp", "fn"]].values.tolist() == [[1, 0, 1], [0, 1, 1], [1, 1, 2]]
+    assert (frame[["tp", "fp", "fn"]].dtypes == int).all()
+    assert frame.loc["overall", "f1"] == pytest.approx(metrics["overall"]["f1"])

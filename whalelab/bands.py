@@ -1,0 +1,124 @@
+"""Each class's frequency band, as the data set knows it: the one home of class bands.
+
+Detection trims events to where a class's band stands out of the noise
+(:mod:`whalelab.band_contrast`), so every run records a band per class in
+``classes.json``. The band comes from the training data, never from a generator's
+constants:
+
+- a folder of long recordings with Raven tables: the annotations' ``Low Freq`` and
+  ``High Freq`` (:func:`annotated_bands`);
+- a data set that carries a ``bands.json`` (the synthetic set writes one, and a user may
+  write one beside a class tree or manifest): the bands it names (:func:`read_bands`);
+- otherwise the run's whole ``fmin``-``fmax`` range (:func:`class_bands`).
+
+Examples
+--------
+>>> class_bands(["a", "b"], {"a": (5.0, 300.0)}, fmin=10.0, fmax=4000.0)
+{'a': (10.0, 300.0), 'b': (10.0, 4000.0)}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from whalelab.atomic import write_json
+from whalelab.data import raven_pairs
+from whalelab.errors import DataError, WhaleLabError
+from whalelab.raven import read_raven
+
+#: the file beside a data set that names its classes' bands: ``{"bands": {name: [low, high]}}``
+BANDS_FILE = "bands.json"
+
+Band = tuple[float, float]
+
+
+def write_bands(folder: str | Path, bands: Mapping[str, Band]) -> Path:
+    """Write ``FOLDER/bands.json`` atomically."""
+    return write_json(Path(folder) / BANDS_FILE,
+                      {"bands": {name: [float(low), float(high)]
+                                 for name, (low, high) in bands.items()}})
+
+
+def read_bands(folder: str | Path) -> dict[str, Band]:
+    """The bands of ``FOLDER/bands.json``; empty when there is none.
+
+    A malformed file raises :class:`whalelab.errors.DataError` naming it.
+
+    Examples
+    --------
+    >>> read_bands("no/such/folder")
+    {}
+    """
+    path = Path(folder) / BANDS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        values = json.loads(path.read_text())["bands"]
+        bands = {str(name): (float(low), float(high)) for name, (low, high) in values.items()}
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
+        raise DataError(f"{path}: not a bands file ({{\"bands\": {{class: [low_hz, high_hz]}}}}): "
+                        f"{error}") from None
+    bad = [name for name, (low, high) in bands.items() if not 0 <= low < high]
+    if bad:
+        raise DataError(f"{path}: bands of {bad} need 0 <= low_hz < high_hz")
+    return bands
+
+
+def annotated_bands(folder: str | Path, *, label_column: str = "Species",
+                    coverage: float = 0.9) -> dict[str, Band]:
+    """Each label's frequency band from the Raven tables of a folder of long recordings.
+
+    The band runs from a low percentile of the annotations' ``Low Freq`` to a high one
+    of their ``High Freq``, so that it holds ``coverage`` of the calls' extent without
+    being stretched by one careless box. An empty dict means ``folder`` holds no
+    annotated recordings (or is not a folder); tables that cannot be read are left out
+    here, as :func:`whalelab.data.load_index` has already reported them.
+
+    Examples
+    --------
+    >>> annotated_bands("no/such/folder")
+    {}
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return {}
+    tables = []
+    for _, table in raven_pairs(folder):
+        try:
+            tables.append(read_raven(table, label_column=label_column))
+        except WhaleLabError:
+            continue
+    events = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    if events.empty:
+        return {}
+    tail = 100 * (1 - coverage) / 2
+    return {str(label): (float(np.percentile(group.low_hz, tail)),
+                         float(np.percentile(group.high_hz, 100 - tail)))
+            for label, group in events.groupby("label")}
+
+
+def dataset_bands(data: str | Path, *, label_column: str = "Species") -> dict[str, Band]:
+    """The bands a data set knows: its Raven annotations, else its ``bands.json``.
+
+    ``data`` is what training reads: a folder (of recordings, of class folders, or
+    holding ``manifest.csv``) or a manifest CSV, whose folder is searched for
+    ``bands.json``.
+    """
+    path = Path(data)
+    folder = path.parent if path.is_file() else path
+    return annotated_bands(folder, label_column=label_column) or read_bands(folder)
+
+
+def class_bands(classes: Sequence[str], known: Mapping[str, Band], *, fmin: float,
+                fmax: float) -> dict[str, Band]:
+    """A band for every class: the known one clipped to ``fmin``-``fmax``, else that range."""
+    bands = {}
+    for name in classes:
+        low, high = known.get(name, (fmin, fmax))
+        bands[name] = (min(max(low, fmin), fmax), max(min(high, fmax), fmin))
+    return bands

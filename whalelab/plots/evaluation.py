@@ -1,0 +1,105 @@
+"""Notebook 04, evaluation: how well the clipwise outputs match the truth over a test set.
+
+A single-label confusion matrix, and precision-recall and ROC curves per class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+from sklearn import metrics as skm
+
+from whalelab.plots.style import as_numpy, new_figure
+
+
+def confusion_matrix(matrix: Any, *, labels: Sequence[str]) -> Figure:
+    """Single-label confusion matrix, coloured by row share (recall), annotated with counts.
+
+    Parameters
+    ----------
+    matrix : array, ``(labels, labels)``
+        Counts; rows are true labels, columns predicted ones.
+
+    Returns
+    -------
+    Figure
+        The matrix axes and its colour bar.
+
+    Examples
+    --------
+    >>> fig = confusion_matrix([[3, 1], [0, 4]], labels=["a", "background"])
+    >>> [text.get_text() for text in fig.axes[0].texts]
+    ['3', '1', '0', '4']
+    """
+    counts = as_numpy(matrix)
+    share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    fig = new_figure(1.0 * len(labels) + 3, 0.8 * len(labels) + 2)
+    ax = fig.subplots()
+    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    for (row, column), count in np.ndenumerate(counts):
+        ax.text(column, row, f"{count:.0f}", ha="center", va="center",
+                color="white" if share[row, column] > 0.5 else "black")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set(xlabel="predicted", ylabel="true", title="confusion matrix (colour: share of row)")
+    fig.colorbar(image, ax=ax, label="share of true clips")
+    return fig
+
+
+def pr_curves(probabilities: Any, targets: Any, *, classes: Sequence[str]) -> Figure:
+    """Precision against recall per class, with average precision (AP) in the legend.
+
+    Parameters
+    ----------
+    probabilities, targets : arrays, ``(clips, classes)``
+        Clipwise probabilities and multi-hot truth. Classes without positives are left out.
+
+    Examples
+    --------
+    >>> fig = pr_curves([[0.9, 0.1], [0.2, 0.8]], [[1, 0], [0, 1]], classes=["a", "b"])
+    >>> [line.get_label() for line in fig.axes[0].lines]
+    ['a (AP 1.00)', 'b (AP 1.00)']
+    """
+    probabilities, targets = as_numpy(probabilities), as_numpy(targets)
+    fig = new_figure(6, 5)
+    ax = fig.subplots()
+    for k, name in enumerate(classes):
+        if targets[:, k].sum() == 0:
+            continue
+        precision, recall, _ = skm.precision_recall_curve(targets[:, k], probabilities[:, k])
+        ap = skm.average_precision_score(targets[:, k], probabilities[:, k])
+        ax.plot(recall, precision, drawstyle="steps-post", label=f"{name} (AP {ap:.2f})")
+    ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02),
+           title="precision-recall per class")
+    ax.legend(loc="lower left", fontsize="small")
+    return fig
+
+
+def roc_curves(probabilities: Any, targets: Any, *, classes: Sequence[str]) -> Figure:
+    """True against false positive rate per class, with ROC-AUC in the legend.
+
+    Classes that lack positives or negatives are left out; the dashed diagonal is chance.
+
+    Examples
+    --------
+    >>> fig = roc_curves([[0.9, 0.1], [0.2, 0.8]], [[1, 0], [0, 1]], classes=["a", "b"])
+    >>> [line.get_label() for line in fig.axes[0].lines]
+    ['a (AUC 1.00)', 'b (AUC 1.00)', 'chance']
+    """
+    probabilities, targets = as_numpy(probabilities), as_numpy(targets)
+    fig = new_figure(6, 5)
+    ax = fig.subplots()
+    for k, name in enumerate(classes):
+        if not 0 < targets[:, k].sum() < len(targets):
+            continue
+        false_positive, true_positive, _ = skm.roc_curve(targets[:, k], probabilities[:, k])
+        auc = skm.roc_auc_score(targets[:, k], probabilities[:, k])
+        ax.plot(false_positive, true_positive, label=f"{name} (AUC {auc:.2f})")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", label="chance")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1),
+           ylim=(0, 1.02), title="ROC per class")
+    ax.legend(loc="lower right", fontsize="small")
+    return fig

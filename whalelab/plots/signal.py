@@ -1,0 +1,411 @@
+"""Notebook 01, signal processing: from a waveform to the log-mel features the model sees.
+
+The waveform, its framing by the STFT, the power spectrogram and its decibels, the mel
+filterbank, log-mel images, what ``power_to_db``'s ``ref``, ``amin`` and ``top_db`` do,
+the mel bands before and after ``bn0``, SpecAugment's stripes, and one figure per set of
+feature settings for the interactive explorer.
+
+Examples
+--------
+>>> fig = waveform(np.zeros(8000), sample_rate=8000)
+>>> fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()
+('time (s)', 'amplitude (full scale)')
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from whalelab.errors import DataError
+from whalelab.features import LogmelFilterBank, Spectrogram, power_to_db
+from whalelab.plots.style import CMAP, as_image, as_numpy, draw_logmel, frame_extent, new_figure
+
+
+def _db(power: np.ndarray, **settings: Any) -> np.ndarray:
+    """whalelab's ``power_to_db`` on one example (``top_db`` against its own peak)."""
+    return power_to_db(torch.as_tensor(power, dtype=torch.float32)[None], **settings)[0].numpy()
+
+
+def _draw_linear(ax, power_db: np.ndarray, *, sample_rate: int, hop_length: int, **style):
+    """A ``(time, freq)`` STFT image on a linear Hz axis; returns the image."""
+    frames, bins = power_db.shape
+    bin_hz = sample_rate / (2 * (bins - 1))
+    image = ax.imshow(power_db.T, origin="lower", aspect="auto", cmap=CMAP,
+                      interpolation="nearest", **style,
+                      extent=(*frame_extent(frames, sample_rate=sample_rate,
+                                            hop_length=hop_length),
+                              -bin_hz / 2, (bins - 0.5) * bin_hz))
+    ax.set(xlabel="time (s)", ylabel="frequency (Hz)")
+    return image
+
+
+def waveform(samples: Any, *, sample_rate: int, title: str = "waveform") -> Figure:
+    """The pressure signal against time: one axes.
+
+    Parameters
+    ----------
+    samples : array, ``(samples,)``
+        The waveform, full scale = 1.
+    sample_rate : int
+        Hz.
+    """
+    samples = as_numpy(samples)
+    fig = new_figure(9, 2.6)
+    ax = fig.subplots()
+    ax.plot(np.arange(len(samples)) / sample_rate, samples, linewidth=0.5)
+    ax.set(xlabel="time (s)", ylabel="amplitude (full scale)", title=title,
+           xlim=(0, len(samples) / sample_rate))
+    return fig
+
+
+def framing(samples: Any, *, sample_rate: int, n_fft: int, hop_length: int, frames: int = 4,
+            centre_s: float | None = None) -> Figure:
+    """How the STFT cuts a waveform into overlapping frames, each tapered by a Hann window.
+
+    Top: ``frames`` consecutive frames around ``centre_s`` with their windows drawn over
+    the waveform. Bottom: the middle frame before and after windowing. Two axes.
+
+    Parameters
+    ----------
+    samples : array, ``(samples,)``
+        The waveform.
+    n_fft, hop_length : int
+        Frame length and hop in samples.
+    centre_s : float or None
+        Where to look, in seconds; None picks the loudest sample.
+
+    Examples
+    --------
+    >>> fig = framing(np.random.default_rng(0).standard_normal(8000), sample_rate=8000,
+    ...               n_fft=512, hop_length=128)
+    >>> len(fig.axes), len(fig.axes[0].lines)
+    (2, 5)
+    """
+    samples = as_numpy(samples)
+    window = Spectrogram(n_fft=n_fft, hop_length=hop_length).window.numpy()  # (n_fft,)
+    centre = int(np.argmax(np.abs(samples))) if centre_s is None else int(centre_s * sample_rate)
+    half = n_fft // 2
+    first = min(max(math.ceil(half / hop_length), round(centre / hop_length) - frames // 2),
+                (len(samples) - half) // hop_length - frames + 1)
+    if first * hop_length < half:
+        raise DataError(f"{len(samples)} samples are too few for {frames} frames of "
+                        f"n_fft={n_fft}, hop_length={hop_length}")
+    start, stop = first * hop_length - half, (first + frames - 1) * hop_length + half
+    time = np.arange(start, stop) / sample_rate
+    excerpt = samples[start:stop]
+    scale = np.abs(excerpt).max() or 1.0
+    fig = new_figure(9, 5)
+    top, bottom = fig.subplots(2, 1)
+    top.plot(time, excerpt, color="0.3", linewidth=0.7, label="waveform")
+    for k in range(frames):
+        left = (first + k) * hop_length - half
+        top.plot(np.arange(left, left + n_fft) / sample_rate, scale * window, linestyle="--",
+                 label=f"frame {first + k}")
+    top.set(xlabel="time (s)", ylabel="amplitude (full scale)",
+            title=f"frames of n_fft={n_fft} samples ({1000 * n_fft / sample_rate:.0f} ms), "
+                  f"hop {hop_length} ({1000 * hop_length / sample_rate:.0f} ms)")
+    top.legend(loc="upper right", fontsize="small")
+    middle = (first + frames // 2) * hop_length - half
+    frame = samples[middle:middle + n_fft]
+    frame_time = np.arange(middle, middle + n_fft) / sample_rate
+    bottom.plot(frame_time, frame, color="0.6", linewidth=0.7, label="frame")
+    bottom.plot(frame_time, frame * window, linewidth=0.9, label="frame x Hann window")
+    bottom.set(xlabel="time (s)", ylabel="amplitude (full scale)",
+               title="the Hann window tapers the frame to zero at both ends: "
+                     "less spectral leakage")
+    bottom.legend(loc="upper right", fontsize="small")
+    return fig
+
+
+def spectrogram(power: Any, *, sample_rate: int, hop_length: int, top_db: float = 80.0,
+                title: str = "") -> Figure:
+    """An STFT power spectrogram on a linear scale and in dB, side by side.
+
+    Parameters
+    ----------
+    power : array, ``(time, freq)`` or ``(1, time, freq)``
+        Power, ``freq = n_fft // 2 + 1`` bins from 0 to ``sample_rate / 2``.
+    top_db : float
+        Dynamic range of the dB panel.
+
+    Returns
+    -------
+    Figure
+        Two image axes, each with a colour bar (four axes).
+    """
+    power = as_image(power)
+    fig = new_figure(11, 3.6)
+    linear_ax, db_ax = fig.subplots(1, 2)
+    image = _draw_linear(linear_ax, power, sample_rate=sample_rate, hop_length=hop_length)
+    fig.colorbar(image, ax=linear_ax, label="power")
+    linear_ax.set_title("power: a few loud bins hide everything else")
+    image = _draw_linear(db_ax, _db(power, top_db=top_db), sample_rate=sample_rate,
+                         hop_length=hop_length)
+    fig.colorbar(image, ax=db_ax, label="dB")
+    db_ax.set_title(f"10 log10(power), top {top_db:g} dB: quiet structure appears")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def mel_filterbank(weights: Any, *, sample_rate: int) -> Figure:
+    """The mel filters themselves and where their centres fall.
+
+    Parameters
+    ----------
+    weights : array, ``(mel, freq)``
+        Filter weights as ``librosa.filters.mel`` returns them (whalelab's
+        ``LogmelFilterBank.melW`` is the transpose).
+
+    Returns
+    -------
+    Figure
+        Left: one line per filter against frequency in Hz. Right: each band's centre
+        frequency, linear below about 1 kHz and logarithmic above.
+
+    Examples
+    --------
+    >>> import librosa
+    >>> fig = mel_filterbank(librosa.filters.mel(sr=8000, n_fft=512, n_mels=16),
+    ...                      sample_rate=8000)
+    >>> len(fig.axes[0].lines)
+    16
+    """
+    weights = as_numpy(weights)
+    hz = np.linspace(0, sample_rate / 2, weights.shape[1])
+    fig = new_figure(11, 3.6)
+    filters_ax, centres_ax = fig.subplots(1, 2)
+    filters_ax.plot(hz, weights.T, linewidth=0.8)
+    filters_ax.set(xlabel="frequency (Hz)", ylabel="weight (Slaney area-normalised)",
+                   title=f"{len(weights)} triangular mel filters")
+    centres = hz[weights.argmax(axis=1)]
+    centres_ax.plot(np.arange(len(weights)), centres, "o-", markersize=3)
+    centres_ax.set(xlabel="mel band", ylabel="centre frequency (Hz)",
+                   title="narrow bands at low frequency, wide ones high up")
+    return fig
+
+
+def logmel(values: Any, *, sample_rate: int, hop_length: int, fmin: float, fmax: float,
+           htk: bool = True, title: str = "log-mel spectrogram", unit: str = "dB") -> Figure:
+    """One log-mel spectrogram with a colour bar (two axes).
+
+    Parameters
+    ----------
+    values : array, ``(time, mel)`` or ``(1, time, mel)``
+        dB (or normalised) values.
+    fmin, fmax : float
+        The filterbank's band edges in Hz, for the frequency ticks.
+    htk : bool
+        The filterbank's mel scale (``FeatureConfig.htk``), for the frequency ticks.
+
+    Examples
+    --------
+    >>> fig = logmel(np.zeros((100, 32)), sample_rate=8000, hop_length=128, fmin=10,
+    ...              fmax=4000)
+    >>> fig.axes[0].images[0].get_array().shape
+    (32, 100)
+    """
+    fig = new_figure(9, 3.4)
+    ax = fig.subplots()
+    image = draw_logmel(ax, as_image(values), sample_rate=sample_rate, hop_length=hop_length,
+                        fmin=fmin, fmax=fmax, htk=htk)
+    fig.colorbar(image, ax=ax, label=unit)
+    ax.set_title(title)
+    return fig
+
+
+def logmel_grid(images: Sequence[Any], *, titles: Sequence[str], sample_rate: int,
+                hop_length: int, fmin: float, fmax: float, htk: bool = True,
+                columns: int = 3) -> Figure:
+    """Several log-mel spectrograms in a grid, one titled axes each.
+
+    Parameters
+    ----------
+    images : sequence of arrays, each ``(time, mel)`` or ``(1, time, mel)``
+        Clips may differ in length.
+    titles : sequence of str
+        One per image.
+
+    Examples
+    --------
+    >>> fig = logmel_grid([np.zeros((50, 16))] * 4, titles=list("abcd"), sample_rate=8000,
+    ...                   hop_length=128, fmin=10, fmax=4000)
+    >>> [ax.get_title() for ax in fig.axes]
+    ['a', 'b', 'c', 'd']
+    """
+    if len(images) != len(titles):
+        raise DataError(f"{len(images)} images but {len(titles)} titles")
+    if not images:
+        fig = new_figure(6, 1.2)
+        ax = fig.subplots()
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "nothing to show", ha="center", va="center")
+        return fig
+    columns = min(columns, len(images))
+    rows = math.ceil(len(images) / columns)
+    fig = new_figure(4.2 * columns, 2.9 * rows)
+    axes = np.atleast_1d(fig.subplots(rows, columns)).ravel()
+    for ax, values, title in zip(axes, images, titles):
+        draw_logmel(ax, as_image(values), sample_rate=sample_rate, hop_length=hop_length,
+                    fmin=fmin, fmax=fmax, htk=htk)
+        ax.set_title(title, fontsize="medium")
+    for ax in axes[len(images):]:
+        ax.remove()
+    return fig
+
+
+def _describe(setting: Mapping[str, Any], *, peak: float) -> str:
+    """``ref=peak, amin=1e-10, top_db=None``: a power_to_db setting as a short title."""
+    def text(name: str, value: Any) -> str:
+        if value is None:
+            return "None"
+        return "peak" if name == "ref" and value == peak != 1.0 else f"{value:.3g}"
+    return ", ".join(f"{name}={text(name, value)}" for name, value in setting.items())
+
+
+def power_to_db_effects(mel_power: Any, *, sample_rate: int, hop_length: int, fmin: float,
+                        fmax: float, htk: bool = True,
+                        settings: Sequence[Mapping[str, Any]] | None = None) -> Figure:
+    """What ``ref``, ``amin`` and ``top_db`` of :func:`whalelab.features.power_to_db` do.
+
+    Each column converts the same mel power with one setting: the image above, the
+    histogram of its dB values below (the floor that ``amin`` or ``top_db`` imposes shows
+    as a spike at the left).
+
+    Parameters
+    ----------
+    mel_power : array, ``(time, mel)`` or ``(1, time, mel)``
+        Mel power (before dB).
+    settings : sequence of dicts or None
+        Keyword arguments of ``power_to_db``; None shows ``ref`` 1 and the peak, an
+        ``amin`` 30 dB below the peak, and ``top_db`` 80 and 20.
+
+    Returns
+    -------
+    Figure
+        ``2 * len(settings)`` axes.
+    """
+    mel_power = as_image(mel_power)
+    peak = float(mel_power.max()) or 1.0
+    if settings is None:
+        settings = [{"ref": 1.0, "amin": 1e-10, "top_db": None},
+                    {"ref": peak, "amin": 1e-10, "top_db": None},
+                    {"ref": peak, "amin": peak * 1e-3, "top_db": None},
+                    {"ref": peak, "amin": 1e-10, "top_db": 80.0},
+                    {"ref": peak, "amin": 1e-10, "top_db": 20.0}]
+    fig = new_figure(3.3 * len(settings), 5.4)
+    axes = fig.subplots(2, len(settings), squeeze=False)
+    for column, setting in enumerate(settings):
+        db = _db(mel_power, **setting)
+        draw_logmel(axes[0, column], db, sample_rate=sample_rate, hop_length=hop_length,
+                    fmin=fmin, fmax=fmax, htk=htk)
+        axes[0, column].set_title(_describe(setting, peak=peak), fontsize="small")
+        axes[1, column].hist(db.ravel(), bins=60, color="tab:purple")
+        axes[1, column].set(xlabel="dB", ylabel="time-mel bins",
+                            title=f"range {db.min():.0f} .. {db.max():.0f} dB",
+                            yscale="log")
+    return fig
+
+
+def mel_band_statistics(before: Any, after: Any) -> Figure:
+    """Mean and spread of each mel band over a batch, before and after ``bn0``.
+
+    Parameters
+    ----------
+    before, after : arrays, ``(batch, 1, time, mel)`` or ``(batch, time, mel)``
+        Log-mel features going into and coming out of the BatchNorm over mel bins.
+
+    Returns
+    -------
+    Figure
+        Two axes; each band's mean over clips and time, with a band of one standard
+        deviation.
+    """
+    fig = new_figure(11, 3.4)
+    for ax, values, title, unit in zip(
+            fig.subplots(1, 2), (before, after),
+            ("before: loud low bands would dominate", "after bn0: every band ~ mean 0, std 1"),
+            ("dB (level-normalised)", "normalised value")):
+        values = as_numpy(values)
+        values = values.reshape(-1, values.shape[-1])  # (batch * time, mel)
+        mean, std = values.mean(axis=0), values.std(axis=0)
+        bands = np.arange(len(mean))
+        ax.plot(bands, mean, label="mean")
+        ax.fill_between(bands, mean - std, mean + std, alpha=0.3, label="± 1 std")
+        ax.set(xlabel="mel band (low to high frequency)", ylabel=unit, title=title)
+        ax.legend(loc="upper right", fontsize="small")
+    return fig
+
+
+def specaugment_stripes(original: Any, augmented: Sequence[Any], *, sample_rate: int,
+                        hop_length: int, fmin: float, fmax: float, htk: bool = True) -> Figure:
+    """One input and several SpecAugment draws of it, on one colour scale.
+
+    Parameters
+    ----------
+    original : array, ``(time, mel)`` or ``(1, time, mel)``
+    augmented : sequence of arrays shaped like ``original``
+        Outputs of :class:`whalelab.features.SpecAugmentation` in training mode.
+
+    Returns
+    -------
+    Figure
+        ``1 + len(augmented)`` image axes in one column.
+    """
+    panels = [as_image(original)] + [as_image(values) for values in augmented]
+    low, high = min(p.min() for p in panels), max(p.max() for p in panels)
+    fig = new_figure(9, 2.2 * len(panels))
+    axes = np.atleast_1d(fig.subplots(len(panels), 1, sharex=True))
+    for k, (ax, values) in enumerate(zip(axes, panels)):
+        draw_logmel(ax, values, sample_rate=sample_rate, hop_length=hop_length, fmin=fmin,
+                    fmax=fmax, htk=htk, vmin=low, vmax=high)
+        ax.set_title("input" if k == 0 else f"draw {k}: time and mel stripes set to zero",
+                     fontsize="medium")
+    return fig
+
+
+def feature_explorer(samples: Any, *, sample_rate: int, n_fft: int, hop_length: int,
+                     n_mels: int, fmin: float, fmax: float, top_db: float | None,
+                     htk: bool = True) -> Figure:
+    """The STFT in dB and the log-mel of one waveform for one set of feature settings.
+
+    Made for an ``ipywidgets.interact`` explorer: every argument is one slider.
+
+    Returns
+    -------
+    Figure
+        Two image axes with colour bars (four axes).
+
+    Examples
+    --------
+    >>> fig = feature_explorer(np.random.default_rng(0).standard_normal(8000),
+    ...                        sample_rate=8000, n_fft=512, hop_length=128, n_mels=32,
+    ...                        fmin=10, fmax=4000, top_db=80)
+    >>> fig.axes[1].images[0].get_array().shape  # (mel, frames)
+    (32, 63)
+    """
+    spectrogram_module = Spectrogram(n_fft=n_fft, hop_length=hop_length)
+    power = spectrogram_module(torch.as_tensor(as_numpy(samples), dtype=torch.float32)[None])
+    mel_db = LogmelFilterBank(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax,
+                              top_db=top_db, htk=htk)(power)  # (1, 1, time, mel)
+    power = power[0, 0].numpy()  # (time, freq)
+    fig = new_figure(11, 3.6)
+    stft_ax, mel_ax = fig.subplots(1, 2)
+    image = _draw_linear(stft_ax, _db(power, top_db=top_db), sample_rate=sample_rate,
+                         hop_length=hop_length)
+    fig.colorbar(image, ax=stft_ax, label="dB")
+    stft_ax.set_title(f"STFT: {power.shape[0]} frames of {1000 * hop_length / sample_rate:.0f}"
+                      f" ms x {power.shape[1]} bins of {sample_rate / n_fft:.1f} Hz",
+                      fontsize="medium")
+    image = draw_logmel(mel_ax, mel_db[0, 0].numpy(), sample_rate=sample_rate,
+                        hop_length=hop_length, fmin=fmin, fmax=fmax, htk=htk)
+    fig.colorbar(image, ax=mel_ax, label="dB")
+    mel_ax.set_title(f"log-mel: {n_mels} bands, {fmin:g}-{fmax:g} Hz, top_db={top_db}",
+                     fontsize="medium")
+    return fig

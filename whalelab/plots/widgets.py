@@ -1,0 +1,75 @@
+"""Interactive figures for notebooks 01 and 03: controls that redraw a figure function.
+
+The only module of :mod:`whalelab.plots` that uses ipywidgets; it imports it when a
+control box is built, so drawing static figures never needs it.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from whalelab.errors import WhaleLabError
+
+
+def png(fig: Figure) -> bytes:
+    """The figure as PNG bytes."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def live(draw: Callable[..., Figure], **controls: Any):
+    """Widgets that redraw ``draw(**values)`` whenever one of them changes.
+
+    Like ``ipywidgets.interact``, but the figure is shown as a PNG ``Image`` widget
+    instead of through an ``Output`` widget, on which headless execution (papermill,
+    nbclient) can hang. A :class:`WhaleLabError` from ``draw`` (say ``fmin`` above
+    ``fmax``) is shown above the figure instead.
+
+    Parameters
+    ----------
+    draw : callable
+        Called with one keyword argument per control; returns a Figure.
+    **controls : ipywidgets value widgets
+        Name -> widget; a widget without a description is given its name.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        The controls, a message line and the figure; a notebook shows it as its last
+        expression.
+
+    Examples
+    --------
+    >>> import ipywidgets as widgets
+    >>> import numpy as np
+    >>> from whalelab.plots.signal import waveform
+    >>> box = live(lambda n: waveform(np.zeros(n), sample_rate=100),
+    ...            n=widgets.IntSlider(value=50, min=10, max=100))
+    >>> image = box.children[-1]
+    >>> first = image.value
+    >>> box.children[0].value = 80
+    >>> image.value != first and image.value[1:4] == b"PNG"
+    True
+    """
+    import ipywidgets as widgets
+
+    message, image = widgets.HTML(), widgets.Image(format="png")
+
+    def redraw(change: Any = None) -> None:
+        try:
+            image.value = png(draw(**{name: control.value for name, control in
+                                      controls.items()}))
+            message.value = ""
+        except WhaleLabError as error:
+            message.value = f"<b>{error}</b>"
+
+    for name, control in controls.items():
+        control.description = control.description or name
+        control.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([*controls.values(), message, image])

@@ -1,0 +1,63 @@
+"""Where and how code runs: the device, mixed precision, and progress bars.
+
+Every module that runs a model or a long loop asks this one for the device
+(:func:`resolve_device`), for bf16 autocast (:func:`autocast`) and for its tqdm bar
+(:func:`progress_bar`), so that ``--device auto`` and ``progress=None`` mean the same
+thing everywhere.
+
+Examples
+--------
+>>> resolve_device("cpu")
+device(type='cpu')
+>>> with autocast(torch.device("cpu"), True):
+...     (torch.ones(2) * 2).dtype  # autocast is for CUDA only
+torch.float32
+>>> bar_disabled(None), bar_disabled(True), bar_disabled(False)
+(None, False, True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from whalelab.errors import ConfigError
+
+
+def cuda_available() -> bool:
+    """True when a CUDA device can be used."""
+    return torch.cuda.is_available()
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """Turn ``auto|cpu|cuda|cuda:N`` into a :class:`torch.device`; ``auto`` picks CUDA when present."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if cuda_available() else "cpu")
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise ConfigError(f"device must be auto, cpu or cuda, not {device!r}")
+    if device.startswith("cuda") and not cuda_available():
+        raise ConfigError(f"device {device!r} was asked for but no CUDA device is available")
+    return torch.device(device)
+
+
+def autocast(device: torch.device, enabled: bool):
+    """bf16 autocast on CUDA when ``enabled``; a no-op context on CPU."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16,
+                          enabled=enabled and device.type == "cuda")
+
+
+def bar_disabled(progress: bool | None) -> bool | None:
+    """tqdm's ``disable`` for a ``progress`` switch: None shows bars only on a terminal
+    or in a notebook (tqdm's own rule), True always, False never."""
+    return None if progress is None else not progress
+
+
+def progress_bar(iterable: Iterable | None = None, *, progress: bool | None,
+                 **options: Any) -> tqdm:
+    """A tqdm bar (notebook-aware) that follows the ``progress`` switch of :func:`bar_disabled`."""
+    return tqdm(iterable, disable=bar_disabled(progress), **options)
