@@ -106,3 +106,35 @@ def test_run_file_readers(run, tmp_path):
     assert read_classes(run) == (CLASSES, BANDS)
     np.testing.assert_array_equal(read_thresholds(run, ["b", "c"]), [0.7, 0.5])
     np.testing.assert_array_equal(read_thresholds(tmp_path, CLASSES), [0.5, 0.5])
+
+
+def test_a_run_folder_from_before_0_2_loads_predicts_and_detects_as_it_did(tmp_path):
+    """config.json without attention/data/detect parts, best.pt with weights alone."""
+    import soundfile
+
+    from whalelab.cli import main
+
+    config = RunConfig.from_profile("smoke", data=tmp_path, classes=CLASSES, backbone="tiny",
+                                    clip_seconds=1.0, attention="tanh")
+    torch.manual_seed(0)
+    model = build_model(config).eval()
+    old = config.to_dict()
+    del old["model"]["attention"], old["detect"]
+    old["data"] = "data/synthetic/smoke"
+    folder = tmp_path / "old_run"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(old))
+    write_classes(folder, CLASSES, BANDS)
+    save_checkpoint(folder / "best.pt", {"model": model.state_dict(), "epoch": 3,
+                                         "classes": CLASSES})
+    loaded = load_model(folder)
+    assert loaded.config.model.attention == "tanh"
+    assert loaded.model.att_block.attention == "tanh"
+    x = torch.randn(2, config.features.clip_samples)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.model(x)["norm_att"], model(x)["norm_att"])
+    audio = tmp_path / "x.wav"
+    soundfile.write(audio, np.random.default_rng(0).standard_normal(8000 * 3) * 0.1, 8000)
+    assert main(["predict", str(folder), str(audio), "--out", str(tmp_path / "p.csv")]) == 0
+    assert main(["detect", str(folder), str(audio), "--out", str(tmp_path / "events")]) == 0
+    assert (tmp_path / "events" / "x.selections.txt").is_file()

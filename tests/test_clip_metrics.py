@@ -91,3 +91,20 @@ def test_empty_evaluation_is_an_error_and_the_table_names_classes():
     table = format_metrics(classification_metrics(targets, targets, ["fin", "blue"],
                                                   np.full(2, 0.5), bootstrap_rounds=5))
     assert "fin" in table and "blue" in table and "macro_f1" in table
+
+
+def test_decisions_rank_background_by_how_far_every_class_stays_below():
+    from whalelab.clip_metrics import decisions
+
+    probabilities = np.array([[0.95, 0.10],   # a, sure
+                              [0.55, 0.10],   # a, barely
+                              [0.05, 0.02],   # background, sure
+                              [0.45, 0.40],   # background, barely (a mistake: truth b)
+                              [0.20, 0.90]])  # b, wrong: truth a
+    targets = np.array([[1, 0], [1, 0], [0, 0], [0, 1], [1, 0]])
+    table = decisions(probabilities, targets, np.array([0.5, 0.5]), ["a", "b"])
+    assert table.predicted.tolist() == ["a", "a", "background", "background", "b"]
+    assert table.correct.tolist() == [True, True, True, False, False]
+    np.testing.assert_allclose(table.confidence, [0.95, 0.55, 0.95, 0.55, 0.90])
+    sure = table[table.correct].sort_values("confidence", ascending=False)
+    assert sure.drop_duplicates("truth").index.tolist() == [0, 2]  # the surest of each label

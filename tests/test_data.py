@@ -11,7 +11,8 @@ import torch
 from whalelab.audio import write_audio
 from whalelab.config import RunConfig
 from whalelab.data import (BACKGROUND, Clip, ClipCache, ClipDataset, ClipIndex, balanced_sampler,
-                           class_weights, load_index, parse_labels, split_by_recording)
+                           class_weights, frame_targets, load_index, parse_labels,
+                           split_by_recording)
 from whalelab.data import dataset as dataset_module
 from whalelab.errors import DataError, WhaleLabError
 from whalelab.model import build_model
@@ -339,3 +340,215 @@ def test_one_call_stored_at_two_rates_gets_near_equal_predictions(tmp_path):
         probabilities = model(waveforms)["clipwise_output"]
     assert (logmel[0] - logmel[1]).abs().max() < 1.0  # dB
     assert (probabilities[0] - probabilities[1]).abs().max() < 0.05
+
+
+# ---------------------------------------------------------------------------- strong labels
+
+
+def test_clip_spans_are_sorted_and_background_always_knows_it_holds_no_call():
+    clip = Clip("a.wav", labels=("fin", "minke"),
+                spans=[("minke", 2, 3.5), ("fin", np.float64(0.25), 1)])
+    assert clip.spans == (("fin", 0.25, 1.0), ("minke", 2.0, 3.5))
+    assert all(type(value) is float for span in clip.spans for value in span[1:])
+    assert Clip("b.wav").spans == () and Clip("b.wav", spans=()).spans == ()
+    assert Clip("c.wav", labels=("fin",)).spans is None
+    assert Clip("d.wav", labels=("fin",), spans=()).spans == ()
+    index = ClipIndex([clip, Clip("b.wav"), Clip("c.wav", labels=("fin",))], ["fin", "minke"])
+    assert index.strong().tolist() == [True, True, False] and index.strong().dtype == bool
+
+
+@pytest.mark.parametrize("labels, spans, message", [
+    (("fin",), [("minke", 0, 1)], "a.wav: a call span names 'minke'.*fin"),
+    ((), [("fin", 0, 1)], "names 'fin'.*none"),
+    (("fin",), [("fin", 2, 2)], "call span 2.0-2.0 s of 'fin'"),
+    (("fin",), [("fin", -1, 2)], "call span -1.0-2.0 s"),
+    (("fin",), [("fin", float("nan"), 2)], "call span nan-2.0 s"),
+])
+def test_impossible_clip_spans_are_named(labels, spans, message):
+    with pytest.raises(DataError, match=message):
+        Clip("a.wav", labels=labels, spans=spans)
+
+
+def test_index_csv_round_trips_spans_exactly(tmp_path):
+    clips = [Clip("a.wav", labels=("fin", "minke"), split="train",
+                  spans=(("fin", 0.1 + 0.2, 1.61), ("minke", 1e-05, 1 / 3), ("fin", 2, 3))),
+             Clip("b.wav", labels=("fin",), split="val"),
+             Clip("c.wav", labels=("fin",), split="val", spans=()),
+             Clip("d.wav", start_s=4.0, duration_s=5.0, split="test"),
+             Clip("e@x.wav", labels=("fin@home",), split="train",
+                  spans=(("fin@home", 123456789.125, 1e20),))]
+    index = ClipIndex(clips, ["fin", "fin@home", "minke"])
+    index.save_csv(tmp_path / "splits.csv")
+    frame = pd.read_csv(tmp_path / "splits.csv", skiprows=1, keep_default_na=False)
+    assert frame.strong.tolist() == [1, 0, 1, 1, 1]
+    assert frame.spans[1:4].tolist() == ["", "", ""]
+    assert frame.spans[0] == ("minke@0.00001-0.3333333333333333;"
+                              "fin@0.30000000000000004-1.61;fin@2-3")
+    back = ClipIndex.load_csv(tmp_path / "splits.csv")
+    assert back.clips == index.clips and back.classes == index.classes
+    assert [clip.spans for clip in back.clips] == [clip.spans for clip in clips]
+    assert back.strong().tolist() == [True, False, True, True, True]
+
+
+def test_index_csv_written_before_spans_still_loads(tmp_path):
+    (tmp_path / "old.csv").write_text(
+        "# classes: fin\npath,start_s,duration_s,labels,recording,split\n"
+        "a.wav,0.0,,fin,a,train\nb.wav,1.5,2.0,,b,val\n")
+    back = ClipIndex.load_csv(tmp_path / "old.csv")
+    assert [(clip.labels, clip.spans) for clip in back.clips] == [(("fin",), None), ((), ())]
+    (tmp_path / "bad.csv").write_text(
+        "# classes: fin\npath,start_s,duration_s,labels,recording,split,strong,spans\n"
+        "a.wav,0.0,,fin,a,train,1,fin@soon\n")
+    with pytest.raises(DataError, match="bad.csv line 3: call span 'fin@soon'"):
+        ClipIndex.load_csv(tmp_path / "bad.csv")
+
+
+def test_class_tree_clips_have_unknown_spans_and_background_none(tmp_path):
+    index = load_index(_class_tree(tmp_path), seed=0)
+    assert all((clip.spans is None) == bool(clip.labels) for clip in index.clips)
+    assert all(clip.spans == () for clip in index.clips if not clip.labels)
+
+
+def test_manifest_call_times_give_spans_in_the_order_of_the_labels(tmp_path):
+    write_audio(tmp_path / "a.wav", _tone(300, 6.0), RATE)
+    rows = ["path,label,start_s,end_s,split,call_start_s,call_end_s",
+            "a.wav,minke;fin,,,train,2.5;0.5,3;1.25",
+            "a.wav,fin;fin,1,5,train,0;2,1;3.5",       # two calls of one class
+            "a.wav,fin;noise,,,train, 1 ; 2 ,1.5;4",  # a no-call box: no span
+            "a.wav,fin,,,train,,",                     # known to be a call, not where
+            "a.wav,noise,,,train,0,1",
+            "a.wav,,,,train,,"]
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    index = load_index(tmp_path / "m.csv", background_labels=("noise",))
+    assert [clip.spans for clip in index.clips] == [
+        (("fin", 0.5, 1.25), ("minke", 2.5, 3.0)),
+        (("fin", 0.0, 1.0), ("fin", 2.0, 3.5)),
+        (("fin", 1.0, 1.5),),
+        None, (), ()]
+    assert index.strong().tolist() == [True, True, True, False, True, True]
+    without = tmp_path / "plain.csv"
+    without.write_text("path,label,split\na.wav,fin,train\na.wav,,train\n")
+    assert [clip.spans for clip in load_index(without).clips] == [None, ()]
+
+
+@pytest.mark.parametrize("label, starts, ends, message", [
+    ("fin", "soon", "2", "line 3: call_start_s 'soon' is not a number"),
+    ("fin", "1", "2;3", r"line 3: call_end_s '2;3' gives 2 time\(s\) for 1 label"),
+    ("fin;minke", "1", "2", r"line 3: call_start_s '1' gives 1 time\(s\) for 2 label"),
+    ("fin", "1", "", r"line 3: call_end_s '' gives 0 time\(s\)"),
+    ("fin;minke", "1;", "2;3", "line 3: call_start_s '1;' has an empty time"),
+    ("fin", "2", "1.5", "line 3: call_end_s 1.5 of 'fin' is not after call_start_s 2.0"),
+    ("fin", "2", "2", "line 3: call_end_s 2.0 of 'fin' is not after"),
+    ("fin", "-1", "2", "line 3: call_start_s must be a finite time >= 0, not '-1'"),
+    ("fin", "1", "inf", "line 3: call_end_s must be a finite time"),
+    ("fin", "3.5", "4", r"line 3: call_start_s 3.5 of 'fin' is past the end of the clip"),
+    ("", "1", "2", r"line 3: call_start_s '1' gives 1 time\(s\) for 0 label"),
+])
+def test_bad_manifest_call_times_are_named(tmp_path, label, starts, ends, message):
+    write_audio(tmp_path / "a.wav", _tone(300, 3.0), RATE)
+    (tmp_path / "m.csv").write_text("path,label,call_start_s,call_end_s\na.wav,fin,,\n"
+                                    f"a.wav,{label},{starts},{ends}\n")
+    with pytest.raises(DataError, match=f"m.csv {message}"):
+        load_index(tmp_path / "m.csv")
+
+
+def test_raven_windows_carry_the_spans_of_their_calls_clipped(tmp_path):
+    events = _annotated_recording(tmp_path)
+    # a second, overlapping fin call that only grazes some windows
+    events = pd.concat([events, pd.DataFrame({"begin_s": [33.5], "end_s": [36.0],
+                                              "low_hz": [50.0], "high_hz": [200.0],
+                                              "label": ["fin"]})], ignore_index=True)
+    write_raven(events, tmp_path / "long.selections.txt")
+    index = load_index(tmp_path, window_s=5.0, hop_s=0.5, background_cap=1.0)
+    assert index.strong().all()
+    for clip in index.clips:
+        if not clip.labels:
+            assert clip.spans == ()
+            continue
+        expected = []
+        for call in events.itertuples():
+            begin, end = max(call.begin_s, clip.start_s), min(call.end_s, clip.start_s + 5.0)
+            if call.label in clip.labels and end > begin:
+                expected.append((call.label, begin - clip.start_s, end - clip.start_s))
+        assert len(clip.spans) == len(expected) > 0
+        for (label, start, end), (name, begin, finish) in zip(clip.spans, sorted(
+                expected, key=lambda span: span[1]), strict=True):
+            assert label == name and start == pytest.approx(begin) and end == pytest.approx(finish)
+            assert 0 <= start < end <= 5.0
+    window_at_9 = [c for c in index.clips if c.start_s == 9.0][0]
+    assert window_at_9.spans == (("right", 1.0, 2.0),)
+    window_at_30 = [c for c in index.clips if c.start_s == 30.0][0]
+    assert window_at_30.spans == (("fin", 1.0, 2.0), ("fin", 3.5, 5.0))
+    window_at_62 = [c for c in index.clips if c.start_s == 62.5][0]  # call began before it
+    assert window_at_62.spans == (("right", 0.0, 1.0),)
+
+
+def _call_index(seconds: float, call: tuple[float, float], rate: int, spans=True):
+    """One clip of ``seconds`` of silence with a constant 'call' over ``call`` (seconds)."""
+    audio = np.zeros(int(seconds * rate), np.float32)
+    audio[int(call[0] * rate):int(call[1] * rate)] = 1.0
+    clip = Clip("c.wav", labels=("b",), spans=(("b", *call),) if spans else None)
+    cache = ClipCache()
+    cache._waveforms[("c.wav", 0.0, None, rate)] = audio
+    return ClipIndex([clip], ["a", "b"]), cache
+
+
+@pytest.mark.parametrize("seconds", [3.0, 1.0, 2.0])  # cropped, padded, as it is
+@pytest.mark.parametrize("train", [True, False])
+def test_frame_targets_follow_the_call_wherever_crop_or_pad_puts_it(seconds, train):
+    rate, hop = 100, 5
+    index, cache = _call_index(seconds, (seconds / 2 - 0.3, seconds / 2 + 0.25), rate)
+    dataset = ClipDataset(index, sample_rate=rate, clip_seconds=2.0, train=train, cache=cache,
+                          hop_length=hop)
+    torch.manual_seed(0)
+    placements = set()
+    for _ in range(20 if train else 1):
+        waveform, target, frame_target, strong = dataset[0]
+        assert waveform.shape == (200,) and target.tolist() == [0.0, 1.0]
+        assert frame_target.shape == (1 + 200 // hop, 2) and frame_target.dtype == torch.float32
+        assert strong.shape == () and strong.dtype == torch.float32 and strong == 1.0
+        at_frames = torch.cat([waveform, torch.zeros(hop)])[::hop][:len(frame_target)]
+        assert frame_target[:, 1].tolist() == (at_frames != 0).float().tolist()
+        assert frame_target[:, 0].sum() == 0 and frame_target[:, 1].sum() > 0
+        placements.add(int(frame_target[:, 1].argmax()))
+    assert len(placements) > (1 if train and seconds != 2.0 else 0)
+    if not train:  # centred: the call moves by half the difference in length
+        assert placements == {round(0.7 * rate / hop)}
+
+
+def test_frame_targets_are_clipped_to_the_window_and_zero_where_unknown():
+    rate, hop = 100, 10
+    index, cache = _call_index(3.0, (0.0, 3.0), rate)  # the call fills the clip
+    eval_items = ClipDataset(index, sample_rate=rate, clip_seconds=2.0, cache=cache,
+                             hop_length=hop)
+    frame_target = eval_items[0][2][:, 1]
+    assert frame_target.tolist() == [1.0] * 20 + [0.0]  # the last frame is the window's end
+    index, cache = _call_index(1.0, (0.6, 1.5), rate)  # a span past the clip's audio
+    padded = ClipDataset(index, sample_rate=rate, clip_seconds=2.0, cache=cache,
+                         hop_length=hop)[0][2][:, 1]
+    assert padded.tolist() == [0.0] * 11 + [1.0] * 4 + [0.0] * 6  # not into the padding
+    index, cache = _call_index(1.0, (0.2, 0.4), rate, spans=False)
+    unknown = ClipDataset(index, sample_rate=rate, clip_seconds=2.0, cache=cache,
+                          hop_length=hop)[0]
+    assert unknown[2].shape == (21, 2) and unknown[2].sum() == 0 and unknown[3] == 0.0
+    assert frame_targets([("b", 0.2, 0.4), ("a", 0.5, 0.7)], ["a", "b"], frames=10, hop_s=0.1,
+                         offset_s=-0.2, end_s=0.9)[:4].tolist() == [
+        [0, 1], [0, 1], [0, 0], [1, 0]]
+
+
+def test_frame_targets_leave_the_random_crops_as_they_were():
+    rate = 100
+    index, cache = _call_index(3.0, (0.8, 1.3), rate)
+    weak = ClipDataset(index, sample_rate=rate, clip_seconds=2.0, train=True, cache=cache)
+    strong = ClipDataset(index, sample_rate=rate, clip_seconds=2.0, train=True, cache=cache,
+                         hop_length=4)
+    assert len(weak[0]) == 2
+    torch.manual_seed(3)
+    first = [weak[0][0] for _ in range(5)]
+    torch.manual_seed(3)
+    second = [strong[0][0] for _ in range(5)]
+    assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
+    waveforms, targets, frame_target, known = next(iter(torch.utils.data.DataLoader(
+        strong, batch_size=1)))
+    assert (waveforms.shape, targets.shape, frame_target.shape, known.shape) == (
+        (1, 200), (1, 2), (1, 51, 2), (1,))

@@ -134,6 +134,18 @@ def test_detection_scores_are_framewise_times_clipwise_with_band_contrast(tmp_pa
     assert np.abs(contrast).max() < 10 and np.isfinite(contrast).all()
 
 
+def test_without_the_gate_events_follow_the_bare_framewise_output(tmp_path, stand_in_run,
+                                                                   monkeypatch):
+    run, _ = stand_in_run
+    monkeypatch.setattr(detect, "load_model", stand_in(HalfSureModel()))
+    path = write(tmp_path / "calls.wav", calls(10, [2.0]))  # 0.9 for 1 s: "low" 0.9, "high" 1.8
+    gated = detect.detect_files(run, [path], tmp_path / "gated", trim=False)
+    bare = detect.detect_files(run, [path], tmp_path / "bare", trim=False, gate=False)
+    # halved by the clipwise 0.5: "low" (0.45) no longer reaches the 0.5 threshold
+    assert gated.label.tolist() == ["high"] and gated.score.tolist() == pytest.approx([0.9])
+    assert sorted(bare.score) == pytest.approx([0.9, 1.8])
+
+
 def test_files_at_another_sample_rate_are_resampled_as_a_stream(tmp_path):
     path = write(tmp_path / "x.wav", noise(22050 * 12), sr=22050)
     reference = single_pass(audio.load_audio(path, SR))

@@ -26,11 +26,11 @@ LAYERS = [
     ("features",),                         # log-mel front end
     ("data",),                             # layouts, splits, dataset
     ("bands", "band_contrast", "events"),  # what the data knows about classes; decoding
-    ("model", "event_scoring", "clip_metrics", "synth"),
+    ("model", "losses", "event_scoring", "clip_metrics", "localisation", "synth"),
     ("checkpoint", "inference"),
     ("train", "evaluate", "predict", "detect"),
     ("plots",),
-    ("bench", "report"),
+    ("bench", "report", "ablation"),  # measurements, the notebooks, side-by-side trainings
     ("cli",),                              # the front door to every command
 ]
 

@@ -11,6 +11,7 @@ import torchvision
 from whalelab.checkpoint import load_run, save_checkpoint, write_classes
 from whalelab.config import RunConfig
 from whalelab.errors import CheckpointError, ConfigError, WhaleLabError
+from whalelab.losses import TrainingLoss
 from whalelab.model import TINY_CHANNELS, AttBlock, WhaleSED, build_model, count_parameters
 
 
@@ -35,7 +36,6 @@ def test_output_shapes_follow_clip_length(sample_rate, seconds):
     frames = 1 + samples // 128  # centred STFT frame count
     segments = out["segmentwise_output"].shape[1]
     assert out["clipwise_output"].shape == (2, 3)
-    assert out["clipwise_logit"].shape == (2, 3)
     assert out["framewise_output"].shape == (2, frames, 3)
     assert out["framewise_logit"].shape == (2, frames, 3)
     assert out["norm_att"].shape == (2, 3, segments)
@@ -85,15 +85,30 @@ def test_att_block_matches_its_definition():
     torch.manual_seed(0)
     block = AttBlock(6, 2)
     x = torch.randn(3, 6, 5)
-    clipwise, norm_att, cla = block(x)
+    clipwise, norm_att, cla_logit = block(x)
     att = torch.einsum("oi,bit->bot", block.att.weight[..., 0], x) + block.att.bias[:, None]
     logits = torch.einsum("oi,bit->bot", block.cla.weight[..., 0], x) + block.cla.bias[:, None]
-    torch.testing.assert_close(norm_att, torch.softmax(torch.tanh(att), dim=-1))
-    torch.testing.assert_close(cla, torch.sigmoid(logits))
-    torch.testing.assert_close(clipwise, (norm_att * cla).sum(-1))
+    torch.testing.assert_close(norm_att, torch.softmax(att.clamp(-10, 10), dim=-1))
+    torch.testing.assert_close(cla_logit, logits)
+    torch.testing.assert_close(clipwise, (norm_att * torch.sigmoid(logits)).sum(-1))
     assert torch.count_nonzero(block.att.bias) == 0 and torch.count_nonzero(block.cla.bias) == 0
+    tanh = AttBlock(6, 2, attention="tanh")
+    tanh.load_state_dict(block.state_dict())
+    torch.testing.assert_close(tanh(x)[1], torch.softmax(torch.tanh(att), dim=-1))
     linear = AttBlock(6, 2, activation="linear")
-    assert linear(x)[2].min() < 0  # no sigmoid
+    linear.load_state_dict(block.state_dict())
+    torch.testing.assert_close(linear(x)[0], (norm_att * logits).sum(-1))  # no sigmoid
+    with pytest.raises(ConfigError, match="attention"):
+        AttBlock(6, 2, attention="softmax")
+
+
+def test_clamp_lets_one_segment_take_the_weight_and_tanh_does_not():
+    logits = torch.full((1, 1, 9), -20.0)
+    logits[0, 0, 4] = 20.0  # one segment far above the rest
+    clamp = AttBlock.attention_weights(logits, "clamp")[0, 0, 4].item()
+    tanh = AttBlock.attention_weights(logits, "tanh")[0, 0, 4].item()
+    assert clamp > 0.999
+    assert tanh == pytest.approx(np.e ** 2 / (np.e ** 2 + 8), abs=1e-4)  # the 0.48 cap
 
 
 def test_eval_is_deterministic_and_train_is_not():
@@ -101,11 +116,11 @@ def test_eval_is_deterministic_and_train_is_not():
     x = torch.randn(2, 16000)
     model.eval()
     with torch.no_grad():
-        first, second = model(x)["clipwise_logit"], model(x)["clipwise_logit"]
+        first, second = model(x)["clipwise_output"], model(x)["clipwise_output"]
     torch.testing.assert_close(first, second, rtol=0, atol=0)
     model.train()
     with torch.no_grad():
-        a, b = model(x)["clipwise_logit"], model(x)["clipwise_logit"]
+        a, b = model(x)["clipwise_output"], model(x)["clipwise_output"]
     assert not torch.equal(a, b)  # dropout and SpecAugment differ between calls
 
 
@@ -115,6 +130,21 @@ def test_level_does_not_change_the_output():
     with torch.no_grad():
         loud, quiet = model(x)["clipwise_output"], model(x * 0.01)["clipwise_output"]
     torch.testing.assert_close(loud, quiet, atol=1e-4, rtol=1e-4)
+
+
+def fit(model: WhaleSED, x: torch.Tensor, y: torch.Tensor, *, steps: int,
+        lr: float) -> list[float]:
+    """``steps`` AdamW steps of the training loss on one batch; the loss before each."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    loss_function, losses = TrainingLoss(), []
+    for _ in range(steps):
+        model.train()
+        loss = loss_function(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
 
 
 def tone_burst(rng: np.random.Generator, frequency: float, seconds: float, sr: int,
@@ -141,14 +171,7 @@ def test_training_localises_a_call_in_the_second_half(backbone):
     x = torch.tensor(np.array(waveforms), dtype=torch.float32)
     y = torch.tensor(np.array(targets), dtype=torch.float32)
     model = small_model(backbone=backbone, spec_augment=False, dropout=0.1)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)
-    loss_function = torch.nn.BCEWithLogitsLoss()
-    for _ in range(25):
-        model.train()
-        loss = loss_function(model(x)["clipwise_logit"], y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    fit(model, x, y, steps=25, lr=3e-4)
     model.eval()
     test = torch.tensor(np.array([tone_burst(rng, 600.0, seconds, sr, 2.8, 0.6),
                                   tone_burst(rng, 1800.0, seconds, sr, 2.6, 0.6)]),
@@ -162,6 +185,34 @@ def test_training_localises_a_call_in_the_second_half(backbone):
         assert trace.argmax() >= half
 
 
+def _attention_on_second_half(attention: str) -> float:
+    """Train a tiny model 30 steps on clips whose one short call (about one segment)
+    lies anywhere, and on call-free clips; return the attention mass it puts on the
+    second half of test clips whose call is there."""
+    rng = np.random.default_rng(1)
+    torch.manual_seed(1)
+    sr, seconds = 8000, 4.0  # 251 frames: 7 segments of 32 frames (0.51 s)
+    waveforms = [tone_burst(rng, 600.0, seconds, sr, rng.uniform(0.0, 3.5), 0.5 if k < 20 else 0)
+                 for k in range(30)]
+    x = torch.tensor(np.array(waveforms), dtype=torch.float32)
+    y = (torch.arange(30) < 20).float()[:, None]  # (clips, 1 class)
+    model = small_model(num_classes=1, spec_augment=False, dropout=0.0, attention=attention)
+    fit(model, x, y, steps=30, lr=1e-3)
+    test = torch.tensor(np.array([tone_burst(rng, 600.0, seconds, sr, start, 0.5)
+                                  for start in (2.1, 2.5, 2.9, 3.3)]), dtype=torch.float32)
+    with torch.no_grad():
+        norm_att = model.eval()(test)["norm_att"][:, 0]  # (clips, segments)
+    return norm_att[:, norm_att.shape[1] // 2:].sum(dim=1).mean().item()
+
+
+def test_attention_moves_onto_the_half_that_holds_the_call():
+    """A call about one segment long: clamped attention gathers nearly all its mass on the
+    call's half. tanh caps each attention logit at 1, so the last four segments of seven
+    can hold at most 4e / (4e + 3/e) = 0.91 of it however well the model has learnt."""
+    assert _attention_on_second_half("clamp") > 0.95
+    assert _attention_on_second_half("tanh") < 4 * np.e / (4 * np.e + 3 / np.e) < 0.95
+
+
 @pytest.mark.parametrize("backbone", BOTH_BACKBONES)
 def test_a_few_steps_lower_the_loss(backbone):
     torch.manual_seed(1)
@@ -169,17 +220,9 @@ def test_a_few_steps_lower_the_loss(backbone):
     model = small_model(num_classes=3, backbone=backbone, spec_augment=False,
                         dropout=0.0).train()
     x, y = torch.randn(6, 8000), torch.eye(3).repeat(2, 1)
-    loss_function = torch.nn.BCEWithLogitsLoss()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)
-    losses = []
-    for _ in range(5):
-        loss = loss_function(model(x)["clipwise_logit"], y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = fit(model, x, y, steps=5, lr=3e-4)
     with torch.no_grad():
-        final = loss_function(model(x)["clipwise_logit"], y).item()
+        final = TrainingLoss()(model.train()(x), y).item()
     assert final < losses[0]
 
 

@@ -1,12 +1,15 @@
-"""whalelab.plots.attention: attention panels and clipwise probabilities of one clip."""
+"""whalelab.plots.attention: attention panels, annotated calls, models compared on one clip,
+and clipwise probabilities of one clip."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+from matplotlib.colors import to_rgba
 
 from whalelab import plots
+from whalelab.errors import DataError
 from whalelab.model import DENSENET_TIME_STRIDE, segments_to_frames
 
 SR, HOP, FMIN, FMAX = 8000, 128, 10.0, 4000.0
@@ -65,3 +68,118 @@ def test_attention_last_segment_covers_the_tail_frames():
     edges = fig.axes[2].patches[0].get_data().edges
     assert len(edges) == 4
     assert edges[-1] == pytest.approx((frames - 0.5) * HOP / SR)
+
+
+def span_bands(ax) -> list[tuple[float, float, tuple]]:
+    """``(start, end, edge colour)`` of each annotated-call band (dashed-edged patches)."""
+    return [(patch.get_x(), patch.get_x() + patch.get_width(), patch.get_edgecolor())
+            for patch in ax.patches if patch.get_linestyle() == "--"]
+
+
+def test_attention_draws_the_annotated_calls_on_every_time_panel():
+    outputs = sed_outputs(batch=1, frames=4 * DENSENET_TIME_STRIDE)
+    spans = [("c", 0.5, 1.2), ("a", 1.5, 1.8)]
+    fig = plots.attention(torch.zeros(1, 1, 4 * DENSENET_TIME_STRIDE, 8), outputs,
+                          classes=list("abcd"), spans=spans, **FEATURES)
+    mel_ax, att_ax, seg_ax, frame_ax, bars_ax = fig.axes
+    for ax in (mel_ax, att_ax, seg_ax, frame_ax):
+        bands = span_bands(ax)
+        np.testing.assert_allclose([(start, end) for start, end, _ in bands],
+                                   [(0.5, 1.2), (1.5, 1.8)])
+        assert [colour for _, _, colour in bands] == [to_rgba("C2"), to_rgba("C0")]
+    assert span_bands(bars_ax) == []
+    # the image keeps its pixels visible: lines only there, a shaded band elsewhere
+    assert mel_ax.patches[0].get_facecolor()[3] == 0 < att_ax.patches[-1].get_facecolor()[3] < 1
+    assert [text.get_text() for text in mel_ax.get_legend().get_texts()] == ["annotated call"]
+    assert att_ax.get_legend().get_texts()[0].get_text() != "annotated call"
+    assert att_ax.patches[0].get_data().values.tolist() == pytest.approx(
+        outputs["norm_att"][0, int(outputs["clipwise_output"][0].argmax())].tolist())
+
+
+def test_attention_without_spans_draws_no_band_and_a_foreign_label_is_named():
+    outputs = sed_outputs(batch=1, frames=2 * DENSENET_TIME_STRIDE)
+    logmel = torch.zeros(1, 1, 2 * DENSENET_TIME_STRIDE, 8)
+    fig = plots.attention(logmel, outputs, classes=list("abcd"), **FEATURES)
+    assert all(span_bands(ax) == [] for ax in fig.axes) and fig.axes[0].get_legend() is None
+    with pytest.raises(DataError, match="spans: label 'whistle'"):
+        plots.attention(logmel, outputs, classes=list("abcd"), spans=[("whistle", 0, 1)],
+                        **FEATURES)
+
+
+def comparison_outputs(norm_att_row: list[float], frames: int = 4 * DENSENET_TIME_STRIDE,
+                       classes: int = 3) -> dict[str, torch.Tensor]:
+    """One clip whose class 1 has attention ``norm_att_row``; the rest flat."""
+    segments = len(norm_att_row)
+    norm_att = torch.full((1, classes, segments), 1 / segments)
+    norm_att[0, 1] = torch.tensor(norm_att_row)
+    framewise = torch.linspace(0, 1, frames * classes).reshape(1, frames, classes)
+    return {"norm_att": norm_att, "framewise_output": framewise}
+
+
+def test_attention_comparison_puts_one_column_per_model_with_the_mass_on_the_call():
+    step = HOP / SR
+    # the call lies inside segment 1 (frames 32-63)
+    spans = [("b", 40 * step, 60 * step)]
+    by_name = {"clamp": comparison_outputs([0.1, 0.7, 0.1, 0.1]),
+               "tanh": comparison_outputs([0.25, 0.25, 0.25, 0.25]),
+               "none": comparison_outputs([0.4, 0.0, 0.3, 0.3])}
+    logmel = torch.randn(1, 1, 4 * DENSENET_TIME_STRIDE, 8)
+    fig = plots.attention_comparison(logmel, by_name, spans=spans, classes=list("abc"),
+                                     title="one clip", **FEATURES)
+    assert len(fig.axes) == 3 * len(by_name)
+    columns = [fig.axes[3 * column:3 * column + 3] for column in range(len(by_name))]
+    masses = {"clamp": "0.70", "tanh": "0.25", "none": "0.00"}
+    edges = (np.arange(5) * DENSENET_TIME_STRIDE - 0.5) * step
+    for (name, outputs), (mel_ax, att_ax, frame_ax) in zip(by_name.items(), columns):
+        assert mel_ax.get_title().splitlines() == [
+            name, f"attention on call: b {masses[name]} (flat 0.25)"]
+        np.testing.assert_allclose(mel_ax.images[0].get_array(), logmel[0, 0].numpy().T)
+        bars = [patch for patch in att_ax.patches if patch.get_linestyle() != "--"]
+        assert [bar.get_height() for bar in bars] == pytest.approx(
+            outputs["norm_att"][0, 1].tolist())
+        assert [bar.get_x() for bar in bars] == pytest.approx(edges[:-1])
+        assert [bar.get_width() for bar in bars] == pytest.approx(np.diff(edges))
+        flat = [line for line in att_ax.lines if line.get_linestyle() == "--"]
+        assert len(flat) == 1 and list(flat[0].get_ydata()) == [0.25, 0.25]
+        np.testing.assert_allclose(frame_ax.lines[0].get_ydata(),
+                                   outputs["framewise_output"][0, :, 1].numpy())
+        for ax in (mel_ax, att_ax, frame_ax):
+            np.testing.assert_allclose([(start, end) for start, end, _ in span_bands(ax)],
+                                       [(40 * step, 60 * step)])
+            assert ax.get_shared_x_axes().joined(ax, columns[0][0])
+        assert att_ax.get_shared_y_axes().joined(att_ax, columns[0][1])
+    assert fig.get_suptitle() == "one clip"
+
+
+def test_attention_comparison_draws_each_annotated_class_side_by_side():
+    frames = 3 * DENSENET_TIME_STRIDE + 10  # the last segment also covers a 10-frame tail
+    step = HOP / SR
+    outputs = comparison_outputs([0.2, 0.2, 0.6], frames=frames)
+    spans = [("c", 0.0, 5 * step), ("b", (frames - 4) * step, frames * step)]
+    fig = plots.attention_comparison(torch.zeros(1, 1, frames, 8), {"m": outputs},
+                                     spans=spans, classes=list("abc"), **FEATURES)
+    mel_ax, att_ax, _ = fig.axes
+    assert mel_ax.get_title().splitlines()[1] == \
+        "attention on call: b 0.60 (flat 0.33), c 0.33 (flat 0.33)"
+    bars = [patch for patch in att_ax.patches if patch.get_linestyle() != "--"]
+    edges = (np.array([0, 32, 64, frames]) - 0.5) * step
+    # class b's bars take the left half of each segment, class c's the right half
+    assert [bar.get_x() for bar in bars] == pytest.approx(
+        [*edges[:-1], *(edges[:-1] + np.diff(edges) / 2)])
+    assert [bar.get_facecolor() for bar in bars[:3]] == [to_rgba("C1")] * 3
+    assert sorted(text.get_text() for text in att_ax.get_legend().get_texts()) == [
+        "b", "c", "flat (1 / segments)"]
+    assert list(att_ax.lines[-1].get_ydata()) == pytest.approx([1 / 3, 1 / 3])
+
+
+@pytest.mark.parametrize("by_name, spans, message", [
+    ({}, [("a", 0, 1)], "outputs_by_name"),
+    ({"m": None}, [], "spans: no annotated call"),
+    ({"m": None}, [("z", 0, 1)], "spans: label 'z'"),
+])
+def test_attention_comparison_names_what_is_missing(by_name, spans, message):
+    if by_name:
+        by_name = {"m": comparison_outputs([0.5, 0.5], frames=2 * DENSENET_TIME_STRIDE)}
+    with pytest.raises(DataError, match=message):
+        plots.attention_comparison(torch.zeros(1, 1, 2 * DENSENET_TIME_STRIDE, 8), by_name,
+                                   spans=spans, classes=list("abc"), **FEATURES)

@@ -13,6 +13,7 @@ import soundfile
 from whalelab import synth
 from whalelab.bands import dataset_bands, read_bands
 from whalelab.cli import main
+from whalelab.data import load_index
 from whalelab.errors import ConfigError
 from whalelab.profiles import resolve_profile
 from whalelab.raven import read_raven
@@ -148,7 +149,8 @@ def test_clip_length_follows_parameters():
 
 def test_layout_and_manifest_agree(dataset):
     manifest = pd.read_csv(dataset / "manifest.csv", keep_default_na=False)
-    assert list(manifest.columns) == ["path", "label", "split", "recording"]
+    assert list(manifest.columns) == ["path", "label", "split", "recording", "call_start_s",
+                                      "call_end_s"]
     on_disk = {path.relative_to(dataset).as_posix()
                for split in ("train", "val", "test") for path in (dataset / split).rglob("*")
                if path.is_file()}
@@ -162,6 +164,62 @@ def test_layout_and_manifest_agree(dataset):
     counts = manifest.groupby(["label", "split"]).size().unstack()
     assert (counts == 1).all().all() and set(counts.columns) == {"train", "val", "test"}
     assert set(manifest.label) == {*synth.SPECIES, ""}
+
+
+def test_manifest_says_where_each_clip_s_call_is(dataset):
+    manifest = pd.read_csv(dataset / "manifest.csv", keep_default_na=False)
+    background = manifest[manifest.label == ""]
+    assert (background.call_start_s == "").all() and (background.call_end_s == "").all()
+    calls = manifest[manifest.label != ""]
+    starts, ends = calls.call_start_s.astype(float), calls.call_end_s.astype(float)
+    assert ((0 <= starts) & (starts < ends) & (ends <= 5.0)).all()
+    assert (starts.round(4) == starts).all() and (ends.round(4) == ends).all()
+    ratios = []
+    for row in calls.itertuples():
+        samples, _ = soundfile.read(str(dataset / row.path), dtype="float64")
+        begin, end = int(float(row.call_start_s) * SR), int(float(row.call_end_s) * SR)
+        if len(samples) - (end - begin) < SR // 2:
+            continue  # a call (blue whale) that fills the clip leaves no outside to compare
+        band = synth.CALL_BANDS[row.label]
+        inside = synth_dataset._band_power(samples[begin:end], SR, *band)
+        outside = synth_dataset._band_power(np.concatenate([samples[:begin], samples[end:]]),
+                                            SR, *band)
+        ratios.append(inside / outside)
+        assert inside > 1.2 * outside, row  # even at 0 dB over the noise in the call's box
+    assert len(ratios) >= 12 and np.median(ratios) > 4
+    # the reader turns them into spans: every clip knows where its call is
+    index = load_index(dataset)
+    assert index.strong().all()
+    assert {clip.spans[0][0] for clip in index.clips if clip.labels} == set(synth.SPECIES)
+
+
+@pytest.mark.parametrize("label", synth.SPECIES)
+def test_the_written_span_holds_the_whole_call_and_nothing_else(label):
+    checked = 0
+    for seed in range(4):
+        for seconds in (2.0, 5.0):
+            samples = int(seconds * SR)
+            clip, (start, end) = synth_dataset._clip(label, synth_dataset._clip_rng(
+                seed, label, 0), SR, samples)
+            assert (round(start, 4), round(end, 4)) == (start, end)
+            first, last = round(start * SR), round(end * SR)
+            assert 0 <= first < last <= samples
+            outside = np.r_[0:first, last:samples]
+            if len(outside) < SR // 10:
+                continue  # the call fills the clip
+            # outside the span the clip is the same draws' noise alone, scaled to the level
+            noise = synth.ocean_noise(synth_dataset._clip_rng(seed, label, 0), samples,
+                                      SR).astype(float)
+            level = (clip[outside] @ noise[outside]) / (noise[outside] @ noise[outside])
+            call = clip - level * noise
+            leak = np.mean(call[outside] ** 2)
+            assert leak < 1e-9 * np.mean(clip ** 2), (seed, seconds)
+            # and the call is heard up to both edges of the span (no silence inside them)
+            edge = SR * 3 // 10
+            assert np.mean(call[first:first + edge] ** 2) > 1e4 * leak, (seed, seconds)
+            assert np.mean(call[last - edge:last] ** 2) > 1e4 * leak, (seed, seconds)
+            checked += 1
+    assert checked >= (0 if label == "blue_whale" else 4)
 
 
 def test_bands_file_holds_the_band_of_every_species_calls(dataset):

@@ -15,7 +15,7 @@ from whalelab.bands import write_bands
 from whalelab.checkpoint import load_checkpoint
 from whalelab.cli import main
 from whalelab.config import RunConfig
-from whalelab.data import load_index
+from whalelab.data import ClipDataset, load_index
 from whalelab.errors import CheckpointError
 from whalelab.raven import write_raven
 from whalelab.train import train
@@ -212,3 +212,67 @@ def test_resume_with_different_settings_says_which(tree, tmp_path, capsys):
     assert "clip_seconds: 1.0 -> 2.0" in error and "epochs: 1 -> 3" in error
     assert "backbone" not in error  # not given this time: the saved value stands
 
+
+
+@pytest.fixture(scope="module")
+def strong_manifest(tmp_path_factory):
+    """Two classes of 1-s clips with a 0.3-s tone at a known time, and background; the
+    call times are given for every other clip only (a mixed data set)."""
+    root = tmp_path_factory.mktemp("strong")
+    rng = np.random.default_rng(0)
+    rows = ["path,label,call_start_s,call_end_s"]
+    for name, frequency in (("low", 500.0), ("high", 1500.0), ("", 0.0)):
+        for i in range(8):
+            t = np.arange(8000) / 8000
+            start = round(float(rng.uniform(0.0, 0.7)), 3)
+            signal = 0.02 * rng.standard_normal(8000)
+            if name:
+                signal += 0.4 * np.sin(2 * np.pi * frequency * t) * ((t >= start) & (t < start + 0.3))
+            path = f"{name or 'none'}_{i}.wav"
+            soundfile.write(root / path, signal.astype(np.float32), 8000)
+            known = name and i % 2 == 0
+            rows.append(f"{path},{name},{start if known else ''},"
+                        f"{round(start + 0.3, 3) if known else ''}")
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
+    return root / "manifest.csv"
+
+
+def test_validation_loss_is_the_training_loss_on_validation_clips(strong_manifest, tmp_path):
+    from whalelab.inference import predict_dataset
+    from whalelab.losses import TrainingLoss
+    from whalelab.model import build_model
+
+    index = load_index(strong_manifest, seed=0, window_s=1.0)
+    assert 0 < index.strong().sum() < len(index)  # mixed: some clips know their call span
+    config = RunConfig.from_profile("smoke", data=strong_manifest, classes=index.classes,
+                                    clip_seconds=1.0, epochs=1, batch_size=4, device="cpu",
+                                    backbone="tiny", frame_loss_weight=2.0)
+    train(config, tmp_path / "run", index=index, progress=False)
+    model = build_model(config)
+    model.load_state_dict(load_checkpoint(tmp_path / "run" / "last.pt")["model"])
+    validation = ClipDataset(index.subset("val"), sample_rate=8000, clip_seconds=1.0,
+                             hop_length=config.features.hop_length)
+    predicted = predict_dataset(model, validation, device=torch.device("cpu"),
+                                outputs=("clipwise_output", "framewise_logit"))
+    assert predicted["strong"].any()
+    loss = TrainingLoss(frame_weight=2.0)(
+        {name: torch.from_numpy(predicted[name]) for name in ("clipwise_output", "framewise_logit")},
+        *(torch.from_numpy(predicted[name]) for name in ("targets", "frame_targets", "strong")))
+    history = pd.read_csv(tmp_path / "run" / "history.csv")
+    assert history["val_loss"].iloc[-1] == pytest.approx(loss.item(), rel=1e-5)
+
+
+def test_evaluation_reports_localisation_where_call_spans_are_known(strong_manifest, tmp_path,
+                                                                   capsys):
+    run = tmp_path / "run"
+    main(["train", "--data", str(strong_manifest), "--out", str(run), "--profile", "smoke",
+          "--device", "cpu", "--clip-seconds", "1", "--epochs", "1", "--backbone", "tiny"])
+    main(["evaluate", str(run), "--data", str(strong_manifest), "--split", "train"])
+    printed = capsys.readouterr().out
+    metrics = json.loads((run / "metrics.json").read_text())
+    localisation = metrics["localisation"]
+    assert localisation["clips"] == int(load_index(strong_manifest, seed=0, window_s=1.0)
+                                        .subset("train").strong().sum())
+    assert set(localisation["frame_auc"]) == {"high", "low"}
+    assert 0 <= localisation["mean_attention_on_call"] <= 1
+    assert "localisation (" in printed and "att.call" in printed

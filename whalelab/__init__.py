@@ -3,4 +3,4 @@
 from whalelab.errors import WhaleLabError
 
 __all__ = ["WhaleLabError"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"

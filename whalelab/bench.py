@@ -55,6 +55,7 @@ from whalelab.config import FeatureConfig, RunConfig, profile_values
 from whalelab.data import ClipCache, ClipDataset, load_index
 from whalelab.errors import ConfigError, DataError
 from whalelab.features import logmel_pipeline
+from whalelab.losses import TrainingLoss
 from whalelab.model import build_model
 from whalelab.runtime import autocast, progress_bar, resolve_device
 from whalelab.synth import ocean_noise
@@ -265,19 +266,19 @@ def bench_training(config: RunConfig, dataset: ClipDataset, *, device: torch.dev
     model = _model(config, device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate,
                                   weight_decay=settings.weight_decay)
-    loss_function = torch.nn.BCEWithLogitsLoss()
+    loss_function = TrainingLoss(frame_weight=settings.frame_loss_weight)
     batches = _batches(dataset, config, device)
     fixed = next(batches)
     waits: list[float] = []
 
     def pipeline() -> None:
         started = time.perf_counter()
-        waveforms, targets = next(batches)
+        batch = next(batches)
         waits.append(time.perf_counter() - started)
-        train_step(model, optimizer, loss_function, waveforms, targets, device=device, amp=amp)
+        train_step(model, optimizer, loss_function, batch, device=device, amp=amp)
 
     def bare() -> None:
-        train_step(model, optimizer, loss_function, *fixed, device=device, amp=amp)
+        train_step(model, optimizer, loss_function, fixed, device=device, amp=amp)
 
     medians = median_seconds({"pipeline": pipeline, "bare": bare}, repeats=steps,
                              warmup=warmup, synchronize=synchronize)
@@ -429,7 +430,7 @@ def bench_flops(config: RunConfig, *, device: torch.device, inference_clips_per_
     model.train()
 
     def step() -> None:
-        model(torch.zeros(2, features.clip_samples))["clipwise_logit"].sum().backward()
+        model(torch.zeros(2, features.clip_samples))["clipwise_output"].sum().backward()
 
     training = count_flops(step) / 2  # two clips: BatchNorm needs more than one in training
     peak = matmul_flops_per_s(device)
@@ -453,7 +454,8 @@ def _training_set(data: str | Path, features: FeatureConfig,
     if len(train_index) == 0:
         raise DataError(f"{data}: the benchmark needs clips in the train split")
     dataset = ClipDataset(train_index, sample_rate=features.sample_rate,
-                          clip_seconds=features.clip_seconds, train=True, cache=ClipCache())
+                          clip_seconds=features.clip_seconds, train=True, cache=ClipCache(),
+                          hop_length=features.hop_length)
     dataset.preload(progress=progress)
     return dataset
 

@@ -105,21 +105,25 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from whalelab.detect import annotated_recordings, evaluate_recordings
     from whalelab.clip_metrics import format_metrics
+    from whalelab.detect import annotated_recordings, evaluate_recordings
     from whalelab.evaluate import evaluate_run
     from whalelab.event_scoring import format_event_metrics
+    from whalelab.localisation import format_localisation
 
     if args.data and Path(args.data).is_dir() and annotated_recordings(args.data):
         metrics = evaluate_recordings(args.run, args.data, out=args.out, iou=args.iou,
                                       onset_tolerance_s=args.onset_tolerance_s,
                                       threshold=args.threshold, trim=args.trim,
-                                      device=args.device)
+                                      gate=args.gate, device=args.device)
         print(format_event_metrics(metrics))
         return
     metrics = evaluate_run(args.run, data=args.data, split=args.split, out=args.out,
                            device=args.device)
     print(format_metrics(metrics))
+    if "localisation" in metrics:
+        print(f"\nlocalisation ({metrics['localisation']['clips']} clips with known call "
+              f"spans)\n{format_localisation(metrics['localisation'])}")
 
 
 def _add_evaluate(commands: argparse._SubParsersAction) -> None:
@@ -145,6 +149,9 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
                              "config.json's detect.threshold)")
     events.add_argument("--no-trim", dest="trim", action="store_const", const=False,
                         help="do not trim events to their class's band energy")
+    events.add_argument("--no-gate", dest="gate", action="store_const", const=False,
+                        help="score frames by the bare framewise output, not times the "
+                             "window's clipwise probability")
     parser.set_defaults(handler=_evaluate)
 
 
@@ -177,7 +184,7 @@ def _detect(args: argparse.Namespace) -> None:
     events = detect_files(args.run, args.inputs, args.out, hop_s=args.hop_s,
                           threshold=args.threshold, low_threshold=args.low_threshold,
                           min_duration_s=args.min_duration_s,
-                          merge_gap_s=args.merge_gap_s, trim=args.trim,
+                          merge_gap_s=args.merge_gap_s, trim=args.trim, gate=args.gate,
                           batch_size=args.batch_size,
                           device=args.device, channel=args.channel, on_error=args.on_error)
     counts = events.groupby("label").size().to_dict() if len(events) else {}
@@ -214,6 +221,9 @@ def _add_detect(commands: argparse._SubParsersAction) -> None:
     settings.add_argument("--no-trim", dest="trim", action="store_const", const=False,
                           help="keep events as the scores give them, without trimming them "
                                "to their class's band energy")
+    settings.add_argument("--no-gate", dest="gate", action="store_const", const=False,
+                          help="score frames by the bare framewise output, not times the "
+                               "window's clipwise probability")
     parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
     parser.add_argument("--channel", type=int, help="channel of multi-channel files "

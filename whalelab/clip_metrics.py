@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn import metrics as skm
 
 from whalelab.errors import DataError
@@ -62,6 +63,37 @@ def single_label(probabilities: np.ndarray, thresholds: np.ndarray) -> np.ndarra
     top = ratio.argmax(axis=1)
     cleared = ratio[np.arange(len(top)), top] >= 1.0
     return np.where(cleared, top, probabilities.shape[1])
+
+
+def decision_confidence(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """How sure the scores are of each clip's label ``labels`` (class index, or
+    ``classes`` for background): the class's probability, or for background one minus
+    the largest probability.
+
+    Examples
+    --------
+    >>> decision_confidence(np.array([[0.9, 0.2], [0.1, 0.3]]), np.array([0, 2]))
+    array([0.9, 0.7])
+    """
+    classes = probabilities.shape[1]
+    padded = np.concatenate([probabilities, 1 - probabilities.max(axis=1, keepdims=True)],
+                            axis=1)  # (clips, classes + 1): background's score last
+    return padded[np.arange(len(labels)), np.minimum(labels, classes)]
+
+
+def decisions(probabilities: np.ndarray, targets: np.ndarray, thresholds: np.ndarray,
+              classes: list[str]) -> pd.DataFrame:
+    """One row per clip: ``truth``, ``predicted`` (the single-label decision of
+    :func:`single_label`, the rule every table and the confusion matrix use), ``correct``,
+    and ``confidence``: how sure the scores are of the *predicted* label
+    (:func:`decision_confidence`), so that "the most confident mistakes" and "the most
+    confident correct clips" sort on one meaningful number."""
+    labels = [*classes, BACKGROUND]
+    truth, predicted = _truth_single_label(targets), single_label(probabilities, thresholds)
+    return pd.DataFrame({"truth": [labels[k] for k in truth],
+                         "predicted": [labels[k] for k in predicted],
+                         "correct": truth == predicted,
+                         "confidence": decision_confidence(probabilities, predicted)})
 
 
 def _truth_single_label(targets: np.ndarray) -> np.ndarray:

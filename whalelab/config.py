@@ -30,6 +30,8 @@ from whalelab.profiles import resolve_profile
 
 #: the encoders WhaleSED can use: DenseNet121 (the recipe) and a few conv layers for tests
 BACKBONES = ("densenet121", "tiny")
+#: how the attention block bounds its logits: PANNs' clamp to [-10, 10], or tanh (before 0.2)
+ATTENTION_MODES = ("clamp", "tanh")
 
 
 @dataclasses.dataclass
@@ -95,6 +97,7 @@ class ModelConfig:
     time_stripes_num: int = 2
     freq_drop_width: int = 8
     freq_stripes_num: int = 2
+    attention: str = "clamp"
 
     def __post_init__(self) -> None:
         if self.num_classes < 1:
@@ -104,6 +107,9 @@ class ModelConfig:
                               f"{', '.join(BACKBONES)}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1), not {self.dropout}")
+        if self.attention not in ATTENTION_MODES:
+            raise ConfigError(f"attention must be one of {', '.join(ATTENTION_MODES)}, "
+                              f"not {self.attention!r}")
         if self.pretrained is not None and self.backbone != "densenet121":
             raise ConfigError(f"pretrained={self.pretrained!r}: pretrained weights exist only "
                               f"for backbone 'densenet121', not {self.backbone!r}")
@@ -127,6 +133,7 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = False
     num_workers: int = 0
+    frame_loss_weight: float = 1.0
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -139,6 +146,9 @@ class TrainConfig:
             raise ConfigError(f"mixup must be in [0, 1], not {self.mixup}")
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:
             raise ConfigError(f"ema_decay must be in (0, 1) or None, not {self.ema_decay}")
+        if self.frame_loss_weight < 0:
+            raise ConfigError(f"frame_loss_weight must not be negative, not "
+                              f"{self.frame_loss_weight}")
         if self.select_metric not in ("macro_ap", "macro_f1", "val_loss"):
             raise ConfigError(f"select_metric must be macro_ap, macro_f1 or val_loss, "
                               f"not {self.select_metric!r}")
@@ -184,7 +194,9 @@ class DetectConfig:
     ``hop_s`` between windows (None: half a clip); an event starts where a class's
     score reaches ``threshold`` and continues down to ``low_threshold`` (None: half of
     it); events closer than ``merge_gap_s`` merge, shorter than ``min_duration_s`` are
-    dropped; ``trim`` cuts each event to where its class's band stands out.
+    dropped; ``trim`` cuts each event to where its class's band stands out; ``gate``
+    multiplies each frame's score by its window's clipwise probability (False: the bare
+    framewise output).
     """
 
     hop_s: float | None = None
@@ -193,6 +205,7 @@ class DetectConfig:
     merge_gap_s: float = 0.3
     min_duration_s: float = 0.2
     trim: bool = True
+    gate: bool = True
 
     def __post_init__(self) -> None:
         if self.hop_s is not None and self.hop_s <= 0:
@@ -292,10 +305,14 @@ class RunConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
         """Rebuild from :meth:`to_dict`'s output; ``config.json`` files written before
-        ``data`` and ``detect`` were parts (``"data": "path"``) still load."""
+        ``data`` and ``detect`` were parts (``"data": "path"``) still load, and those
+        written before the attention mode was a setting keep the tanh attention they
+        were trained with."""
         values = dict(values)
         if not isinstance(values.get("data", {}), dict):
             values["data"] = {"path": values["data"]}
+        if isinstance(values.get("model"), dict):  # runs before 0.2 used tanh attention
+            values["model"] = {"attention": "tanh", **values["model"]}
         try:
             parts = {part: kind(**values.get(part, {})) if part in ("data", "detect")
                      else kind(**values[part]) for part, kind in PARTS.items()}

@@ -123,21 +123,23 @@ def _framewise(model: torch.nn.Module) -> Score:
 
 
 def _detection_score(model: torch.nn.Module, config: RunConfig,
-                     bands: Mapping[str, tuple[float, float]]) -> Score:
+                     bands: Mapping[str, tuple[float, float]], *, gate: bool = True) -> Score:
     """``(batch, samples)`` -> ``(batch, frames, 2 * classes)``: detection scores, then contrast.
 
-    The detection score of a frame is its framewise probability times the window's
-    clipwise probability: the attention head's cla scores stay high for a second or so
-    around a call and even in windows without one, while the clipwise output (the one
-    trained against labels) says whether the window holds the class at all. The contrast
-    is :class:`whalelab.band_contrast.BandContrast` of ``bands``, on the model's device.
+    With ``gate`` (the default), the detection score of a frame is its framewise
+    probability times the window's clipwise probability: a model trained on clip labels
+    alone keeps its cla scores high for a second or so around a call and even in windows
+    without one, while the clipwise output says whether the window holds the class at
+    all. Without it, the score is the bare framewise output. The contrast is
+    :class:`whalelab.band_contrast.BandContrast` of ``bands``, on the model's device.
     """
     contrast = BandContrast(config.features, bands, config.classes).to(
         next(model.parameters()).device)
 
     def score(waveform: torch.Tensor) -> torch.Tensor:
         output = model(waveform)
-        gated = output["framewise_output"] * output["clipwise_output"][:, None, :]
+        gated = output["framewise_output"] * output["clipwise_output"][:, None, :] if gate \
+            else output["framewise_output"]
         with torch.autocast(waveform.device.type, enabled=False):  # dB in float32
             band_contrast = contrast(waveform.float())  # (batch, frames, classes)
         return torch.cat([gated.float(), band_contrast], dim=2)
@@ -339,7 +341,7 @@ def detect_recording(model: torch.nn.Module, config: RunConfig, path: str | Path
         ``begin_s, end_s, low_hz, high_hz, label, score, mean_score``.
     """
     path = Path(path)
-    traces = _stitched(_detection_score(model, config, bands), config, path,
+    traces = _stitched(_detection_score(model, config, bands, gate=settings.gate), config, path,
                        hop=hop_frames(config, settings.hop_s), batch_size=batch_size,
                        channel=channel, advance=advance, device=next(model.parameters()).device,
                        width=2 * len(config.classes))
@@ -397,7 +399,7 @@ def detect_files(model_source: str | Path, inputs: Sequence[str | Path], out: st
                  hop_s: float | None = None, threshold: float | None = None,
                  low_threshold: float | None = None, min_duration_s: float | None = None,
                  merge_gap_s: float | None = None, trim: bool | None = None,
-                 batch_size: int = 32, device: str = "auto", channel: int | None = None,
+                 gate: bool | None = None, batch_size: int = 32, device: str = "auto", channel: int | None = None,
                  on_error: str = "raise", progress: bool | None = None) -> pd.DataFrame:
     """Detect calls in recordings; one Raven table per file and a combined ``events.csv``.
 
@@ -411,7 +413,7 @@ def detect_files(model_source: str | Path, inputs: Sequence[str | Path], out: st
         Output folder: ``OUT/<stem>.selections.txt`` per file (a folder input's
         subfolders are kept) and ``OUT/events.csv`` with a ``file`` column. A file whose
         table already exists is skipped, so an interrupted run resumes where it stopped.
-    hop_s, threshold, low_threshold, min_duration_s, merge_gap_s, trim
+    hop_s, threshold, low_threshold, min_duration_s, merge_gap_s, trim, gate
         Detection settings (:class:`whalelab.config.DetectConfig`); None keeps the run's
         own (``config.json``'s ``detect``).
     batch_size, channel
@@ -440,7 +442,7 @@ def detect_files(model_source: str | Path, inputs: Sequence[str | Path], out: st
     trained = load_model(model_source, device=device)
     settings = detection_settings(trained.config, hop_s=hop_s, threshold=threshold,
                                   low_threshold=low_threshold, min_duration_s=min_duration_s,
-                                  merge_gap_s=merge_gap_s, trim=trim)
+                                  merge_gap_s=merge_gap_s, trim=trim, gate=gate)
     hop_frames(trained.config, settings.hop_s)  # bad settings fail before any file is read
     pending = _pending(jobs, failures)
     began, seconds = time.perf_counter(), 0.0

@@ -17,6 +17,7 @@ from whalelab.config import RunConfig
 from whalelab.data import ClipDataset, ClipIndex, read_data
 from whalelab.errors import DataError
 from whalelab.inference import predict_dataset
+from whalelab.localisation import localisation_metrics
 
 
 def write_metrics(path: str | Path, metrics: dict[str, Any]) -> Path:
@@ -52,6 +53,11 @@ def evaluate_run(run_dir: str | Path, *, data: str | None = None, split: str = "
                  progress: bool | None = None) -> dict[str, Any]:
     """Score a run's best model on a split and write ``metrics.json`` (or ``out``).
 
+    Clip-level figures (:func:`whalelab.clip_metrics.classification_metrics`) always;
+    for clips whose calls' onsets and offsets are known, ``localisation`` too
+    (:func:`whalelab.localisation.localisation_metrics`): frame-level AUC and AP of the
+    framewise output, the attention mass on the call, and onset/offset errors.
+
     Parameters
     ----------
     run_dir : path
@@ -66,12 +72,20 @@ def evaluate_run(run_dir: str | Path, *, data: str | None = None, split: str = "
     config = trained.config
     index = evaluation_index(run_dir, config, data, split)
     dataset = ClipDataset(index, sample_rate=config.features.sample_rate,
-                          clip_seconds=config.features.clip_seconds, train=False)
-    probabilities, targets = predict_dataset(
+                          clip_seconds=config.features.clip_seconds, train=False,
+                          hop_length=config.features.hop_length)
+    predicted = predict_dataset(
         trained.model, dataset, device=trained.device, batch_size=config.train.batch_size,
-        amp=config.train.amp, progress=progress, desc=split)
-    metrics = classification_metrics(probabilities, targets, config.classes,
-                                      trained.thresholds, seed=config.train.seed)
+        amp=config.train.amp, progress=progress, desc=split,
+        outputs=("clipwise_output", "framewise_output", "norm_att"))
+    metrics = classification_metrics(predicted["clipwise_output"], predicted["targets"],
+                                      config.classes, trained.thresholds,
+                                      seed=config.train.seed)
+    if predicted["strong"].any():
+        metrics["localisation"] = localisation_metrics(
+            predicted["framewise_output"], predicted["norm_att"], predicted["frame_targets"],
+            predicted["strong"].astype(bool), predicted["targets"], classes=config.classes,
+            frames_per_second=config.features.frames_per_second)
     metrics.update({"run": str(run_dir), "data": str(data or config.data.path), "split": split})
     write_metrics(out or Path(run_dir) / "metrics.json", metrics)
     return metrics

@@ -22,7 +22,7 @@ Examples
 >>> out = model(torch.randn(2, 40000))
 >>> {name: tuple(value.shape) for name, value in out.items()}  # doctest: +NORMALIZE_WHITESPACE
 {'clipwise_output': (2, 3), 'segmentwise_output': (2, 9, 3), 'framewise_output': (2, 313, 3),
- 'norm_att': (2, 3, 9), 'clipwise_logit': (2, 3), 'framewise_logit': (2, 313, 3)}
+ 'norm_att': (2, 3, 9), 'framewise_logit': (2, 313, 3)}
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-from whalelab.config import BACKBONES, RunConfig
+from whalelab.config import ATTENTION_MODES, BACKBONES, RunConfig
 from whalelab.errors import CheckpointError, ConfigError
 from whalelab.features import LogmelFilterBank, SpecAugmentation, Spectrogram
 
@@ -47,8 +47,11 @@ TINY_CHANNELS = 64  # what the "tiny" backbone hands fc1 and the attention block
 class AttBlock(nn.Module):
     """Attention pooling over time: two 1x1 convolutions, ``att`` and ``cla``.
 
-    ``norm_att = softmax(tanh(att(x)))`` over time, ``cla = activation(cla(x))`` and
-    ``clipwise = sum(norm_att * cla)`` over time.
+    ``norm_att = softmax(clamp(att(x), -10, 10))`` over time (PANNs' choice, ``attention=
+    "clamp"``), ``clipwise = sum(norm_att * activation(cla(x)))`` over time. With
+    ``attention="tanh"`` (whalelab before version 0.2) the attention logits pass through
+    tanh, which caps them at +-1: with 9 segments one segment can then take at most
+    e^2 / (e^2 + 8) = 0.48 of the weight, so attention cannot focus on a short call.
 
     Parameters
     ----------
@@ -57,39 +60,56 @@ class AttBlock(nn.Module):
     n_out : int
         Classes.
     activation : {"sigmoid", "linear"}
-        Applied to the ``cla`` scores.
+        Applied to the ``cla`` scores before pooling.
+    attention : {"clamp", "tanh"}
+        How the attention logits are bounded before the softmax.
 
     Shapes
     ------
     ``(batch, n_in, time)`` -> ``clipwise (batch, n_out)``, ``norm_att (batch, n_out, time)``,
-    ``cla (batch, n_out, time)``
+    ``cla_logit (batch, n_out, time)`` (before the activation)
 
     Examples
     --------
     >>> block = AttBlock(8, 2)
-    >>> clipwise, norm_att, cla = block(torch.randn(4, 8, 5))
-    >>> clipwise.shape, norm_att.shape, cla.shape
+    >>> clipwise, norm_att, cla_logit = block(torch.randn(4, 8, 5))
+    >>> clipwise.shape, norm_att.shape, cla_logit.shape
     (torch.Size([4, 2]), torch.Size([4, 2, 5]), torch.Size([4, 2, 5]))
+    >>> block.att.bias.data = torch.tensor([0.0, 0.0])
+    >>> block.att.weight.data.zero_()[:, 0] = 100.0  # attention logits of +-100 * x[:, 0]
+    >>> x = torch.zeros(1, 8, 9); x[0, 0] = -1.0; x[0, 0, 4] = 1.0  # one segment stands out
+    >>> [round(AttBlock.attention_weights(block.att(x), mode)[0, 0, 4].item(), 2)
+    ...  for mode in ("clamp", "tanh")]
+    [1.0, 0.48]
     """
 
-    def __init__(self, n_in: int, n_out: int, activation: str = "sigmoid") -> None:
+    def __init__(self, n_in: int, n_out: int, activation: str = "sigmoid",
+                 attention: str = "clamp") -> None:
         super().__init__()
         if activation not in ("sigmoid", "linear"):
             raise ValueError(f"activation must be 'sigmoid' or 'linear', not {activation!r}")
-        self.activation = activation
+        if attention not in ATTENTION_MODES:
+            raise ConfigError(f"attention must be one of {', '.join(ATTENTION_MODES)}, "
+                              f"not {attention!r}")
+        self.activation, self.attention = activation, attention
         self.att = nn.Conv1d(n_in, n_out, kernel_size=1, bias=True)
         self.cla = nn.Conv1d(n_in, n_out, kernel_size=1, bias=True)
         for layer in (self.att, self.cla):
             nn.init.xavier_uniform_(layer.weight)
             nn.init.zeros_(layer.bias)
 
+    @staticmethod
+    def attention_weights(logits: torch.Tensor, mode: str) -> torch.Tensor:
+        """``(batch, n_out, time)`` attention logits -> weights summing to 1 over time."""
+        bounded = torch.clamp(logits, -10.0, 10.0) if mode == "clamp" else torch.tanh(logits)
+        return torch.softmax(bounded, dim=-1)
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        norm_att = torch.softmax(torch.tanh(self.att(x)), dim=-1)  # (batch, n_out, time)
-        cla = self.cla(x)  # (batch, n_out, time)
-        if self.activation == "sigmoid":
-            cla = torch.sigmoid(cla)
+        norm_att = self.attention_weights(self.att(x), self.attention)  # (batch, n_out, time)
+        cla_logit = self.cla(x)  # (batch, n_out, time)
+        cla = torch.sigmoid(cla_logit) if self.activation == "sigmoid" else cla_logit
         clipwise = torch.sum(norm_att * cla, dim=2)  # (batch, n_out)
-        return clipwise, norm_att, cla
+        return clipwise, norm_att, cla_logit
 
 
 def _densenet121_features(pretrained: str | None) -> nn.Module:
@@ -193,13 +213,17 @@ class WhaleSED(nn.Module):
         Drop time and mel stripes while training.
     dropout : float
         Dropout before and after ``fc1``.
+    attention : {"clamp", "tanh"}
+        How :class:`AttBlock` bounds its attention logits (``clamp``, PANNs', lets
+        attention focus on one segment).
 
     Shapes
     ------
     ``(batch, samples)`` -> dict of ``clipwise_output (batch, classes)``,
     ``segmentwise_output (batch, segments, classes)``,
     ``framewise_output (batch, frames, classes)``, ``norm_att (batch, classes, segments)``,
-    ``clipwise_logit (batch, classes)`` and ``framewise_logit (batch, frames, classes)``;
+    and ``framewise_logit (batch, frames, classes)`` (the framewise scores before the
+    sigmoid, what a frame-level loss trains);
     ``frames`` is the log-mel frame count and ``segments`` about ``frames / 32``.
 
     Examples
@@ -211,7 +235,7 @@ class WhaleSED(nn.Module):
     >>> out = tiny(torch.randn(2, 40000))
     >>> {name: tuple(value.shape) for name, value in out.items()}  # doctest: +NORMALIZE_WHITESPACE
     {'clipwise_output': (2, 3), 'segmentwise_output': (2, 9, 3), 'framewise_output': (2, 313, 3),
-     'norm_att': (2, 3, 9), 'clipwise_logit': (2, 3), 'framewise_logit': (2, 313, 3)}
+     'norm_att': (2, 3, 9), 'framewise_logit': (2, 313, 3)}
     >>> count_parameters(tiny) < 100_000
     True
     """
@@ -221,7 +245,8 @@ class WhaleSED(nn.Module):
                  top_db: float | None = 80.0, htk: bool = True, backbone: str = "densenet121",
                  pretrained: str | None = None, spec_augment: bool = True,
                  dropout: float = 0.5, time_drop_width: int = 32, time_stripes_num: int = 2,
-                 freq_drop_width: int = 8, freq_stripes_num: int = 2) -> None:
+                 freq_drop_width: int = 8, freq_stripes_num: int = 2,
+                 attention: str = "clamp") -> None:
         super().__init__()
         encoder, channels = _encoder(backbone, pretrained)
         self.spectrogram = Spectrogram(n_fft=n_fft, hop_length=hop_length, win_length=win_length)
@@ -238,7 +263,8 @@ class WhaleSED(nn.Module):
         self.fc1 = nn.Linear(channels, channels, bias=True)
         nn.init.xavier_uniform_(self.fc1.weight)
         nn.init.zeros_(self.fc1.bias)
-        self.att_block = AttBlock(channels, num_classes, activation="sigmoid")
+        self.att_block = AttBlock(channels, num_classes, activation="sigmoid",
+                                  attention=attention)
         nn.init.constant_(self.bn0.weight, 1.0)
         nn.init.zeros_(self.bn0.bias)
 
@@ -265,16 +291,13 @@ class WhaleSED(nn.Module):
         x = F.dropout(x, p=self.dropout, training=self.training)
         x = F.relu_(self.fc1(x.transpose(1, 2))).transpose(1, 2)  # (batch, channels, segments)
         x = F.dropout(x, p=self.dropout, training=self.training)
-        clipwise, norm_att, segment_prob = self.att_block(x)  # segment_prob (batch, classes, segments)
-        segment_logit = self.att_block.cla(x)  # (batch, classes, segments)
-        clipwise_logit = torch.sum(norm_att * segment_logit, dim=2)  # (batch, classes)
-        segmentwise = segment_prob.transpose(1, 2)  # (batch, segments, classes)
+        clipwise, norm_att, segment_logit = self.att_block(x)  # (batch, classes, segments)
+        segmentwise = torch.sigmoid(segment_logit).transpose(1, 2)  # (batch, segments, classes)
         return {
             "clipwise_output": clipwise,
             "segmentwise_output": segmentwise,
             "framewise_output": segments_to_frames(segmentwise, frames),
             "norm_att": norm_att,
-            "clipwise_logit": clipwise_logit,
             "framewise_logit": segments_to_frames(segment_logit.transpose(1, 2), frames),
         }
 
@@ -312,7 +335,8 @@ def build_model(config: RunConfig) -> WhaleSED:
         pretrained=model.pretrained,
         spec_augment=model.spec_augment, dropout=model.dropout,
         time_drop_width=model.time_drop_width, time_stripes_num=model.time_stripes_num,
-        freq_drop_width=model.freq_drop_width, freq_stripes_num=model.freq_stripes_num)
+        freq_drop_width=model.freq_drop_width, freq_stripes_num=model.freq_stripes_num,
+        attention=model.attention)
 
 
 def count_parameters(model: nn.Module) -> int:

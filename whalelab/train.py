@@ -38,6 +38,7 @@ from whalelab.data import (ClipCache, ClipDataset, ClipIndex, balanced_sampler, 
                            read_data)
 from whalelab.errors import CheckpointError, ConfigError, DataError
 from whalelab.inference import predict_dataset
+from whalelab.losses import TrainingLoss
 from whalelab.model import build_model, count_parameters
 from whalelab.runtime import autocast, progress_bar, resolve_device
 
@@ -73,7 +74,7 @@ class _Training:
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     averaged: torch.optim.swa_utils.AveragedModel | None
-    loss_function: torch.nn.Module
+    loss_function: TrainingLoss
     drop_last: bool
 
     @property
@@ -99,10 +100,16 @@ def _score(metric: str, macro_ap: float, macro_f1: float, val_loss: float) -> fl
     return {"macro_ap": macro_ap, "macro_f1": macro_f1, "val_loss": -val_loss}[metric]
 
 
-def _validation_figures(probabilities: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+def _validation_figures(predicted: dict[str, np.ndarray],
+                        loss_function: TrainingLoss) -> dict[str, float]:
+    """Validation loss (the training loss on validation clips), mAP and F1 at 0.5."""
+    probabilities, targets = predicted["clipwise_output"], predicted["targets"]
+    with torch.no_grad():
+        loss = loss_function({name: torch.from_numpy(predicted[name]) for name in
+                                    ("clipwise_output", "framewise_logit") if name in predicted},
+                                   *(torch.from_numpy(predicted[name]) for name in
+                                     ("targets", "frame_targets", "strong") if name in predicted))
     present = targets.sum(axis=0) > 0
-    clipped = np.clip(probabilities, 1e-7, 1 - 1e-7)
-    loss = -np.mean(targets * np.log(clipped) + (1 - targets) * np.log(1 - clipped))
     ap = [skm.average_precision_score(targets[:, k], probabilities[:, k])
           for k in np.flatnonzero(present)]
     f1 = skm.f1_score(targets, probabilities >= 0.5, average=None, zero_division=0.0)
@@ -110,31 +117,35 @@ def _validation_figures(probabilities: np.ndarray, targets: np.ndarray) -> dict[
             "val_macro_f1": float(np.mean(f1[present])) if present.any() else 0.0}
 
 
-def _mixup(waveforms: torch.Tensor, targets: torch.Tensor,
-           alpha: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mix each example with a shuffled partner; targets become the union (multi-label)."""
+def _mixup(batch: list[torch.Tensor], alpha: float) -> list[torch.Tensor]:
+    """Mix each example with a shuffled partner; targets and frame targets become the
+    union (multi-label), and a mix is strong only when both clips are."""
     weight = float(np.random.default_rng(int(torch.randint(0, 2**31, (1,)))).beta(alpha, alpha))
     weight = max(weight, 1 - weight)
+    waveforms, *truth = batch
     partner = torch.randperm(len(waveforms))
-    mixed = weight * waveforms + (1 - weight) * waveforms[partner]
-    return mixed, torch.maximum(targets, targets[partner])
+    mixed = [weight * waveforms + (1 - weight) * waveforms[partner]]
+    for position, value in enumerate(truth):
+        combine = torch.minimum if position == 2 else torch.maximum  # strong: both
+        mixed.append(combine(value, value[partner]))
+    return mixed
 
 
 def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-               loss_function: torch.nn.Module, waveforms: torch.Tensor, targets: torch.Tensor,
-               *, device: torch.device, amp: bool) -> torch.Tensor:
-    """One optimisation step: forward (bf16 autocast when ``amp`` on CUDA), BCE on the
-    clipwise logits, backward, optimiser step. Returns the loss.
+               loss_function: TrainingLoss, batch: list[torch.Tensor], *,
+               device: torch.device, amp: bool) -> torch.Tensor:
+    """One optimisation step: forward (bf16 autocast when ``amp`` on CUDA), the training
+    loss (:class:`whalelab.losses.TrainingLoss`), backward, optimiser step. Returns the loss.
 
     Shapes
     ------
-    ``waveforms (batch, samples)``, ``targets (batch, classes)``
+    ``batch``: ``waveforms (batch, samples)``, ``targets (batch, classes)``, optionally
+    ``frame_targets (batch, frames, classes)`` and ``strong (batch,)``
     """
-    waveforms = waveforms.to(device, non_blocking=True)
-    targets = targets.to(device, non_blocking=True)
+    waveforms, *truth = (value.to(device, non_blocking=True) for value in batch)
     with autocast(device, amp):
         output = model(waveforms)
-    loss = loss_function(output["clipwise_logit"].float(), targets)
+    loss = loss_function(output, *truth)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -211,7 +222,7 @@ def _datasets(config: RunConfig, index: ClipIndex,
     features, cache = config.features, ClipCache()
     dataset = {split: ClipDataset(index.subset(split), sample_rate=features.sample_rate,
                                   clip_seconds=features.clip_seconds, train=split == "train",
-                                  cache=cache)
+                                  cache=cache, hop_length=features.hop_length)
                for split in ("train", "val")}
     if len(dataset["train"]) == 0 or len(dataset["val"]) == 0:
         raise DataError(f"{config.data.path}: training needs clips in both the train and val "
@@ -242,9 +253,9 @@ def _build_training(config: RunConfig, train_index: ClipIndex, train_clips: int,
             model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(settings.ema_decay),
             use_buffers=True)
     pos_weight = class_weights(train_index).to(device) if settings.class_weights else None
+    loss_function = TrainingLoss(frame_weight=settings.frame_loss_weight, pos_weight=pos_weight)
     return _Training(model=model, optimizer=optimizer, scheduler=scheduler, averaged=averaged,
-                     loss_function=torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight),
-                     drop_last=drop_last)
+                     loss_function=loss_function, drop_last=drop_last)
 
 
 def _restore(training: _Training, state: dict[str, Any] | None, epochs: int,
@@ -267,6 +278,7 @@ def _restore(training: _Training, state: dict[str, Any] | None, epochs: int,
     return progress
 
 
+@torch.enable_grad()  # whatever the caller's grad mode (a notebook may have turned it off)
 def _train_epoch(training: _Training, config: RunConfig, dataset: ClipDataset,
                  train_index: ClipIndex, epoch: int, device: torch.device,
                  progress: bool | None) -> tuple[float, int, float]:
@@ -284,27 +296,28 @@ def _train_epoch(training: _Training, config: RunConfig, dataset: ClipDataset,
     started, losses, seen = time.perf_counter(), [], 0
     bar = progress_bar(loader, progress=progress, desc=f"epoch {epoch + 1}/{settings.epochs}",
                        leave=False)
-    for waveforms, targets in bar:
+    for batch in bar:
         if settings.mixup > 0:
-            waveforms, targets = _mixup(waveforms, targets, settings.mixup)
-        loss = train_step(training.model, training.optimizer, training.loss_function,
-                          waveforms, targets, device=device, amp=settings.amp)
+            batch = _mixup(batch, settings.mixup)
+        loss = train_step(training.model, training.optimizer, training.loss_function, batch,
+                          device=device, amp=settings.amp)
         training.scheduler.step()
         if training.averaged is not None:
             training.averaged.update_parameters(training.model)
         losses.append(loss.item())
-        seen += len(waveforms)
+        seen += len(batch[0])
         bar.set_postfix(loss=f"{np.mean(losses):.4f}")
     return float(np.mean(losses)), seen, time.perf_counter() - started
 
 
-def _validate(model: torch.nn.Module, config: RunConfig, dataset: ClipDataset,
+def _validate(training: _Training, config: RunConfig, dataset: ClipDataset,
               device: torch.device, progress: bool | None) -> dict[str, float]:
-    """Validation loss, mAP and F1 of ``model``."""
-    probabilities, targets = predict_dataset(
-        model, dataset, device=device, batch_size=config.train.batch_size,
-        amp=config.train.amp, progress=progress, desc="validate")
-    return _validation_figures(probabilities, targets)
+    """Validation loss, mAP and F1 of the evaluated weights."""
+    predicted = predict_dataset(
+        training.evaluated, dataset, device=device, batch_size=config.train.batch_size,
+        amp=config.train.amp, progress=progress, desc="validate",
+        outputs=("clipwise_output", "framewise_logit"))
+    return _validation_figures(predicted, training.loss_function)
 
 
 def _checkpoint_epoch(run_dir: Path, training: _Training, state: _Progress, *, epoch: int,
@@ -372,7 +385,7 @@ def train(config: RunConfig, run_dir: str | Path, *, index: ClipIndex | None = N
         started = time.perf_counter()
         train_loss, seen, train_seconds = _train_epoch(training, config, dataset["train"],
                                                        train_index, epoch, device, progress)
-        figures = _validate(training.evaluated, config, dataset["val"], device, progress)
+        figures = _validate(training, config, dataset["val"], device, progress)
         score = _score(settings.select_metric, figures["val_macro_ap"], figures["val_macro_f1"],
                        figures["val_loss"])
         state.history.append({"epoch": epoch + 1, "train_loss": train_loss, **figures,
@@ -406,12 +419,10 @@ def _write_thresholds(run_dir: Path, config: RunConfig, val_set: ClipDataset,
     best = load_checkpoint(run_dir / "best.pt")
     model = build_model(config).to(device)
     model.load_state_dict(best["model"])
-    probabilities, targets = predict_dataset(model, val_set, device=device,
-                                             batch_size=config.train.batch_size,
-                                             amp=config.train.amp, progress=progress,
-                                             desc="thresholds")
-    thresholds = dict(zip(config.classes, map(float, choose_thresholds(probabilities, targets)),
-                          strict=True))
+    predicted = predict_dataset(model, val_set, device=device, batch_size=config.train.batch_size,
+                                amp=config.train.amp, progress=progress, desc="thresholds")
+    chosen = choose_thresholds(predicted["clipwise_output"], predicted["targets"])
+    thresholds = dict(zip(config.classes, map(float, chosen), strict=True))
     save_checkpoint(run_dir / "best.pt", model_file_state(
         model, config, bands=bands, thresholds=thresholds, epoch=best["epoch"]))
     write_json(run_dir / "thresholds.json", thresholds)

@@ -4,7 +4,8 @@ Three layouts give the same :class:`ClipIndex` (see DESIGN.md §3):
 
 - a folder per class, ``ROOT/<class>/<file>``, optionally under ``ROOT/{train,val,test}/``;
 - a manifest CSV with ``path,label`` and optional ``split,recording,start_s,end_s``
-  (a folder holding ``manifest.csv`` is read through it);
+  and ``call_start_s,call_end_s`` (where each label's call lies in the clip); a folder
+  holding ``manifest.csv`` is read through it;
 - a folder of long recordings, each with a Raven selection table beside it, cut into
   windows: a window carries a class when at least ``min_call_fraction`` of a call (or of
   the window, for calls longer than it) lies inside; windows that touch no call are
@@ -19,17 +20,19 @@ clips.
 
 One job per module, each building only on the ones before it:
 
-- :mod:`whalelab.data.clips`: :class:`Clip`, :class:`ClipIndex` (targets, counts, its
-  ``splits.csv``), label parsing;
+- :mod:`whalelab.data.clips`: :class:`Clip` (with its call spans where known),
+  :class:`ClipIndex` (targets, counts, its ``splits.csv``), label parsing;
 - :mod:`whalelab.data.splits`: :func:`split_by_recording`;
 - :mod:`whalelab.data.layouts`: :func:`load_index`, which reads the three layouts, and
   :func:`raven_pairs`;
-- :mod:`whalelab.data.dataset`: :class:`ClipDataset` (decoding, crop and pad),
-  :class:`ClipCache`, :func:`class_weights`, :func:`balanced_sampler`.
+- :mod:`whalelab.data.dataset`: :class:`ClipDataset` (decoding, crop and pad, frame
+  targets), :func:`frame_targets`, :class:`ClipCache`, :func:`class_weights`,
+  :func:`balanced_sampler`.
 """
 
 from whalelab.data.clips import BACKGROUND, SPLITS, Clip, ClipIndex, parse_labels
-from whalelab.data.dataset import ClipCache, ClipDataset, balanced_sampler, class_weights
+from whalelab.data.dataset import (ClipCache, ClipDataset, balanced_sampler, class_weights,
+                                   frame_targets)
 from whalelab.data.layouts import load_index, raven_pairs, read_data
 from whalelab.data.splits import split_by_recording
 
@@ -42,6 +45,7 @@ __all__ = [
     "ClipIndex",
     "balanced_sampler",
     "class_weights",
+    "frame_targets",
     "load_index",
     "parse_labels",
     "raven_pairs",

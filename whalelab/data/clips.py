@@ -1,10 +1,17 @@
 """The clip index: labelled stretches of audio, the class order of their targets, and its CSV.
 
+A clip may know where its calls lie (strong labels): ``spans``, each
+``(label, start_s, end_s)`` in seconds from the clip's own start. A background clip
+always knows it: it holds no call.
+
 Examples
 --------
->>> index = ClipIndex([Clip("a.wav", labels=("fin",)), Clip("b.wav")], ["fin"])
+>>> index = ClipIndex([Clip("a.wav", labels=("fin",), spans=(("fin", 0.5, 1.6),)),
+...                    Clip("b.wav"), Clip("c.wav", labels=("fin",))], ["fin"])
 >>> index.targets().tolist()
-[[1.0], [0.0]]
+[[1.0], [0.0], [1.0]]
+>>> index.strong().tolist()
+[True, True, False]
 """
 
 from __future__ import annotations
@@ -23,10 +30,25 @@ from whalelab.errors import DataError
 BACKGROUND = "background"
 SPLITS = ("train", "val", "test")
 
+Span = tuple[str, float, float]
+
 
 @dataclasses.dataclass(frozen=True)
 class Clip:
-    """One labelled stretch of audio: ``duration_s`` None means to the end of the file."""
+    """One labelled stretch of audio: ``duration_s`` None means to the end of the file.
+
+    ``spans`` are the clip's calls, ``(label, start_s, end_s)`` in seconds from
+    ``start_s`` (the clip's start), sorted by start: None when unknown (clip labels
+    only), ``()`` when the clip is known to hold no call. A clip without labels
+    (background) always gets ``()``; spans may only name the clip's labels.
+
+    Examples
+    --------
+    >>> Clip("a.wav", labels=("fin",), spans=(("fin", 2, 3), ("fin", 0.5, 1))).spans
+    (('fin', 0.5, 1.0), ('fin', 2.0, 3.0))
+    >>> Clip("b.wav").spans
+    ()
+    """
 
     path: str
     start_s: float = 0.0
@@ -34,6 +56,24 @@ class Clip:
     labels: tuple[str, ...] = ()
     recording: str = ""
     split: str = ""
+    spans: tuple[Span, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.labels and self.spans is None:
+            object.__setattr__(self, "spans", ())
+        if self.spans is None:
+            return
+        spans = tuple(sorted(((str(label), float(start), float(end))
+                              for label, start, end in self.spans),
+                             key=lambda span: (span[1], span[2], span[0])))
+        for label, start, end in spans:
+            if label not in self.labels:
+                raise DataError(f"{self.path}: a call span names {label!r}, which is not one "
+                                f"of the clip's labels ({', '.join(self.labels) or 'none'})")
+            if not 0 <= start < end:
+                raise DataError(f"{self.path}: call span {start}-{end} s of {label!r} must "
+                                f"start at 0 or later and end after it starts")
+        object.__setattr__(self, "spans", spans)
 
 
 def parse_labels(text: str, *,
@@ -76,6 +116,10 @@ class ClipIndex:
                 targets[row, position[label]] = 1.0
         return targets
 
+    def strong(self) -> np.ndarray:
+        """``(clips,)`` bool: whether each clip's call spans are known."""
+        return np.array([clip.spans is not None for clip in self.clips], dtype=bool)
+
     def counts(self) -> pd.DataFrame:
         """Clips per class (rows, background last) and split (columns, plus ``total``)."""
         rows = [(label, clip.split) for clip in self.clips
@@ -89,7 +133,12 @@ class ClipIndex:
         return table
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per clip; several labels joined with ``;``."""
+        """One row per clip; several labels joined with ``;``.
+
+        ``strong`` is 1 where the call spans are known, and ``spans`` writes them as
+        ``label@start-end`` joined with ``;`` (empty for none), e.g.
+        ``fin_whale@0.52-1.61;right_whale@2-3``.
+        """
         return pd.DataFrame({
             "path": [clip.path for clip in self.clips],
             "start_s": [clip.start_s for clip in self.clips],
@@ -97,6 +146,8 @@ class ClipIndex:
             "labels": [";".join(clip.labels) for clip in self.clips],
             "recording": [clip.recording for clip in self.clips],
             "split": [clip.split for clip in self.clips],
+            "strong": [int(clip.spans is not None) for clip in self.clips],
+            "spans": [format_spans(clip.spans or ()) for clip in self.clips],
         })
 
     def save_csv(self, path: str | Path) -> Path:
@@ -108,17 +159,60 @@ class ClipIndex:
 
     @classmethod
     def load_csv(cls, path: str | Path) -> "ClipIndex":
-        """Read an index written by :meth:`save_csv`; its labels are classes as written."""
+        """Read an index written by :meth:`save_csv`; its labels are classes as written.
+
+        An index written before call spans were kept (no ``strong`` column) reads with
+        spans unknown, except for background clips, which hold none.
+        """
         path = Path(path)
         if not path.is_file():
             raise DataError(f"{path}: no such clip index")
         first = path.read_text().split("\n", 1)[0]
         if not first.startswith("# classes: "):
             raise DataError(f"{path}: not a whalelab clip index (no '# classes:' header)")
-        frame = pd.read_csv(path, comment=None, skiprows=1, keep_default_na=False)
+        frame = pd.read_csv(path, comment=None, skiprows=1, keep_default_na=False,
+                            dtype={"spans": str})
+        if "strong" not in frame.columns:
+            frame = frame.assign(strong=0, spans="")
         clips = [Clip(path=row.path, start_s=float(row.start_s),
                       duration_s=None if row.duration_s == "" else float(row.duration_s),
                       labels=parse_labels(str(row.labels), background_labels=()),
-                      recording=str(row.recording), split=row.split)
-                 for row in frame.itertuples()]
+                      recording=str(row.recording), split=row.split,
+                      spans=parse_spans(row.spans, where=f"{path} line {number}")
+                      if int(row.strong) else None)
+                 for number, row in enumerate(frame.itertuples(), start=3)]
         return cls(clips, first[len("# classes: "):].split(";"))
+
+
+def format_spans(spans: Sequence[Span]) -> str:
+    """Spans as ``label@start-end`` joined with ``;``; the shortest exact decimals.
+
+    Examples
+    --------
+    >>> format_spans([("fin_whale", 0.52, 1.61), ("right_whale", 2.0, 3.0)])
+    'fin_whale@0.52-1.61;right_whale@2-3'
+    """
+    return ";".join(f"{label}@{_decimal(start)}-{_decimal(end)}" for label, start, end in spans)
+
+
+def _decimal(seconds: float) -> str:
+    return np.format_float_positional(seconds, trim="-")
+
+
+def parse_spans(text: str, *, where: str) -> tuple[Span, ...]:
+    """The spans :func:`format_spans` wrote, exactly; ``where`` names the text in errors.
+
+    Examples
+    --------
+    >>> parse_spans("fin_whale@0.52-1.61;right_whale@2-3", where="here")
+    (('fin_whale', 0.52, 1.61), ('right_whale', 2.0, 3.0))
+    """
+    spans = []
+    for item in filter(None, text.split(";")):
+        label, _, times = item.rpartition("@")
+        try:
+            start, end = (float(time) for time in times.split("-"))
+        except ValueError:
+            raise DataError(f"{where}: call span {item!r} is not label@start-end") from None
+        spans.append((label, start, end))
+    return tuple(spans)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 import torch
@@ -9,7 +11,7 @@ from torch.utils.data import Dataset, WeightedRandomSampler
 from tqdm.auto import tqdm
 
 from whalelab.audio import load_audio
-from whalelab.data.clips import BACKGROUND, Clip, ClipIndex
+from whalelab.data.clips import BACKGROUND, Clip, ClipIndex, Span
 
 
 class ClipCache:
@@ -44,15 +46,22 @@ class ClipDataset(Dataset):
     evaluation). Random positions come from torch's global generator, which the
     training loop seeds per epoch (and DataLoader seeds per worker).
 
-    Items are ``(waveform, target)``: float32 ``(samples,)`` and ``(classes,)``.
+    Items are ``(waveform, target)``: float32 ``(samples,)`` and ``(classes,)``. With
+    ``hop_length`` (the log-mel hop, in samples) they are ``(waveform, target,
+    frame_target, strong)``: ``frame_target`` float32 ``(frames, classes)`` with
+    ``frames = 1 + samples // hop_length`` (:func:`frame_targets`, the clip's spans moved
+    with the crop or pad this item got), and ``strong`` a float32 scalar, 1 where the
+    clip's spans are known (else its frame target is all zero).
     """
 
     def __init__(self, index: ClipIndex, *, sample_rate: int, clip_seconds: float,
-                 train: bool = False, cache: ClipCache | None = None) -> None:
+                 train: bool = False, cache: ClipCache | None = None,
+                 hop_length: int | None = None) -> None:
         self.index, self.sample_rate, self.train = index, sample_rate, train
         self.samples = int(round(clip_seconds * sample_rate))
         self.cache = cache
         self.targets = torch.from_numpy(index.targets())
+        self.hop_length = hop_length
 
     def __len__(self) -> int:
         return len(self.index.clips)
@@ -75,16 +84,65 @@ class ClipDataset(Dataset):
         return self.cache.get(clip, self.sample_rate) if self.cache is not None \
             else _decode(clip, self.sample_rate)
 
-    def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, item: int) -> tuple[torch.Tensor, ...]:
         audio = torch.from_numpy(self.waveform(item))
-        excess = len(audio) - self.samples
+        shift = 0  # where the clip's first sample lands in the served waveform
+        length = len(audio)
+        excess = length - self.samples
         if excess > 0:
             start = int(torch.randint(0, excess + 1, ())) if self.train else excess // 2
-            audio = audio[start:start + self.samples]
+            audio, shift = audio[start:start + self.samples], -start
         elif excess < 0:
             left = int(torch.randint(0, -excess + 1, ())) if self.train else -excess // 2
-            audio = torch.nn.functional.pad(audio, (left, -excess - left))
-        return audio, self.targets[item]
+            audio, shift = torch.nn.functional.pad(audio, (left, -excess - left)), left
+        if self.hop_length is None:
+            return audio, self.targets[item]
+        spans = self.index.clips[item].spans
+        frame_target = frame_targets(spans or (), self.index.classes,
+                                     frames=1 + self.samples // self.hop_length,
+                                     hop_s=self.hop_length / self.sample_rate,
+                                     offset_s=shift / self.sample_rate,
+                                     end_s=min(length + shift, self.samples) / self.sample_rate)
+        return (audio, self.targets[item], torch.from_numpy(frame_target),
+                torch.tensor(float(spans is not None)))
+
+
+def frame_targets(spans: Sequence[Span], classes: Sequence[str], *, frames: int, hop_s: float,
+                  offset_s: float, end_s: float) -> np.ndarray:
+    """Frame targets ``(frames, classes)`` float32 of call spans: 1 inside a call of the class.
+
+    Frame ``f`` sits at ``f * hop_s`` seconds of the window; it is 1 for a class when
+    that time lies in ``[start + offset_s, end + offset_s)`` of one of the class's
+    spans, clipped to ``[0, end_s)``.
+
+    Parameters
+    ----------
+    spans : sequence of (label, start_s, end_s)
+        A clip's calls (:attr:`~whalelab.data.clips.Clip.spans`); labels must be classes.
+    classes : sequence of str
+        The class order of the columns.
+    frames, hop_s : int, float
+        Frame count and the seconds between frames (``hop_length / sample_rate``).
+    offset_s : float
+        Where the clip's start lies in the window: positive when padded on the left,
+        negative when cropped.
+    end_s : float
+        Where the clip's audio ends in the window: the window's length, or less where
+        the clip is padded on the right (no call lies in the padding).
+
+    Examples
+    --------
+    >>> frame_targets([("fin", 0.5, 1.0)], ["fin", "minke"], frames=6, hop_s=0.25,
+    ...               offset_s=0.25, end_s=1.25)[:, 0].tolist()
+    [0.0, 0.0, 0.0, 1.0, 1.0, 0.0]
+    """
+    position = {name: k for k, name in enumerate(classes)}
+    time = np.arange(frames) * hop_s
+    target = np.zeros((frames, len(classes)), dtype=np.float32)
+    for label, start, end in spans:
+        inside = (time >= start + offset_s) & (time < min(end + offset_s, end_s))
+        target[inside, position[label]] = 1.0
+    return target
 
 
 def class_weights(index: ClipIndex) -> torch.Tensor:

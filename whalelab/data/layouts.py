@@ -2,9 +2,14 @@
 
 - a folder per class, ``ROOT/<class>/<file>``, optionally under ``ROOT/{train,val,test}/``;
 - a manifest CSV with ``path,label`` and optional ``split,recording,start_s,end_s``
-  (a folder holding ``manifest.csv`` is read through it);
+  (a folder holding ``manifest.csv`` is read through it), and optional
+  ``call_start_s,call_end_s``: where each label's call lies, in seconds from the clip's
+  start, ``;``-separated in the order of the labels;
 - a folder of long recordings, each with a Raven selection table beside it, cut into
   windows (:func:`raven_pairs` pairs them).
+
+Clips know where their calls lie (:attr:`~whalelab.data.clips.Clip.spans`) when the
+manifest says so and in windows cut from Raven tables; background clips always do.
 
 Bad files and rows either stop the reading with a message naming them or are skipped
 with one counted warning (``on_error``).
@@ -22,7 +27,7 @@ import pandas as pd
 
 from whalelab.audio import audio_info, is_audio_file
 from whalelab.config import DataConfig
-from whalelab.data.clips import BACKGROUND, SPLITS, Clip, ClipIndex, parse_labels
+from whalelab.data.clips import BACKGROUND, SPLITS, Clip, ClipIndex, Span, parse_labels
 from whalelab.data.splits import split_by_recording
 from whalelab.errors import DataError, WhaleLabError
 from whalelab.raven import read_raven
@@ -216,9 +221,48 @@ def _manifest_clip(row: dict[str, str], manifest: Path, where: str, *,
     if start >= info.duration:
         raise DataError(f"{where}: start_s {start} is past the end of {file} "
                         f"({info.duration:.2f} s)")
+    length = (info.duration if end is None else end) - start
     return Clip(path=str(file), start_s=start, duration_s=None if end is None else end - start,
                 labels=parse_labels(row["label"], background_labels=background_labels),
-                recording=row.get("recording") or file.stem, split=row.get("split", "").strip())
+                recording=row.get("recording") or file.stem, split=row.get("split", "").strip(),
+                spans=_manifest_spans(row, where, length, background_labels=background_labels))
+
+
+def _manifest_spans(row: dict[str, str], where: str, length: float, *,
+                    background_labels: tuple[str, ...]) -> tuple[Span, ...] | None:
+    """The row's call spans from ``call_start_s``/``call_end_s``, one per label in order.
+
+    None when both are empty or absent (spans unknown); the spans of background labels
+    are dropped. ``length`` is the clip's, in seconds: a call must start inside it.
+    """
+    starts, ends = row.get("call_start_s", "").strip(), row.get("call_end_s", "").strip()
+    if not starts and not ends:
+        return None
+    labels = [label.strip() for label in row["label"].split(";") if label.strip()]
+    spans = []
+    for label, begin, end in zip(labels, _call_times(starts, where, "call_start_s", len(labels)),
+                                 _call_times(ends, where, "call_end_s", len(labels)), strict=True):
+        if end <= begin:
+            raise DataError(f"{where}: call_end_s {end} of {label!r} is not after "
+                            f"call_start_s {begin}")
+        if begin >= length:
+            raise DataError(f"{where}: call_start_s {begin} of {label!r} is past the end of "
+                            f"the clip ({length:.2f} s); call times count from the clip's start")
+        if label not in background_labels:
+            spans.append((label, begin, end))
+    return tuple(spans)
+
+
+def _call_times(text: str, where: str, column: str, count: int) -> list[float]:
+    """The ``;``-separated times of ``column``, one for each of ``count`` labels."""
+    items = text.split(";") if text else []
+    if len(items) != count:
+        raise DataError(f"{where}: {column} {text!r} gives {len(items)} time(s) for {count} "
+                        f"label(s); give one per label, in the order of the labels")
+    times = [_seconds(item, where, column, default=None) for item in items]
+    if None in times:
+        raise DataError(f"{where}: {column} {text!r} has an empty time")
+    return times
 
 
 def _seconds(text: str, where: str, column: str, *, default: float | None) -> float | None:
@@ -286,7 +330,8 @@ def _windows(audio: Path, duration: float, events: pd.DataFrame, *, window_s: fl
     A window carries a label when at least ``min_call_fraction`` of a box (or of the
     window, for boxes longer than it) lies inside; a window whose boxes all lie inside
     too little is left out as ambiguous. Boxes with a background label make their
-    windows background.
+    windows background. A labelled window's spans are the boxes of its labels that
+    overlap it, clipped to it, in seconds from its start.
     """
     starts = np.arange(0.0, max(duration - window_s, 0.0) + 1e-9, hop_s)
     begins, ends = events["begin_s"].to_numpy(), events["end_s"].to_numpy()
@@ -301,9 +346,13 @@ def _windows(audio: Path, duration: float, events: pd.DataFrame, *, window_s: fl
         labels = tuple(sorted(set(events["label"][share >= min_call_fraction])))
         if not labels and (overlap > 0).any():
             continue  # a call only grazes the window: neither a call nor background
-        clips.append(Clip(path=str(audio.resolve()), start_s=round(float(start), 6),
-                          duration_s=window_s,
-                          labels=parse_labels(";".join(labels),
-                                              background_labels=background_labels),
-                          recording=f"{audio.stem}#{block}"))
+        labels = parse_labels(";".join(labels), background_labels=background_labels)
+        start_s = round(float(start), 6)
+        clipped = ((label, round(max(begin - start_s, 0.0), 6),
+                    round(min(end - start_s, window_s), 6))
+                   for label, begin, end in zip(events["label"], begins, ends, strict=True))
+        spans = [(label, begin, end) for label, begin, end in clipped
+                 if label in labels and end > begin]
+        clips.append(Clip(path=str(audio.resolve()), start_s=start_s, duration_s=window_s,
+                          labels=labels, recording=f"{audio.stem}#{block}", spans=spans))
     return clips

@@ -17,8 +17,9 @@ module                                     serves
                                            mel filterbank, log-mel, ``power_to_db``
                                            settings, ``bn0``, SpecAugment, feature explorer
 :mod:`whalelab.plots.training`             02 training: learning curves
-:mod:`whalelab.plots.attention`            03 attention (and 04): attention panels,
-                                           clipwise probabilities of one clip
+:mod:`whalelab.plots.attention`            03 attention (and 04): attention panels with
+                                           annotated calls, models compared on one
+                                           clip, clipwise probabilities of one clip
 :mod:`whalelab.plots.evaluation`           04 evaluation: confusion matrix, PR and ROC
                                            curves
 :mod:`whalelab.plots.detection`            05 detection: events over a recording,
@@ -37,7 +38,7 @@ Examples
 ('time (s)', 'amplitude (full scale)')
 """
 
-from whalelab.plots.attention import attention, class_probabilities
+from whalelab.plots.attention import attention, attention_comparison, class_probabilities
 from whalelab.plots.detection import detection_overview, threshold_tradeoff
 from whalelab.plots.evaluation import confusion_matrix, pr_curves, roc_curves
 from whalelab.plots.signal import (feature_explorer, framing, logmel, logmel_grid,
@@ -53,7 +54,7 @@ __all__ = [
     # training (notebook 02)
     "learning_curves",
     # attention (notebooks 03, 04)
-    "attention", "class_probabilities",
+    "attention", "attention_comparison", "class_probabilities",
     # evaluation (notebook 04)
     "confusion_matrix", "pr_curves", "roc_curves",
     # detection (notebook 05)

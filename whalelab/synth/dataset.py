@@ -80,15 +80,22 @@ def _long_rng(seed: int, number: int) -> np.random.Generator:
     return np.random.default_rng([seed, _LONG_STREAM, number])
 
 
-def _clip(label: str, rng: np.random.Generator, sample_rate: int, samples: int) -> np.ndarray:
-    """Noise with one call of ``label`` (none for background), wholly inside when it fits."""
-    audio = ocean_noise(rng, samples, sample_rate)
+def _clip(label: str, rng: np.random.Generator, sample_rate: int,
+          samples: int) -> tuple[np.ndarray, tuple[float, float] | None]:
+    """Noise with one call of ``label`` (none for background), wholly inside when it fits.
+
+    Returns the clip ``(samples,)`` and the call's onset and offset in seconds from the
+    clip's start, clipped to the clip and rounded to 4 decimals (None for background).
+    """
+    audio, span = ocean_noise(rng, samples, sample_rate), None
     if label != BACKGROUND:
         sound = render_call(label, rng, sample_rate)
         low, high = sorted((0, samples - len(sound.samples)))  # longer calls: clip inside call
-        _add_call(audio, sound, int(rng.integers(low, high + 1)), sample_rate,
-                  rng.uniform(*SNR_DB[label]))
-    return _to_level(audio, rng)
+        start = int(rng.integers(low, high + 1))
+        _add_call(audio, sound, start, sample_rate, rng.uniform(*SNR_DB[label]))
+        span = (round(max(start, 0) / sample_rate, 4),
+                round(min(start + len(sound.samples), samples) / sample_rate, 4))
+    return _to_level(audio, rng), span
 
 
 def _check_clip(label: str, sample_rate: int, clip_seconds: float) -> int:
@@ -113,7 +120,7 @@ def example_clip(species: str, *, seed: int = 0, sample_rate: int = 8000,
     (16000,)
     """
     samples = _check_clip(species, sample_rate, clip_seconds)
-    return _clip(species, _clip_rng(seed, species, 0), sample_rate, samples)
+    return _clip(species, _clip_rng(seed, species, 0), sample_rate, samples)[0]
 
 
 def long_recording(rng: np.random.Generator, *, sample_rate: int,
@@ -192,13 +199,15 @@ def make_dataset(out: str | Path, *, profile: str = "quick", seed: int = 0,
         out/long/long_<nnn>.selections.txt                their Raven tables ("Species")
         out/bands.json, out/long/bands.json               each species' band (Hz), as
                                                            whalelab.bands reads it
-        out/manifest.csv                                  path,label,split,recording
+        out/manifest.csv                                  path,label,split,recording,
+                                                           call_start_s,call_end_s
 
     The clips and the long recordings are each a data set that training can read
     (``out`` through its manifest, ``out/long`` through its Raven tables), so each
     carries the species' bands (:data:`~whalelab.synth.calls.CALL_BANDS`) in a
     ``bands.json``. ``manifest.csv`` (paths relative to ``out``; empty label for
-    background) is written last, so its presence means a complete set; files of an
+    background; where each clip's call starts and ends, in seconds from the clip's
+    start, empty for background) is written last, so its presence means a complete set; files of an
     earlier run in this layout that this run does not write are removed.
 
     Parameters
@@ -243,12 +252,14 @@ def make_dataset(out: str | Path, *, profile: str = "quick", seed: int = 0,
         for index, split in enumerate(splits):
             name = f"{label}_{index:04d}"
             path = out / split / label / f"{name}.wav"
-            write_audio(path, _clip(label, _clip_rng(seed, label, index), sample_rate, samples),
-                        sample_rate)
+            audio, span = _clip(label, _clip_rng(seed, label, index), sample_rate, samples)
+            write_audio(path, audio, sample_rate)
             written.add(path)
             rows.append({"path": path.relative_to(out).as_posix(),
                          "label": "" if label == BACKGROUND else label,
-                         "split": split, "recording": name})
+                         "split": split, "recording": name,
+                         "call_start_s": "" if span is None else span[0],
+                         "call_end_s": "" if span is None else span[1]})
             bar.update()
     for number in range(settings.long_recordings):
         path = out / "long" / f"long_{number:03d}.wav"
