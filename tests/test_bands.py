@@ -108,3 +108,27 @@ def test_class_bands_are_clipped_to_the_run_range_in_class_order():
     assert list(bands) == ["wide", "inside", "low", "unknown"]
     assert bands == {"wide": (10.0, 4000.0), "inside": (100.0, 200.0), "low": (10.0, 50.0),
                      "unknown": (10.0, 4000.0)}
+
+
+def test_bands_are_estimated_from_clips_with_labels_alone(tmp_path):
+    """No spans: whole clips count for their class, background clips are the reference."""
+    from whalelab.bands import estimate_bands
+    from whalelab.config import FeatureConfig
+    from whalelab.data import Clip, ClipIndex
+
+    rng = np.random.default_rng(0)
+    t = np.arange(RATE * 2) / RATE
+    clips = []
+    for i in range(4):
+        for name, frequency in (("whistle", 1200.0), ("moan", 150.0), ("", 0.0)):
+            signal = 0.05 * rng.standard_normal(t.size)
+            if name:
+                signal += 0.3 * np.sin(2 * np.pi * frequency * t + rng.uniform(0, 6))
+            path = tmp_path / f"{name or 'quiet'}_{i}.wav"
+            write_audio(path, signal.astype(np.float32), RATE)
+            clips.append(Clip(str(path), labels=(name,) if name else ()))
+    features = FeatureConfig(clip_seconds=2.0)
+    bands = estimate_bands(ClipIndex(clips, ["moan", "whistle"]), features)
+    assert bands["whistle"][0] <= 1200.0 <= bands["whistle"][1] < 1400.0
+    assert 100.0 < bands["moan"][0] <= 150.0 <= bands["moan"][1] < 300.0
+    assert estimate_bands(ClipIndex(clips[2::3], ["moan"]), features) == {}  # no moan clip

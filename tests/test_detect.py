@@ -360,3 +360,46 @@ def test_bad_settings_fail_before_any_audio_is_read(tmp_path, stand_in_run):
     assert not (tmp_path / "out" / "x.selections.txt").exists()
     with pytest.raises(WhaleLabError, match="no audio"):
         detect.detect_files(run, [], tmp_path / "out")
+
+
+def _annotated(folder: Path, name: str, seconds: float, at: list[float]) -> Path:
+    """A recording of calls at ``at`` with a Raven table naming both classes there."""
+    audio = write(folder / f"{name}.wav", calls(seconds, at))
+    write_raven(pd.DataFrame({"begin_s": [t for t in at for _ in CLASSES],
+                              "end_s": [t + 1.0 for t in at for _ in CLASSES],
+                              "low_hz": 10.0, "high_hz": 2000.0,
+                              "label": [label for _ in at for label in CLASSES]}),
+                folder / f"{name}.selections.txt")
+    return audio
+
+
+def test_settings_are_chosen_on_validation_and_scored_on_test(tmp_path, stand_in_run):
+    run, seen = stand_in_run
+    _annotated(tmp_path / "val", "v", 20, [3.0, 11.0])
+    _annotated(tmp_path / "test", "t", 20, [5.0, 14.0])
+    write(tmp_path / "test" / "quiet.wav", calls(20, []))  # call-free, empty table
+    write_raven(pd.DataFrame(columns=["begin_s", "end_s", "low_hz", "high_hz", "label"]),
+                tmp_path / "test" / "quiet.selections.txt")
+    metrics = detect.evaluate_recordings(run, tmp_path / "test", validation=tmp_path / "val",
+                                         progress=False)
+    # validation traced first (once per gate setting), then the test recordings
+    assert seen[:2] == ["v.wav", "v.wav"] and sorted(seen[2:]) == ["quiet.wav", "t.wav"]
+    sweep = pd.DataFrame(metrics["settings_sweep"])
+    assert len(sweep) == 4 * len(detect.THRESHOLDS)
+    best = sweep.f1.max()
+    assert metrics["settings"]["threshold"] == sweep[sweep.f1 == best].threshold.max()
+    saved = json.loads((run / "config.json").read_text())["detect"]
+    assert saved["threshold"] == metrics["settings"]["threshold"]
+    assert metrics["overall"]["f1"] == 1.0 and metrics["false_alarms_per_hour"] == 0.0
+    assert metrics["intervals_95"]["f1"] == [1.0, 1.0]
+    baseline = metrics["baselines"]["band_energy"]
+    assert set(baseline["thresholds_db"]) == set(CLASSES) and "intervals_95" in baseline
+
+
+def test_gating_and_trimming_are_compared_at_the_runs_threshold(tmp_path, stand_in_run):
+    run, _ = stand_in_run
+    _annotated(tmp_path / "test", "t", 20, [5.0, 14.0])
+    table = detect.compare_gating_and_trimming(run, tmp_path / "test", progress=False)
+    assert table[["gate", "trim"]].values.tolist() == [[True, True], [True, False],
+                                                       [False, True], [False, False]]
+    assert (table.f1 == 1.0).all()  # the stand-in's clipwise output is 1: the gate changes nothing

@@ -120,3 +120,23 @@ def test_the_metrics_table_has_a_row_per_class_then_overall():
     assert frame[["tp", "fp", "fn"]].values.tolist() == [[1, 0, 1], [0, 1, 1], [1, 1, 2]]
     assert (frame[["tp", "fp", "fn"]].dtypes == int).all()
     assert frame.loc["overall", "f1"] == pytest.approx(metrics["overall"]["f1"])
+
+
+def test_event_intervals_resample_blocks_and_contain_the_estimate():
+    from whalelab.event_scoring import event_intervals, event_metrics
+
+    rng = np.random.default_rng(0)
+    begins = np.sort(rng.uniform(0, 3600, 120))
+    truth = pd.DataFrame({"begin_s": begins, "end_s": begins + 1.0, "label": "a",
+                          "file": "x.wav"})
+    kept = truth.sample(frac=0.8, random_state=0)  # 80 % found, plus 20 false alarms
+    noise = rng.uniform(0, 3600, 20)
+    predicted = pd.concat([kept, pd.DataFrame({"begin_s": noise, "end_s": noise + 1.0,
+                                               "label": "a", "file": "x.wav"})])
+    estimate = event_metrics(predicted, truth, ["a"])["overall"]
+    intervals = event_intervals(predicted, truth, ["a"], rounds=300)
+    for name in ("precision", "recall", "f1"):
+        low, high = intervals[name]
+        assert low < estimate[name] < high and high - low < 0.25
+    perfect = event_intervals(truth, truth, ["a"], rounds=50)
+    assert perfect["f1"] == [1.0, 1.0]

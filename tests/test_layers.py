@@ -20,6 +20,7 @@ import pytest
 LAYERS = [
     ("errors", "atomic"),                  # foundation
     ("runtime",),                          # device, autocast, progress bars
+    ("provenance",),                       # what made a run or report: code, data, versions
     ("profiles",),
     ("config",),
     ("audio", "raven"),                    # file formats
@@ -27,7 +28,7 @@ LAYERS = [
     ("data",),                             # layouts, splits, dataset
     ("bands", "band_contrast", "events"),  # what the data knows about classes; decoding
     ("model", "losses", "event_scoring", "clip_metrics", "localisation", "synth"),
-    ("checkpoint", "inference"),
+    ("checkpoint", "inference", "baselines"),  # run folders; model scores; simple baselines
     ("train", "evaluate", "predict", "detect"),
     ("plots",),
     ("bench", "report", "ablation"),  # measurements, the notebooks, side-by-side trainings

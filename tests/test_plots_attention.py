@@ -16,6 +16,11 @@ SR, HOP, FMIN, FMAX = 8000, 128, 10.0, 4000.0
 FEATURES = dict(sample_rate=SR, hop_length=HOP, fmin=FMIN, fmax=FMAX)
 
 
+def plotted(fig) -> list:
+    """The figure's axes less its colour bars, in the order they were made."""
+    return [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+
+
 def test_class_probabilities_bars_thresholds_and_truth():
     fig = plots.class_probabilities(np.array([0.1, 0.8, 0.3]), classes=["a", "b", "c"],
                                     thresholds=[0.5, 0.5, 0.2], truth=["b"])
@@ -45,14 +50,17 @@ def test_attention_draws_the_top_classes_on_the_clip_time_axis():
     logmel = torch.randn(2, 1, 4 * DENSENET_TIME_STRIDE, 16)
     fig = plots.attention(logmel, outputs, example=1, classes=["a", "b", "c", "d"], top_k=2,
                           truth=["c"], title="clip", **FEATURES)
-    mel_ax, att_ax, seg_ax, frame_ax, bars_ax = fig.axes
-    np.testing.assert_allclose(mel_ax.images[0].get_array(), logmel[1, 0].numpy().T)
+    mel_ax, att_ax, seg_ax, frame_ax, bars_ax = plotted(fig)
+    (mesh,) = mel_ax.collections
+    np.testing.assert_allclose(mesh.get_array(), logmel[1, 0].numpy().T)
+    assert [ax.get_ylabel() for ax in fig.axes if ax not in plotted(fig)] == [
+        "dB (level-normalised)"]  # the log-mel's colour bar
     assert [text.get_text() for text in att_ax.get_legend().get_texts()] == ["c", "d"]
     # the first stairs drawn is class c: its attention values and the clip's time span
     stairs = att_ax.patches[0]
     np.testing.assert_allclose(stairs.get_data().values, outputs["norm_att"][1, 2].numpy())
     edges = stairs.get_data().edges
-    assert edges[-1] == pytest.approx(mel_ax.images[0].get_extent()[1])
+    assert edges[-1] == pytest.approx(mesh.get_coordinates()[0, -1, 0])
     np.testing.assert_allclose(frame_ax.lines[0].get_ydata(),
                                outputs["framewise_output"][1, :, 2].numpy())
     assert mel_ax.get_shared_x_axes().joined(mel_ax, frame_ax)
@@ -65,7 +73,7 @@ def test_attention_last_segment_covers_the_tail_frames():
     outputs = sed_outputs(batch=1, frames=frames)
     fig = plots.attention(torch.zeros(1, 1, frames, 8), outputs, classes=list("abcd"),
                           **FEATURES)
-    edges = fig.axes[2].patches[0].get_data().edges
+    edges = plotted(fig)[2].patches[0].get_data().edges
     assert len(edges) == 4
     assert edges[-1] == pytest.approx((frames - 0.5) * HOP / SR)
 
@@ -81,7 +89,7 @@ def test_attention_draws_the_annotated_calls_on_every_time_panel():
     spans = [("c", 0.5, 1.2), ("a", 1.5, 1.8)]
     fig = plots.attention(torch.zeros(1, 1, 4 * DENSENET_TIME_STRIDE, 8), outputs,
                           classes=list("abcd"), spans=spans, **FEATURES)
-    mel_ax, att_ax, seg_ax, frame_ax, bars_ax = fig.axes
+    mel_ax, att_ax, seg_ax, frame_ax, bars_ax = plotted(fig)
     for ax in (mel_ax, att_ax, seg_ax, frame_ax):
         bands = span_bands(ax)
         np.testing.assert_allclose([(start, end) for start, end, _ in bands],
@@ -126,14 +134,15 @@ def test_attention_comparison_puts_one_column_per_model_with_the_mass_on_the_cal
     logmel = torch.randn(1, 1, 4 * DENSENET_TIME_STRIDE, 8)
     fig = plots.attention_comparison(logmel, by_name, spans=spans, classes=list("abc"),
                                      title="one clip", **FEATURES)
-    assert len(fig.axes) == 3 * len(by_name)
-    columns = [fig.axes[3 * column:3 * column + 3] for column in range(len(by_name))]
+    assert len(plotted(fig)) == 3 * len(by_name)
+    assert len(fig.axes) == 4 * len(by_name)  # a colour bar beside each log-mel
+    columns = [plotted(fig)[3 * column:3 * column + 3] for column in range(len(by_name))]
     masses = {"clamp": "0.70", "tanh": "0.25", "none": "0.00"}
     edges = (np.arange(5) * DENSENET_TIME_STRIDE - 0.5) * step
     for (name, outputs), (mel_ax, att_ax, frame_ax) in zip(by_name.items(), columns):
         assert mel_ax.get_title().splitlines() == [
             name, f"attention on call: b {masses[name]} (flat 0.25)"]
-        np.testing.assert_allclose(mel_ax.images[0].get_array(), logmel[0, 0].numpy().T)
+        np.testing.assert_allclose(mel_ax.collections[0].get_array(), logmel[0, 0].numpy().T)
         bars = [patch for patch in att_ax.patches if patch.get_linestyle() != "--"]
         assert [bar.get_height() for bar in bars] == pytest.approx(
             outputs["norm_att"][0, 1].tolist())
@@ -158,7 +167,7 @@ def test_attention_comparison_draws_each_annotated_class_side_by_side():
     spans = [("c", 0.0, 5 * step), ("b", (frames - 4) * step, frames * step)]
     fig = plots.attention_comparison(torch.zeros(1, 1, frames, 8), {"m": outputs},
                                      spans=spans, classes=list("abc"), **FEATURES)
-    mel_ax, att_ax, _ = fig.axes
+    mel_ax, att_ax, _ = plotted(fig)
     assert mel_ax.get_title().splitlines()[1] == \
         "attention on call: b 0.60 (flat 0.33), c 0.33 (flat 0.33)"
     bars = [patch for patch in att_ax.patches if patch.get_linestyle() != "--"]

@@ -1,10 +1,14 @@
-"""whalelab.plots.evaluation: confusion matrix, PR and ROC curves."""
+"""whalelab.plots.evaluation: confusion matrix, PR and ROC curves, reliability diagram."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from matplotlib.colors import to_rgba
 
 from whalelab import plots
+from whalelab.clip_metrics import calibration
+from whalelab.errors import DataError
 
 
 def test_confusion_matrix_colours_row_shares_and_writes_counts():
@@ -34,3 +38,36 @@ def test_pr_and_roc_curves_leave_out_classes_they_cannot_draw():
     assert 0.5 < ap <= 1.0
     assert (pr.axes[0].get_xlabel(), roc.axes[0].get_xlabel()) == ("recall",
                                                                    "false positive rate")
+
+
+def test_reliability_diagram_draws_the_diagonal_and_each_class_bins():
+    targets = np.array([[1, 0], [0, 1]] * 10, dtype=float)
+    probabilities = np.column_stack([np.full(20, 0.9), np.where(targets[:, 1] == 1, 0.75, 0.3)])
+    result = calibration(probabilities, targets, bins=5, classes=["a", "b"])
+    fig = plots.reliability_diagram(result)
+    curve_ax, count_ax = fig.axes
+    diagonal, a, b = curve_ax.lines
+    np.testing.assert_allclose(diagonal.get_xdata(), [0, 1])
+    np.testing.assert_allclose(diagonal.get_ydata(), [0, 1])
+    assert [line.get_label() for line in (a, b)] == ["a (ECE 0.400)", "b (ECE 0.275)"]
+    np.testing.assert_allclose(a.get_xdata(), [0.9])  # only its one non-empty bin
+    np.testing.assert_allclose(a.get_ydata(), [0.5])
+    np.testing.assert_allclose(b.get_xdata(), [0.3, 0.75])
+    np.testing.assert_allclose(b.get_ydata(), [0.0, 1.0])
+    counts = [patch.get_data() for patch in count_ax.patches]  # one histogram per class
+    np.testing.assert_allclose(counts[0].values, [0, 0, 0, 0, 20])
+    np.testing.assert_allclose(counts[1].values, [0, 10, 0, 10, 0])
+    np.testing.assert_allclose(counts[1].edges, [0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    for line, histogram in zip((a, b), count_ax.patches):  # drawn in the class's colour
+        assert histogram.get_edgecolor() == pytest.approx(to_rgba(line.get_color()))
+    assert count_ax.get_xlabel() == "mean predicted probability"
+
+
+def test_reliability_diagram_draws_the_classes_asked_for():
+    result = calibration(np.array([[0.2, 0.7, 0.5]]), np.array([[0, 1, 1]]),
+                         classes=["a", "b", "c"])
+    fig = plots.reliability_diagram(result, classes=["c", "a"])
+    assert [line.get_label().split(" ")[0] for line in fig.axes[0].lines] == [
+        "perfect", "c", "a"]
+    with pytest.raises(DataError, match="'d'"):
+        plots.reliability_diagram(result, classes=["d"])

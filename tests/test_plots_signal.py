@@ -24,7 +24,19 @@ def chirp(seconds: float = 1.0, seed: int = 0) -> np.ndarray:
 
 
 def image_of(ax) -> np.ndarray:
+    """The values of an ``imshow`` image (the STFT's)."""
     return np.asarray(ax.images[0].get_array())
+
+
+def mesh_of(ax) -> np.ndarray:
+    """The ``(mel, time)`` values of a log-mel image (a ``pcolormesh``)."""
+    (mesh,) = ax.collections
+    return np.asarray(mesh.get_array())
+
+
+def plotted(fig) -> list:
+    """The figure's axes less its colour bars, in the order they were made."""
+    return [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
 
 
 def test_waveform_draws_every_sample_against_seconds():
@@ -93,20 +105,55 @@ def test_mel_filterbank_draws_one_line_per_filter_and_their_centres():
 def test_logmel_image_is_the_input_with_hz_ticks():
     values = np.random.default_rng(1).standard_normal((100, 32))
     fig = plots.logmel(values[None], **FEATURES)  # (1, time, mel) is accepted
-    ax = fig.axes[0]
-    np.testing.assert_allclose(image_of(ax), values.T)
+    ax, colorbar_ax = fig.axes
+    np.testing.assert_allclose(mesh_of(ax), values.T)
     # 100 frames of 16 ms: the image spans 1.6 s
-    assert ax.images[0].get_extent()[1] - ax.images[0].get_extent()[0] == pytest.approx(1.6)
+    x = ax.collections[0].get_coordinates()[0, :, 0]
+    assert x[-1] - x[0] == pytest.approx(1.6)
     ticks = [float(label.get_text()) for label in ax.get_yticklabels()]
     assert ticks == sorted(ticks) and FMIN < ticks[0] and ticks[-1] < FMAX
+    np.testing.assert_allclose(ax.get_yticks(), ticks)  # each label sits at its frequency
     assert ax.get_ylabel() == "frequency (Hz, mel scale)"
+    assert colorbar_ax.get_label() == "<colorbar>" and colorbar_ax.get_ylabel() == "dB"
+
+
+@pytest.mark.parametrize("htk", [True, False])
+@pytest.mark.parametrize("band", [0, 1, 20, 63])
+def test_a_mel_band_is_drawn_around_its_centre_within_its_filter(band, htk):
+    n_mels = 64
+    values = np.zeros((10, n_mels))
+    values[:, band] = 1.0  # only this band is lit
+    fig = plots.logmel(values, htk=htk, **FEATURES)
+    mesh = fig.axes[0].collections[0]
+    lit = int(np.asarray(mesh.get_array()).max(axis=1).argmax())
+    low, high = mesh.get_coordinates()[[lit, lit + 1], 0, 1]  # Hz: the lit row's extent
+    # band k of librosa's filterbank spans edges k .. k + 2 and peaks at edge k + 1
+    edges = librosa.mel_frequencies(n_mels=n_mels + 2, fmin=FMIN, fmax=FMAX, htk=htk)
+    filters = librosa.filters.mel(sr=SR, n_fft=8192, n_mels=n_mels, fmin=FMIN, fmax=FMAX,
+                                  htk=htk)
+    assert filters[band, np.fft.rfftfreq(8192, 1 / SR) < edges[band]].max() == 0
+    assert edges[band] <= low < edges[band + 1] < high <= edges[band + 2]
+    # centred on the centre on the mel scale, not beside it (as a row from edge k to k + 1 is)
+    assert librosa.hz_to_mel([low, high], htk=htk).mean() == pytest.approx(
+        librosa.hz_to_mel(edges[band + 1], htk=htk))
+    assert fig.axes[0].get_ylim() == pytest.approx(
+        mesh.get_coordinates()[[0, -1], 0, 1])  # the axis shows every row, in Hz
+
+
+def test_the_htk_bottom_band_peaking_at_31_hz_is_drawn_around_31_hz():
+    values = np.zeros((10, 64))
+    values[:, 0] = 1.0
+    mesh = plots.logmel(values, **FEATURES).axes[0].collections[0]
+    low, high = mesh.get_coordinates()[[0, 1], 0, 1]
+    assert 10 < low < 31 < high < 52
 
 
 def test_logmel_grid_titles_each_clip_and_keeps_lengths():
     images = [np.zeros((50, 16)), np.ones((80, 16)), np.full((30, 16), 2.0)]
     fig = plots.logmel_grid(images, titles=["a", "b", "c"], columns=2, **FEATURES)
-    assert [ax.get_title() for ax in fig.axes] == ["a", "b", "c"]  # the spare cell is gone
-    assert [image_of(ax).shape for ax in fig.axes] == [(16, 50), (16, 80), (16, 30)]
+    assert [ax.get_title() for ax in plotted(fig)] == ["a", "b", "c"]  # the spare cell is gone
+    assert [mesh_of(ax).shape for ax in plotted(fig)] == [(16, 50), (16, 80), (16, 30)]
+    assert len(fig.axes) == 6  # a colour bar beside each clip
 
 
 def test_logmel_grid_with_nothing_says_so_and_checks_titles():
@@ -120,15 +167,16 @@ def test_power_to_db_effects_shows_each_setting_and_its_floor():
     power = np.random.default_rng(2).random((60, 16)) * 100 + 1e-8
     settings = [{"ref": 1.0, "top_db": None}, {"ref": 1.0, "top_db": 10.0}]
     fig = plots.power_to_db_effects(power, settings=settings, **FEATURES)
-    assert len(fig.axes) == 4
-    raw, clipped = image_of(fig.axes[0]), image_of(fig.axes[1])
+    axes = plotted(fig)
+    assert len(axes) == 4 and len(fig.axes) == 6  # and a colour bar beside each image
+    raw, clipped = mesh_of(axes[0]), mesh_of(axes[1])
     np.testing.assert_allclose(raw, 10 * np.log10(power.T), rtol=1e-5, atol=1e-4)
     assert clipped.min() == pytest.approx(raw.max() - 10.0, abs=1e-4)
-    assert fig.axes[1].get_title() == "ref=1, top_db=10"
-    assert fig.axes[2].get_xlabel() == "dB"
+    assert axes[1].get_title() == "ref=1, top_db=10"
+    assert axes[2].get_xlabel() == "dB"
     default = plots.power_to_db_effects(power, **FEATURES)
-    assert len(default.axes) == 10
-    assert "ref=peak" in default.axes[1].get_title()
+    assert len(plotted(default)) == 10
+    assert "ref=peak" in plotted(default)[1].get_title()
 
 
 def test_mel_band_statistics_plots_the_mean_of_each_band():
@@ -143,10 +191,11 @@ def test_specaugment_stripes_share_one_colour_scale():
     original = np.random.default_rng(4).standard_normal((40, 16))
     augmented = [original * 0, original.copy()]
     fig = plots.specaugment_stripes(original, augmented, **FEATURES)
-    assert len(fig.axes) == 3
-    limits = {ax.images[0].get_clim() for ax in fig.axes}
+    axes = plotted(fig)
+    assert len(axes) == 3 and len(fig.axes) == 4  # one colour bar for all
+    limits = {ax.collections[0].get_clim() for ax in axes}
     assert len(limits) == 1
-    np.testing.assert_allclose(image_of(fig.axes[1]), 0.0)
+    np.testing.assert_allclose(mesh_of(axes[1]), 0.0)
 
 
 def test_feature_explorer_follows_its_settings():
@@ -155,8 +204,33 @@ def test_feature_explorer_follows_its_settings():
     stft_ax, mel_ax = fig.axes[:2]
     frames = 1 + SR // 64
     assert image_of(stft_ax).shape == (129, frames)
-    assert image_of(mel_ax).shape == (20, frames)
-    assert np.ptp(image_of(mel_ax)) <= 60 + 1e-3  # top_db kept 60 dB of range
+    assert mesh_of(mel_ax).shape == (20, frames)
+    assert np.ptp(mesh_of(mel_ax)) <= 60 + 1e-3  # top_db kept 60 dB of range
     # the sweep's energy rises in frequency: the loudest mel band late is above the early one
-    mel = image_of(mel_ax)
+    mel = mesh_of(mel_ax)
     assert mel[:, -20].argmax() > mel[:, 20].argmax()
+    assert [ax.get_ylabel() for ax in fig.axes[2:]] == ["dB", "dB"]  # the colour bars
+
+
+def test_feature_explorer_zooms_on_low_frequencies():
+    fig = plots.feature_explorer(chirp(1.0), sample_rate=SR, n_fft=1024, hop_length=128,
+                                 n_mels=64, fmin=FMIN, fmax=FMAX, top_db=80,
+                                 zoom_hz=(10.0, 200.0))
+    (stft_ax, mel_ax), zoomed = fig.axes[:2], fig.axes[2:4]
+    assert len(plotted(fig)) == 4 and len(fig.axes) == 8
+    assert [ax.get_ylim() for ax in zoomed] == [(10.0, 200.0)] * 2
+    assert mel_ax.get_ylim()[1] > 3000 and stft_ax.get_ylim()[1] == pytest.approx(SR / 2,
+                                                                                  rel=0.01)
+    # the zoom draws the same images, its ticks name frequencies inside the zoom
+    np.testing.assert_allclose(mesh_of(zoomed[1]), mesh_of(mel_ax))
+    np.testing.assert_allclose(image_of(zoomed[0]), image_of(stft_ax))
+    ticks = zoomed[1].get_yticks()
+    assert len(ticks) >= 2 and 10 <= ticks.min() and ticks.max() <= 200
+    assert "10-200 Hz" in zoomed[1].get_title()
+
+
+@pytest.mark.parametrize("zoom", [(200.0, 10.0), (10.0, 5000.0)])
+def test_feature_explorer_refuses_a_zoom_outside_the_spectrum(zoom):
+    with pytest.raises(DataError, match="zoom_hz"):
+        plots.feature_explorer(chirp(0.5), sample_rate=SR, n_fft=256, hop_length=64,
+                               n_mels=20, fmin=FMIN, fmax=FMAX, top_db=80, zoom_hz=zoom)

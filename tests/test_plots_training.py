@@ -31,3 +31,18 @@ def test_learning_curves_draw_the_history():
 def test_learning_curves_name_missing_columns():
     with pytest.raises(DataError, match="val_macro_ap"):
         plots.learning_curves(history().drop(columns="val_macro_ap"))
+
+
+def test_learning_curves_mark_the_best_epoch_on_every_axes():
+    fig = plots.learning_curves(history(4), best_epoch=3)
+    for ax in fig.axes:
+        (mark,) = [line for line in ax.lines if line.get_linestyle() == ":"]
+        assert list(mark.get_xdata()) == [3, 3] and mark.get_label() == "best epoch 3"
+    assert "best epoch 3" in [text.get_text() for text in fig.axes[1].get_legend().get_texts()]
+    unmarked = plots.learning_curves(history(4))
+    assert not [line for ax in unmarked.axes for line in ax.lines if line.get_linestyle() == ":"]
+
+
+def test_learning_curves_refuse_a_best_epoch_outside_the_history():
+    with pytest.raises(DataError, match="best_epoch=5"):
+        plots.learning_curves(history(4), best_epoch=5)

@@ -32,3 +32,26 @@ def test_live_redraws_on_change_and_shows_errors_instead_of_raising():
     assert "n=95 is too large" in message.value and image.value == shown
     slider.value = 60
     assert message.value == "" and image.value != shown
+
+
+def test_live_displays_a_still_of_its_first_drawing_beside_the_widget():
+    import ipywidgets as widgets
+    from IPython.core.formatters import DisplayFormatter
+
+    from whalelab.errors import ConfigError
+
+    box = plots.live(lambda n: plots.waveform(np.zeros(n), sample_rate=100),
+                     n=widgets.IntSlider(value=50, min=10, max=100))
+    first = bytes(box.children[-1].value)
+    box.children[0].value = 80  # the live figure moves on, the still stays
+    bundle, _ = DisplayFormatter().format(box)
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == box.model_id
+    assert bundle["image/png"] == box.still == first != bytes(box.children[-1].value)
+
+    def refuse(n):
+        raise ConfigError("no figure for you")
+
+    broken = plots.live(refuse, n=widgets.IntSlider(value=50))
+    bundle, _ = DisplayFormatter().format(broken)
+    assert broken.still is None and "image/png" not in bundle
+    assert "no figure for you" in broken.children[1].value

@@ -6,14 +6,19 @@ import ast
 import json
 import re
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
 import pytest
+import torch
 
+import whalelab
 from whalelab.cli import main
 from whalelab.errors import WhaleLabError
-from whalelab.report import find_notebooks, run_report
+from whalelab.provenance import data_fingerprint, git_state, package_versions
+from whalelab.report import NotebookRun, find_notebooks, gather_provenance, run_report
+from whalelab.report import write_index, write_provenance
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 COMMITTED = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
@@ -32,6 +37,52 @@ def write_notebook(path: Path, *sources: str, heading: str = "# A notebook") -> 
                                        "language": "python"}
     nbformat.write(notebook, path)
     return path
+
+
+class Page(HTMLParser):
+    """What a page loads from elsewhere, its images, and the cell texts of its table rows."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.remote: list[str] = []  # <script src> and <link href> that are web addresses
+        self.images: list[str] = []  # every <img src>
+        self.rows: list[list[str]] = []
+        self._cell: list[str] | None = None
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        address = attrs.get({"script": "src", "link": "href"}.get(tag, "")) or ""
+        if address.lower().startswith(("http://", "https://")):
+            self.remote.append(address)
+        if tag == "img":
+            self.images.append(attrs.get("src", ""))
+        elif tag == "tr":
+            self.rows.append([])
+        elif tag in ("th", "td"):
+            self._cell = []
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def handle_endtag(self, tag):
+        if tag in ("th", "td") and self._cell is not None:
+            self.rows[-1].append("".join(self._cell).strip())
+            self._cell = None
+
+    def row(self, first: str) -> list[str]:
+        """The first table row whose first cell is ``first``."""
+        return next(row for row in self.rows if row and row[0] == first)
+
+
+def test_the_page_parser_flags_loads_not_text():
+    page = Page('<script src="https://cdn.example/x.js"></script><script>var a = '
+                '"https://in.a/string";</script><link rel="stylesheet" href="http://a/b.css">'
+                '<link href="local.css"><a href="https://a.link/">see https://text/</a>'
+                '<table><tr><th>a</th><td>1 <small>x</small></td></tr></table>')
+    assert page.remote == ["https://cdn.example/x.js", "http://a/b.css"]
+    assert page.rows == [["a", "1 x"]]
 
 
 def stream_text(notebook: Path) -> str:
@@ -75,7 +126,11 @@ def test_two_notebooks_one_failing(tmp_path):
     assert "never runs" not in stream_text(out / "02_broken.ipynb")
     assert not (out / "03_later.ipynb").exists()
     assert sorted(path.name for path in out.iterdir()) == [
-        "01_fine.html", "01_fine.ipynb", "02_broken.html", "02_broken.ipynb", "index.html"]
+        "01_fine.html", "01_fine.ipynb", "02_broken.html", "02_broken.ipynb", "index.html",
+        "provenance.json"]
+    notebooks = json.loads((out / "provenance.json").read_text())["notebooks"]
+    assert [(entry["notebook"], entry["status"]) for entry in notebooks] == [
+        ("01_fine.ipynb", "ok"), ("02_broken.ipynb", "failed"), ("03_later.ipynb", "not run")]
 
     assert "knobs smoke cpu 7" in (out / "01_fine.html").read_text()
     index = (out / "index.html").read_text()
@@ -104,6 +159,115 @@ def test_index_shows_the_run_metrics_and_returns_the_notebooks(tmp_path):
     assert "0.812" in index and "0.700 to 0.900" in index and "macro_auc" not in index
     assert "48 (test split)" in index
     assert not list(out.glob(".*"))  # no temporary files left
+
+
+WIDGET_CELL = """import ipywidgets as widgets
+import numpy as np
+from whalelab import plots
+
+plots.live(lambda n: plots.waveform(np.zeros(n), sample_rate=100),
+           n=widgets.IntSlider(value=50, min=10, max=100))"""
+
+
+def test_a_small_report_works_offline_shows_widget_stills_and_its_provenance(tmp_path):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    write_notebook(folder / "01_widget.ipynb", WIDGET_CELL,
+                   "import pandas as pd\npd.DataFrame({'a': [1, 2]})",
+                   heading="# Widgets\n\nAn equation, $e^{i\\pi} = -1$, stays TeX offline.")
+    write_notebook(folder / "02_text.ipynb", "print('https://example.org/ in text is fine')")
+    data = tmp_path / "data"
+    (data / "fin_whale").mkdir(parents=True)
+    (data / "fin_whale" / "a.wav").write_bytes(b"RIFF" * 100)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"train": {"epochs": 3, "lr": 0.001}}))
+    out = tmp_path / "report"
+    run_report(out, profile="smoke", device="cpu", data=data, run=run, seed=0,
+               notebooks_dir=folder, progress=False)
+
+    for page in out.glob("*.html"):  # the notebooks' pages and the index
+        assert Page(page.read_text()).remote == [], page.name
+        assert "widget-state+json" not in page.read_text(), page.name
+
+    # the widget's cell holds the live view and, beside it, the still the page shows
+    executed = nbformat.read(out / "01_widget.ipynb", as_version=4)
+    [output] = next(cell for cell in executed.cells if "plots.live" in cell.source).outputs
+    assert "application/vnd.jupyter.widget-view+json" in output.data
+    still = output.data["image/png"]
+    page = (out / "01_widget.html").read_text()
+    assert f"data:image/png;base64,{still}" in Page(page).images
+    assert "e^{i\\pi} = -1" in page
+
+    index = Page((out / "index.html").read_text())
+    record = json.loads((out / "provenance.json").read_text())
+    checkout = Path(whalelab.__file__).resolve().parent
+    assert record["git"] == git_state(checkout)
+    assert index.row("git commit") == ["git commit", record["git"]["commit"]]
+    assert index.row("work tree")[1] in {"clean", "with uncommitted changes", "unknown"}
+    fingerprint = data_fingerprint(data)
+    assert record["data"] == fingerprint
+    assert f"SHA-256 {fingerprint['sha256']}" in index.row("data fingerprint")[1]
+    assert index.row("data fingerprint")[1].startswith("1 files, 400 bytes")
+    assert record["packages"] == package_versions()
+    for name, version in package_versions().items():
+        assert [name, version] in index.rows
+    assert index.row("hardware")[1].startswith("cpu: ") and record["device"].startswith("cpu: ")
+    assert record["config"] == {"train": {"epochs": 3, "lr": 0.001}}
+    text = (out / "index.html").read_text()
+    assert "<details><summary>Resolved configuration" in text and '"epochs": 3' in text
+    assert [(entry["notebook"], entry["status"]) for entry in record["notebooks"]] == [
+        ("01_widget.ipynb", "ok"), ("02_text.ipynb", "ok")]
+    assert all(entry["seconds"] > 0 for entry in record["notebooks"])
+    assert record["parameters"] == {"profile": "smoke", "device": "cpu", "data": str(data),
+                                    "run": str(run), "seed": 0}
+
+
+def test_the_index_puts_baselines_beside_the_model_and_shows_event_metrics(tmp_path):
+    run, out = tmp_path / "run", tmp_path / "report"
+    run.mkdir()
+    figures = {"accuracy": 0.9, "macro_f1": 0.8, "macro_ap": 0.95, "macro_auc": 0.97,
+               "intervals_95": {"macro_f1": [0.7, 0.9]}, "clips": 40, "split": "test"}
+    (run / "metrics.json").write_text(json.dumps({**figures, "baselines": {
+        "band energy": {"accuracy": 0.5, "macro_f1": 0.4, "macro_ap": 0.45,
+                        "intervals_95": {"macro_f1": [0.3, 0.5]}, "clips": 40,
+                        "split": "test"}}}))
+    events = {"overall": {"precision": 0.9, "recall": 0.8, "f1": 0.847, "tp": 8, "fp": 1,
+                          "fn": 2}, "macro_f1": 0.83, "recordings": 3, "audio_hours": 0.2,
+              "criterion": {"iou": 0.3}}
+    (run / "event_metrics.json").write_text(json.dumps(events))
+    entries = [NotebookRun(source=Path("01_a.ipynb"), notebook=out / "01_a.ipynb",
+                           html=out / "01_a.html", title="A", status="ok", seconds=12.0)]
+    facts = {"profile": "smoke", "device": "cpu"}
+    provenance = gather_provenance("today", {"data": str(tmp_path / "absent")},
+                                   torch.device("cpu"), progress=False)
+    assert "absent" in provenance["data"]["error"]
+
+    record = write_provenance(out, provenance, entries, run)
+    page = Page(write_index(out, entries, facts, run, record).read_text())
+    assert page.rows[len(facts)] == ["", "model", "band energy"]  # the header of the metrics
+    assert page.row("macro_f1") == ["macro_f1", "0.800 (95 % interval 0.700 to 0.900)",
+                                    "0.400 (95 % interval 0.300 to 0.500)"]
+    assert page.row("macro_auc") == ["macro_auc", "0.970", "–"]
+    assert page.row("clips") == ["clips", "40 (test split)", "40 (test split)"]
+    assert page.row("F1") == ["F1", "0.847"] and page.row("macro F1") == ["macro F1", "0.830"]
+    assert page.row("events tp / fp / fn") == ["events tp / fp / fn", "8 / 1 / 2"]
+    text = (out / "index.html").read_text()
+    assert "3 recordings, 0.20 h of audio; events matched by iou 0.3" in text
+    assert page.row("data fingerprint")[1].startswith("unknown (") and "absent" in page.row("data fingerprint")[1]
+    assert f"no {run / 'config.json'}" in text and record["config"] is None
+
+    # event baselines side by side too, given as one set of figures named by its method;
+    # an unreadable file is named, not fatal
+    (run / "event_metrics.json").write_text(json.dumps({**events, "baselines": {
+        **events, "overall": {**events["overall"], "f1": 0.5}, "method": "band energy"}}))
+    (run / "metrics.json").write_text("{not json")
+    page = Page(write_index(out, entries, facts, run, record).read_text())
+    assert ["", "model", "band energy"] in page.rows
+    assert page.row("F1") == ["F1", "0.847", "0.500"]
+    assert "metrics.json is unreadable" in (out / "index.html").read_text()
+    (run / "event_metrics.json").unlink()
+    assert "Event metrics" not in write_index(out, entries, facts, run, record).read_text()
 
 
 def test_a_folder_without_numbered_notebooks_is_refused(tmp_path, capsys):
@@ -184,8 +348,17 @@ def test_smoke_report(tmp_path):
         assert images, f"{path.name} drew no figure"
         assert (out / f"{path.stem}.html").stat().st_size > 10_000
         assert f'href="{path.stem}.html"' in index
+        page = Page((out / f"{path.stem}.html").read_text())
+        assert page.remote == [], path.name
+        stills = [output.data["image/png"] for output in images
+                  if "application/vnd.jupyter.widget-view+json" in output.data]
+        assert bool(stills) == ("plots.live" in path.read_text()), path.name
+        assert all(f"data:image/png;base64,{still}" in page.images for still in stills)
     assert (tmp_path / "run" / "metrics.json").is_file()
     assert "macro_ap" in index
+    record = json.loads((out / "provenance.json").read_text())
+    assert record["config"]["classes"] and record["data"]["files"] > 0
+    assert [entry["status"] for entry in record["notebooks"]] == ["ok"] * len(executed)
 
 
 @pytest.mark.slow  # it waits out a 2 s cell time limit

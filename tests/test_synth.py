@@ -1,4 +1,5 @@
-"""The synthetic data set: call models in their published ranges, noise, layout, determinism."""
+"""The synthetic data set: call models in their published ranges, noise, the shares that
+make it hard, the manifest's spans and signal-to-noise ratios, layout, determinism."""
 
 from __future__ import annotations
 
@@ -11,13 +12,17 @@ import pytest
 import soundfile
 
 from whalelab import synth
-from whalelab.bands import dataset_bands, read_bands
+from whalelab.bands import annotated_bands, read_bands
 from whalelab.cli import main
 from whalelab.data import load_index
 from whalelab.errors import ConfigError
 from whalelab.profiles import resolve_profile
 from whalelab.raven import read_raven
+from whalelab.synth import clips as synth_clips
 from whalelab.synth import dataset as synth_dataset
+from whalelab.synth import recordings as synth_recordings
+from whalelab.synth.calls import LOW_SNR_SHARE, SNR_DB
+from whalelab.synth.mixing import band_power
 
 SR = 8000
 # published ranges (DESIGN.md §4) that each species' spectral peak must fall in
@@ -56,6 +61,28 @@ def _units(samples: np.ndarray, sample_rate: int) -> list[int]:
     return [end - start for start, end in merged]
 
 
+def _in_bands(samples: np.ndarray, sample_rate: int, bands: list[tuple[float, float]]) -> float:
+    """Share of the energy of ``samples`` inside the union of ``bands``."""
+    power = np.abs(np.fft.rfft(samples.astype(float))) ** 2
+    frequency = np.fft.rfftfreq(len(samples), 1 / sample_rate)
+    inside = np.any([(frequency >= low) & (frequency <= high) for low, high in bands], axis=0)
+    return power[inside].sum() / power.sum()
+
+
+def _calls(manifest: pd.DataFrame) -> pd.DataFrame:
+    """One row per call of the manifest: path, label, split, recording, start, end, snr."""
+    rows = []
+    for row in manifest[manifest.label != ""].itertuples():
+        columns = [row.label.split(";"), row.call_start_s.split(";"), row.call_end_s.split(";"),
+                   row.snr_db.split(";")]
+        assert len({len(column) for column in columns}) == 1, row
+        for label, start, end, snr in zip(*columns):
+            rows.append({"path": row.path, "label": label, "split": row.split,
+                         "recording": row.recording, "calls": len(columns[0]),
+                         "start": float(start), "end": float(end), "snr_db": float(snr)})
+    return pd.DataFrame(rows)
+
+
 def _digest(folder: Path) -> dict[str, str]:
     return {path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
             for path in sorted(folder.rglob("*")) if path.is_file()}
@@ -65,6 +92,13 @@ def _digest(folder: Path) -> dict[str, str]:
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return synth.make_dataset(tmp_path_factory.mktemp("synth") / "set", profile="smoke",
                               seed=0, per_class=3, progress=False)
+
+
+@pytest.fixture(scope="module")
+def larger(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Enough clips (40 per class) to measure the documented shares."""
+    return synth.make_dataset(tmp_path_factory.mktemp("synth") / "larger", profile="smoke",
+                              seed=0, per_class=40, progress=False)
 
 
 def test_classes_and_bands_are_consistent():
@@ -125,20 +159,41 @@ def test_ocean_noise_falls_with_frequency_and_is_never_silent():
         assert low > 4 * high
 
 
+def test_noise_beds_come_in_every_documented_kind():
+    flat = quiet = 0
+    for seed in range(40):
+        bed = synth.noise_bed(np.random.default_rng(seed), 5 * SR, SR)
+        assert bed.dtype == np.float32 and np.sqrt(np.mean(bed ** 2)) == pytest.approx(1, 1e-3)
+        assert np.abs(bed).min() < np.abs(bed).max() and np.isfinite(bed).all()
+        # white noise: as much power per Hz high as low (ocean, pink and brown fall)
+        low = _energy_between(bed, SR, 20, 500) / 480
+        high = _energy_between(bed, SR, 2000, 3900) / 1900
+        flat += low < 2 * high
+        # a stretch of sensor noise alone: a quarter second 20 dB below the median
+        frames = np.sqrt(np.mean(bed[: len(bed) // (SR // 4) * (SR // 4)].reshape(
+            -1, SR // 4).astype(float) ** 2, axis=1))
+        quiet += frames.min() < 0.1 * np.median(frames)
+    assert 1 <= flat <= 12 and 1 <= quiet <= 15, (flat, quiet)
+
+
 @pytest.mark.parametrize("label", synth.LABELS)
-def test_a_clip_is_ocean_noise_plus_a_call_in_its_band(label):
+def test_a_clip_is_a_noise_bed_plus_its_calls_in_their_bands(label):
     for seed in range(3):
         clip = synth.example_clip(label, seed=seed).astype(float)
         assert clip.shape == (5 * SR,) and np.isfinite(clip).all()
         assert -20.01 <= 20 * np.log10(np.abs(clip).max()) <= -2.99
-        # the same draws without the call: remove the noise, what is left is the call
-        noise = synth.ocean_noise(synth_dataset._clip_rng(seed, label, 0), 5 * SR, SR).astype(float)
+        # the same draws without the calls: remove the noise, what is left is the calls
+        noise = synth.noise_bed(synth_clips.clip_rng(seed, label, 0), 5 * SR, SR).astype(float)
         rest = clip - (clip @ noise) / (noise @ noise) * noise
+        _, calls = synth_clips.make_clip(label, synth_clips.clip_rng(seed, label, 0), SR, 5 * SR)
         if label == synth.BACKGROUND:
+            assert not calls
             assert np.abs(rest).max() < 1e-5 * np.abs(clip).max()
         else:
-            assert np.sum(rest ** 2) > 1e-3 * np.sum(clip ** 2)
-            assert _energy_between(rest, SR, *synth.CALL_BANDS[label]) > 0.9
+            assert calls[0].label == label and 1 <= len(calls) <= 2
+            # a faint call in a narrow band (fin whale at -5 dB) is little of the clip
+            assert np.sum(rest ** 2) > 1e-5 * np.sum(clip ** 2)
+            assert _in_bands(rest, SR, [synth.CALL_BANDS[c.label] for c in calls]) > 0.9
 
 
 def test_clip_length_follows_parameters():
@@ -148,9 +203,9 @@ def test_clip_length_follows_parameters():
 
 
 def test_layout_and_manifest_agree(dataset):
-    manifest = pd.read_csv(dataset / "manifest.csv", keep_default_na=False)
+    manifest = pd.read_csv(dataset / "manifest.csv", keep_default_na=False, dtype=str)
     assert list(manifest.columns) == ["path", "label", "split", "recording", "call_start_s",
-                                      "call_end_s"]
+                                      "call_end_s", "snr_db"]
     on_disk = {path.relative_to(dataset).as_posix()
                for split in ("train", "val", "test") for path in (dataset / split).rglob("*")
                if path.is_file()}
@@ -159,38 +214,123 @@ def test_layout_and_manifest_agree(dataset):
     for row in manifest.itertuples():
         split, folder, name = row.path.split("/")
         assert split == row.split and name == f"{row.recording}.wav"
-        assert folder == (row.label or synth.BACKGROUND)
+        assert folder == (row.label.split(";")[0] or synth.BACKGROUND)  # its own class first
         assert name.startswith(f"{folder}_") and len(Path(name).stem.split("_")[-1]) == 4
-    counts = manifest.groupby(["label", "split"]).size().unstack()
+    folders = manifest.path.str.split("/").str[1]
+    counts = manifest.groupby([folders, "split"]).size().unstack()
     assert (counts == 1).all().all() and set(counts.columns) == {"train", "val", "test"}
-    assert set(manifest.label) == {*synth.SPECIES, ""}
+    assert set(folders) == set(synth.LABELS)
+    assert {label for text in manifest.label for label in text.split(";")} == {*synth.SPECIES, ""}
 
 
-def test_manifest_says_where_each_clip_s_call_is(dataset):
-    manifest = pd.read_csv(dataset / "manifest.csv", keep_default_na=False)
+def test_manifest_says_where_each_clip_s_call_is(larger):
+    manifest = pd.read_csv(larger / "manifest.csv", keep_default_na=False, dtype=str)
     background = manifest[manifest.label == ""]
-    assert (background.call_start_s == "").all() and (background.call_end_s == "").all()
-    calls = manifest[manifest.label != ""]
-    starts, ends = calls.call_start_s.astype(float), calls.call_end_s.astype(float)
+    assert len(background) == 40
+    assert (background[["call_start_s", "call_end_s", "snr_db"]] == "").all().all()
+    calls = _calls(manifest)
+    starts, ends = calls.start, calls.end
     assert ((0 <= starts) & (starts < ends) & (ends <= 5.0)).all()
     assert (starts.round(4) == starts).all() and (ends.round(4) == ends).all()
     ratios = []
-    for row in calls.itertuples():
-        samples, _ = soundfile.read(str(dataset / row.path), dtype="float64")
-        begin, end = int(float(row.call_start_s) * SR), int(float(row.call_end_s) * SR)
+    for row in calls[(calls.calls == 1) & (calls.snr_db >= 0)].itertuples():
+        samples, _ = soundfile.read(str(larger / row.path), dtype="float64")
+        begin, end = int(row.start * SR), int(row.end * SR)
         if len(samples) - (end - begin) < SR // 2:
             continue  # a call (blue whale) that fills the clip leaves no outside to compare
         band = synth.CALL_BANDS[row.label]
-        inside = synth_dataset._band_power(samples[begin:end], SR, *band)
-        outside = synth_dataset._band_power(np.concatenate([samples[:begin], samples[end:]]),
-                                            SR, *band)
+        # where the noise is as loud under the call as around it (no ship passing close,
+        # no stretch of sensor noise alone: then the SNR is against the quieter noise)
+        label, index = row.path.split("/")[1], int(row.recording.split("_")[-1])
+        noise = synth.noise_bed(synth_clips.clip_rng(0, label, index), 5 * SR, SR)
+        steady = band_power(noise[begin:end], SR, *band) / band_power(
+            np.concatenate([noise[:begin], noise[end:]]), SR, *band)
+        if not 0.5 < steady < 2:
+            continue
+        inside = band_power(samples[begin:end], SR, *band)
+        outside = band_power(np.concatenate([samples[:begin], samples[end:]]), SR, *band)
         ratios.append(inside / outside)
         assert inside > 1.2 * outside, row  # even at 0 dB over the noise in the call's box
-    assert len(ratios) >= 12 and np.median(ratios) > 4
-    # the reader turns them into spans: every clip knows where its call is
-    index = load_index(dataset)
+    assert len(ratios) >= 80 and np.median(ratios) > 4
+    # the reader turns them into spans: every clip knows where its calls are
+    index = load_index(larger)
     assert index.strong().all()
-    assert {clip.spans[0][0] for clip in index.clips if clip.labels} == set(synth.SPECIES)
+    for clip in index.clips:
+        assert sorted({label for label, _, _ in clip.spans}) == list(clip.labels)
+        assert len(clip.spans) == len(calls[calls.path == Path(clip.path).relative_to(
+            larger.resolve()).as_posix()])
+
+
+def test_snr_column_matches_the_generator_and_the_audio(larger):
+    """Each call's SNR as generated; re-derived from the file where the call is alone."""
+    manifest = pd.read_csv(larger / "manifest.csv", keep_default_na=False, dtype=str)
+    calls = _calls(manifest)
+    derived = 0
+    for row in manifest[manifest.label != ""].itertuples():
+        label, index = row.path.split("/")[1], int(row.recording.split("_")[-1])
+        _, placed = synth_clips.make_clip(label, synth_clips.clip_rng(0, label, index), SR,
+                                          5 * SR)
+        mine = calls[calls.path == row.path]
+        assert [(c.label, c.start_s, c.end_s, c.snr_db) for c in placed] == list(
+            zip(mine.label, mine.start, mine.end, mine.snr_db))
+        if len(placed) > 1:
+            continue
+        call = placed[0]
+        first, last = round(call.start_s * SR), round(call.end_s * SR)
+        outside = np.r_[0:first, last:5 * SR]
+        if len(outside) < SR // 10:
+            continue  # the call fills the clip: no noise alone to measure the level by
+        samples, _ = soundfile.read(str(larger / row.path), dtype="float64")
+        noise = synth.noise_bed(synth_clips.clip_rng(0, label, index), 5 * SR, SR).astype(float)
+        level = (samples[outside] @ noise[outside]) / (noise[outside] @ noise[outside])
+        sound = samples / level - noise
+        snr = 10 * np.log10(band_power(sound[first:last], SR, call.low_hz, call.high_hz)
+                            / band_power(noise[first:last], SR, call.low_hz, call.high_hz))
+        assert snr == pytest.approx(call.snr_db, abs=0.05), (row.path, snr)
+        derived += 1
+    assert derived >= 150
+
+
+def test_shares_of_faint_two_call_and_cut_clips_are_as_documented(larger):
+    manifest = pd.read_csv(larger / "manifest.csv", keep_default_na=False, dtype=str)
+    calls = _calls(manifest)
+    # SNR: the documented ranges, and a quarter faint (below 0 dB), in every split
+    for label, group in calls.groupby("label"):
+        (floor, _), (_, top) = SNR_DB[label]
+        assert floor <= group.snr_db.min() and group.snr_db.max() <= top, label
+    assert calls.snr_db.min() < -8 and (calls.snr_db < -5).any()
+    faint = np.mean(calls.snr_db < 0)
+    assert LOW_SNR_SHARE - 0.08 <= faint <= LOW_SNR_SHARE + 0.08, faint
+    for split in ("train", "val", "test"):
+        assert 0.1 <= np.mean(calls.snr_db[calls.split == split] < 0) <= 0.45, split
+    # two calls in a clip: of two classes (two labels) or of one class twice
+    clips = manifest[manifest.label != ""]
+    two = clips.label.str.count(";") == 1
+    share = two.mean()
+    assert synth_clips.TWO_CALL_SHARE - 0.08 <= share <= synth_clips.TWO_CALL_SHARE + 0.08
+    pairs = clips.label[two].str.split(";")
+    same = pairs.map(lambda pair: pair[0] == pair[1])
+    assert 0.25 <= same.mean() <= 0.75 and not any(
+        pair == ["blue_whale", "blue_whale"] for pair in pairs)
+    assert {split for split in clips.split[two]} == {"train", "val", "test"}
+    # calls cut by the clip's edge (blue whale calls outlast the clip: always at an edge)
+    short = calls[calls.label != "blue_whale"]
+    cut = (short.start == 0) | (short.end == 5.0)
+    assert synth_clips.EDGE_CUT_SHARE - 0.08 <= cut.mean() <= synth_clips.EDGE_CUT_SHARE + 0.1
+    assert set(short.split[cut]) == {"train", "val", "test"}
+
+
+def test_humpback_and_killer_whale_calls_overlap_in_band():
+    """Confusable pairs: high humpback phrases in the killer whale band, low killer calls."""
+    high_humpback = low_killer = 0
+    for seed in range(200):
+        humpback = synth.render_call("humpback_whale", np.random.default_rng(seed), SR)
+        high_humpback += humpback.low_hz >= synth.CALL_BANDS["killer_whale"][0]
+        killer = synth.call("killer_whale", np.random.default_rng(seed), SR)
+        spectrum = np.abs(np.fft.rfft(killer)) ** 2
+        frequency = np.fft.rfftfreq(len(killer), 1 / SR)
+        low_killer += spectrum[frequency < 1500].sum() > 0.8 * spectrum.sum()
+    assert 0.2 <= high_humpback / 200 <= 0.45 and 0.2 <= low_killer / 200 <= 0.6
 
 
 @pytest.mark.parametrize("label", synth.SPECIES)
@@ -199,44 +339,53 @@ def test_the_written_span_holds_the_whole_call_and_nothing_else(label):
     for seed in range(4):
         for seconds in (2.0, 5.0):
             samples = int(seconds * SR)
-            clip, (start, end) = synth_dataset._clip(label, synth_dataset._clip_rng(
-                seed, label, 0), SR, samples)
-            assert (round(start, 4), round(end, 4)) == (start, end)
-            first, last = round(start * SR), round(end * SR)
-            assert 0 <= first < last <= samples
-            outside = np.r_[0:first, last:samples]
+            clip, calls = synth_clips.make_clip(label, synth_clips.clip_rng(seed, label, 0), SR,
+                                                samples)
+            spans = [(round(c.start_s * SR), round(c.end_s * SR)) for c in calls]
+            for placed, (first, last) in zip(calls, spans):
+                assert (round(placed.start_s, 4), round(placed.end_s, 4)) == (
+                    placed.start_s, placed.end_s)
+                assert 0 <= first < last <= samples
+            inside = np.zeros(samples, bool)
+            for first, last in spans:
+                inside[first:last] = True
+            outside = np.flatnonzero(~inside)
             if len(outside) < SR // 10:
-                continue  # the call fills the clip
-            # outside the span the clip is the same draws' noise alone, scaled to the level
-            noise = synth.ocean_noise(synth_dataset._clip_rng(seed, label, 0), samples,
-                                      SR).astype(float)
+                continue  # the calls fill the clip
+            # outside the spans the clip is the same draws' noise alone, scaled to the level
+            noise = synth.noise_bed(synth_clips.clip_rng(seed, label, 0), samples,
+                                    SR).astype(float)
             level = (clip[outside] @ noise[outside]) / (noise[outside] @ noise[outside])
             call = clip - level * noise
             leak = np.mean(call[outside] ** 2)
             assert leak < 1e-9 * np.mean(clip ** 2), (seed, seconds)
-            # and the call is heard up to both edges of the span (no silence inside them)
+            # and the calls are heard up to both edges of each span (no silence inside them)
             edge = SR * 3 // 10
-            assert np.mean(call[first:first + edge] ** 2) > 1e4 * leak, (seed, seconds)
-            assert np.mean(call[last - edge:last] ** 2) > 1e4 * leak, (seed, seconds)
+            for first, last in spans:
+                assert np.mean(call[first:first + edge] ** 2) > 1e4 * leak, (seed, seconds)
+                assert np.mean(call[last - edge:last] ** 2) > 1e4 * leak, (seed, seconds)
             checked += 1
     assert checked >= (0 if label == "blue_whale" else 4)
 
 
-def test_bands_file_holds_the_band_of_every_species_calls(dataset):
-    bands = read_bands(dataset)
-    assert list(bands) == synth.SPECIES
-    for species, (low, high) in bands.items():
+def test_no_file_names_the_generator_s_bands(dataset):
+    """The bands are the generator's constants: no oracle file; the data sets' own
+    annotations (the long recordings' Raven tables) lie inside them."""
+    assert not list(dataset.rglob("bands.json"))
+    assert read_bands(dataset) == {}
+    for species, (low, high) in synth.CALL_BANDS.items():
         for seed in SEEDS:
             sound = synth.render_call(species, np.random.default_rng(seed), SR)
             assert low <= sound.low_hz < sound.high_hz <= high, (species, seed, sound[1:])
-    # training on the clips (through the manifest) reads these bands
-    assert dataset_bands(dataset / "manifest.csv") == bands
-    # the long recordings are a data set of their own: same bands, holding every call
-    assert read_bands(dataset / "long") == bands
-    events = pd.concat([read_raven(table) for table in (dataset / "long").glob("*.selections.txt")])
-    assert len(events) > 0
-    for event in events.itertuples():
-        assert bands[event.label][0] <= event.low_hz < event.high_hz <= bands[event.label][1]
+    for part in ("val", "test"):
+        estimated = annotated_bands(dataset / "long" / part)
+        assert set(estimated) <= set(synth.SPECIES) and estimated
+        events = pd.concat([read_raven(table) for table in (dataset / "long" / part).glob(
+            "*.selections.txt")])
+        assert len(events) > 0
+        for event in events.itertuples():
+            band = synth.CALL_BANDS[event.label]
+            assert band[0] <= event.low_hz < event.high_hz <= band[1]
 
 
 def test_clips_are_16_bit_and_match_example_clip(dataset):
@@ -266,8 +415,9 @@ def test_same_seed_same_bytes_other_seed_other_data(dataset, tmp_path):
                                        per_class=3, progress=False))
     assert other.keys() == _digest(dataset).keys()
     agreeing = {name for name, digest in other.items() if digest == _digest(dataset)[name]}
-    # only the identical manifest may agree, besides the bands files, which no seed changes
-    assert agreeing - {"manifest.csv"} == {"bands.json", "long/bands.json"}
+    # only the call-free recording's empty table, which no seed changes (the manifest
+    # differs too now: every call's SNR is drawn)
+    assert agreeing == {"long/test/no_calls_000.selections.txt"}
 
 
 def test_command_line_twice_gives_identical_files(tmp_path):
@@ -279,31 +429,68 @@ def test_command_line_twice_gives_identical_files(tmp_path):
 
 def test_rewriting_with_fewer_clips_leaves_no_stale_files(tmp_path):
     synth.make_dataset(tmp_path, profile="smoke", seed=0, per_class=6, progress=False)
+    # files of the layout before 0.3: recordings straight under long/, oracle bands
+    for name in ("long/long_000.wav", "long/long_000.selections.txt", "long/long_007.wav",
+                 "long/bands.json", "bands.json", "long/val/long_005.wav",
+                 "long/test/no_calls_003.selections.txt"):
+        (tmp_path / name).write_text("stale")
+    (tmp_path / "long" / "notes.txt").write_text("a user's file stays")
     synth.make_dataset(tmp_path, profile="smoke", seed=0, per_class=3, progress=False)
     manifest = pd.read_csv(tmp_path / "manifest.csv", keep_default_na=False)
-    clips = {p.relative_to(tmp_path).as_posix() for p in tmp_path.glob("*/*/*.wav")}
+    clips = {p.relative_to(tmp_path).as_posix() for p in tmp_path.glob("*/*/*.wav")
+             if not p.is_relative_to(tmp_path / "long")}
     assert clips == set(manifest.path)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / "long").rglob("*")
+                  if p.is_file()) == [
+        "long/notes.txt", "long/test/long_000.selections.txt", "long/test/long_000.wav",
+        "long/test/no_calls_000.selections.txt", "long/test/no_calls_000.wav",
+        "long/val/long_000.selections.txt", "long/val/long_000.wav"]
+    assert not (tmp_path / "bands.json").exists()
+    fresh = synth.make_dataset(tmp_path / "fresh", profile="smoke", seed=0, per_class=3,
+                               progress=False)
+    again = _digest(tmp_path)
+    assert {name: digest for name, digest in again.items()
+            if not name.startswith("fresh/") and name != "long/notes.txt"} == _digest(fresh)
 
 
-def test_long_recording_matches_its_raven_table(dataset):
+def test_long_recordings_match_their_raven_tables(dataset):
     profile = resolve_profile("smoke")
-    recordings = sorted((dataset / "long").glob("long_*.wav"))
-    assert [path.name for path in recordings] == [
-        f"long_{number:03d}.wav" for number in range(profile.long_recordings)]
-    for number, path in enumerate(recordings):
-        info = soundfile.info(str(path))
-        assert info.samplerate == SR
-        assert info.frames == 60 * profile.long_recording_minutes * SR
-        table = read_raven(path.with_name(f"{path.stem}.selections.txt"))
-        audio, intended = synth.long_recording(synth_dataset._long_rng(0, number), sample_rate=SR,
-                                               seconds=60 * profile.long_recording_minutes)
-        assert len(table) == len(intended) > 0
-        for column in ("begin_s", "end_s", "low_hz", "high_hz"):
-            np.testing.assert_allclose(table[column], intended[column], atol=1e-6)
-        assert table.label.tolist() == intended.label.tolist()
-        assert set(table.begin_file) == {path.name}
-        samples, _ = soundfile.read(str(path), dtype="float32")
-        np.testing.assert_allclose(samples, audio, atol=1 / 32768)
+    seconds = 60 * profile.long_recording_minutes
+    audio_of = {}
+    for part, folder, stem, make in synth_dataset.RECORDINGS:
+        count = 1 if part == "call_free" else profile.long_recordings
+        recordings = sorted((dataset / "long" / folder).glob(f"{stem}_*.wav"))
+        assert [path.name for path in recordings] == [
+            f"{stem}_{number:03d}.wav" for number in range(count)]
+        for number, path in enumerate(recordings):
+            info = soundfile.info(str(path))
+            assert info.samplerate == SR
+            assert info.frames == seconds * SR
+            table = read_raven(path.with_name(f"{path.stem}.selections.txt"))
+            audio, intended = make(synth_recordings.recording_rng(0, part, number),
+                                   sample_rate=SR, seconds=seconds)
+            assert len(table) == len(intended)
+            assert (len(table) == 0) == (part == "call_free")  # call-free: empty tables
+            for column in ("begin_s", "end_s", "low_hz", "high_hz"):
+                np.testing.assert_allclose(table[column], intended[column], atol=1e-6)
+            assert table.label.tolist() == intended.label.tolist()
+            assert set(table.begin_file) <= {path.name}
+            samples, _ = soundfile.read(str(path), dtype="float32")
+            np.testing.assert_allclose(samples, audio, atol=1 / 32768)
+            audio_of[part, number] = samples
+    # validation, test and call-free recordings are different audio
+    for first, second in [(("val", 0), ("test", 0)), (("val", 0), ("call_free", 0)),
+                          (("test", 0), ("call_free", 0))]:
+        assert np.corrcoef(audio_of[first], audio_of[second])[0, 1] < 0.1
+
+
+def test_call_free_recordings_hold_a_ship_and_shrimp():
+    audio, events = synth.call_free_recording(np.random.default_rng(0), sample_rate=SR,
+                                              seconds=20.0)
+    assert audio.shape == (20 * SR,) and events.empty
+    assert list(events.columns) == ["begin_s", "end_s", "low_hz", "high_hz", "label"]
+    # snapping shrimp: heavy-tailed clicks far above the noise's typical sample
+    assert np.abs(audio).max() > 6 * np.median(np.abs(audio))
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -318,13 +505,24 @@ def test_long_recording_events_are_apart_inside_and_audible(seed):
     assert (events.end_s > events.begin_s).all()
     gaps = events.begin_s.to_numpy()[1:] - events.end_s.to_numpy()[:-1]
     assert (gaps >= synth.MIN_GAP_S - 1e-9).all()
+    # the same draws without the calls: what is left is the calls, each in its box and at
+    # a signal-to-noise ratio of the clips' mixture
+    noise = synth.noise_bed(np.random.default_rng(seed), len(audio), SR).astype(float)
+    quiet = np.ones(len(audio), bool)
+    for event in events.itertuples():
+        quiet[round(event.begin_s * SR):round(event.end_s * SR)] = False
+    level = (audio[quiet] @ noise[quiet]) / (noise[quiet] @ noise[quiet])
+    calls = audio / level - noise
     for event in events.itertuples():
         assert synth.CALL_BANDS[event.label][0] <= event.low_hz < event.high_hz
         assert event.high_hz <= synth.CALL_BANDS[event.label][1]
-        begin, end = int(event.begin_s * SR), int(event.end_s * SR)
-        inside = synth_dataset._band_power(audio[begin:end], SR, event.low_hz, event.high_hz)
-        before = synth_dataset._band_power(audio[max(0, begin - 2 * SR):begin], SR, event.low_hz, event.high_hz)
-        assert inside > 1.5 * before, event
+        begin, end = round(event.begin_s * SR), round(event.end_s * SR)
+        snr = 10 * np.log10(band_power(calls[begin:end], SR, event.low_hz, event.high_hz)
+                            / band_power(noise[begin:end], SR, event.low_hz, event.high_hz))
+        (floor, _), (_, top) = SNR_DB[event.label]
+        assert floor - 0.5 <= snr <= top + 0.5, event
+        between = np.r_[max(0, begin - 2 * SR):begin]
+        assert np.mean(calls[between] ** 2) < 1e-3 * np.mean(calls[begin:end] ** 2), event
 
 
 @pytest.mark.parametrize("call, message", [

@@ -15,7 +15,7 @@ from whalelab.bands import write_bands
 from whalelab.checkpoint import load_checkpoint
 from whalelab.cli import main
 from whalelab.config import RunConfig
-from whalelab.data import ClipDataset, load_index
+from whalelab.data import ClipDataset, ClipIndex, load_index
 from whalelab.errors import CheckpointError
 from whalelab.raven import write_raven
 from whalelab.train import train
@@ -133,17 +133,27 @@ def test_class_bands_come_from_the_data_never_from_the_generator(tmp_path):
     write_raven(events, tmp_path / "r.selections.txt")
     config = RunConfig.from_profile("smoke", data=str(tmp_path), device="cpu",
                                     classes=["clicks", "fin_whale", "mystery"])
-    bands = train_module.run_bands(config)
+    bands = train_module.run_bands(config, ClipIndex([], config.classes))
     assert bands["clicks"] == (300.0, 4000.0)  # annotated, cut at fmax
     assert bands["fin_whale"] == bands["mystery"] == (config.features.fmin, config.features.fmax)
 
     tree = tmp_path / "tree"
-    write_bands(tree, {"fin_whale": (12.0, 35.0)})  # what `whalelab synth` writes
+    write_bands(tree, {"fin_whale": (12.0, 35.0)})  # a user's statement of the band
     config = RunConfig.from_profile("smoke", data=str(tree), device="cpu",
                                     classes=["fin_whale", "mystery"])
-    assert train_module.run_bands(config) == {"fin_whale": (12.0, 35.0),
-                                              "mystery": (config.features.fmin,
-                                                          config.features.fmax)}
+    assert train_module.run_bands(config, ClipIndex([], config.classes)) == {
+        "fin_whale": (12.0, 35.0), "mystery": (config.features.fmin, config.features.fmax)}
+
+
+def test_bands_are_estimated_from_the_training_clips_where_the_data_states_none(
+        strong_manifest):
+    index = load_index(strong_manifest, seed=0, window_s=1.0)
+    config = RunConfig.from_profile("smoke", data=strong_manifest, classes=index.classes,
+                                    clip_seconds=1.0)
+    bands = train_module.run_bands(config, index)
+    for name, frequency in (("low", 500.0), ("high", 1500.0)):  # the tones of the fixture
+        low, high = bands[name]
+        assert low <= frequency <= high and high - low < 200, (name, bands[name])
 
 
 def test_cli_train_evaluate_predict_on_mixed_rates_and_formats(tree, tmp_path, capsys):
@@ -163,6 +173,9 @@ def test_cli_train_evaluate_predict_on_mixed_rates_and_formats(tree, tmp_path, c
     splits = pd.read_csv(run / "splits.csv", comment="#")
     assert metrics["clips"] == int((splits["split"] == "test").sum())
     assert set(metrics["per_class"]) == {"downsweep", "upcall"}
+    baseline = metrics["baselines"]["logistic"]  # scored on the same clips
+    assert baseline["clips"] == metrics["clips"] and set(baseline["per_class"]) == \
+        {"downsweep", "upcall"} and "logistic" in baseline["method"]
     assert "macro_f1" in capsys.readouterr().out
 
     files = sorted(str(p) for p in (tree / "upcall").iterdir())[:3]

@@ -7,9 +7,13 @@ constants:
 
 - a folder of long recordings with Raven tables: the annotations' ``Low Freq`` and
   ``High Freq`` (:func:`annotated_bands`);
-- a data set that carries a ``bands.json`` (the synthetic set writes one, and a user may
-  write one beside a class tree or manifest): the bands it names (:func:`read_bands`);
-- otherwise the run's whole ``fmin``-``fmax`` range (:func:`class_bands`).
+- a data set that carries a ``bands.json`` (a user may write one beside a class tree or
+  manifest): the bands it names (:func:`read_bands`);
+- otherwise estimated from the training clips themselves (:func:`estimate_bands`): where
+  each class's mean spectrum, inside its calls where their spans are known, stands above
+  the call-free audio's;
+- a class none of these knows gets the run's whole ``fmin``-``fmax`` range
+  (:func:`class_bands`).
 
 Examples
 --------
@@ -25,11 +29,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from whalelab.atomic import write_json
-from whalelab.data import raven_pairs
+from whalelab.config import FeatureConfig
+from whalelab.data import ClipDataset, ClipIndex, raven_pairs
 from whalelab.errors import DataError, WhaleLabError
+from whalelab.features import Spectrogram
 from whalelab.raven import read_raven
+from whalelab.runtime import progress_bar
 
 #: the file beside a data set that names its classes' bands: ``{"bands": {name: [low, high]}}``
 BANDS_FILE = "bands.json"
@@ -112,6 +120,72 @@ def dataset_bands(data: str | Path, *, label_column: str = "Species") -> dict[st
     path = Path(data)
     folder = path.parent if path.is_file() else path
     return annotated_bands(folder, label_column=label_column) or read_bands(folder)
+
+
+def _mean_spectra(index: ClipIndex, features: FeatureConfig,
+                  progress: bool | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean power spectra ``(classes, freq)`` inside each class's calls, their frame counts
+    ``(classes,)``, and the mean spectrum ``(freq,)`` of call-free frames.
+
+    Each clip's spectrogram is divided by its own median power first, so that the random
+    level of a recording does not weigh it. Inside a clip whose call spans are known, the
+    call frames count for their class and the others as call-free; a clip with labels
+    alone counts wholly for each of its classes.
+    """
+    dataset = ClipDataset(index, sample_rate=features.sample_rate,
+                          clip_seconds=features.clip_seconds, hop_length=features.hop_length)
+    spectrogram = Spectrogram(n_fft=features.n_fft, hop_length=features.hop_length,
+                              win_length=features.win_length)
+    freq = features.n_fft // 2 + 1
+    sums, counts = np.zeros((len(index.classes), freq)), np.zeros(len(index.classes))
+    quiet_sum, quiet_count = np.zeros(freq), 0
+    targets = index.targets()
+    for item in progress_bar(range(len(dataset)), progress=progress, desc="bands", leave=False):
+        waveform, _, frame_target, strong = dataset[item]
+        with torch.no_grad():
+            power = spectrogram(waveform[None].double())[0, 0].numpy()  # (frames, freq)
+        power /= max(float(np.median(power)), 1e-20)
+        calls = frame_target.numpy() if strong else np.repeat(
+            targets[item][None], len(power), axis=0)  # (frames, classes)
+        sums += calls.T @ power
+        counts += calls.sum(axis=0)
+        quiet = calls.sum(axis=1) == 0
+        quiet_sum += power[quiet].sum(axis=0)
+        quiet_count += int(quiet.sum())
+    return sums / np.maximum(counts, 1)[:, None], counts, quiet_sum / max(quiet_count, 1)
+
+
+def estimate_bands(index: ClipIndex, features: FeatureConfig, *, coverage: float = 0.9,
+                   progress: bool | None = None) -> dict[str, Band]:
+    """Each class's band from its clips: where its calls' power exceeds the call-free audio's.
+
+    For each class, the excess of its mean power spectrum (inside its calls) over the
+    mean spectrum of call-free frames is taken as a distribution over frequency between
+    ``fmin`` and ``fmax``; the band runs from its ``(1 - coverage) / 2`` to its
+    ``(1 + coverage) / 2`` quantile. A class with no clip, or whose calls nowhere exceed
+    the call-free audio, is left out (it gets the whole range from :func:`class_bands`).
+
+    Parameters
+    ----------
+    index : ClipIndex
+        The clips to learn from: the training split, never the test split.
+    features : FeatureConfig
+        The run's sample rate, clip length and STFT settings.
+    """
+    spectra, counts, quiet = _mean_spectra(index, features, progress)
+    frequencies = np.linspace(0.0, features.sample_rate / 2, features.n_fft // 2 + 1)
+    inside = (frequencies >= features.fmin) & (frequencies <= features.fmax)
+    tail = (1 - coverage) / 2
+    bands = {}
+    for k, name in enumerate(index.classes):
+        excess = np.where(inside, np.maximum(spectra[k] - quiet, 0.0), 0.0)  # (freq,)
+        if counts[k] == 0 or excess.sum() <= 0:
+            continue
+        cumulative = np.cumsum(excess) / excess.sum()
+        low = frequencies[int(np.searchsorted(cumulative, tail))]
+        high = frequencies[min(int(np.searchsorted(cumulative, 1 - tail)), len(frequencies) - 1)]
+        bands[name] = (float(low), float(max(high, low + frequencies[1])))
+    return bands
 
 
 def class_bands(classes: Sequence[str], known: Mapping[str, Band], *, fmin: float,

@@ -25,7 +25,7 @@ import torch
 
 import whalelab
 from whalelab.atomic import atomic_write, write_json
-from whalelab.config import RunConfig
+from whalelab.config import DetectConfig, RunConfig
 from whalelab.errors import CheckpointError, ConfigError
 from whalelab.model import WhaleSED, build_model
 from whalelab.runtime import resolve_device
@@ -215,6 +215,18 @@ def load_model(source: str | Path, *, which: str = "best",
     model = _fitted(config, state, where).to(resolve_device(device)).eval()
     return TrainedModel(model=model, config=config, bands=bands, thresholds=thresholds,
                         source=source)
+
+
+def save_detection_settings(run_dir: str | Path, settings: DetectConfig) -> None:
+    """Make ``settings`` the run's own detection settings: in ``config.json`` and in the
+    configuration that ``best.pt`` carries, so the model file alone detects the same."""
+    run_dir = Path(run_dir)
+    config = dataclasses.replace(RunConfig.load(run_dir / "config.json"), detect=settings)
+    config.save(run_dir / "config.json")
+    if (run_dir / "best.pt").is_file():
+        best = load_checkpoint(run_dir / "best.pt")
+        if "config" in best:
+            save_checkpoint(run_dir / "best.pt", {**best, "config": config.to_dict()})
 
 
 def load_run(source: str | Path, *, which: str = "best",

@@ -112,15 +112,23 @@ def _evaluate(args: argparse.Namespace) -> None:
     from whalelab.localisation import format_localisation
 
     if args.data and Path(args.data).is_dir() and annotated_recordings(args.data):
-        metrics = evaluate_recordings(args.run, args.data, out=args.out, iou=args.iou,
+        metrics = evaluate_recordings(args.run, args.data, validation=args.validation,
+                                      out=args.out, iou=args.iou,
                                       onset_tolerance_s=args.onset_tolerance_s,
                                       threshold=args.threshold, trim=args.trim,
                                       gate=args.gate, device=args.device)
         print(format_event_metrics(metrics))
+        for name, baseline in metrics.get("baselines", {}).items():
+            print(f"\nbaseline: {name} ({baseline['method']})\n{format_event_metrics(baseline)}")
+        if metrics["false_alarms_per_hour"] is not None:
+            print(f"\nfalse alarms per hour of call-free audio: "
+                  f"{metrics['false_alarms_per_hour']:.1f}")
         return
     metrics = evaluate_run(args.run, data=args.data, split=args.split, out=args.out,
-                           device=args.device)
+                           device=args.device, baseline=not args.no_baseline)
     print(format_metrics(metrics))
+    for name, baseline in metrics.get("baselines", {}).items():
+        print(f"\nbaseline: {name} ({baseline['method']})\n{format_metrics(baseline)}")
     if "localisation" in metrics:
         print(f"\nlocalisation ({metrics['localisation']['clips']} clips with known call "
               f"spans)\n{format_localisation(metrics['localisation'])}")
@@ -136,10 +144,16 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", help="metrics JSON to write (default RUN/metrics.json, or "
                                       "RUN/event_metrics.json for long recordings)")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the logistic-regression baseline scored beside the model")
     events = parser.add_argument_group(
         "event level", "when --data is a folder of long recordings with Raven tables beside "
                        "them (NAME.wav + NAME.selections.txt), detected events are scored "
                        "against the tables instead")
+    events.add_argument("--validation", metavar="DIR",
+                        help="other recordings with Raven tables: choose the detection settings "
+                             "there (saved as the run's) and fit the band-energy baseline, "
+                             "then score both on --data")
     events.add_argument("--iou", type=float, default=0.3,
                         help="least time overlap (intersection over union) for a match")
     events.add_argument("--onset-tolerance-s", type=float,

@@ -1,15 +1,37 @@
-"""Clip-level figures from scores and truth: thresholds, decisions, metrics, intervals.
+"""Clip-level figures from scores and truth: thresholds, decisions, metrics, calibration,
+intervals.
 
 Pure functions of numpy arrays, shared by training (thresholds chosen on validation)
 and evaluation. Targets are multi-hot over the call classes; a clip with no call
-(background) has all zeros. Two views are reported:
+(background) has all zeros.
 
-- per class (multi-label): precision, recall and F1 at the class's threshold, average
-  precision and ROC-AUC; their macro means ``macro_f1``, ``macro_ap`` (mAP), ``macro_auc``.
-- single label: each clip's top class if it clears its threshold, else background;
-  ``accuracy`` and the confusion matrix over the classes plus background.
+**One decision rule.** Every figure that needs a threshold is counted from the same
+single-label decisions (:func:`single_label`): each clip's top class relative to its
+threshold when it clears that threshold, else background. The confusion matrix over the
+classes plus background counts these decisions, and the per-class table and the headline
+figures are read off it, so that the table, the matrix and the headline figures never
+disagree:
 
-Headline figures get bootstrap 95 % intervals (clips resampled with replacement).
+- ``accuracy``: the share of the matrix on its diagonal;
+- per class: precision, recall and F1 of class ``k`` with true positives
+  ``matrix[k, k]``, false positives the rest of column ``k`` and false negatives the rest
+  of row ``k``; ``support`` is the row's total. Background is a row and a column of the
+  matrix but not a class of the table;
+- ``macro_f1``: the mean F1 over the classes with true clips (``support > 0``).
+
+A clip with several true labels counts as correct when its decision names any one of
+them (its row is then the predicted class); otherwise its row is its first true class.
+
+**Ranking figures** need no threshold: per class, average precision and ROC-AUC of the
+class's scores (the clips that carry the class against all others), and their macro
+means ``macro_ap`` (mAP) and ``macro_auc``.
+
+**Calibration** (:func:`calibration`): per class, how often the class is present among
+clips scored near ``p``, against ``p``, and the expected calibration error (ECE);
+``macro_ece`` is its mean over classes.
+
+Headline figures get bootstrap 95 % intervals (clips resampled with replacement, each
+resample scored by the same rule).
 """
 
 from __future__ import annotations
@@ -20,7 +42,7 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from whalelab.errors import DataError
+from whalelab.errors import ConfigError, DataError
 
 BACKGROUND = "background"
 HEADLINE = ("accuracy", "macro_f1", "macro_ap")
@@ -87,50 +109,155 @@ def decisions(probabilities: np.ndarray, targets: np.ndarray, thresholds: np.nda
     :func:`single_label`, the rule every table and the confusion matrix use), ``correct``,
     and ``confidence``: how sure the scores are of the *predicted* label
     (:func:`decision_confidence`), so that "the most confident mistakes" and "the most
-    confident correct clips" sort on one meaningful number."""
+    confident correct clips" sort on one meaningful number.
+
+    ``truth`` is the clip's row of the confusion matrix: for a clip with several true
+    labels, the predicted one when it is among them, else the first.
+    """
     labels = [*classes, BACKGROUND]
-    truth, predicted = _truth_single_label(targets), single_label(probabilities, thresholds)
+    predicted = single_label(probabilities, thresholds)
+    truth = _truth_single_label(targets, predicted)
     return pd.DataFrame({"truth": [labels[k] for k in truth],
                          "predicted": [labels[k] for k in predicted],
                          "correct": truth == predicted,
                          "confidence": decision_confidence(probabilities, predicted)})
 
 
-def _truth_single_label(targets: np.ndarray) -> np.ndarray:
-    return np.where(targets.sum(axis=1) > 0, targets.argmax(axis=1), targets.shape[1])
+def _truth_single_label(targets: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """Each clip's true label index (``classes`` for background) given its decision
+    ``predicted``: the decision when it names one of the clip's true labels, else the
+    clip's first true class, or background for a clip without calls."""
+    present = targets > 0
+    padded = np.concatenate([present, ~present.any(axis=1, keepdims=True)],
+                            axis=1)  # (clips, classes + 1): background last
+    named = padded[np.arange(len(predicted)), predicted]
+    return np.where(named, predicted, padded.argmax(axis=1))
+
+
+def _confusion(targets: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """``(classes + 1, classes + 1)`` counts of the decisions ``predicted``; rows are the
+    true labels, columns the predicted ones, background last."""
+    labels = targets.shape[1] + 1
+    truth = _truth_single_label(targets, predicted)
+    return np.bincount(truth * labels + predicted, minlength=labels**2).reshape(labels, labels)
+
+
+def _per_class_rates(matrix: np.ndarray) -> dict[str, np.ndarray]:
+    """Per class (background, the last label, left out), ``(classes,)`` arrays of
+    ``precision``, ``recall``, ``f1`` and ``support`` read off a confusion matrix; a rate
+    whose denominator is zero is 0."""
+    true_positive = np.diag(matrix)[:-1]
+    predicted, support = matrix.sum(axis=0)[:-1], matrix.sum(axis=1)[:-1]
+    return {"precision": true_positive / np.maximum(predicted, 1),
+            "recall": true_positive / np.maximum(support, 1),
+            "f1": 2 * true_positive / np.maximum(predicted + support, 1),
+            "support": support}
 
 
 def _headline(probabilities: np.ndarray, targets: np.ndarray,
-              thresholds: np.ndarray) -> dict[str, float]:
-    predicted = probabilities >= thresholds
-    present = targets.sum(axis=0) > 0
-    f1 = skm.f1_score(targets, predicted, average=None, zero_division=0.0)
+              predicted: np.ndarray) -> dict[str, float]:
+    """Accuracy and macro F1 of the decisions ``predicted``, and mAP of the scores."""
+    matrix = _confusion(targets, predicted)
+    rates = _per_class_rates(matrix)
+    counted = rates["support"] > 0
     ap = [skm.average_precision_score(targets[:, k], probabilities[:, k])
-          for k in np.flatnonzero(present)]
-    accuracy = float(np.mean(single_label(probabilities, thresholds)
-                             == _truth_single_label(targets)))
-    return {"accuracy": accuracy, "macro_f1": float(np.mean(f1[present])) if present.any()
-            else float("nan"), "macro_ap": float(np.mean(ap)) if ap else float("nan")}
+          for k in np.flatnonzero(targets.sum(axis=0) > 0)]
+    return {"accuracy": float(np.trace(matrix) / matrix.sum()),
+            "macro_f1": float(np.mean(rates["f1"][counted])) if counted.any() else float("nan"),
+            "macro_ap": float(np.mean(ap)) if ap else float("nan")}
 
 
 def bootstrap_intervals(probabilities: np.ndarray, targets: np.ndarray, thresholds: np.ndarray,
                         *, rounds: int = 500, seed: int = 0) -> dict[str, list[float]]:
-    """95 % percentile intervals of the headline figures over clips resampled with replacement."""
+    """95 % percentile intervals of the headline figures over clips resampled with
+    replacement, each resample scored by the single-label rule of the module."""
     rng = np.random.default_rng(seed)
+    predicted = single_label(probabilities, thresholds)
     samples: dict[str, list[float]] = {name: [] for name in HEADLINE}
     for _ in range(rounds):
         chosen = rng.integers(0, len(targets), len(targets))
-        for name, value in _headline(probabilities[chosen], targets[chosen], thresholds).items():
+        for name, value in _headline(probabilities[chosen], targets[chosen],
+                                     predicted[chosen]).items():
             if np.isfinite(value):
                 samples[name].append(value)
     return {name: [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))]
             if values else [float("nan"), float("nan")] for name, values in samples.items()}
 
 
+def calibration(probabilities: np.ndarray, targets: np.ndarray, *, bins: int = 10,
+                classes: list[str] | None = None) -> dict[str, Any]:
+    """Reliability curves and expected calibration error (ECE) per class, JSON-ready.
+
+    Each class's scores fall into ``bins`` equal-width bins over [0, 1] (a score of 1
+    goes to the last). Per bin: the mean predicted probability, the observed frequency
+    of the class (the share of the bin's clips that carry it) and the number of clips;
+    an empty bin has ``None`` for both means. A calibrated class lies on the diagonal.
+    The ECE is the count-weighted mean of ``|observed - predicted|`` over the bins: 0 for
+    perfect calibration, and the average gap between what the scores promise and what
+    happens otherwise.
+
+    Parameters
+    ----------
+    probabilities, targets : numpy.ndarray
+        ``(clips, classes)`` probabilities in [0, 1] and multi-hot truth.
+    bins : int
+        Number of equal-width probability bins.
+    classes : list of str or None
+        Class names in output order; None names them ``"0"``, ``"1"``, ...
+
+    Returns
+    -------
+    dict
+        ``edges`` (``bins + 1`` bin edges), ``per_class`` ``{name: {mean_predicted,
+        observed, count, ece}}`` (lists of ``bins`` values, and a float) and
+        ``macro_ece``, the mean ECE over classes.
+
+    Examples
+    --------
+    >>> result = calibration(np.array([[0.9], [0.9], [0.2], [0.2]]),
+    ...                      np.array([[1], [0], [0], [0]]), bins=2)
+    >>> curve = result["per_class"]["0"]
+    >>> curve["mean_predicted"], curve["observed"], curve["count"], round(curve["ece"], 3)
+    ([0.2, 0.9], [0.0, 0.5], [2, 2], 0.3)
+    """
+    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
+        raise ConfigError(f"bins must be a positive integer, not {bins!r}")
+    probabilities = np.asarray(probabilities, dtype=float)
+    if len(probabilities) == 0:
+        raise DataError("no clips to calibrate")
+    if not np.all((probabilities >= 0) & (probabilities <= 1)):
+        raise DataError("probabilities for calibration must lie in [0, 1]")
+    clips, count_classes = probabilities.shape
+    names = [str(k) for k in range(count_classes)] if classes is None else list(classes)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    index = np.digitize(probabilities, edges[1:-1])  # (clips, classes): bin of each score
+    per_class = {}
+    for k, name in enumerate(names):
+        count = np.bincount(index[:, k], minlength=bins)
+        predicted = np.bincount(index[:, k], weights=probabilities[:, k], minlength=bins)
+        observed = np.bincount(index[:, k], weights=targets[:, k], minlength=bins)
+        per_class[name] = {
+            "mean_predicted": [float(p / n) if n else None for p, n in zip(predicted, count)],
+            "observed": [float(o / n) if n else None for o, n in zip(observed, count)],
+            "count": count.tolist(),
+            # count * |observed - predicted| per bin is |sum of truth - sum of scores|
+            "ece": float(np.abs(observed - predicted).sum() / clips),
+        }
+    return {"edges": edges.tolist(), "per_class": per_class,
+            "macro_ece": float(np.mean([entry["ece"] for entry in per_class.values()]))
+            if per_class else float("nan")}
+
+
 def classification_metrics(probabilities: np.ndarray, targets: np.ndarray, classes: list[str],
                            thresholds: np.ndarray, *, bootstrap_rounds: int = 500,
                            seed: int = 0) -> dict[str, Any]:
     """Every clip-level figure whalelab reports, as a JSON-ready dict.
+
+    The thresholded figures (``accuracy``, per-class precision, recall and F1,
+    ``macro_f1``) all come from ``confusion_matrix``, the single-label decisions of
+    :func:`single_label` (see the module docstring); average precision and ROC-AUC rank
+    the scores; ``calibration`` is :func:`calibration` with its ``macro_ece`` repeated at
+    the top level.
 
     Parameters
     ----------
@@ -143,48 +270,53 @@ def classification_metrics(probabilities: np.ndarray, targets: np.ndarray, class
     """
     if len(targets) == 0:
         raise DataError("no clips to evaluate")
-    predicted = probabilities >= thresholds
+    predicted = single_label(probabilities, thresholds)
+    confusion = _confusion(targets, predicted)
+    rates = _per_class_rates(confusion)
     per_class = {}
     for k, name in enumerate(classes):
         truth, scores = targets[:, k], probabilities[:, k]
         has_both = 0 < truth.sum() < len(truth)
         per_class[name] = {
-            "precision": float(skm.precision_score(truth, predicted[:, k], zero_division=0.0)),
-            "recall": float(skm.recall_score(truth, predicted[:, k], zero_division=0.0)),
-            "f1": float(skm.f1_score(truth, predicted[:, k], zero_division=0.0)),
+            "precision": float(rates["precision"][k]),
+            "recall": float(rates["recall"][k]),
+            "f1": float(rates["f1"][k]),
             "average_precision": float(skm.average_precision_score(truth, scores))
             if truth.sum() > 0 else None,
             "roc_auc": float(skm.roc_auc_score(truth, scores)) if has_both else None,
-            "support": int(truth.sum()),
+            "support": int(rates["support"][k]),
             "threshold": float(thresholds[k]),
         }
-    labels = list(classes) + [BACKGROUND]
-    confusion = skm.confusion_matrix(_truth_single_label(targets),
-                                     single_label(probabilities, thresholds),
-                                     labels=list(range(len(labels))))
     aucs = [entry["roc_auc"] for entry in per_class.values() if entry["roc_auc"] is not None]
+    reliability = calibration(probabilities, targets, classes=list(classes))
     return {
-        **_headline(probabilities, targets, thresholds),
+        **_headline(probabilities, targets, predicted),
         "macro_auc": float(np.mean(aucs)) if aucs else None,
+        "macro_ece": reliability["macro_ece"],
         "intervals_95": bootstrap_intervals(probabilities, targets, thresholds,
                                             rounds=bootstrap_rounds, seed=seed),
         "clips": int(len(targets)),
         "per_class": per_class,
-        "confusion_matrix": {"labels": labels, "matrix": confusion.tolist()},
+        "confusion_matrix": {"labels": [*classes, BACKGROUND], "matrix": confusion.tolist()},
+        "calibration": reliability,
     }
 
 
 def format_metrics(metrics: dict[str, Any]) -> str:
-    """A small plain-text table: headline figures with intervals, then one row per class."""
+    """A small plain-text table: headline figures with intervals, the mean ECE, then one
+    row per class (precision, recall and F1 of the single-label decisions, AP, ECE)."""
     lines = [f"{'metric':<10} {'value':>7}   95% interval"]
     for name in HEADLINE:
         low, high = metrics["intervals_95"][name]
         lines.append(f"{name:<10} {metrics[name]:7.3f}   [{low:.3f}, {high:.3f}]")
+    lines.append(f"{'macro_ece':<10} {metrics['macro_ece']:7.3f}")
     lines.append("")
-    lines.append(f"{'class':<16} {'prec':>6} {'recall':>6} {'f1':>6} {'AP':>6} {'n':>5}")
+    lines.append(f"{'class':<16} {'prec':>6} {'recall':>6} {'f1':>6} {'AP':>6} {'ECE':>6} "
+                 f"{'n':>5}")
     for name, entry in metrics["per_class"].items():
         ap = entry["average_precision"]
+        ece = metrics["calibration"]["per_class"][name]["ece"]
         lines.append(f"{name:<16} {entry['precision']:6.3f} {entry['recall']:6.3f} "
                      f"{entry['f1']:6.3f} {'' if ap is None else f'{ap:6.3f}':>6} "
-                     f"{entry['support']:5d}")
+                     f"{ece:6.3f} {entry['support']:5d}")
     return "\n".join(lines)

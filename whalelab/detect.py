@@ -47,18 +47,21 @@ from tqdm.auto import tqdm
 from whalelab.atomic import atomic_write, write_json
 from whalelab.audio import audio_info, is_audio_file, stream_audio
 from whalelab.band_contrast import BandContrast
-from whalelab.checkpoint import load_model
+from whalelab.baselines import event_baseline
+from whalelab.checkpoint import TrainedModel, load_model, save_detection_settings
 from whalelab.config import DetectConfig, RunConfig
 from whalelab.data import raven_pairs
 from whalelab.errors import AudioError, ConfigError, DataError
-from whalelab.event_scoring import event_metrics
-from whalelab.events import find_events
+from whalelab.event_scoring import score_events, threshold_sweep
+from whalelab.events import find_events, find_file_events
 from whalelab.raven import read_raven, write_raven
 from whalelab.runtime import autocast, progress_bar
 
 #: seconds of audio read from disk at a time
 BLOCK_SECONDS = 60.0
 TABLE_SUFFIX = ".selections.txt"
+#: detection thresholds tried on validation recordings
+THRESHOLDS = tuple(np.round(np.arange(0.1, 0.95, 0.05), 2))
 #: columns of ``events.csv``
 COMBINED_COLUMNS = ["file", "begin_s", "end_s", "low_hz", "high_hz", "label", "score",
                     "begin_file"]
@@ -242,7 +245,8 @@ def framewise_probabilities(model: torch.nn.Module, config: RunConfig, path: str
 
 
 def detection_traces(model: torch.nn.Module, config: RunConfig, path: str | Path, *,
-                     bands: Mapping[str, tuple[float, float]], hop_s: float | None = None,
+                     bands: Mapping[str, tuple[float, float]], gate: bool = True,
+                     hop_s: float | None = None,
                      batch_size: int = 32, channel: int | None = None,
                      progress: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """What detection thresholds and trims: scores and band contrast of a whole recording.
@@ -256,13 +260,16 @@ def detection_traces(model: torch.nn.Module, config: RunConfig, path: str | Path
     ----------
     bands : mapping
         ``{class: (low_hz, high_hz)}``, the run's class bands (``classes.json``).
+    gate : bool
+        Multiply by each window's clipwise probability (False: the bare framewise output).
 
     Returns
     -------
     (numpy.ndarray, numpy.ndarray)
         Detection scores in [0, 1] and contrast in dB, each float32 ``(frames, classes)``.
     """
-    traces = _with_progress(_detection_score(model, config, bands), config, path, hop_s=hop_s,
+    traces = _with_progress(_detection_score(model, config, bands, gate=gate), config, path,
+                            hop_s=hop_s,
                             batch_size=batch_size, channel=channel, progress=progress,
                             device=next(model.parameters()).device,
                             width=2 * len(config.classes))
@@ -480,54 +487,184 @@ def annotated_recordings(folder: str | Path) -> list[tuple[Path, Path]]:
     return raven_pairs(Path(folder))
 
 
+def _recording_traces(trained: TrainedModel, pairs: Sequence[tuple[Path, Path]], *, gate: bool,
+                      hop_s: float | None, batch_size: int,
+                      progress: bool | None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """``{file: (frames, classes)}`` detection scores and band contrasts of recordings."""
+    scores, contrasts = {}, {}
+    for audio, _ in progress_bar(pairs, progress=progress, desc="traces", unit="file"):
+        traces = _stitched(_detection_score(trained.model, trained.config, trained.bands,
+                                            gate=gate), trained.config, audio,
+                           hop=hop_frames(trained.config, hop_s), batch_size=batch_size,
+                           channel=None, advance=lambda seconds: None, device=trained.device,
+                           width=2 * len(trained.classes))
+        scores[str(audio)], contrasts[str(audio)] = np.split(traces, 2, axis=1)
+    return scores, contrasts
+
+
+def _truth(pairs: Sequence[tuple[Path, Path]], label_column: str) -> pd.DataFrame:
+    """The Raven tables of ``pairs`` as one table with a ``file`` column."""
+    return pd.concat([read_raven(table, label_column=label_column).assign(file=str(audio))
+                      for audio, table in pairs], ignore_index=True)
+
+
+def choose_detection_settings(model_source: str | Path, validation: str | Path, *,
+                              thresholds: Sequence[float] = THRESHOLDS, iou: float = 0.3,
+                              batch_size: int = 32, device: str = "auto",
+                              progress: bool | None = None) -> tuple[DetectConfig, pd.DataFrame]:
+    """The detection settings with the best overall event F1 on validation recordings.
+
+    Every combination of ``gate`` (framewise x clipwise, or the bare framewise output),
+    ``trim`` (by band contrast, or not) and ``threshold`` is scored on the recordings of
+    ``validation`` (a folder of recordings with Raven tables, never the test folder);
+    the other settings are the run's. Ties go to the simpler setting (no gate, no trim)
+    and the higher threshold.
+
+    Returns
+    -------
+    (DetectConfig, pandas.DataFrame)
+        The chosen settings, and the sweep: ``gate, trim, threshold, precision, recall,
+        f1, tp, fp, fn`` per combination.
+    """
+    pairs = annotated_recordings(validation)
+    if not pairs:
+        raise DataError(f"{validation}: no validation recordings with Raven tables beside them")
+    trained = load_model(model_source, device=device)
+    config, base = trained.config, trained.config.detect
+    truth = _truth(pairs, config.data.label_column)
+    rows = []
+    for gate in (False, True):
+        scores, contrasts = _recording_traces(trained, pairs, gate=gate, hop_s=base.hop_s,
+                                              batch_size=batch_size, progress=progress)
+        for trim in (False, True):
+            sweep = threshold_sweep(scores, truth, config.classes,
+                                    frames_per_second=config.features.frames_per_second,
+                                    thresholds=thresholds, iou=iou, bands=trained.bands,
+                                    contrasts=contrasts if trim else None,
+                                    min_duration_s=base.min_duration_s,
+                                    merge_gap_s=base.merge_gap_s)
+            rows.append(sweep.assign(gate=gate, trim=trim))
+    table = pd.concat(rows, ignore_index=True)[["gate", "trim", "threshold", "precision",
+                                                 "recall", "f1", "tp", "fp", "fn"]]
+    best = table.sort_values(["f1", "gate", "trim", "threshold"],
+                             ascending=[False, True, True, False], kind="stable").iloc[0]
+    chosen = dataclasses.replace(base, gate=bool(best.gate), trim=bool(best.trim),
+                                 threshold=float(best.threshold), low_threshold=None)
+    return chosen, table
+
+
+def compare_gating_and_trimming(model_source: str | Path, data: str | Path, *,
+                                iou: float = 0.3, batch_size: int = 32, device: str = "auto",
+                                progress: bool | None = None) -> pd.DataFrame:
+    """Event scores on ``data`` with and without gating and trimming, the run's other
+    detection settings (threshold included) kept: what each step buys.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ``(gate, trim)``: ``precision, recall, f1``, the F1 interval
+        ``f1_low, f1_high`` and ``false_alarms_per_hour``.
+    """
+    pairs = annotated_recordings(data)
+    if not pairs:
+        raise DataError(f"{data}: no audio files with a Raven table beside them")
+    trained = load_model(model_source, device=device)
+    config, base = trained.config, trained.config.detect
+    truth = _truth(pairs, config.data.label_column)
+    hours = {str(audio): audio_info(audio).duration / 3600 for audio, _ in pairs}
+    rows = []
+    for gate in (True, False):
+        scores, contrasts = _recording_traces(trained, pairs, gate=gate, hop_s=base.hop_s,
+                                              batch_size=batch_size, progress=progress)
+        for trim in (True, False):
+            predicted = find_file_events(
+                scores, config.classes, frames_per_second=config.features.frames_per_second,
+                contrasts=contrasts if trim else None, threshold=base.threshold,
+                low_threshold=base.low_threshold, min_duration_s=base.min_duration_s,
+                merge_gap_s=base.merge_gap_s, bands=trained.bands)
+            scored = score_events(predicted, truth, config.classes, hours=hours, iou=iou,
+                                  seed=config.train.seed)
+            rows.append({"gate": gate, "trim": trim,
+                         **{name: scored["overall"][name] for name in ("precision", "recall",
+                                                                        "f1")},
+                         "f1_low": scored["intervals_95"]["f1"][0],
+                         "f1_high": scored["intervals_95"]["f1"][1],
+                         "false_alarms_per_hour": scored["false_alarms_per_hour"]})
+    return pd.DataFrame(rows)
+
+
 def evaluate_recordings(model_source: str | Path, data: str | Path, *,
-                        out: str | Path | None = None, iou: float = 0.3,
-                        onset_tolerance_s: float | None = None, batch_size: int = 32,
-                        device: str = "auto", progress: bool | None = None,
-                        **settings: Any) -> dict[str, Any]:
+                        validation: str | Path | None = None, out: str | Path | None = None,
+                        iou: float = 0.3, onset_tolerance_s: float | None = None,
+                        batch_size: int = 32, device: str = "auto",
+                        progress: bool | None = None, **settings: Any) -> dict[str, Any]:
     """Event-level precision, recall and F1 of a run on long recordings with Raven tables.
 
-    Every recording of :func:`annotated_recordings` is detected with
-    :func:`detect_recording`, exactly as :func:`detect_files` does, and scored with
-    :func:`whalelab.event_scoring.event_metrics` (events of different recordings never
-    match). Truth is read with the run's label column. The result is written as JSON to
-    ``out`` (default ``RUN/event_metrics.json``, or beside a model file).
+    With ``validation`` (a folder of other recordings with tables), the detection
+    settings are first chosen there (:func:`choose_detection_settings`) and saved as the
+    run's own, and the band-energy baseline (:func:`whalelab.baselines.event_baseline`)
+    is fitted there too; both are then scored on ``data``, which no setting has seen.
+    Every recording of ``data`` is detected with :func:`detect_recording`, exactly as
+    :func:`detect_files` does, and scored with :func:`whalelab.event_scoring.event_metrics`
+    (events of different recordings never match), with bootstrap intervals over
+    one-minute blocks. Recordings whose table is empty also give false alarms per hour.
+    Truth is read with the run's label column. The result is written as JSON to ``out``
+    (default ``RUN/event_metrics.json``, or beside a model file).
 
     Parameters
     ----------
     **settings
-        Detection settings overriding the run's (see :func:`detect_files`).
+        Detection settings overriding the run's (see :func:`detect_files`); with
+        ``validation`` they override the chosen ones.
 
     Returns
     -------
     dict
-        :func:`whalelab.event_scoring.event_metrics`' dict plus ``run``, ``data``,
-        ``recordings``, ``audio_hours`` and the detection ``settings``.
+        :func:`whalelab.event_scoring.event_metrics`' dict plus ``intervals_95``,
+        ``false_alarms_per_hour`` (None without call-free recordings), ``run``, ``data``,
+        ``recordings``, ``audio_hours``, the detection ``settings``, and with
+        ``validation`` the ``settings_sweep`` and ``baselines``.
     """
     pairs = annotated_recordings(data)
     if not pairs:
         raise DataError(f"{data}: no audio files with a Raven table beside them "
                         f"(NAME.wav + NAME{TABLE_SUFFIX})")
+    source = Path(model_source)
+    extra: dict[str, Any] = {}
+    if validation is not None:
+        chosen, sweep = choose_detection_settings(model_source, validation, iou=iou,
+                                                  batch_size=batch_size, device=device,
+                                                  progress=progress)
+        if source.is_dir():
+            save_detection_settings(source, chosen)
+        settings = {**dataclasses.asdict(chosen), **settings}
+        extra["settings_sweep"] = sweep.to_dict(orient="records")
     trained = load_model(model_source, device=device)
     config = trained.config
     chosen = detection_settings(config, **settings)
-    predicted, truth, seconds = [], [], 0.0
-    for audio, table in progress_bar(pairs, progress=progress, desc="evaluate", unit="file"):
-        truth.append(read_raven(table, label_column=config.data.label_column)
-                     .assign(file=str(audio)))
-        predicted.append(detect_recording(trained.model, config, audio, bands=trained.bands,
-                                          settings=chosen, batch_size=batch_size)
-                         .assign(file=str(audio)))
-        seconds += audio_info(audio).duration
-    metrics = event_metrics(pd.concat(predicted, ignore_index=True),
-                            pd.concat(truth, ignore_index=True), config.classes, iou=iou,
-                            onset_tolerance_s=onset_tolerance_s)
+    truth = _truth(pairs, config.data.label_column)
+    hours = {str(audio): audio_info(audio).duration / 3600 for audio, _ in pairs}
+    predicted = pd.concat([detect_recording(trained.model, config, audio, bands=trained.bands,
+                                            settings=chosen, batch_size=batch_size)
+                           .assign(file=str(audio))
+                           for audio, _ in progress_bar(pairs, progress=progress,
+                                                        desc="evaluate", unit="file")],
+                          ignore_index=True)
+    metrics = score_events(predicted, truth, config.classes, hours=hours, iou=iou,
+                           onset_tolerance_s=onset_tolerance_s, seed=config.train.seed)
+    if validation is not None:
+        extra["baselines"] = {"band_energy": event_baseline(
+            annotated_recordings(validation), pairs, features=config.features,
+            classes=config.classes, bands=trained.bands, label_column=config.data.label_column,
+            iou=iou, onset_tolerance_s=onset_tolerance_s, min_duration_s=chosen.min_duration_s,
+            merge_gap_s=chosen.merge_gap_s, seed=config.train.seed)}
     metrics.update({"run": str(model_source), "data": str(data), "recordings": len(pairs),
-                    "audio_hours": seconds / 3600,
+                    "audio_hours": sum(hours.values()),
                     "settings": {**dataclasses.asdict(chosen),
                                  "hop_s": hop_frames(config, chosen.hop_s)
-                                 / config.features.frames_per_second}})
-    source = Path(model_source)
+                                 / config.features.frames_per_second}, **extra})
     write_json(out or (source if source.is_dir() else source.parent) / "event_metrics.json",
                metrics)
     return metrics
+
+

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from whalelab.atomic import write_json
+from whalelab.baselines import clip_baseline
 from whalelab.checkpoint import load_model
 from whalelab.clip_metrics import classification_metrics
 from whalelab.config import RunConfig
@@ -49,7 +50,7 @@ def evaluation_index(run_dir: str | Path, config: RunConfig, data: str | None,
 
 
 def evaluate_run(run_dir: str | Path, *, data: str | None = None, split: str = "test",
-                 out: str | Path | None = None, device: str = "auto",
+                 out: str | Path | None = None, device: str = "auto", baseline: bool = True,
                  progress: bool | None = None) -> dict[str, Any]:
     """Score a run's best model on a split and write ``metrics.json`` (or ``out``).
 
@@ -67,6 +68,10 @@ def evaluate_run(run_dir: str | Path, *, data: str | None = None, split: str = "
         with the run's data settings.
     split : {"test", "val", "train"}
         Which clips to score.
+    baseline : bool
+        Also score the logistic baseline (:func:`whalelab.baselines.clip_baseline`,
+        fitted on the run's own train split and tuned on its val split) on the same clips,
+        under ``baselines``.
     """
     trained = load_model(run_dir, device=device)
     config = trained.config
@@ -86,6 +91,14 @@ def evaluate_run(run_dir: str | Path, *, data: str | None = None, split: str = "
             predicted["framewise_output"], predicted["norm_att"], predicted["frame_targets"],
             predicted["strong"].astype(bool), predicted["targets"], classes=config.classes,
             frames_per_second=config.features.frames_per_second)
+    if baseline:
+        own = ClipIndex.load_csv(Path(run_dir) / "splits.csv")
+        sources = [ClipDataset(own.subset(name), sample_rate=config.features.sample_rate,
+                               clip_seconds=config.features.clip_seconds)
+                   for name in ("train", "val")]
+        metrics["baselines"] = {"logistic": clip_baseline(
+            *sources, dataset, features=config.features, classes=config.classes,
+            seed=config.train.seed)}
     metrics.update({"run": str(run_dir), "data": str(data or config.data.path), "split": split})
     write_metrics(out or Path(run_dir) / "metrics.json", metrics)
     return metrics

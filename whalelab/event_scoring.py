@@ -162,6 +162,76 @@ def event_metrics(predicted: pd.DataFrame, truth: pd.DataFrame, classes: Sequenc
     }
 
 
+def event_intervals(predicted: pd.DataFrame, truth: pd.DataFrame, classes: Sequence[str], *,
+                    iou: float = 0.3, onset_tolerance_s: float | None = None,
+                    block_s: float = 60.0, rounds: int = 500,
+                    seed: int = 0) -> dict[str, list[float]]:
+    """95 % bootstrap intervals of overall precision, recall and F1.
+
+    Events are matched once; the recordings are cut into blocks of ``block_s`` seconds
+    (per ``file`` when the tables carry one) and the blocks are resampled with
+    replacement, each carrying its true positives, false positives and false negatives
+    (an event belongs to the block it begins in).
+
+    Examples
+    --------
+    >>> truth = pd.DataFrame({"begin_s": [10.0, 70.0, 130.0], "end_s": [11.0, 71.0, 131.0],
+    ...                       "label": ["a"] * 3})
+    >>> event_intervals(truth, truth, ["a"], rounds=50)["f1"]
+    [1.0, 1.0]
+    """
+    known = set(classes)
+    predicted = predicted[predicted["label"].isin(known)].reset_index(drop=True)
+    truth = truth[truth["label"].isin(known)].reset_index(drop=True)
+    matched = match_events(predicted, truth, iou=iou, onset_tolerance_s=onset_tolerance_s)
+
+    def blocks(table: pd.DataFrame) -> pd.Series:
+        files = table["file"].astype(str) if "file" in table else pd.Series("", index=table.index)
+        return files + "#" + (table["begin_s"] // block_s).astype(int).astype(str)
+
+    predicted_block, truth_block = blocks(predicted), blocks(truth)
+    hit = np.zeros(len(predicted), dtype=bool)
+    hit[matched["predicted"].to_numpy(dtype=int)] = True
+    found = np.zeros(len(truth), dtype=bool)
+    found[matched["truth"].to_numpy(dtype=int)] = True
+    names = sorted(set(predicted_block) | set(truth_block))
+    counts = pd.DataFrame({
+        "tp": pd.Series(hit, dtype=int).groupby(predicted_block).sum(),
+        "fp": pd.Series(~hit, dtype=int).groupby(predicted_block).sum(),
+        "fn": pd.Series(~found, dtype=int).groupby(truth_block).sum(),
+    }).reindex(names).fillna(0).to_numpy()  # (blocks, 3)
+    rng = np.random.default_rng(seed)
+    samples = {"precision": [], "recall": [], "f1": []}
+    for _ in range(rounds if len(counts) else 0):
+        tp, fp, fn = counts[rng.integers(0, len(counts), len(counts))].sum(axis=0)
+        scores = _scores(int(tp), int(fp), int(fn))
+        for name in samples:
+            samples[name].append(scores[name])
+    return {name: [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))]
+            if values else [float("nan"), float("nan")] for name, values in samples.items()}
+
+
+def score_events(predicted: pd.DataFrame, truth: pd.DataFrame, classes: Sequence[str], *,
+                 hours: Mapping[str, float], iou: float = 0.3,
+                 onset_tolerance_s: float | None = None, seed: int = 0) -> dict[str, Any]:
+    """:func:`event_metrics` with bootstrap ``intervals_95`` (:func:`event_intervals`) and
+    ``false_alarms_per_hour``: events per hour of the recordings that hold no true event.
+
+    ``hours`` maps each scored recording (the ``file`` column) to its length in hours;
+    ``false_alarms_per_hour`` is None when every recording holds a call.
+    """
+    quiet = [name for name in hours if not (truth["file"] == name).any()]
+    quiet_hours = sum(hours[name] for name in quiet)
+    alarms = predicted[predicted["file"].isin(quiet) & predicted["label"].isin(set(classes))]
+    return {**event_metrics(predicted, truth, classes, iou=iou,
+                            onset_tolerance_s=onset_tolerance_s),
+            "intervals_95": event_intervals(predicted, truth, classes, iou=iou,
+                                            onset_tolerance_s=onset_tolerance_s, seed=seed),
+            "false_alarms_per_hour": float(len(alarms) / quiet_hours) if quiet_hours > 0
+            else None,
+            "hours_without_calls": quiet_hours}
+
+
 def event_metrics_table(metrics: dict[str, Any]) -> pd.DataFrame:
     """:func:`event_metrics` as a table: one row per class, then ``overall``.
 

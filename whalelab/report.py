@@ -4,9 +4,16 @@
 order with the five knobs as papermill parameters, and writes into the report folder:
 
 - ``<name>.ipynb``: the executed copy, with its outputs;
-- ``<name>.html``: the same as a self-contained page (figures embedded);
-- ``index.html``: links to both, the run's date, profile, device and paths, and the
-  headline metrics of ``RUN/metrics.json`` when the notebooks wrote one.
+- ``<name>.html``: the same as a self-contained page that works offline (figures
+  embedded, no script or stylesheet from the internet; a live widget shows the figure
+  of its initial state, equations stay TeX text);
+- ``index.html``: links to both with each notebook's status and time, the run's date,
+  profile, device and paths; the headline metrics of ``RUN/metrics.json`` and
+  ``RUN/event_metrics.json`` when the notebooks wrote them, beside the ``baselines``
+  they hold; and the report's provenance;
+- ``provenance.json``: what made the report (:mod:`whalelab.provenance`): the git
+  commit of the checkout and whether it had changes, a fingerprint of the data, package
+  versions, the device, the resolved ``RUN/config.json`` and each notebook's time.
 
 Each notebook runs in a kernel of *this* Python (a private ``python3`` kernelspec put
 first on ``JUPYTER_PATH`` for the duration), with the notebooks folder as working
@@ -26,26 +33,46 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import jinja2
 import nbformat
 import papermill
+import torch
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbconvert import HTMLExporter
 from papermill.exceptions import PapermillExecutionError
 from tqdm.auto import tqdm
+from traitlets.config import Config
 
 import whalelab
-from whalelab.atomic import write_text
-from whalelab.errors import WhaleLabError
+from whalelab.atomic import write_json, write_text
+from whalelab.errors import DataError, WhaleLabError
 from whalelab.profiles import resolve_profile
+from whalelab.provenance import data_fingerprint, device_description, git_state, package_versions
 from whalelab.runtime import resolve_device
 
 NOTEBOOK_PATTERN = "[0-9][0-9]_*.ipynb"
 KERNEL_NAME = "python3"
 HEADLINE = ("accuracy", "macro_f1", "macro_ap", "macro_auc")
 CELL_TIMEOUT_S = 2 * 3600  # no cell of the full profile on one GPU comes near this
+#: nbconvert's lab page less the three scripts it would load from a CDN, which no
+#: setting can remove (``mathjax_url`` and ``require_js_url`` only change the address):
+#: require.js (only widget views and JavaScript outputs need it), MathJax (equations
+#: stay TeX text) and mermaid (no diagrams here). Served by a loader, so nothing is
+#: installed as package data.
+OFFLINE_TEMPLATE = "whalelab-offline.html.j2"
+OFFLINE_TEMPLATE_SOURCE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+#: the notebook metadata an exported page keeps; not the widget state, without which
+#: nbconvert shows a widget's other outputs (the still of plots.live, text) instead of a
+#: view that needs the widget manager from a CDN
+KEPT_METADATA = {"kernelspec", "language_info", "title", "authors"}
 
 
 @dataclasses.dataclass
@@ -155,38 +182,196 @@ def _execute(entry: NotebookRun, parameters: dict, kernel: str, show: bool,
             os.replace(partial, entry.notebook)
 
 
+def html_exporter() -> HTMLExporter:
+    """nbconvert's ``lab`` HTML exporter for pages that work offline.
+
+    Figures and markdown images are embedded, the lab theme's CSS is inline (as always),
+    the page loads no script (:data:`OFFLINE_TEMPLATE_SOURCE`) and the widget state is
+    left out (``ClearMetadataPreprocessor`` keeping :data:`KEPT_METADATA`), so each
+    widget shows its still or its text instead of an empty box.
+    """
+    config = Config({"ClearMetadataPreprocessor": {
+        "enabled": True, "clear_cell_metadata": False,
+        "preserve_nb_metadata_mask": KEPT_METADATA}})
+    return HTMLExporter(
+        config=config, template_name="lab", template_file=OFFLINE_TEMPLATE,
+        extra_loaders=[jinja2.DictLoader({OFFLINE_TEMPLATE: OFFLINE_TEMPLATE_SOURCE})],
+        embed_images=True)
+
+
 def export_html(notebook: Path, target: Path) -> Path:
-    """Write ``notebook`` as one self-contained HTML page (images embedded) to ``target``."""
-    body, _ = HTMLExporter(template_name="lab", embed_images=True).from_filename(str(notebook))
+    """Write ``notebook`` to ``target`` as one HTML page that needs nothing else (see
+    :func:`html_exporter`)."""
+    body, _ = html_exporter().from_filename(str(notebook))
     return write_text(target, body)
 
 
-def _metrics_rows(run: Path) -> str:
-    """Table rows of the headline metrics in ``RUN/metrics.json``, or a note why there are none."""
-    path = run / "metrics.json"
+def _read_json(path: Path) -> tuple[dict | None, str]:
+    """The JSON object in ``path`` and "", or None and why there is none (plain text)."""
     if not path.is_file():
-        return f"<tr><td colspan=2>no {html.escape(str(path))}</td></tr>"
+        return None, f"no {path}"
     try:
-        metrics = json.loads(path.read_text())
+        value = json.loads(path.read_text())
     except json.JSONDecodeError as error:
-        return f"<tr><td colspan=2>{html.escape(str(path))} is unreadable ({error})</td></tr>"
-    rows = []
-    for name in HEADLINE:
-        value = metrics.get(name)
-        if value is None:
-            continue
-        interval = metrics.get("intervals_95", {}).get(name)
-        extra = f" <small>(95 % interval {interval[0]:.3f} to {interval[1]:.3f})</small>" \
-            if interval else ""
-        rows.append(f"<tr><th>{name}</th><td>{value:.3f}{extra}</td></tr>")
-    rows.append(f"<tr><th>clips</th><td>{metrics.get('clips', '?')} "
-                f"({html.escape(str(metrics.get('split', '?')))} split)</td></tr>")
-    return "\n".join(rows)
+        return None, f"{path} is unreadable ({error})"
+    return (value, "") if isinstance(value, dict) else (None, f"{path} holds no JSON object")
+
+
+def _number(value: Any) -> str | None:
+    """``0.812`` for a number, None for anything else (a missing figure)."""
+    return f"{value:.3f}" if isinstance(value, int | float) and not isinstance(value, bool) \
+        else None
+
+
+def _clip_figure(name: str) -> Callable[[dict], str | None]:
+    """A cell of the clip metrics table: the figure ``name`` with its 95 % interval."""
+    def cell(figures: dict) -> str | None:
+        value = _number(figures.get(name))
+        interval = (figures.get("intervals_95") or {}).get(name)
+        if value is None or not interval:
+            return value
+        return f"{value} <small>(95 % interval {interval[0]:.3f} to {interval[1]:.3f})</small>"
+    return cell
+
+
+def _clips(figures: dict) -> str | None:
+    """A cell of the clip metrics table: how many clips of which split were scored."""
+    return (f"{html.escape(str(figures['clips']))} "
+            f"({html.escape(str(figures.get('split', '?')))} split)"
+            if "clips" in figures else None)
+
+
+def _event_figure(*keys: str) -> Callable[[dict], str | None]:
+    """A cell of the event metrics table: ``figures[keys[0]][keys[1]]...``, a number."""
+    def cell(figures: Any) -> str | None:
+        for key in keys:
+            figures = figures.get(key) if isinstance(figures, dict) else None
+        return _number(figures)
+    return cell
+
+
+def _event_counts(figures: dict) -> str | None:
+    """A cell of the event metrics table: true positives, false positives, misses."""
+    overall = figures.get("overall") or {}
+    return " / ".join(str(overall[key]) for key in ("tp", "fp", "fn")) \
+        if all(key in overall for key in ("tp", "fp", "fn")) else None
+
+
+CLIP_ROWS = [*((name, _clip_figure(name)) for name in HEADLINE), ("clips", _clips)]
+EVENT_ROWS = [("precision", _event_figure("overall", "precision")),
+              ("recall", _event_figure("overall", "recall")),
+              ("F1", _event_figure("overall", "f1")),
+              ("macro F1", _event_figure("macro_f1")),
+              ("events tp / fp / fn", _event_counts)]
+
+
+def _baseline_columns(baselines: Any) -> list[tuple[str, dict]]:
+    """(name, figures) of each baseline: ``baselines`` is one set of figures of the model's
+    structure (named by its ``method``), or a mapping of names to such sets."""
+    if not isinstance(baselines, dict):
+        return []
+    if "method" in baselines or any(key in baselines for key in (*HEADLINE, "overall")):
+        return [(str(baselines.get("method", "baseline")), baselines)]
+    return [(str(name), entry) for name, entry in baselines.items() if isinstance(entry, dict)]
+
+
+def _side_by_side(path: Path, rows: list[tuple[str, Callable[[dict], str | None]]]) -> str:
+    """A table of the figures in the JSON file ``path``: the model, then each baseline.
+
+    A row appears when the model has that figure; a column per baseline of the file's
+    ``baselines`` (:func:`_baseline_columns`), when it has any. A missing or unreadable
+    file gives a line saying so.
+    """
+    figures, why = _read_json(path)
+    if figures is None:
+        return f"<p>{html.escape(why)}</p>"
+    columns = [("model", figures), *_baseline_columns(figures.get("baselines"))]
+    lines = ["<table>", "<tr><th></th>" + "".join(
+        f"<th>{html.escape(str(name))}</th>" for name, _ in columns) + "</tr>"]
+    for label, cell in rows:
+        cells = [cell(entry) for _, entry in columns]
+        if cells[0] is not None:
+            lines.append(f"<tr><th>{html.escape(label)}</th>" + "".join(
+                f"<td>{'&ndash;' if value is None else value}</td>" for value in cells) + "</tr>")
+    return "\n".join([*lines, "</table>"])
+
+
+def _event_note(path: Path) -> str:
+    """What the event metrics were scored on: recordings, hours, matching criterion."""
+    figures, _ = _read_json(path)
+    if figures is None:
+        return ""
+    criterion = ", ".join(f"{key} {value}" for key, value in
+                          (figures.get("criterion") or {}).items())
+    return (f"<p>{figures.get('recordings', '?')} recordings, "
+            f"{figures.get('audio_hours', float('nan')):.2f} h of audio; events matched by "
+            f"{html.escape(criterion) or '?'}.</p>")
+
+
+def _provenance_html(provenance: dict[str, Any]) -> str:
+    """The provenance section of ``index.html``: code, data, device, packages, config."""
+    git, data = provenance["git"], provenance["data"]
+    tree = {True: "with uncommitted changes", False: "clean"}.get(git["dirty"], "unknown")
+    if "sha256" in data:
+        data_text = (f"{data['files']} files, {data['bytes']:,} bytes, SHA-256 "
+                     f"<code>{data['sha256']}</code> <small>({html.escape(data['path'])})</small>")
+    else:
+        data_text = f"unknown ({html.escape(data['error'])})"
+    packages = "\n".join(f"<tr><th>{html.escape(name)}</th><td>{html.escape(version)}</td></tr>"
+                         for name, version in provenance["packages"].items())
+    config = ("<pre>" + html.escape(json.dumps(provenance["config"], indent=2), quote=False)
+              + "</pre>"
+              if provenance["config"] is not None
+              else f"<p>{html.escape(provenance['config_missing'])}</p>")
+    return f"""<table>
+<tr><th>git commit</th><td><code>{html.escape(git['commit'])}</code></td></tr>
+<tr><th>work tree</th><td>{tree}</td></tr>
+<tr><th>data fingerprint</th><td>{data_text}</td></tr>
+<tr><th>hardware</th><td>{html.escape(provenance['device'])}</td></tr>
+</table>
+<h3>Packages</h3>
+<table>
+{packages}
+</table>
+<details><summary>Resolved configuration (<code>RUN/config.json</code>)</summary>
+{config}
+</details>"""
+
+
+def gather_provenance(date: str, parameters: dict[str, Any], device: torch.device, *,
+                      progress: bool | None) -> dict[str, Any]:
+    """What is known of a report before its notebooks run: when, with which parameters,
+    from which commit, on which data (fingerprinted; a missing data set is noted), with
+    which packages and on which hardware (``device`` resolved)."""
+    try:
+        data = data_fingerprint(parameters["data"], progress=progress)
+    except DataError as error:
+        data = {"path": parameters["data"], "error": str(error)}
+    return {"date": date, "parameters": parameters,
+            "git": git_state(Path(whalelab.__file__).resolve().parent),
+            "data": data, "packages": package_versions(), "device": device_description(device)}
+
+
+def write_provenance(out: Path, provenance: dict[str, Any], entries: list[NotebookRun],
+                     run: Path) -> dict[str, Any]:
+    """``provenance.json``: ``provenance`` with the run's resolved configuration (or, as
+    ``config_missing``, why there is none yet) and each notebook's status and time; the
+    record is returned too."""
+    config, why = _read_json(run / "config.json")
+    record = {**provenance, "config": config,
+              "notebooks": [{"notebook": entry.source.name, "status": entry.status,
+                             "seconds": round(entry.seconds, 1)} for entry in entries]}
+    if config is None:
+        record["config_missing"] = why
+    write_json(out / "provenance.json", record)
+    return record
 
 
 def write_index(out: Path, entries: list[NotebookRun], facts: dict[str, str],
-                run: Path) -> Path:
-    """``index.html``: the report's facts, headline metrics and links to every notebook."""
+                run: Path, provenance: dict[str, Any]) -> Path:
+    """``index.html``: the report's facts, the run's metrics beside its baselines, links
+    to every notebook with its status and time, and ``provenance`` (as
+    :func:`write_provenance` returns it)."""
     fact_rows = "\n".join(f"<tr><th>{html.escape(name)}</th><td>{html.escape(value)}</td></tr>"
                           for name, value in facts.items())
     items = []
@@ -199,12 +384,16 @@ def write_index(out: Path, entries: list[NotebookRun], facts: dict[str, str],
                      f"{entry.seconds:.0f} s)")
         items.append(f'<li class="{entry.status.replace(" ", "-")}">'
                      f"<code>{html.escape(entry.source.name)}</code> {entry.status}: {links}</li>")
+    events = run / "event_metrics.json"
+    event_section = (f"<h2>Event metrics</h2>\n{_event_note(events)}\n"
+                     f"{_side_by_side(events, EVENT_ROWS)}" if events.is_file() else "")
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>whalelab report: {html.escape(facts['profile'])}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 52em; margin: 2em auto; padding: 0 1em; }}
 th {{ text-align: left; padding-right: 1.5em; font-weight: 600; }}
+td {{ padding-right: 1.5em; }} pre {{ background: #f6f6f6; padding: 0.8em; overflow-x: auto; }}
 li {{ margin: 0.4em 0; }} .failed {{ color: #b00020; }} .not-run {{ color: #777; }}
 </style></head><body>
 <h1>whalelab report</h1>
@@ -212,13 +401,14 @@ li {{ margin: 0.4em 0; }} .failed {{ color: #b00020; }} .not-run {{ color: #777;
 {fact_rows}
 </table>
 <h2>Test metrics</h2>
-<table>
-{_metrics_rows(run)}
-</table>
+{_side_by_side(run / "metrics.json", CLIP_ROWS)}
+{event_section}
 <h2>Notebooks</h2>
 <ol>
 {chr(10).join(items)}
 </ol>
+<h2>Provenance</h2>
+{_provenance_html(provenance)}
 </body></html>
 """
     return write_text(out / "index.html", page)
@@ -233,7 +423,8 @@ def run_report(out: str | Path, *, profile: str, device: str, data: str | Path,
     Parameters
     ----------
     out : path
-        The report folder (made if missing): executed notebooks, their HTML, ``index.html``.
+        The report folder (made if missing): executed notebooks, their HTML, ``index.html``
+        and ``provenance.json``.
     profile, device, data, run, seed
         The papermill parameters of every notebook. ``profile`` ``auto`` is resolved
         first; ``data`` and ``run`` are made absolute so that they mean the same inside
@@ -241,8 +432,8 @@ def run_report(out: str | Path, *, profile: str, device: str, data: str | Path,
     notebooks_dir : path or None
         Where ``[0-9][0-9]_*.ipynb`` are; None is the checkout's ``notebooks/``.
     progress : bool or None
-        papermill's cell progress bars and a line per notebook; None shows them only on a
-        terminal.
+        papermill's cell progress bars, a line per notebook and the bar of a large data
+        set's fingerprint; None shows them only on a terminal.
     cell_timeout_s : float or None
         A cell running longer fails the report (None waits for ever).
 
@@ -250,7 +441,8 @@ def run_report(out: str | Path, *, profile: str, device: str, data: str | Path,
     ------
     WhaleLabError
         A notebook failed: the message names it and the cell. Its partly executed copy,
-        the HTML of every notebook run so far and ``index.html`` are written first.
+        the HTML of every notebook run so far, ``index.html`` and ``provenance.json`` are
+        written first.
     """
     out = Path(out).resolve()
     run = Path(run).resolve()
@@ -269,6 +461,7 @@ def run_report(out: str | Path, *, profile: str, device: str, data: str | Path,
                            html=out / f"{source.stem}.html", title=notebook_title(source))
                for source in sources]
     show = sys.stderr.isatty() if progress is None else progress
+    provenance = gather_provenance(facts["date"], parameters, torch_device, progress=show)
     out.mkdir(parents=True, exist_ok=True)
     with kernel_for_this_python() as kernel:
         for entry in entries:
@@ -277,7 +470,8 @@ def run_report(out: str | Path, *, profile: str, device: str, data: str | Path,
             finally:
                 if entry.notebook.exists() and entry.status != "not run":
                     export_html(entry.notebook, entry.html)
-                    write_index(out, entries, facts, run)
+                    record = write_provenance(out, provenance, entries, run)
+                    write_index(out, entries, facts, run, record)
             if show:
                 tqdm.write(f"{entry.source.name}: {entry.status} in {entry.seconds:.0f} s")
     return [entry.notebook for entry in entries]

@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from whalelab.atomic import atomic_write, write_json
-from whalelab.bands import Band, class_bands, dataset_bands
+from whalelab.bands import Band, class_bands, dataset_bands, estimate_bands
 from whalelab.checkpoint import (load_checkpoint, model_file_state, save_checkpoint,
                                  write_classes)
 from whalelab.clip_metrics import choose_thresholds
@@ -195,14 +195,19 @@ def plan_run(run_dir: str | Path, *, data: str | Path, profile: str = "auto",
                                   **requested), index
 
 
-def run_bands(config: RunConfig) -> dict[str, Band]:
+def run_bands(config: RunConfig, index: ClipIndex,
+              progress: bool | None = None) -> dict[str, Band]:
     """Each class's frequency band for ``classes.json``: what detection trims events to.
 
-    What the training data knows (:func:`whalelab.bands.dataset_bands`: its Raven
-    annotations or its ``bands.json``), else the whole ``fmin``-``fmax`` range.
+    What the data set states (:func:`whalelab.bands.dataset_bands`: its Raven
+    annotations or a ``bands.json`` beside it), else estimated from the training split's
+    clips (:func:`whalelab.bands.estimate_bands`), else the whole ``fmin``-``fmax`` range.
     """
     known = dataset_bands(config.data.path, label_column=config.data.label_column) \
         if config.data.path else {}
+    if set(config.classes) - set(known):
+        known = {**estimate_bands(index.subset("train"), config.features, progress=progress),
+                 **known}
     return class_bands(config.classes, known, fmin=config.features.fmin,
                        fmax=config.features.fmax)
 
@@ -368,7 +373,7 @@ def train(config: RunConfig, run_dir: str | Path, *, index: ClipIndex | None = N
     run_dir.mkdir(parents=True, exist_ok=True)
     index = prepare_splits(config, run_dir, index)
     config.save(run_dir / "config.json")
-    bands = run_bands(config)
+    bands = run_bands(config, index, progress)
     write_classes(run_dir, config.classes, bands)
     settings = config.train
     device = resolve_device(settings.device)

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from matplotlib.collections import QuadMesh
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
@@ -52,14 +53,15 @@ def _draw_spans(axes, spans: Sequence[Span], classes: Sequence[str], *,
                 legend_ax=None) -> None:
     """Each annotated call as a band between dashed lines, in its class colour, on ``axes``.
 
-    Images get (bolder) lines only, so the call stays visible; ``legend_ax`` gets a legend entry
-    "annotated call".
+    Spectrograms get (bolder) lines only, so the call stays visible; ``legend_ax`` gets a
+    legend entry "annotated call".
     """
     for ax in axes:
+        image = any(isinstance(artist, QuadMesh) for artist in ax.collections)
         for number, (label, start, end) in enumerate(spans):
             colour = _colour(_class_index(label, classes))
-            ax.axvspan(start, end, facecolor="none" if ax.images else to_rgba(colour, 0.15),
-                       edgecolor=colour, linestyle="--", linewidth=2 if ax.images else 1.2,
+            ax.axvspan(start, end, facecolor="none" if image else to_rgba(colour, 0.15),
+                       edgecolor=colour, linestyle="--", linewidth=2 if image else 1.2,
                        label="annotated call" if ax is legend_ax and number == 0 else None)
     if legend_ax is not None and spans:
         legend_ax.legend(loc="upper right", fontsize="small")
@@ -145,7 +147,7 @@ def attention(logmel_features: Any, outputs: Mapping[str, Any], *, classes: Sequ
     Returns
     -------
     Figure
-        Five axes; the first four share x (seconds).
+        Five axes, the first four sharing x (seconds), and the log-mel's colour bar.
 
     Raises
     ------
@@ -166,7 +168,7 @@ def attention(logmel_features: Any, outputs: Mapping[str, Any], *, classes: Sequ
     grid = fig.add_gridspec(4, 2, width_ratios=(4, 1), height_ratios=(2, 1, 1, 1))
     mel_ax = fig.add_subplot(grid[0, 0])
     draw_logmel(mel_ax, image, sample_rate=sample_rate, hop_length=hop_length, fmin=fmin,
-                fmax=fmax, htk=htk)
+                fmax=fmax, htk=htk, unit="dB (level-normalised)")
     mel_ax.set_title("log-mel input (level-normalised dB)", fontsize="medium")
     att_ax, seg_ax, frame_ax = (fig.add_subplot(grid[row, 0], sharex=mel_ax)
                                 for row in (1, 2, 3))
@@ -221,7 +223,7 @@ def attention_comparison(logmel_features: Any, outputs_by_name: Mapping[str, Map
     -------
     Figure
         Three rows of axes, one column per model; all share x (seconds), the attention
-        row also shares y.
+        row also shares y. Each log-mel has its colour bar.
 
     Raises
     ------
@@ -236,8 +238,8 @@ def attention_comparison(logmel_features: Any, outputs_by_name: Mapping[str, Map
     >>> fig = attention_comparison(torch.zeros(1, 1, 128, 8), {"clamp": outputs, "tanh": outputs},
     ...                            spans=[("b", 0.6, 1.0)], classes=["a", "b"], sample_rate=8000,
     ...                            hop_length=128, fmin=10, fmax=4000)
-    >>> len(fig.axes), fig.axes[0].get_title().splitlines()
-    (6, ['clamp', 'attention on call: b 0.25 (flat 0.25)'])
+    >>> len(fig.axes), fig.axes[0].get_title().splitlines()  # 2 x 3 axes, 2 colour bars
+    (8, ['clamp', 'attention on call: b 0.25 (flat 0.25)'])
     """
     if not outputs_by_name:
         raise DataError("outputs_by_name: no model to compare")
@@ -260,7 +262,7 @@ def attention_comparison(logmel_features: Any, outputs_by_name: Mapping[str, Map
         frame_ax = fig.add_subplot(grid[2, column], sharex=mel_ax)
         first_mel, first_att = first_mel or mel_ax, first_att or att_ax
         draw_logmel(mel_ax, image, sample_rate=sample_rate, hop_length=hop_length, fmin=fmin,
-                    fmax=fmax, htk=htk)
+                    fmax=fmax, htk=htk, unit="dB (level-normalised)")
         masses = []
         for offset, k in enumerate(shown):
             width = np.diff(edges) / len(shown)

@@ -1,6 +1,7 @@
-"""Notebook 05, detection: a recording's true and detected events, and the threshold trade-off.
+"""Notebook 05, detection: a recording's events, scores and band contrast; the threshold trade-off.
 
-Time runs along x in seconds and frequency along y in Hz.
+Time runs along x in seconds and frequency along y in Hz, on the mel scale of the
+log-mel drawn (see :mod:`whalelab.plots.style`).
 
 Examples
 --------
@@ -16,14 +17,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import librosa
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
-from whalelab.plots.style import CMAP, as_image, as_numpy, new_figure
+from whalelab.plots.style import as_image, as_numpy, draw_mel_bands, new_figure
 
 TRUTH_STYLE = {"edgecolor": "white", "linestyle": "-", "linewidth": 1.5}
 DETECTED_STYLE = {"linestyle": "--", "linewidth": 1.5}
@@ -49,67 +49,93 @@ def detection_overview(logmel: Any, probabilities: Any, *, classes: Sequence[str
                        frames_per_second: float, fmin: float, fmax: float, htk: bool = True,
                        truth: pd.DataFrame | None = None, detected: pd.DataFrame | None = None,
                        threshold: float = 0.5, span: tuple[float, float] | None = None,
-                       title: str = "") -> Figure:
+                       contrast: Any = None, title: str = "") -> Figure:
     """A recording's log-mel spectrogram with event boxes, and the class scores beneath.
 
     True events are drawn as solid white boxes, detections as dashed boxes in their
     class's colour; the traces below share the time axis, with the threshold dashed.
+    With ``contrast``, a panel between them draws each class's band contrast, which
+    trims the events.
 
     Parameters
     ----------
     logmel : array
-        ``(time, mel)`` (or ``(1, time, mel)``) log-mel in dB at ``frames_per_second``.
+        ``(time, mel)`` (or ``(1, time, mel)``) log-mel in dB at ``frames_per_second``;
+        frame t spans ``t / frames_per_second`` to ``(t + 1) / frames_per_second`` s.
     probabilities : array
         ``(frames, classes)`` framewise probabilities or detection scores
         (:func:`whalelab.detect.detection_traces`) at the same frame rate.
     fmin, fmax : float
-        The mel filterbank's range in Hz (the y axis is logarithmic in Hz).
+        The mel filterbank's range in Hz, to place the bands (as
+        :mod:`whalelab.plots.style` says; the y axis is in Hz on the mel scale).
     htk : bool
         The filterbank's mel scale (``FeatureConfig.htk``), to place the bands in Hz.
     truth, detected : pandas.DataFrame or None
         Events with ``begin_s, end_s, low_hz, high_hz, label``.
     span : (float, float) or None
         Seconds to show; None shows everything.
+    contrast : array or None
+        ``(frames, classes)`` dB by which each class's band stands above its noise floor
+        (:func:`whalelab.detect.detection_traces`), at the same frame rate; None draws no
+        contrast panel.
+
+    Returns
+    -------
+    Figure
+        The spectrogram, the contrast panel (with ``contrast``) and the scores, sharing
+        x (seconds), then the spectrogram's colour bar (dB).
 
     Examples
     --------
     >>> fig = detection_overview(np.zeros((100, 8)), np.zeros((100, 2)), classes=["a", "b"],
-    ...                          frames_per_second=10.0, fmin=10, fmax=4000)
+    ...                          frames_per_second=10.0, fmin=10, fmax=4000,
+    ...                          contrast=np.zeros((100, 2)))
     >>> [ax.get_ylabel() for ax in fig.axes]
-    ['frequency (Hz)', 'score', 'dB']
+    ['frequency (Hz, mel scale)', 'band contrast (dB)', 'score', 'dB']
     """
     values, traces = as_image(logmel), as_numpy(probabilities)
-    frames, n_mels = values.shape
+    frames = len(values)
     span = span or (0.0, max(frames, len(traces)) / frames_per_second)
     first, stop = (int(np.floor(t * frames_per_second)) for t in span)
     first, stop = max(first, 0), min(stop, frames)
     colours = _colours(classes)
-    fig = new_figure(12, 6.5)
-    spec_ax, trace_ax = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
-    times = np.arange(first, stop + 1) / frames_per_second  # frame edges
-    edges = librosa.mel_frequencies(n_mels=n_mels + 1, fmin=fmin, fmax=fmax, htk=htk)
-    mesh = spec_ax.pcolormesh(times, edges, values[first:stop].T, cmap=CMAP, rasterized=True,
-                              shading="flat")
-    fig.colorbar(mesh, ax=spec_ax, label="dB", pad=0.01)
-    spec_ax.set(yscale="log", ylim=(max(fmin, 1.0), fmax), ylabel="frequency (Hz)", title=title)
+    panels = [3, 2] if contrast is None else [3, 1.5, 2]
+    fig = new_figure(12, 6.5 if contrast is None else 8.5)
+    spec_ax, *line_axes = fig.subplots(len(panels), 1, sharex=True, height_ratios=panels)
+    draw_mel_bands(spec_ax, values[first:stop], fmin=fmin, fmax=fmax, htk=htk,
+                   time_edges=np.arange(first, stop + 1) / frames_per_second)
+    spec_ax.set(xlabel="", title=title)
     for events, style, palette in ((truth, TRUTH_STYLE, None),
                                    (detected, DETECTED_STYLE, colours)):
         if events is not None:
-            _boxes(spec_ax, events, span, max(fmin, 1.0), fmax, style, palette)
+            _boxes(spec_ax, events, span, *spec_ax.get_ylim(), style, palette)
     spec_ax.legend(handles=[Line2D([], [], color="white", **{k: v for k, v in TRUTH_STYLE.items()
                                                               if k != "edgecolor"}),
                             Line2D([], [], color="grey", **DETECTED_STYLE)],
                    labels=["annotated", "detected"], loc="upper right", fontsize="small",
                    facecolor="black", labelcolor="white")
-    trace_stop = min(stop, len(traces))
-    trace_times = (np.arange(first, trace_stop) + 0.5) / frames_per_second  # frame centres
-    for k, name in enumerate(classes):
-        trace_ax.plot(trace_times, traces[first:trace_stop, k], color=colours[name], label=name,
-                      linewidth=1)
+    if contrast is not None:
+        _draw_traces(line_axes[0], as_numpy(contrast), first, stop, frames_per_second,
+                     classes, colours)
+        line_axes[0].set(ylabel="band contrast (dB)",
+                         title="how far each class's band stands above its noise floor: "
+                               "events are trimmed to where it is strong")
+        line_axes[0].title.set_fontsize("medium")
+    trace_ax = line_axes[-1]
+    _draw_traces(trace_ax, traces, first, stop, frames_per_second, classes, colours)
     trace_ax.axhline(threshold, color="black", linestyle="--", linewidth=1, label="threshold")
     trace_ax.set(xlim=span, ylim=(0, 1.02), xlabel="time (s)", ylabel="score")
     trace_ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
     return fig
+
+
+def _draw_traces(ax, traces: np.ndarray, first: int, stop: int, frames_per_second: float,
+                 classes: Sequence[str], colours: dict[str, Any]) -> None:
+    """One line per class of ``(frames, classes)`` traces, frames ``first`` to ``stop``."""
+    stop = min(stop, len(traces))
+    times = (np.arange(first, stop) + 0.5) / frames_per_second  # frame centres
+    for k, name in enumerate(classes):
+        ax.plot(times, traces[first:stop, k], color=colours[name], label=name, linewidth=1)
 
 
 def threshold_tradeoff(sweep: pd.DataFrame, *, chosen: float | None = None) -> Figure:

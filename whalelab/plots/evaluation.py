@@ -1,6 +1,7 @@
 """Notebook 04, evaluation: how well the clipwise outputs match the truth over a test set.
 
-A single-label confusion matrix, and precision-recall and ROC curves per class.
+A single-label confusion matrix, precision-recall and ROC curves per class, and a
+reliability diagram of the scores' calibration.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from sklearn import metrics as skm
 
+from whalelab.errors import DataError
 from whalelab.plots.style import as_numpy, new_figure
 
 
@@ -102,4 +104,64 @@ def roc_curves(probabilities: Any, targets: Any, *, classes: Sequence[str]) -> F
     ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1),
            ylim=(0, 1.02), title="ROC per class")
     ax.legend(loc="lower right", fontsize="small")
+    return fig
+
+
+def reliability_diagram(calibration: dict[str, Any], *,
+                        classes: Sequence[str] | None = None) -> Figure:
+    """Observed frequency against mean predicted probability per bin, one line per class.
+
+    Points on the dashed diagonal are calibrated: of the clips scored about 0.8, four in
+    five carry the class. Below the diagonal the scores promise too much, above it too
+    little. The legend gives each class's expected calibration error (ECE); a small panel
+    below counts the clips per bin, since a point made of few clips says little.
+
+    Parameters
+    ----------
+    calibration : dict
+        The output of :func:`whalelab.clip_metrics.calibration` (``metrics["calibration"]``
+        of an evaluation): ``edges`` and ``per_class`` ``{name: {mean_predicted, observed,
+        count, ece}}``. Empty bins (``None``) are left out of the lines.
+    classes : sequence of str or None
+        The classes to draw, in this order; None draws them all.
+
+    Returns
+    -------
+    Figure
+        The reliability axes (the diagonal, then one line per class) above the bin counts.
+
+    Raises
+    ------
+    DataError
+        A class of ``classes`` is not in ``calibration``.
+
+    Examples
+    --------
+    >>> calibration = {"edges": [0.0, 0.5, 1.0], "per_class": {"a": {
+    ...     "mean_predicted": [0.2, 0.9], "observed": [0.0, 0.5], "count": [2, 2], "ece": 0.3}}}
+    >>> fig = reliability_diagram(calibration)
+    >>> [line.get_label() for line in fig.axes[0].lines]
+    ['perfect calibration', 'a (ECE 0.300)']
+    """
+    per_class = calibration["per_class"]
+    names = list(per_class) if classes is None else list(classes)
+    unknown = [name for name in names if name not in per_class]
+    if unknown:
+        raise DataError(f"classes: {unknown} have no calibration (known: {list(per_class)})")
+    edges = np.asarray(calibration["edges"], dtype=float)
+    fig = new_figure(6, 6)
+    curve_ax, count_ax = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+    curve_ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", label="perfect calibration")
+    for name in names:
+        entry = per_class[name]
+        points = np.array([(predicted, observed) for predicted, observed
+                           in zip(entry["mean_predicted"], entry["observed"])
+                           if predicted is not None], dtype=float).reshape(-1, 2)
+        line, = curve_ax.plot(points[:, 0], points[:, 1], "o-", markersize=4,
+                              label=f"{name} (ECE {entry['ece']:.3f})")
+        count_ax.stairs(entry["count"], edges, color=line.get_color())
+    curve_ax.set(ylabel="observed frequency", xlim=(0, 1), ylim=(0, 1.02),
+                 title="reliability per class")
+    curve_ax.legend(loc="upper left", fontsize="small")
+    count_ax.set(xlabel="mean predicted probability", ylabel="clips per bin")
     return fig

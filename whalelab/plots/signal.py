@@ -24,7 +24,8 @@ from matplotlib.figure import Figure
 
 from whalelab.errors import DataError
 from whalelab.features import LogmelFilterBank, Spectrogram, power_to_db
-from whalelab.plots.style import CMAP, as_image, as_numpy, draw_logmel, frame_extent, new_figure
+from whalelab.plots.style import (CMAP, as_image, as_numpy, draw_logmel, frame_edges, new_figure,
+                                  set_mel_axis)
 
 
 def _db(power: np.ndarray, **settings: Any) -> np.ndarray:
@@ -38,8 +39,8 @@ def _draw_linear(ax, power_db: np.ndarray, *, sample_rate: int, hop_length: int,
     bin_hz = sample_rate / (2 * (bins - 1))
     image = ax.imshow(power_db.T, origin="lower", aspect="auto", cmap=CMAP,
                       interpolation="nearest", **style,
-                      extent=(*frame_extent(frames, sample_rate=sample_rate,
-                                            hop_length=hop_length),
+                      extent=(*frame_edges(frames, sample_rate=sample_rate,
+                                           hop_length=hop_length)[[0, -1]],
                               -bin_hz / 2, (bins - 0.5) * bin_hz))
     ax.set(xlabel="time (s)", ylabel="frequency (Hz)")
     return image
@@ -193,29 +194,31 @@ def mel_filterbank(weights: Any, *, sample_rate: int) -> Figure:
 
 def logmel(values: Any, *, sample_rate: int, hop_length: int, fmin: float, fmax: float,
            htk: bool = True, title: str = "log-mel spectrogram", unit: str = "dB") -> Figure:
-    """One log-mel spectrogram with a colour bar (two axes).
+    """One log-mel spectrogram with a colour bar (two axes), bands placed as
+    :mod:`whalelab.plots.style` says.
 
     Parameters
     ----------
     values : array, ``(time, mel)`` or ``(1, time, mel)``
         dB (or normalised) values.
     fmin, fmax : float
-        The filterbank's band edges in Hz, for the frequency ticks.
+        The filterbank's range in Hz, to place the bands.
     htk : bool
-        The filterbank's mel scale (``FeatureConfig.htk``), for the frequency ticks.
+        The filterbank's mel scale (``FeatureConfig.htk``), to place the bands.
+    unit : str
+        The colour bar's label.
 
     Examples
     --------
     >>> fig = logmel(np.zeros((100, 32)), sample_rate=8000, hop_length=128, fmin=10,
     ...              fmax=4000)
-    >>> fig.axes[0].images[0].get_array().shape
+    >>> fig.axes[0].collections[0].get_array().shape  # (mel, time)
     (32, 100)
     """
     fig = new_figure(9, 3.4)
     ax = fig.subplots()
-    image = draw_logmel(ax, as_image(values), sample_rate=sample_rate, hop_length=hop_length,
-                        fmin=fmin, fmax=fmax, htk=htk)
-    fig.colorbar(image, ax=ax, label=unit)
+    draw_logmel(ax, as_image(values), sample_rate=sample_rate, hop_length=hop_length,
+                fmin=fmin, fmax=fmax, htk=htk, unit=unit)
     ax.set_title(title)
     return fig
 
@@ -223,7 +226,7 @@ def logmel(values: Any, *, sample_rate: int, hop_length: int, fmin: float, fmax:
 def logmel_grid(images: Sequence[Any], *, titles: Sequence[str], sample_rate: int,
                 hop_length: int, fmin: float, fmax: float, htk: bool = True,
                 columns: int = 3) -> Figure:
-    """Several log-mel spectrograms in a grid, one titled axes each.
+    """Several log-mel spectrograms in a grid, one titled axes and colour bar (dB) each.
 
     Parameters
     ----------
@@ -236,7 +239,7 @@ def logmel_grid(images: Sequence[Any], *, titles: Sequence[str], sample_rate: in
     --------
     >>> fig = logmel_grid([np.zeros((50, 16))] * 4, titles=list("abcd"), sample_rate=8000,
     ...                   hop_length=128, fmin=10, fmax=4000)
-    >>> [ax.get_title() for ax in fig.axes]
+    >>> [ax.get_title() for ax in fig.axes if ax.get_label() != "<colorbar>"]
     ['a', 'b', 'c', 'd']
     """
     if len(images) != len(titles):
@@ -289,7 +292,7 @@ def power_to_db_effects(mel_power: Any, *, sample_rate: int, hop_length: int, fm
     Returns
     -------
     Figure
-        ``2 * len(settings)`` axes.
+        ``2 * len(settings)`` axes and a colour bar (dB) beside each image.
     """
     mel_power = as_image(mel_power)
     peak = float(mel_power.max()) or 1.0
@@ -344,68 +347,99 @@ def mel_band_statistics(before: Any, after: Any) -> Figure:
 
 
 def specaugment_stripes(original: Any, augmented: Sequence[Any], *, sample_rate: int,
-                        hop_length: int, fmin: float, fmax: float, htk: bool = True) -> Figure:
-    """One input and several SpecAugment draws of it, on one colour scale.
+                        hop_length: int, fmin: float, fmax: float, htk: bool = True,
+                        unit: str = "normalised value") -> Figure:
+    """One input and several SpecAugment draws of it, on one colour scale and colour bar.
 
     Parameters
     ----------
     original : array, ``(time, mel)`` or ``(1, time, mel)``
     augmented : sequence of arrays shaped like ``original``
         Outputs of :class:`whalelab.features.SpecAugmentation` in training mode.
+    unit : str
+        The colour bar's label.
 
     Returns
     -------
     Figure
-        ``1 + len(augmented)`` image axes in one column.
+        ``1 + len(augmented)`` image axes in one column, and their shared colour bar.
     """
     panels = [as_image(original)] + [as_image(values) for values in augmented]
     low, high = min(p.min() for p in panels), max(p.max() for p in panels)
     fig = new_figure(9, 2.2 * len(panels))
     axes = np.atleast_1d(fig.subplots(len(panels), 1, sharex=True))
     for k, (ax, values) in enumerate(zip(axes, panels)):
-        draw_logmel(ax, values, sample_rate=sample_rate, hop_length=hop_length, fmin=fmin,
-                    fmax=fmax, htk=htk, vmin=low, vmax=high)
+        mesh = draw_logmel(ax, values, sample_rate=sample_rate, hop_length=hop_length,
+                           fmin=fmin, fmax=fmax, htk=htk, unit=None, vmin=low, vmax=high)
         ax.set_title("input" if k == 0 else f"draw {k}: time and mel stripes set to zero",
                      fontsize="medium")
+    fig.colorbar(mesh, ax=list(axes), label=unit, pad=0.01)
     return fig
 
 
 def feature_explorer(samples: Any, *, sample_rate: int, n_fft: int, hop_length: int,
                      n_mels: int, fmin: float, fmax: float, top_db: float | None,
-                     htk: bool = True) -> Figure:
+                     htk: bool = True, zoom_hz: tuple[float, float] | None = None) -> Figure:
     """The STFT in dB and the log-mel of one waveform for one set of feature settings.
 
-    Made for an ``ipywidgets.interact`` explorer: every argument is one slider.
+    Made for an ``ipywidgets.interact`` explorer: every argument is one control. Blue and
+    fin whales call below 100 Hz, a sliver of either image; ``zoom_hz`` adds a second row
+    with the same two images over that range alone.
+
+    Parameters
+    ----------
+    samples : array, ``(samples,)``
+        The waveform.
+    zoom_hz : (float, float) or None
+        Lowest and highest frequency of the zoomed row, in Hz; None draws no zoom.
 
     Returns
     -------
     Figure
-        Two image axes with colour bars (four axes).
+        Two image axes with colour bars (four axes); with ``zoom_hz``, four (eight axes):
+        the full range above, the zoom below.
+
+    Raises
+    ------
+    DataError
+        When ``zoom_hz`` is not an increasing pair within 0 Hz and ``sample_rate / 2``.
 
     Examples
     --------
     >>> fig = feature_explorer(np.random.default_rng(0).standard_normal(8000),
     ...                        sample_rate=8000, n_fft=512, hop_length=128, n_mels=32,
-    ...                        fmin=10, fmax=4000, top_db=80)
-    >>> fig.axes[1].images[0].get_array().shape  # (mel, frames)
+    ...                        fmin=10, fmax=4000, top_db=80, zoom_hz=(10, 200))
+    >>> fig.axes[1].collections[0].get_array().shape  # (mel, frames)
     (32, 63)
+    >>> [ax.get_ylim() for ax in fig.axes[2:4]] == [(10, 200), (10, 200)]  # the zoomed row
+    True
     """
+    if zoom_hz is not None and not 0 <= zoom_hz[0] < zoom_hz[1] <= sample_rate / 2:
+        raise DataError(f"zoom_hz={tuple(zoom_hz)} must be an increasing pair of frequencies "
+                        f"within 0 and {sample_rate / 2:g} Hz")
     spectrogram_module = Spectrogram(n_fft=n_fft, hop_length=hop_length)
     power = spectrogram_module(torch.as_tensor(as_numpy(samples), dtype=torch.float32)[None])
     mel_db = LogmelFilterBank(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax,
-                              top_db=top_db, htk=htk)(power)  # (1, 1, time, mel)
-    power = power[0, 0].numpy()  # (time, freq)
-    fig = new_figure(11, 3.6)
-    stft_ax, mel_ax = fig.subplots(1, 2)
-    image = _draw_linear(stft_ax, _db(power, top_db=top_db), sample_rate=sample_rate,
-                         hop_length=hop_length)
-    fig.colorbar(image, ax=stft_ax, label="dB")
-    stft_ax.set_title(f"STFT: {power.shape[0]} frames of {1000 * hop_length / sample_rate:.0f}"
-                      f" ms x {power.shape[1]} bins of {sample_rate / n_fft:.1f} Hz",
-                      fontsize="medium")
-    image = draw_logmel(mel_ax, mel_db[0, 0].numpy(), sample_rate=sample_rate,
-                        hop_length=hop_length, fmin=fmin, fmax=fmax, htk=htk)
-    fig.colorbar(image, ax=mel_ax, label="dB")
+                              top_db=top_db, htk=htk)(power)[0, 0].numpy()  # (time, mel)
+    power_db = _db(power[0, 0].numpy(), top_db=top_db)  # (time, freq)
+    rows = 1 if zoom_hz is None else 2
+    fig = new_figure(11, 3.6 * rows)
+    axes = fig.subplots(rows, 2, squeeze=False)
+    for row, (stft_ax, mel_ax) in enumerate(axes):
+        image = _draw_linear(stft_ax, power_db, sample_rate=sample_rate, hop_length=hop_length)
+        fig.colorbar(image, ax=stft_ax, label="dB")
+        draw_logmel(mel_ax, mel_db, sample_rate=sample_rate, hop_length=hop_length, fmin=fmin,
+                    fmax=fmax, htk=htk)
+        if row:
+            stft_ax.set_ylim(*zoom_hz)
+            set_mel_axis(mel_ax, low=zoom_hz[0], high=zoom_hz[1], htk=htk)
+    stft_ax, mel_ax = axes[0]
+    stft_ax.set_title(f"STFT: {power_db.shape[0]} frames of "
+                      f"{1000 * hop_length / sample_rate:.0f} ms x {power_db.shape[1]} bins of "
+                      f"{sample_rate / n_fft:.1f} Hz", fontsize="medium")
     mel_ax.set_title(f"log-mel: {n_mels} bands, {fmin:g}-{fmax:g} Hz, top_db={top_db}",
                      fontsize="medium")
+    if zoom_hz is not None:
+        for ax, name in zip(axes[1], ("STFT", "log-mel")):
+            ax.set_title(f"{name}, {zoom_hz[0]:g}-{zoom_hz[1]:g} Hz", fontsize="medium")
     return fig

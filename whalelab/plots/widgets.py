@@ -2,10 +2,16 @@
 
 The only module of :mod:`whalelab.plots` that uses ipywidgets; it imports it when a
 control box is built, so drawing static figures never needs it.
+
+A live box carries a still, the PNG of its first drawing, in the same output as the
+widget: JupyterLab shows the widget (its renderer outranks ``image/png``), and a page
+without a kernel or widget state (the report's HTML, a notebook viewer) shows the still
+where the widget was.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable
 from typing import Any
@@ -22,13 +28,31 @@ def png(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
+@functools.cache
+def _live_box() -> type:
+    """The class of :func:`live`'s box, made on first use so that ipywidgets loads only then."""
+    import ipywidgets as widgets
+
+    class LiveBox(widgets.VBox):
+        """A ``VBox`` that also displays as ``image/png``: the still of its first drawing."""
+
+        still: bytes | None = None
+
+        def _repr_png_(self) -> bytes | None:
+            return self.still
+
+    return LiveBox
+
+
 def live(draw: Callable[..., Figure], **controls: Any):
     """Widgets that redraw ``draw(**values)`` whenever one of them changes.
 
     Like ``ipywidgets.interact``, but the figure is shown as a PNG ``Image`` widget
     instead of through an ``Output`` widget, on which headless execution (papermill,
     nbclient) can hang. A :class:`WhaleLabError` from ``draw`` (say ``fmin`` above
-    ``fmax``) is shown above the figure instead.
+    ``fmax``) is shown above the figure instead. Displayed, the box's output holds the
+    widget and, as ``image/png`` beside it, the figure of the initial values (none when
+    that drawing failed): JupyterLab shows the live widget, an exported page the figure.
 
     Parameters
     ----------
@@ -41,7 +65,7 @@ def live(draw: Callable[..., Figure], **controls: Any):
     -------
     ipywidgets.VBox
         The controls, a message line and the figure; a notebook shows it as its last
-        expression.
+        expression. Its ``still`` holds the PNG of the first drawing.
 
     Examples
     --------
@@ -54,6 +78,8 @@ def live(draw: Callable[..., Figure], **controls: Any):
     >>> first = image.value
     >>> box.children[0].value = 80
     >>> image.value != first and image.value[1:4] == b"PNG"
+    True
+    >>> box._repr_png_() == box.still == first
     True
     """
     import ipywidgets as widgets
@@ -72,4 +98,6 @@ def live(draw: Callable[..., Figure], **controls: Any):
         control.description = control.description or name
         control.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([*controls.values(), message, image])
+    box = _live_box()([*controls.values(), message, image])
+    box.still = bytes(image.value) or None
+    return box

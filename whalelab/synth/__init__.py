@@ -3,20 +3,28 @@
 It is whalelab's default data (DESIGN.md §4): the report, the tests and the benchmarks
 run on it offline. Each species has one small call model that follows a published
 description of its call, with duration, frequency and shape drawn at random within the
-published ranges. Calls are mixed into coloured ocean noise (sometimes with a passing
-ship or snapping shrimp) at a random signal-to-noise ratio measured in the call's band,
-and every clip is peak-normalised to a random level. Every draw comes from a seeded
-generator, so the same seed gives the same bytes.
+published ranges. Calls are mixed into noise (ocean noise, often with a passing ship or
+snapping shrimp, or plain white, pink or brown noise) at a random signal-to-noise ratio
+measured in the call's band, a quarter of them faint (below 0 dB, down to -10 dB); clips
+may hold two calls or a call cut by the clip's edge, and humpback and killer whale calls
+overlap in frequency, so that a model must look at more than band energy. Every clip is
+peak-normalised to a random level. Every draw comes from a seeded generator, so the same
+seed gives the same bytes.
 
 Modules, from the bottom up:
 
 - :mod:`whalelab.synth.signals`: primitives the call and noise models share;
-- :mod:`whalelab.synth.calls`: the call models, each species' band
-  (:data:`CALL_BANDS`) and signal-to-noise range;
-- :mod:`whalelab.synth.noise`: ocean noise (ambient, ship, snapping shrimp);
-- :mod:`whalelab.synth.dataset`: mixing at a signal-to-noise ratio, clips, long
-  recordings with Raven tables, and the data set on disk with its ``manifest.csv`` and
-  ``bands.json`` (:func:`make_dataset`).
+- :mod:`whalelab.synth.calls`: the call models, each species' band (:data:`CALL_BANDS`,
+  for tests: no file carries it) and signal-to-noise mixture;
+- :mod:`whalelab.synth.noise`: ocean noise (ambient, ship, snapping shrimp) and the
+  noise bed under clips and recordings;
+- :mod:`whalelab.synth.mixing`: a call into noise at a signal-to-noise ratio, levels;
+- :mod:`whalelab.synth.clips`: clips with one or two calls, and their shares;
+- :mod:`whalelab.synth.recordings`: long recordings with calls at known times, and
+  call-free ones;
+- :mod:`whalelab.synth.dataset`: the data set on disk, its ``manifest.csv`` (with each
+  call's span and signal-to-noise ratio) and the long recordings for validation and
+  test with their Raven tables (:func:`make_dataset`).
 
 Examples
 --------
@@ -28,10 +36,11 @@ Examples
 """
 
 from whalelab.synth.calls import CALL_BANDS, CALL_MODELS, SPECIES, Call, call, render_call
-from whalelab.synth.dataset import (BACKGROUND, LABELS, MIN_GAP_S, example_clip, long_recording,
-                                    make_dataset, split_sizes)
-from whalelab.synth.noise import ocean_noise
+from whalelab.synth.clips import BACKGROUND, LABELS, PlacedCall, example_clip
+from whalelab.synth.dataset import make_dataset, split_sizes
+from whalelab.synth.noise import noise_bed, ocean_noise
+from whalelab.synth.recordings import MIN_GAP_S, call_free_recording, long_recording
 
 __all__ = ["BACKGROUND", "CALL_BANDS", "CALL_MODELS", "LABELS", "MIN_GAP_S", "SPECIES", "Call",
-           "call", "example_clip", "long_recording", "make_dataset", "ocean_noise",
-           "render_call", "split_sizes"]
+           "PlacedCall", "call", "call_free_recording", "example_clip", "long_recording",
+           "make_dataset", "noise_bed", "ocean_noise", "render_call", "split_sizes"]

@@ -36,14 +36,31 @@ CALL_BANDS = {
     "killer_whale": (500.0, 4000.0),
 }
 TOP_HZ = 4000.0          # nothing is rendered above this frequency
-# call-to-noise power ratio in the call's band (dB), drawn uniformly per call. Blue and
-# fin whales, the loudest callers in the sea (source levels about 186-189 dB re 1 uPa at
-# 1 m), get more: log-mel features of the default settings (64 Slaney mels from 10 Hz)
-# see 15-30 Hz only through the lower skirt of their lowest mel band (10-82 Hz), where a
-# fin pulse at 15 dB in its band stands about 6 dB above the noise
-SNR_DB = {"blue_whale": (10.0, 30.0), "fin_whale": (15.0, 30.0), "right_whale": (0.0, 20.0),
-          "humpback_whale": (0.0, 20.0), "minke_whale": (0.0, 20.0),
-          "killer_whale": (0.0, 20.0)}
+# Call-to-noise power ratio in the call's box (dB, the box of :class:`Call`, measured
+# over the part of the call inside the clip), drawn per call from a mixture: a share
+# LOW_SNR_SHARE of calls is faint, drawn uniformly from the low range, the rest from the
+# usual range (:func:`draw_snr_db`). Faint calls are what a detector meets most on a
+# real hydrophone: distant animals, calls under a ship.
+LOW_SNR_SHARE = 0.25
+# species: (low range, usual range), dB. Blue and fin whales keep a higher floor (-5 dB)
+# and a higher usual range: they are the loudest callers in the sea (source levels about
+# 186-189 dB re 1 uPa at 1 m), and their calls lie wholly in the bottom mel band of the
+# default features (HTK, 10-52 Hz), which also holds the ship blade-rate lines and is
+# about twice as wide as a fin pulse's 14-32 Hz box: a fin pulse at -5 dB in its box
+# stands about -8 dB in the only mel band that carries it, about the faintest that a
+# 1-s pulse still lifts out of the noise.
+SNR_DB = {"blue_whale": ((-5.0, 0.0), (5.0, 25.0)), "fin_whale": ((-5.0, 0.0), (5.0, 25.0)),
+          "right_whale": ((-10.0, 0.0), (0.0, 20.0)),
+          "humpback_whale": ((-10.0, 0.0), (0.0, 20.0)),
+          "minke_whale": ((-10.0, 0.0), (0.0, 20.0)),
+          "killer_whale": ((-10.0, 0.0), (0.0, 20.0))}
+# Confusable pairs, so that band energy alone cannot tell humpback from killer whale:
+# a share of humpback phrases sung high, every unit's fundamental at 500-1200 Hz (in the
+# killer whale band, 500 Hz-4 kHz), and a share of killer whale calls at the low end of
+# their range, fundamental 550-700 Hz with harmonics falling steeply (most energy below
+# 1.5 kHz, where humpback units usually sit)
+HUMPBACK_HIGH_SHARE = 0.3
+KILLER_LOW_SHARE = 0.3
 
 
 class Call(NamedTuple):
@@ -56,6 +73,20 @@ class Call(NamedTuple):
     samples: np.ndarray
     low_hz: float
     high_hz: float
+
+
+def draw_snr_db(species: str, rng: np.random.Generator) -> float:
+    """One call's signal-to-noise ratio in dB from the mixture of :data:`SNR_DB`.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> draws = np.array([draw_snr_db("minke_whale", rng) for _ in range(2000)])
+    >>> bool(-10 <= draws.min() and draws.max() <= 20), bool(0.22 < np.mean(draws < 0) < 0.28)
+    (True, True)
+    """
+    low, usual = SNR_DB[species]
+    return float(rng.uniform(*(low if rng.random() < LOW_SNR_SHARE else usual)))
 
 
 def _top_hz(sample_rate: int) -> float:
@@ -149,9 +180,12 @@ def humpback_whale_call(rng: np.random.Generator, sample_rate: int) -> Call:
     Each unit is harmonic and frequency-modulated (rising, falling, arched or U-shaped,
     with slight vibrato) on a fundamental of 80 Hz to about 2 kHz, its harmonics up to
     4 kHz (Payne & McVay 1971, Science 173:585-597; Au et al. 2006, J. Acoust. Soc. Am.
-    120:1103-1110; DESIGN.md §4: units 0.1-4 s, about 80 Hz to 4 kHz).
+    120:1103-1110; DESIGN.md §4: units 0.1-4 s, about 80 Hz to 4 kHz). A share
+    :data:`HUMPBACK_HIGH_SHARE` of phrases is sung high, each unit starting at
+    500-1200 Hz, inside the killer whale band.
     """
     pieces, lows, highs = [], [], []
+    base_hz = (500.0, 1200.0) if rng.random() < HUMPBACK_HIGH_SHARE else (80.0, 1000.0)
     for unit in range(rng.integers(1, 4)):
         if unit:
             pieces.append(np.zeros(sample_count(rng.uniform(0.1, 0.5), sample_rate), np.float32))
@@ -160,7 +194,7 @@ def humpback_whale_call(rng: np.random.Generator, sample_rate: int) -> Call:
         contour = [position, 1 - position, np.sin(np.pi * position),
                    1 - np.sin(np.pi * position)][rng.integers(4)]
         vibrato = 1 + np.sin(2 * np.pi * rng.uniform(4, 12) * position * samples / sample_rate)
-        base = np.exp(rng.uniform(np.log(80.0), np.log(1000.0)))
+        base = np.exp(rng.uniform(*np.log(base_hz)))
         track = base * np.exp(rng.uniform(0.1, 0.7) * contour + 0.02 * vibrato)
         sound = _harmonics(track, sample_rate, rng.uniform(0.4, 0.8) ** np.arange(8), rng,
                            rise_s=0.05, fall_s=0.1)
@@ -193,15 +227,20 @@ def killer_whale_call(rng: np.random.Generator, sample_rate: int) -> Call:
     """Killer whale pulsed call: a 0.5-1.5 s harmonic stack on a 0.5-2 kHz fundamental.
 
     The fundamental (the pulse repetition rate) wanders smoothly within ±25 % and half
-    of the calls end in an upsweep; harmonics fall off as ``k ** -tilt`` and reach up to
-    4 kHz (Ford 1989, Can. J. Zool. 67:727-745; DESIGN.md §4).
+    of the calls end in an upsweep; harmonics fall off as ``k ** -tilt`` (tilt 0.5-1.5)
+    and reach up to 4 kHz (Ford 1989, Can. J. Zool. 67:727-745; DESIGN.md §4). A share
+    :data:`KILLER_LOW_SHARE` sits at the low end: a 550-700 Hz fundamental, tilt
+    1.5-2.5, most energy below 1.5 kHz, where humpback units usually sit.
     """
     samples = sample_count(rng.uniform(0.5, 1.5), sample_rate)
-    knots = np.exp(rng.uniform(np.log(600.0), np.log(1600.0)) + rng.uniform(-0.25, 0.25, 4))
+    low = rng.random() < KILLER_LOW_SHARE
+    centre_hz, tilt = ((550.0, 700.0), (1.5, 2.5)) if low else ((600.0, 1600.0), (0.5, 1.5))
+    knots = np.exp(rng.uniform(*np.log(centre_hz)) + rng.uniform(-0.25, 0.25, 4))
     if rng.random() < 0.5:
         knots[-1] *= rng.uniform(1.2, 1.5)  # terminal upsweep
-    track = np.clip(np.interp(np.linspace(0, 1, samples), [0, 0.3, 0.7, 1], knots), 500, 2000)
-    amplitudes = np.arange(1, 11) ** -rng.uniform(0.5, 1.5)
+    # held 50 Hz inside 500 Hz so that its spectral skirt stays in the band too
+    track = np.clip(np.interp(np.linspace(0, 1, samples), [0, 0.3, 0.7, 1], knots), 550, 2000)
+    amplitudes = np.arange(1, 11) ** -rng.uniform(*tilt)
     return _harmonics(track, sample_rate, amplitudes, rng, rise_s=0.05, fall_s=0.1)
 
 

@@ -1,9 +1,12 @@
-"""Ocean noise, as a hydrophone hears it between calls: never silent.
+"""Noise, as a hydrophone hears it between calls: never silent.
 
-Coloured ambient noise whose power falls with frequency (as the Wenz curves), sometimes
-with a passing ship (tonal blade-rate lines below 100 Hz over modulated cavitation noise)
-or snapping shrimp (impulsive broadband clicks). :func:`ocean_noise` mixes them; every
-draw comes from the generator it is given.
+:func:`ocean_noise`: coloured ambient noise whose power falls with frequency (as the
+Wenz curves), often with a passing ship (tonal blade-rate lines below 100 Hz over
+modulated cavitation noise) or snapping shrimp (impulsive broadband clicks).
+:func:`noise_bed`, under every clip and long recording: ocean noise or, as recorders
+also deliver, plain white, pink or brown noise, sometimes with a stretch where the
+ambient drops out and only the recorder's low-level sensor noise is left. Every draw
+comes from the generator it is given.
 """
 
 from __future__ import annotations
@@ -13,8 +16,15 @@ import scipy.fft
 
 from whalelab.synth.signals import harmonic_series, sample_count
 
-SHIP_CHANCE = 0.3        # share of noise segments with a ship passing
-SHRIMP_CHANCE = 0.3      # share of noise segments with snapping shrimp
+SHIP_CHANCE = 0.5        # share of ocean noise segments with a ship passing
+SHRIMP_CHANCE = 0.3      # share of ocean noise segments with snapping shrimp
+# the kind of noise under a clip or recording, with its share: ocean noise, or plain
+# noise whose power falls as f ** -slope (white 0, pink 1, brown 2)
+NOISE_KINDS = {"ocean": 0.7, "white": 0.1, "pink": 0.1, "brown": 0.1}
+_SLOPES = {"white": 0.0, "pink": 1.0, "brown": 2.0}
+SENSOR_STRETCH_CHANCE = 0.15    # share of beds with a stretch of sensor noise alone
+SENSOR_STRETCH_S = (0.5, 2.5)   # its length, seconds
+SENSOR_DROP_DB = (20.0, 40.0)   # its level below the bed around it
 
 
 def _unit_rms(samples: np.ndarray) -> np.ndarray:
@@ -63,12 +73,14 @@ def _snapping_shrimp(rng: np.random.Generator, samples: int, sample_rate: int) -
     return _unit_rms(np.convolve(train, click - click.mean())[:samples])
 
 
-def ocean_noise(rng: np.random.Generator, samples: int, sample_rate: int = 8000) -> np.ndarray:
+def ocean_noise(rng: np.random.Generator, samples: int, sample_rate: int = 8000, *,
+                ship_chance: float = SHIP_CHANCE,
+                shrimp_chance: float = SHRIMP_CHANCE) -> np.ndarray:
     """Ocean noise ``(samples,)`` float32 at unit RMS, never silent.
 
     Coloured ambient noise whose power falls with frequency (-3 to -6 dB per octave above
-    a 20-200 Hz corner, as the Wenz curves), plus in 30 % of cases a passing ship and in
-    30 % snapping shrimp, each at a random level.
+    a 20-200 Hz corner, as the Wenz curves), plus with chance ``ship_chance`` (50 %) a
+    passing ship and with ``shrimp_chance`` (30 %) snapping shrimp, each at a random level.
 
     Examples
     --------
@@ -78,8 +90,48 @@ def ocean_noise(rng: np.random.Generator, samples: int, sample_rate: int = 8000)
     """
     noise = _coloured_noise(rng, samples, sample_rate, corner_hz=rng.uniform(20, 200),
                             slope=rng.uniform(1.0, 2.0))
-    if rng.random() < SHIP_CHANCE:
+    if rng.random() < ship_chance:
         noise += 10 ** (rng.uniform(-6, 3) / 20) * _ship(rng, samples, sample_rate)
-    if rng.random() < SHRIMP_CHANCE:
+    if rng.random() < shrimp_chance:
         noise += 10 ** (rng.uniform(-12, -3) / 20) * _snapping_shrimp(rng, samples, sample_rate)
+    return _unit_rms(noise).astype(np.float32)
+
+
+def _sensor_stretch(rng: np.random.Generator, noise: np.ndarray,
+                    sample_rate: int) -> np.ndarray:
+    """``noise`` with one stretch where it fades out (20 ms ramps) to white sensor noise
+    :data:`SENSOR_DROP_DB` below it, as when the ambient drops out around a recorder."""
+    length = min(sample_count(rng.uniform(*SENSOR_STRETCH_S), sample_rate), len(noise))
+    start = int(rng.integers(0, len(noise) - length + 1))
+    ramp = min(sample_count(0.02, sample_rate), length // 2)
+    inside = np.zeros(len(noise))
+    inside[start:start + length] = 1.0
+    if ramp:
+        edge = 0.5 - 0.5 * np.cos(np.pi * np.arange(1, ramp + 1) / (ramp + 1))
+        inside[start:start + ramp] = edge
+        inside[start + length - ramp:start + length] = edge[::-1]
+    sensor = 10 ** (-rng.uniform(*SENSOR_DROP_DB) / 20) * rng.standard_normal(len(noise))
+    return noise * (1 - inside) + sensor * inside
+
+
+def noise_bed(rng: np.random.Generator, samples: int, sample_rate: int = 8000) -> np.ndarray:
+    """The noise under a clip or recording ``(samples,)`` float32 at unit RMS, never silent.
+
+    One of :data:`NOISE_KINDS`: :func:`ocean_noise` (70 %) or white, pink or brown noise
+    (10 % each); in :data:`SENSOR_STRETCH_CHANCE` (15 %) of cases with a 0.5-2.5 s stretch
+    of low-level sensor noise alone (:data:`SENSOR_DROP_DB` below the rest).
+
+    Examples
+    --------
+    >>> bed = noise_bed(np.random.default_rng(0), 8000, 8000)
+    >>> bed.shape, round(float(np.sqrt(np.mean(bed ** 2))), 3)
+    ((8000,), 1.0)
+    """
+    kind = str(rng.choice(list(NOISE_KINDS), p=list(NOISE_KINDS.values())))
+    if kind == "ocean":
+        noise = ocean_noise(rng, samples, sample_rate)
+    else:
+        noise = _coloured_noise(rng, samples, sample_rate, corner_hz=1.0, slope=_SLOPES[kind])
+    if rng.random() < SENSOR_STRETCH_CHANCE:
+        noise = _sensor_stretch(rng, noise, sample_rate)
     return _unit_rms(noise).astype(np.float32)
