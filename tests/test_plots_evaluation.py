@@ -71,3 +71,14 @@ def test_reliability_diagram_draws_the_classes_asked_for():
         "perfect", "c", "a"]
     with pytest.raises(DataError, match="'d'"):
         plots.reliability_diagram(result, classes=["d"])
+
+
+def test_pr_curves_mark_each_threshold_at_its_precision_and_recall():
+    probabilities = np.array([[0.9, 0.2], [0.6, 0.7], [0.4, 0.9], [0.1, 0.3]])
+    targets = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
+    fig = plots.pr_curves(probabilities, targets, classes=["a", "b"], thresholds=[0.5, 0.8])
+    markers = [line for line in fig.axes[0].lines if line.get_marker() == "o"]
+    # a: scores >= 0.5 are clips 0, 1 -> one of two positives found, one of two right
+    # b: scores >= 0.8 is clip 2 -> one of two positives, precision 1
+    assert [(m.get_xdata()[0], m.get_ydata()[0]) for m in markers] == [(0.5, 0.5), (0.5, 1.0)]
+    assert markers[0].get_label() == "threshold (chosen on validation)"

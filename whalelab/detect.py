@@ -502,6 +502,28 @@ def _recording_traces(trained: TrainedModel, pairs: Sequence[tuple[Path, Path]],
     return scores, contrasts
 
 
+def _variants(trained: TrainedModel, pairs: Sequence[tuple[Path, Path]], *,
+              order: tuple[bool, bool], batch_size: int, progress: bool | None
+              ) -> Iterator[tuple[bool, bool, dict[str, np.ndarray], dict[str, np.ndarray] | None]]:
+    """``(gate, trim, scores, contrasts or None)`` for each gating and trimming choice, in
+    ``order``; the traces are computed once per gate."""
+    for gate in order:
+        scores, contrasts = _recording_traces(trained, pairs, gate=gate,
+                                              hop_s=trained.config.detect.hop_s,
+                                              batch_size=batch_size, progress=progress)
+        for trim in order:
+            yield gate, trim, scores, contrasts if trim else None
+
+
+def _annotated_pairs(folder: str | Path) -> list[tuple[Path, Path]]:
+    """:func:`annotated_recordings` of ``folder``; none is a :class:`DataError`."""
+    pairs = annotated_recordings(folder)
+    if not pairs:
+        raise DataError(f"{folder}: no audio files with a Raven table beside them "
+                        f"(NAME.wav + NAME{TABLE_SUFFIX})")
+    return pairs
+
+
 def _truth(pairs: Sequence[tuple[Path, Path]], label_column: str) -> pd.DataFrame:
     """The Raven tables of ``pairs`` as one table with a ``file`` column."""
     return pd.concat([read_raven(table, label_column=label_column).assign(file=str(audio))
@@ -526,24 +548,19 @@ def choose_detection_settings(model_source: str | Path, validation: str | Path, 
         The chosen settings, and the sweep: ``gate, trim, threshold, precision, recall,
         f1, tp, fp, fn`` per combination.
     """
-    pairs = annotated_recordings(validation)
-    if not pairs:
-        raise DataError(f"{validation}: no validation recordings with Raven tables beside them")
+    pairs = _annotated_pairs(validation)
     trained = load_model(model_source, device=device)
     config, base = trained.config, trained.config.detect
     truth = _truth(pairs, config.data.label_column)
     rows = []
-    for gate in (False, True):
-        scores, contrasts = _recording_traces(trained, pairs, gate=gate, hop_s=base.hop_s,
-                                              batch_size=batch_size, progress=progress)
-        for trim in (False, True):
-            sweep = threshold_sweep(scores, truth, config.classes,
-                                    frames_per_second=config.features.frames_per_second,
-                                    thresholds=thresholds, iou=iou, bands=trained.bands,
-                                    contrasts=contrasts if trim else None,
-                                    min_duration_s=base.min_duration_s,
-                                    merge_gap_s=base.merge_gap_s)
-            rows.append(sweep.assign(gate=gate, trim=trim))
+    for gate, trim, scores, contrasts in _variants(trained, pairs, order=(False, True),
+                                                   batch_size=batch_size, progress=progress):
+        sweep = threshold_sweep(scores, truth, config.classes,
+                                frames_per_second=config.features.frames_per_second,
+                                thresholds=thresholds, iou=iou, bands=trained.bands,
+                                contrasts=contrasts, min_duration_s=base.min_duration_s,
+                                merge_gap_s=base.merge_gap_s)
+        rows.append(sweep.assign(gate=gate, trim=trim))
     table = pd.concat(rows, ignore_index=True)[["gate", "trim", "threshold", "precision",
                                                  "recall", "f1", "tp", "fp", "fn"]]
     best = table.sort_values(["f1", "gate", "trim", "threshold"],
@@ -565,31 +582,26 @@ def compare_gating_and_trimming(model_source: str | Path, data: str | Path, *,
         One row per ``(gate, trim)``: ``precision, recall, f1``, the F1 interval
         ``f1_low, f1_high`` and ``false_alarms_per_hour``.
     """
-    pairs = annotated_recordings(data)
-    if not pairs:
-        raise DataError(f"{data}: no audio files with a Raven table beside them")
+    pairs = _annotated_pairs(data)
     trained = load_model(model_source, device=device)
     config, base = trained.config, trained.config.detect
     truth = _truth(pairs, config.data.label_column)
     hours = {str(audio): audio_info(audio).duration / 3600 for audio, _ in pairs}
     rows = []
-    for gate in (True, False):
-        scores, contrasts = _recording_traces(trained, pairs, gate=gate, hop_s=base.hop_s,
-                                              batch_size=batch_size, progress=progress)
-        for trim in (True, False):
-            predicted = find_file_events(
-                scores, config.classes, frames_per_second=config.features.frames_per_second,
-                contrasts=contrasts if trim else None, threshold=base.threshold,
-                low_threshold=base.low_threshold, min_duration_s=base.min_duration_s,
-                merge_gap_s=base.merge_gap_s, bands=trained.bands)
-            scored = score_events(predicted, truth, config.classes, hours=hours, iou=iou,
-                                  seed=config.train.seed)
-            rows.append({"gate": gate, "trim": trim,
-                         **{name: scored["overall"][name] for name in ("precision", "recall",
-                                                                        "f1")},
-                         "f1_low": scored["intervals_95"]["f1"][0],
-                         "f1_high": scored["intervals_95"]["f1"][1],
-                         "false_alarms_per_hour": scored["false_alarms_per_hour"]})
+    for gate, trim, scores, contrasts in _variants(trained, pairs, order=(True, False),
+                                                   batch_size=batch_size, progress=progress):
+        predicted = find_file_events(
+            scores, config.classes, frames_per_second=config.features.frames_per_second,
+            contrasts=contrasts, threshold=base.threshold, low_threshold=base.low_threshold,
+            min_duration_s=base.min_duration_s, merge_gap_s=base.merge_gap_s,
+            bands=trained.bands)
+        scored = score_events(predicted, truth, config.classes, hours=hours, iou=iou,
+                              seed=config.train.seed)
+        rows.append({"gate": gate, "trim": trim,
+                     **{name: scored["overall"][name] for name in ("precision", "recall", "f1")},
+                     "f1_low": scored["intervals_95"]["f1"][0],
+                     "f1_high": scored["intervals_95"]["f1"][1],
+                     "false_alarms_per_hour": scored["false_alarms_per_hour"]})
     return pd.DataFrame(rows)
 
 
@@ -625,10 +637,7 @@ def evaluate_recordings(model_source: str | Path, data: str | Path, *,
         ``recordings``, ``audio_hours``, the detection ``settings``, and with
         ``validation`` the ``settings_sweep`` and ``baselines``.
     """
-    pairs = annotated_recordings(data)
-    if not pairs:
-        raise DataError(f"{data}: no audio files with a Raven table beside them "
-                        f"(NAME.wav + NAME{TABLE_SUFFIX})")
+    pairs = _annotated_pairs(data)
     source = Path(model_source)
     extra: dict[str, Any] = {}
     if validation is not None:
@@ -654,7 +663,7 @@ def evaluate_recordings(model_source: str | Path, data: str | Path, *,
                            onset_tolerance_s=onset_tolerance_s, seed=config.train.seed)
     if validation is not None:
         extra["baselines"] = {"band_energy": event_baseline(
-            annotated_recordings(validation), pairs, features=config.features,
+            _annotated_pairs(validation), pairs, features=config.features,
             classes=config.classes, bands=trained.bands, label_column=config.data.label_column,
             iou=iou, onset_tolerance_s=onset_tolerance_s, min_duration_s=chosen.min_duration_s,
             merge_gap_s=chosen.merge_gap_s, seed=config.train.seed)}

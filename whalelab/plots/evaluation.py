@@ -51,13 +51,17 @@ def confusion_matrix(matrix: Any, *, labels: Sequence[str]) -> Figure:
     return fig
 
 
-def pr_curves(probabilities: Any, targets: Any, *, classes: Sequence[str]) -> Figure:
+def pr_curves(probabilities: Any, targets: Any, *, classes: Sequence[str],
+              thresholds: Any = None) -> Figure:
     """Precision against recall per class, with average precision (AP) in the legend.
 
     Parameters
     ----------
     probabilities, targets : arrays, ``(clips, classes)``
         Clipwise probabilities and multi-hot truth. Classes without positives are left out.
+    thresholds : array ``(classes,)`` or None
+        Each class's decision threshold (chosen on validation): marked on its curve at
+        the precision and recall of its scores at that threshold.
 
     Examples
     --------
@@ -68,12 +72,20 @@ def pr_curves(probabilities: Any, targets: Any, *, classes: Sequence[str]) -> Fi
     probabilities, targets = as_numpy(probabilities), as_numpy(targets)
     fig = new_figure(6, 5)
     ax = fig.subplots()
+    marked = False
     for k, name in enumerate(classes):
         if targets[:, k].sum() == 0:
             continue
         precision, recall, _ = skm.precision_recall_curve(targets[:, k], probabilities[:, k])
         ap = skm.average_precision_score(targets[:, k], probabilities[:, k])
-        ax.plot(recall, precision, drawstyle="steps-post", label=f"{name} (AP {ap:.2f})")
+        line, = ax.plot(recall, precision, drawstyle="steps-post", label=f"{name} (AP {ap:.2f})")
+        if thresholds is not None:
+            chosen = probabilities[:, k] >= as_numpy(thresholds)[k]
+            hits = int((chosen & (targets[:, k] > 0)).sum())
+            ax.plot(hits / targets[:, k].sum(), hits / chosen.sum() if chosen.any() else 1.0,
+                    "o", markersize=8, markerfacecolor="none", color=line.get_color(),
+                    label=None if marked else "threshold (chosen on validation)")
+            marked = True
     ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02),
            title="precision-recall per class")
     ax.legend(loc="lower left", fontsize="small")

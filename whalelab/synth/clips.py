@@ -5,8 +5,8 @@ a clip of :data:`BACKGROUND` holds noise alone. What makes the clips hard, in ev
 split alike (all splits draw from this one distribution):
 
 - faint calls: each call's signal-to-noise ratio in its box comes from the mixture of
-  :data:`~whalelab.synth.calls.SNR_DB` (25 % from -10 to 0 dB; blue and fin whales from
-  -5 dB);
+  :data:`~whalelab.synth.calls.SNR_DB` (15 % from -10 to 0 dB; blue and fin whales from
+  0 dB);
 - two calls: a share :data:`TWO_CALL_SHARE` (20 %) of call clips holds a second call,
   of the same class in :data:`SAME_CLASS_SHARE` (50 %) of them (never for blue whales,
   whose 10-20 s calls outlast a clip), else of another species drawn uniformly (the

@@ -16,7 +16,7 @@ import scipy.fft
 
 from whalelab.synth.signals import harmonic_series, sample_count
 
-SHIP_CHANCE = 0.5        # share of ocean noise segments with a ship passing
+SHIP_CHANCE = 0.35       # share of ocean noise segments with a ship passing
 SHRIMP_CHANCE = 0.3      # share of ocean noise segments with snapping shrimp
 # the kind of noise under a clip or recording, with its share: ocean noise, or plain
 # noise whose power falls as f ** -slope (white 0, pink 1, brown 2)
@@ -79,7 +79,7 @@ def ocean_noise(rng: np.random.Generator, samples: int, sample_rate: int = 8000,
     """Ocean noise ``(samples,)`` float32 at unit RMS, never silent.
 
     Coloured ambient noise whose power falls with frequency (-3 to -6 dB per octave above
-    a 20-200 Hz corner, as the Wenz curves), plus with chance ``ship_chance`` (50 %) a
+    a 20-200 Hz corner, as the Wenz curves), plus with chance ``ship_chance`` (35 %) a
     passing ship and with ``shrimp_chance`` (30 %) snapping shrimp, each at a random level.
 
     Examples
