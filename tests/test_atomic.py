@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 
 import pytest
+import torch
 
 from whalelab.atomic import atomic_write, write_json, write_text
+from whalelab.checkpoint import load_checkpoint, save_checkpoint
+from whalelab.errors import StorageError, WhaleLabError
 
 
 def names(folder) -> list[str]:
@@ -85,3 +90,46 @@ def test_replacing_keeps_readers_of_the_old_file_working(tmp_path):
         assert reader.read() == "old"
     assert path.read_text() == "new"
     assert os.listdir(tmp_path) == ["table.txt"]
+
+
+def test_a_full_disk_is_one_line_naming_the_file_and_the_last_checkpoint_still_loads(
+        tmp_path, monkeypatch):
+    path = save_checkpoint(tmp_path / "RUN" / "last.pt", {"model": {"w": torch.ones(3)},
+                                                          "epoch": 4})
+    real_save = torch.save
+
+    def full_disk(state, temporary):
+        real_save({"model": {}}, temporary)  # part of it reached the disk
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(StorageError) as caught:
+        save_checkpoint(path, {"model": {"w": torch.zeros(3)}, "epoch": 5})
+    assert isinstance(caught.value, WhaleLabError)
+    assert str(caught.value) == f"no space left on device while writing {path}"
+    assert "\n" not in str(caught.value)
+    monkeypatch.undo()
+    state = load_checkpoint(path)  # the last good one
+    assert state["epoch"] == 4 and torch.equal(state["model"]["w"], torch.ones(3))
+    assert names(path.parent) == ["last.pt"]  # the temporary is gone
+
+
+def test_permission_denied_is_one_clear_line(tmp_path, monkeypatch):
+    path = write_text(tmp_path / "thresholds.json", "old")
+
+    def refuse(source, target):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(target))
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(StorageError, match=r"^permission denied while writing .*thresholds\.json$"):
+        write_text(path, "new")
+    assert path.read_text() == "old"
+    assert names(tmp_path) == ["thresholds.json"]
+
+
+def test_a_folder_that_cannot_be_made_is_named(tmp_path):
+    (tmp_path / "runs").write_text("a file where the run folder should be")
+    target = tmp_path / "runs" / "mine" / "config.json"
+    with pytest.raises(StorageError,
+                       match=f"^not a directory while writing {re.escape(str(target))}$"):
+        write_json(target, {})

@@ -247,3 +247,13 @@ def test_metrics_carry_calibration_and_the_table_prints_ece_per_class():
         assert row[column] == f"{ece:.3f}"
     assert any(line.split()[:2] == ["macro_ece", f"{metrics['macro_ece']:.3f}"]
                for line in table if line)
+
+
+def test_a_class_with_too_few_validation_positives_keeps_one_half_with_a_warning():
+    # one positive val clip, scored lowest: F1 alone would put the threshold under it (~2.6e-12)
+    probabilities = np.array([[5.2e-12, 0.9], [0.3, 0.8], [0.4, 0.7], [0.2, 0.1]])
+    targets = np.array([[1, 1], [0, 1], [0, 1], [0, 0]])
+    with pytest.warns(UserWarning, match=r"fewer than 3\) for faint \(1\): they keep 0.5"):
+        thresholds = choose_thresholds(probabilities, targets, classes=["faint", "clear"])
+    assert thresholds[0] == 0.5
+    assert thresholds[1] == pytest.approx((0.7 + 0.1) / 2)  # three positives: chosen by F1

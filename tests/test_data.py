@@ -15,6 +15,7 @@ from whalelab.data import (BACKGROUND, Clip, ClipCache, ClipDataset, ClipIndex, 
                            split_by_recording)
 from whalelab.data import dataset as dataset_module
 from whalelab.errors import DataError, WhaleLabError
+from whalelab.features import logmel_pipeline
 from whalelab.model import build_model
 from whalelab.raven import write_raven
 
@@ -31,7 +32,9 @@ def _class_tree(root, classes=("fin", "minke"), files=5, split=None, seconds=1.0
     for k, name in enumerate([*classes, *background]):
         folder = root / split / name if split else root / name
         for i in range(files):
-            write_audio(folder / f"{name}_{i}.wav", _tone(200 + 100 * k + i, seconds), RATE)
+            offset = 10 * ("", "train", "val", "test").index(split or "")  # no copies across splits
+            write_audio(folder / f"{name}_{i}.wav", _tone(200 + 100 * k + i + offset, seconds),
+                        RATE)
     return root
 
 
@@ -266,16 +269,16 @@ def test_mixed_formats_rates_depths_and_channels_give_one_api(tmp_path):
         assert abs(np.argmax(spectrum) * RATE / (2 * 2 * RATE) * 2 - 440) < 2
 
 
-def test_dataset_crops_and_pads_centred_in_eval_random_in_training():
+def test_dataset_crops_and_tiles_centred_in_eval_random_in_training():
     long_clip = np.arange(10, dtype=np.float32)
-    short_clip = np.ones(3, dtype=np.float32)
+    short_clip = np.arange(1, 4, dtype=np.float32)
     index = ClipIndex([Clip("long.wav", labels=("a",)), Clip("short.wav")], ["a"])
     cache = ClipCache()
     cache._waveforms.update({("long.wav", 0.0, None, 4): long_clip,
                              ("short.wav", 0.0, None, 4): short_clip})
     evaluation = ClipDataset(index, sample_rate=4, clip_seconds=1.5, cache=cache)
     assert evaluation[0][0].tolist() == [2, 3, 4, 5, 6, 7]
-    assert evaluation[1][0].tolist() == [0, 1, 1, 1, 0, 0]
+    assert evaluation[1][0].tolist() == [3, 1, 2, 3, 1, 2]  # repeated, one copy centred
     training = ClipDataset(index, sample_rate=4, clip_seconds=1.5, train=True, cache=cache)
     starts = {int(training[0][0][0]) for _ in range(60)}
     assert starts == {0, 1, 2, 3, 4}
@@ -510,7 +513,8 @@ def test_frame_targets_follow_the_call_wherever_crop_or_pad_puts_it(seconds, tra
         at_frames = torch.cat([waveform, torch.zeros(hop)])[::hop][:len(frame_target)]
         assert frame_target[:, 1].tolist() == (at_frames != 0).float().tolist()
         assert frame_target[:, 0].sum() == 0 and frame_target[:, 1].sum() > 0
-        placements.add(int(frame_target[:, 1].argmax()))
+        onsets = np.flatnonzero(np.diff(frame_target[:, 1].numpy()) > 0) + 1
+        placements.add(int(onsets[0]))  # the first call that begins inside the window
     assert len(placements) > (1 if train and seconds != 2.0 else 0)
     if not train:  # centred: the call moves by half the difference in length
         assert placements == {round(0.7 * rate / hop)}
@@ -526,7 +530,8 @@ def test_frame_targets_are_clipped_to_the_window_and_zero_where_unknown():
     index, cache = _call_index(1.0, (0.6, 1.5), rate)  # a span past the clip's audio
     padded = ClipDataset(index, sample_rate=rate, clip_seconds=2.0, cache=cache,
                          hop_length=hop)[0][2][:, 1]
-    assert padded.tolist() == [0.0] * 11 + [1.0] * 4 + [0.0] * 6  # not into the padding
+    # the call repeats where its audio does (0.5 s before and after), never past its end
+    assert padded.tolist() == [0.0] + [1.0] * 4 + [0.0] * 6 + [1.0] * 4 + [0.0] * 6
     index, cache = _call_index(1.0, (0.2, 0.4), rate, spans=False)
     unknown = ClipDataset(index, sample_rate=rate, clip_seconds=2.0, cache=cache,
                           hop_length=hop)[0]
@@ -552,3 +557,143 @@ def test_frame_targets_leave_the_random_crops_as_they_were():
         strong, batch_size=1)))
     assert (waveforms.shape, targets.shape, frame_target.shape, known.shape) == (
         (1, 200), (1, 2), (1, 51, 2), (1,))
+
+
+RAVEN_HEADER = ("Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\t"
+                "High Freq (Hz)\tSpecies\n")
+
+
+def _table_with_an_empty_label(folder):
+    write_audio(folder / "long.flac", _tone(100, 40.0), RATE, subtype="PCM_24")
+    (folder / "long.selections.txt").write_text(
+        RAVEN_HEADER + "3\tSpectrogram 1\t1\t2\t3\t50\t200\tfin\n"
+        "7\tSpectrogram 1\t1\t21\t22\t50\t200\t \n"
+        "9\tSpectrogram 1\t1\t31\t32\t50\t200\tright\n")
+
+
+def test_an_empty_raven_label_is_named_unless_the_user_says_what_it_means(tmp_path):
+    _table_with_an_empty_label(tmp_path)
+    with pytest.raises(DataError, match=r"long\.selections\.txt: 1 selection\(s\) have an "
+                                        r"empty Species, first selection 7 at 21-22 s"):
+        load_index(tmp_path, window_s=5.0, hop_s=1.0, background_cap=1.0)
+    with pytest.warns(UserWarning, match="skipped 1"):  # skip: the whole table, not the row
+        with pytest.raises(DataError, match="no usable audio clips"):
+            load_index(tmp_path, window_s=5.0, hop_s=1.0, on_error="skip")
+
+    def at(index, start):
+        return [clip.labels for clip in index.clips if clip.start_s == start]
+
+    as_background = load_index(tmp_path, window_s=5.0, hop_s=1.0, background_cap=1.0,
+                               val_fraction=0, test_fraction=0, empty_label=BACKGROUND)
+    assert as_background.classes == ["fin", "right"]
+    assert at(as_background, 19.0) == [()]  # the unlabelled box: no call
+    as_class = load_index(tmp_path, window_s=5.0, hop_s=1.0, background_cap=1.0,
+                          val_fraction=0, test_fraction=0, empty_label="unknown_call")
+    assert as_class.classes == ["fin", "right", "unknown_call"]
+    assert at(as_class, 19.0) == [("unknown_call",)]
+
+
+def test_byte_identical_clips_in_the_splits_the_data_gives_are_dropped_from_the_later(tmp_path):
+    for split, shift in (("train", 0), ("val", 7), ("test", 13)):
+        for k, name in enumerate(("fin", "minke")):
+            for i in range(2):
+                write_audio(tmp_path / split / name / f"{name}_{i}.wav",
+                            _tone(200 + 100 * k + 10 * i + shift, 1.0), RATE)
+    original = tmp_path / "train" / "fin" / "fin_0.wav"
+    (tmp_path / "test" / "minke" / "copy.wav").write_bytes(original.read_bytes())
+    (tmp_path / "val" / "fin" / "copy.wav").write_bytes(original.read_bytes())
+    with pytest.warns(UserWarning, match=r"2 clip\(s\) hold byte-identical audio .* dropped .*"
+                                         r"val/fin/copy\.wav \(val; same as .*train/fin/fin_0"
+                                         r"\.wav in train\); .*test/minke/copy\.wav \(test"):
+        index = load_index(tmp_path)
+    assert not any(clip.path.endswith("copy.wav") for clip in index.clips)
+    assert len(index) == 12 and {clip.split for clip in index.clips} == {"train", "val", "test"}
+
+
+def test_byte_identical_clips_split_by_seed_are_moved_to_the_first_side(tmp_path):
+    _class_tree(tmp_path, files=10)
+    for i in range(10):  # the same audio filed again under another class's folder
+        (tmp_path / BACKGROUND / f"copy_{i}.wav").write_bytes(
+            (tmp_path / "fin" / f"fin_{i}.wav").read_bytes())
+    with pytest.warns(UserWarning, match=r"clip\(s\) hold byte-identical audio .* moved"):
+        index = load_index(tmp_path, seed=0)
+    split_of = {clip.path.rsplit("/", 1)[1]: clip.split for clip in index.clips}
+    assert len(index) == 40
+    for i in range(10):
+        assert split_of[f"copy_{i}.wav"] == split_of[f"fin_{i}.wav"]
+
+
+def test_windows_of_two_copies_of_a_recording_share_a_split(tmp_path):
+    _annotated_recording(tmp_path, name="a")
+    _annotated_recording(tmp_path, name="b")
+    with pytest.warns(UserWarning, match="byte-identical audio"):
+        index = load_index(tmp_path, window_s=5.0, hop_s=5.0, background_cap=1.0, seed=1)
+    split_of = {(clip.path.rsplit("/", 1)[1], clip.start_s): clip.split for clip in index.clips}
+    for (name, start), split in split_of.items():
+        assert split == split_of["a.flac" if name == "b.flac" else "b.flac", start]
+
+
+# ------------------------------------------------------------- padding and sample rates
+
+
+def _pink_noise(seconds: float, rate: int = RATE, seed: int = 0) -> np.ndarray:
+    """Noise whose power falls as 1/f, as ocean ambient noise does."""
+    samples = int(seconds * rate)
+    spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(samples))
+    frequency = np.fft.rfftfreq(samples, 1 / rate)
+    spectrum[0], spectrum[1:] = 0, spectrum[1:] / np.sqrt(frequency[1:])
+    noise = np.fft.irfft(spectrum, samples)
+    return (0.1 * noise / noise.std()).astype(np.float32)
+
+
+def test_short_background_clips_keep_their_log_mel_statistics_where_zeros_would_not():
+    features = RunConfig.from_profile("smoke", data="", classes=["a"]).features
+    logmel = logmel_pipeline(features)
+    full = _pink_noise(features.clip_seconds)
+
+    def statistics(waveform: np.ndarray) -> np.ndarray:
+        """Each mel band's mean and spread over time, dB: ``(2, mel)``."""
+        frames = logmel(torch.as_tensor(waveform)[None])[0, 0].numpy()  # (time, mel)
+        return np.stack([frames.mean(axis=0), frames.std(axis=0)])
+
+    reference = statistics(full)
+    for seconds in (1, 2, 5):
+        cut = full[:seconds * RATE]
+        cache = ClipCache()
+        cache._waveforms[("bg.wav", 0.0, None, RATE)] = cut
+        tiled = ClipDataset(ClipIndex([Clip("bg.wav")], ["a"]), sample_rate=RATE,
+                            clip_seconds=features.clip_seconds, cache=cache)[0][0].numpy()
+        assert tiled.shape == full.shape
+        left = (len(full) - len(cut)) // 2
+        np.testing.assert_array_equal(tiled[left:left + len(cut)], cut)  # the clip, centred
+        assert np.abs(statistics(tiled) - reference).max() < 2.0  # dB, mean and spread
+        if seconds < 5:
+            zero_padded = np.pad(cut, (left, len(full) - len(cut) - left))
+            mean_error, spread_error = np.abs(statistics(zero_padded) - reference).max(axis=1)
+            assert mean_error > 20 and spread_error > 10
+
+
+def test_a_file_below_the_runs_band_warns_or_is_refused_and_1_hz_always_is(tmp_path):
+    low = tmp_path / "low.wav"
+    write_audio(low, _tone(300, 1.0, 4000), 4000)
+    write_audio(tmp_path / "ok.wav", _tone(300, 1.0), RATE)
+    one_hz = tmp_path / "one_hz.wav"
+    write_audio(one_hz, np.full(10, 0.1, np.float32), 1)
+    index = ClipIndex([Clip(str(low)), Clip(str(tmp_path / "ok.wav")), Clip(str(low))], ["a"])
+    with pytest.warns(UserWarning) as caught:
+        dataset = ClipDataset(index, sample_rate=RATE, clip_seconds=1.0, band=(10.0, 4000.0))
+    assert [str(warning.message) for warning in caught] == [
+        f"{low}: sample rate 4000 Hz: its Nyquist frequency 2000 Hz is below the run's "
+        f"fmax 4000 Hz"]  # one line per file
+    assert dataset[0][0].shape == (RATE,)
+    with pytest.raises(WhaleLabError, match=r"low\.wav: sample rate 4000 Hz cannot hold"):
+        ClipDataset(index, sample_rate=RATE, clip_seconds=1.0, band=(10.0, 4000.0),
+                    low_rate="refuse")
+    ClipDataset(index, sample_rate=RATE, clip_seconds=1.0, band=(10.0, 2000.0),
+                low_rate="refuse")  # a band it holds
+    for low_rate in ("warn", "refuse"):
+        with pytest.raises(WhaleLabError, match=r"one_hz\.wav: sample rate 1 Hz"):
+            ClipDataset(ClipIndex([Clip(str(one_hz))], ["a"]), sample_rate=RATE,
+                        clip_seconds=1.0, band=(10.0, 4000.0), low_rate=low_rate)
+    with pytest.raises(WhaleLabError, match="low_rate must be one of warn, refuse"):
+        ClipDataset(index, sample_rate=RATE, clip_seconds=1.0, low_rate="ignore")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +15,7 @@ import pytest
 import torch
 from torch import nn
 
+import whalelab
 from whalelab import audio, detect
 from whalelab.checkpoint import TrainedModel, save_checkpoint, write_classes
 from whalelab.cli import main
@@ -164,18 +169,10 @@ def test_stereo_channel_selection(tmp_path):
         detect.framewise_probabilities(PointModel(), CONFIG, path, channel=2)
 
 
-def test_streaming_reads_bounded_blocks(tmp_path, monkeypatch):
+def test_streaming_reads_bounded_blocks(tmp_path, block_recorder):
     signal = noise(40 * SR, seed=4)
     path = write(tmp_path / "x.wav", signal)
-    blocks: list[int] = []
-
-    def recording_stream(*args, **kwargs):
-        for block in audio.stream_audio(*args, **kwargs):
-            blocks.append(len(block))
-            yield block
-
-    monkeypatch.setattr(detect, "BLOCK_SECONDS", 3.0)
-    monkeypatch.setattr(detect, "stream_audio", recording_stream)
+    blocks = block_recorder(detect, 3.0)
     result = detect.framewise_probabilities(PointModel(), CONFIG, path)
     assert len(blocks) >= 40 / 3 and max(blocks) <= 3 * SR
     assert sum(blocks) == len(signal)
@@ -188,6 +185,7 @@ def stand_in_run(tmp_path, monkeypatch):
     run = tmp_path / "run"
     CONFIG.save(run / "config.json")
     write_classes(run, CLASSES, BANDS)
+    save_checkpoint(run / "best.pt", {"model": {}})  # what detection.json checksums
     monkeypatch.setattr(detect, "load_model", stand_in(PointModel()))
     seen: list[str] = []
     stitched = detect._stitched
@@ -200,11 +198,17 @@ def stand_in_run(tmp_path, monkeypatch):
     return run, seen
 
 
+#: added to every odd sample of :func:`calls`: no run of one value, so no gap, while the
+#: even samples PointModel reads (frame positions, multiples of STEP) stay as they were
+DITHER = 1e-3
+
+
 def calls(seconds: float, at: list[float]) -> np.ndarray:
-    """Silence with 1 s of a constant 0.9 level starting at each time of ``at``."""
+    """Quiet with 1 s of a 0.9 level starting at each time of ``at``, dithered on odd samples."""
     signal = np.zeros(int(seconds * SR), dtype=np.float32)
     for begin in at:
         signal[int(begin * SR):int((begin + 1) * SR)] = 0.9
+    signal[1::2] += DITHER
     return signal
 
 
@@ -403,3 +407,162 @@ def test_gating_and_trimming_are_compared_at_the_runs_threshold(tmp_path, stand_
     assert table[["gate", "trim"]].values.tolist() == [[True, True], [True, False],
                                                        [False, True], [False, False]]
     assert (table.f1 == 1.0).all()  # the stand-in's clipwise output is 1: the gate changes nothing
+
+
+def _assert_spans(events: pd.DataFrame, label: str, expected: list[list[float]]) -> None:
+    """The ``label`` events of ``events`` run over ``expected`` (to within a frame)."""
+    spans = events[events.label == label][["begin_s", "end_s"]].to_numpy(dtype=float)
+    assert spans.shape == (len(expected), 2)
+    np.testing.assert_allclose(spans, expected, atol=1 / 62.5)
+
+
+def test_silence_and_flat_signal_hold_no_event_and_are_listed(tmp_path, stand_in_run,
+                                                              monkeypatch, capsys):
+    run, _ = stand_in_run
+    monkeypatch.setattr(detect, "load_model", stand_in(EverywhereModel()))  # a call everywhere
+    signal = noise(60 * SR, seed=6)
+    signal[10 * SR:40 * SR] = 0.0  # a 30-s dropout
+    signal[45 * SR:55 * SR] = 0.25  # a stuck converter: 10 s of one value
+    path = write(tmp_path / "rec.wav", signal)
+    out = tmp_path / "out"
+    assert main(["detect", str(run), str(path), "--out", str(out), "--no-trim"]) == 0
+    assert (f"2 gap(s), 40.0 s of silence or flat signal in 1 file(s); see {out / 'gaps.csv'}"
+            in capsys.readouterr().out)
+    gaps = pd.read_csv(out / "gaps.csv")
+    assert gaps.columns.tolist() == ["file", "begin_s", "end_s", "kind"]
+    assert gaps.kind.tolist() == ["silence", "flat"] and (gaps.file == str(path)).all()
+    np.testing.assert_allclose(gaps[["begin_s", "end_s"]], [[10, 40], [45, 55]], atol=1 / 62.5)
+    events = pd.read_csv(out / "events.csv")
+    for label in CLASSES:  # the events stop at the gap edges
+        _assert_spans(events, label, [[0, 10], [40, 45], [55, 60]])
+    for gap in gaps.itertuples():
+        assert not ((events.begin_s < gap.end_s) & (events.end_s > gap.begin_s)).any()
+
+
+def test_gaps_that_span_block_edges_are_found_whole(tmp_path, monkeypatch):
+    signal = noise(20 * SR, seed=7)
+    signal[int(4.5 * SR):int(10.2 * SR)] = 0.0  # over the block edges at 6 and 9 s
+    signal[int(11.9 * SR):int(12.6 * SR)] = -0.3  # over the edge at 12 s
+    signal[int(15.0 * SR):int(15.4 * SR)] = 0.0  # shorter than MIN_GAP_S: not a gap
+    path = write(tmp_path / "x.wav", signal)
+    settings = detect.detection_settings(CONFIG, trim=False)
+    found = []
+    for seconds in (3.0, detect.BLOCK_SECONDS):
+        monkeypatch.setattr(detect, "BLOCK_SECONDS", seconds)
+        _, gaps = detect.detect_recording_with_gaps(PointModel(), CONFIG, path, bands=BANDS,
+                                                    settings=settings)
+        found.append(gaps)
+    for gaps in found:
+        assert gaps.kind.tolist() == ["silence", "flat"]
+        np.testing.assert_allclose(gaps[["begin_s", "end_s"]], [[4.5, 10.2], [11.9, 12.6]],
+                                   atol=1 / SR)
+
+
+def test_a_file_of_digital_silence_gives_no_event(tmp_path, stand_in_run, monkeypatch):
+    run, _ = stand_in_run
+    monkeypatch.setattr(detect, "load_model", stand_in(EverywhereModel()))
+    path = write(tmp_path / "silent.wav", np.zeros(20 * SR, dtype=np.float32))
+    events = detect.detect_files(run, [path], tmp_path / "out", trim=False)
+    assert events.empty and read_raven(tmp_path / "out" / "silent.selections.txt").empty
+    gaps = pd.read_csv(tmp_path / "out" / "gaps.csv")
+    assert gaps[["begin_s", "end_s", "kind"]].values.tolist() == [[0.0, 20.0, "silence"]]
+
+
+def test_a_rerun_with_other_settings_is_refused_unless_overwritten(tmp_path, stand_in_run):
+    run, seen = stand_in_run
+    path = write(tmp_path / "calls.wav", calls(10, [2.0, 6.0]))  # "low" 0.9, "high" 1.8
+    out = tmp_path / "out"
+    first = detect.detect_files(run, [path], out, trim=False)
+    record = json.loads((out / "detection.json").read_text())
+    assert record["model"] == str(run.resolve())
+    assert record["model_sha256"] == hashlib.sha256((run / "best.pt").read_bytes()).hexdigest()
+    assert record["settings"] == {**dataclasses.asdict(detect.detection_settings(CONFIG,
+                                                                                 trim=False)),
+                                  "window_hop_s": 156 / 62.5, "batch_size": 32,
+                                  "channel": None, "min_gap_s": detect.MIN_GAP_S}
+    assert record["whalelab_version"] == whalelab.__version__
+    seen.clear()
+    with pytest.raises(WhaleLabError, match=rf"{out}.*threshold 0.5 -> 0.95.*--overwrite"):
+        detect.detect_files(run, [path], out, trim=False, threshold=0.95)
+    assert seen == [] and pd.read_csv(out / "events.csv").equals(first)
+    assert main(["detect", str(run), str(path), "--out", str(out), "--no-trim",
+                 "--threshold", "0.95", "--overwrite"]) == 0
+    second = pd.read_csv(out / "events.csv")
+    assert sorted(first.label) == ["high", "high", "low", "low"]
+    assert second.label.tolist() == ["high", "high"]  # "low" (0.9) no longer starts an event
+    assert json.loads((out / "detection.json").read_text())["settings"]["threshold"] == 0.95
+
+
+def test_a_different_model_file_is_refused(tmp_path, stand_in_run):
+    run, _ = stand_in_run
+    path = write(tmp_path / "calls.wav", calls(6, [2.0]))
+    out = tmp_path / "out"
+    detect.detect_files(run, [path], out)
+    detect.detect_files(run / "best.pt", [path], out)  # the same file, named directly: resumes
+    other = tmp_path / "other"
+    other.mkdir()
+    save_checkpoint(other / "best.pt", {"model": {"weight": torch.ones(1)}})
+    with pytest.raises(WhaleLabError, match="model checksum"):
+        detect.detect_files(other, [path], out)
+    old_tables = tmp_path / "old"  # tables that no detection.json vouches for
+    write_raven(read_raven(out / "calls.selections.txt"), old_tables / "calls.selections.txt")
+    with pytest.raises(WhaleLabError, match="without a detection.json"):
+        detect.detect_files(run, [path], old_tables)
+
+
+def test_a_folder_locked_by_a_running_detection_is_refused(tmp_path, stand_in_run):
+    run, seen = stand_in_run
+    path = write(tmp_path / "calls.wav", calls(6, [2.0]))
+    out = tmp_path / "out"
+    out.mkdir()
+    lock = out / detect.LOCK_NAME
+    lock.write_text(str(os.getpid()))  # a live process holds it
+    with pytest.raises(WhaleLabError, match=rf"{out}: another detection \(process {os.getpid()}"):
+        detect.detect_files(run, [path], out)
+    assert seen == [] and lock.read_text() == str(os.getpid())  # left to its holder
+    lock.unlink()
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF not really a wave file")
+    with pytest.raises(AudioError):
+        detect.detect_files(run, [path, broken], out)
+    assert not lock.exists()  # released on error too
+
+
+def test_a_stale_lock_is_taken_over_with_a_warning(tmp_path, stand_in_run):
+    run, seen = stand_in_run
+    path = write(tmp_path / "calls.wav", calls(6, [2.0]))
+    finished = subprocess.Popen(["true"])  # a process id that has ended
+    finished.wait()
+    lock = tmp_path / "out" / detect.LOCK_NAME
+    lock.parent.mkdir()
+    lock.write_text(str(finished.pid))
+    with pytest.warns(UserWarning, match=f"process {finished.pid}.*taking the lock over"):
+        events = detect.detect_files(run, [path], tmp_path / "out")
+    assert seen == ["calls.wav"] and len(events) == 2
+    assert not lock.exists()
+
+
+def test_evaluation_scores_the_events_detect_writes_on_a_recording_with_gaps(tmp_path,
+                                                                            stand_in_run,
+                                                                            monkeypatch):
+    run, _ = stand_in_run
+    folder = tmp_path / "long"
+    path = _annotated(folder, "rec", 30, [3.0, 20.0])
+    signal = calls(30, [3.0, 20.0])
+    signal[8 * SR:15 * SR] = 0.0  # a dropout between the calls
+    signal[int(20.5 * SR):22 * SR] = 0.9  # the second call's end is stuck: flat
+    write(path, signal)
+    scored = []
+    score_events = detect.score_events
+
+    def spy(predicted, *args, **kwargs):
+        scored.append(predicted)
+        return score_events(predicted, *args, **kwargs)
+
+    monkeypatch.setattr(detect, "score_events", spy)
+    detect.evaluate_recordings(run, folder, trim=False, progress=False)
+    detected = detect.detect_files(run, [path], tmp_path / "out", trim=False)
+    columns = ["file", "begin_s", "end_s", "label", "score"]
+    pd.testing.assert_frame_equal(scored[0][columns], detected[columns], check_dtype=False)
+    for label in CLASSES:  # the second call is cut where the flat stretch begins
+        _assert_spans(detected, label, [[3.0, 4.0], [20.0, 20.5]])

@@ -18,7 +18,8 @@ import pytest
 
 #: units by layer, lowest first; a unit may import only from the layers before its own
 LAYERS = [
-    ("errors", "atomic"),                  # foundation
+    ("errors",),                           # foundation
+    ("atomic",),                           # writes that never leave half a file
     ("runtime",),                          # device, autocast, progress bars
     ("provenance",),                       # what made a run or report: code, data, versions
     ("profiles",),

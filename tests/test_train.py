@@ -16,7 +16,7 @@ from whalelab.checkpoint import load_checkpoint
 from whalelab.cli import main
 from whalelab.config import RunConfig
 from whalelab.data import ClipDataset, ClipIndex, load_index
-from whalelab.errors import CheckpointError
+from whalelab.errors import CheckpointError, DataError
 from whalelab.raven import write_raven
 from whalelab.train import train
 
@@ -289,3 +289,35 @@ def test_evaluation_reports_localisation_where_call_spans_are_known(strong_manif
     assert set(localisation["frame_auc"]) == {"high", "low"}
     assert 0 <= localisation["mean_attention_on_call"] <= 1
     assert "localisation (" in printed and "att.call" in printed
+
+
+def _refused(tree, tmp_path, monkeypatch, clips, classes, message):
+    monkeypatch.setattr(train_module, "build_model", None)  # refused before any model
+    with pytest.raises(DataError, match=message):
+        train(_config(tree, epochs=1), tmp_path / "run", index=ClipIndex(clips, classes),
+              progress=False)
+    assert not (tmp_path / "run" / "splits.csv").exists()  # nothing a rerun would reuse
+
+
+def test_one_class_without_background_is_refused_naming_the_data(tree, tmp_path, monkeypatch):
+    index = load_index(tree, seed=0, window_s=1.0)
+    upcalls = [clip for clip in index.clips if clip.labels == ("upcall",)]
+    _refused(tree, tmp_path, monkeypatch, upcalls, ["upcall"],
+             f"{tree}: training needs at least two classes counting background, but the "
+             f"train split holds only upcall")
+
+
+def test_a_class_too_small_to_train_or_validate_is_refused_naming_it(tree, tmp_path,
+                                                                     monkeypatch):
+    index = load_index(tree, seed=0, window_s=1.0)
+    assert train_module.MIN_TRAIN_CLIPS == 2 and train_module.MIN_VAL_CLIPS == 1
+    no_val = [clip for clip in index.clips
+              if not (clip.labels == ("downsweep",) and clip.split == "val")]
+    _refused(tree, tmp_path, monkeypatch, no_val, index.classes,
+             r"too few clips to train and validate downsweep \(6 train, 0 val\); each class "
+             r"needs at least 2 train clips and 1 val")
+    train_upcalls = [clip for clip in index.clips
+                     if clip.labels == ("upcall",) and clip.split == "train"]
+    one_train = [clip for clip in index.clips if clip not in train_upcalls[1:]]
+    _refused(tree, tmp_path, monkeypatch, one_train, index.classes,
+             r"too few clips to train and validate upcall \(1 train, 1 val\)")

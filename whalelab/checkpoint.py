@@ -33,9 +33,14 @@ from whalelab.runtime import resolve_device
 Band = tuple[float, float]
 
 
+def _save(state: dict[str, Any], temporary: Path) -> None:
+    with open(temporary, "wb") as file:  # a full disk then raises OSError, not RuntimeError
+        torch.save(state, file)
+
+
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     """Write a checkpoint dict (``model`` state and whatever resuming needs) atomically."""
-    return atomic_write(path, lambda temporary: torch.save(state, temporary))
+    return atomic_write(path, lambda temporary: _save(state, temporary))
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

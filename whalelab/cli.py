@@ -49,7 +49,8 @@ def _train(args: argparse.Namespace) -> None:
         backbone=args.backbone, pretrained=args.pretrained, num_workers=args.workers,
         label_column=args.label_column, background_labels=args.background_label,
         min_call_fraction=args.min_call_fraction, window_hop_s=args.window_hop_s,
-        background_cap=args.background_cap)
+        background_cap=args.background_cap, empty_label=args.empty_label,
+        low_rate=args.low_rate)
     result = train(config, args.out, index=index, resume=args.resume)
     print(f"{args.out}: best epoch {result.best_epoch} ({config.train.select_metric} "
           f"{result.best_score:.4f}){', stopped early' if result.stopped_early else ''}")
@@ -101,6 +102,11 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
                       help="Raven tables: seconds between windows (default: half a clip)")
     data.add_argument("--background-cap", type=float,
                       help="Raven tables: largest share of call-free windows (default 0.5)")
+    data.add_argument("--low-rate", choices=("warn", "refuse"),
+                      help="a file whose sample rate cannot hold fmax: warn (default) or refuse")
+    data.add_argument("--empty-label", metavar="LABEL",
+                      help="Raven tables: what an empty label means: a background label (no "
+                           "call) or a class name (default: an error naming the table and row)")
     parser.set_defaults(handler=_train)
 
 
@@ -173,7 +179,11 @@ def _predict(args: argparse.Namespace) -> None:
     from whalelab.atomic import atomic_write
     from whalelab.predict import predict_files
 
-    table = predict_files(args.run, args.files, device=args.device)
+    table, windows = predict_files(args.run, args.files, device=args.device,
+                                   on_error=args.on_error, return_windows=True)
+    if args.windows:
+        atomic_write(args.windows, lambda temporary: windows.to_csv(temporary, index=False))
+        print(f"wrote {args.windows} ({len(windows)} windows)")
     if args.out:
         atomic_write(args.out, lambda temporary: table.to_csv(temporary, index=False))
         print(f"wrote {args.out} ({len(table)} files)")
@@ -184,26 +194,36 @@ def _predict(args: argparse.Namespace) -> None:
 def _add_predict(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "predict", help="class probabilities for audio files",
-        description="Score each file window by window; a class's score is its best window's.")
+        description="Score each file window by window (streamed; any length); a class's "
+                    "score is its best window's. Files that are mostly silence get the top "
+                    "class 'silence' and no scores, with the reason in the note column.")
     parser.add_argument("run", help="trained run folder, or a model file (RUN/best.pt) alone")
     parser.add_argument("files", nargs="+", help="audio files")
     parser.add_argument("--out", help="CSV to write (default: print a table)")
+    parser.add_argument("--windows", metavar="OUT.csv",
+                        help="also write every window's scores: file, start_s, end_s, "
+                             "one column per class, note")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--on-error", choices=("raise", "skip"), default="raise",
+                        help="skip unreadable, too short or refused files with a warning "
+                             "instead of stopping")
     parser.set_defaults(handler=_predict)
 
 
 def _detect(args: argparse.Namespace) -> None:
-    from whalelab.detect import detect_files
+    from whalelab.detect import detect_files, gap_summary
 
     events = detect_files(args.run, args.inputs, args.out, hop_s=args.hop_s,
                           threshold=args.threshold, low_threshold=args.low_threshold,
                           min_duration_s=args.min_duration_s,
                           merge_gap_s=args.merge_gap_s, trim=args.trim, gate=args.gate,
                           batch_size=args.batch_size,
-                          device=args.device, channel=args.channel, on_error=args.on_error)
+                          device=args.device, channel=args.channel, on_error=args.on_error,
+                          overwrite=args.overwrite)
     counts = events.groupby("label").size().to_dict() if len(events) else {}
     print(f"{args.out}: {len(events)} events in {events['file'].nunique()} file(s)"
           + "".join(f"\n  {label:<16} {count}" for label, count in counts.items()))
+    print(gap_summary(args.out))
 
 
 def _add_detect(commands: argparse._SubParsersAction) -> None:
@@ -213,8 +233,11 @@ def _add_detect(commands: argparse._SubParsersAction) -> None:
                     "the detection scores (framewise x clipwise probability) of overlapping "
                     "windows, find events, trim each to where its class's frequency band "
                     "stands out of the noise, and write them as OUT/<name>.selections.txt "
-                    "per file plus OUT/events.csv. Files whose table exists are skipped, so "
-                    "a stopped run resumes.")
+                    "per file plus OUT/events.csv. Runs of digital silence or of a flat "
+                    "signal (0.5 s or longer) hold no event and are listed in OUT/gaps.csv. "
+                    "OUT/detection.json records the model and settings: files whose table "
+                    "exists are skipped, so a stopped run resumes, but a run with another "
+                    "model or other settings is refused unless --overwrite.")
     parser.add_argument("run", help="trained run folder, or a model file (RUN/best.pt) alone")
     parser.add_argument("inputs", nargs="+", metavar="AUDIO_OR_DIR",
                         help="audio files, or folders searched recursively")
@@ -244,6 +267,9 @@ def _add_detect(commands: argparse._SubParsersAction) -> None:
                                                     "(0-based; default: their mean)")
     parser.add_argument("--on-error", choices=("raise", "skip"), default="raise",
                         help="skip unreadable files with a warning instead of stopping")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="delete the detections already in OUT (its tables, events.csv, "
+                             "gaps.csv, detection.json) and start again")
     parser.set_defaults(handler=_detect)
 
 

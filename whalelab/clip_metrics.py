@@ -36,6 +36,8 @@ resample scored by the same rule).
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -48,12 +50,19 @@ BACKGROUND = "background"
 HEADLINE = ("accuracy", "macro_f1", "macro_ap")
 
 
-def choose_thresholds(probabilities: np.ndarray, targets: np.ndarray) -> np.ndarray:
+#: the fewest positive validation clips a class needs for a threshold chosen on them;
+#: below it the threshold stays 0.5 (one clip's score says nothing about a cut-off)
+MIN_THRESHOLD_POSITIVES = 3
+
+
+def choose_thresholds(probabilities: np.ndarray, targets: np.ndarray, *,
+                      classes: Sequence[str] | None = None) -> np.ndarray:
     """Per class, the threshold that maximises F1 on these (validation) clips.
 
     The midpoint between the chosen score and the next lower one is used, so that a
-    threshold does not sit exactly on a validation score. A class without positives
-    keeps 0.5.
+    threshold does not sit exactly on a validation score. A class with fewer than
+    :data:`MIN_THRESHOLD_POSITIVES` positives keeps 0.5, with a warning naming it
+    (by ``classes``, else by column) when it has any.
 
     Shapes
     ------
@@ -61,18 +70,25 @@ def choose_thresholds(probabilities: np.ndarray, targets: np.ndarray) -> np.ndar
 
     Examples
     --------
-    >>> choose_thresholds(np.array([[0.9], [0.6], [0.4], [0.1]]), np.array([[1], [1], [0], [0]]))
-    array([0.5])
+    >>> choose_thresholds(np.array([[0.9], [0.6], [0.55], [0.4], [0.1]]),
+    ...                   np.array([[1], [1], [1], [0], [0]]))
+    array([0.475])
     """
     thresholds = np.full(probabilities.shape[1], 0.5)
-    for k in range(probabilities.shape[1]):
-        if targets[:, k].sum() == 0:
-            continue
+    positives = targets.sum(axis=0)
+    for k in np.flatnonzero(positives >= MIN_THRESHOLD_POSITIVES):
         precision, recall, cuts = skm.precision_recall_curve(targets[:, k], probabilities[:, k])
         f1 = 2 * precision[:-1] * recall[:-1] / np.maximum(precision[:-1] + recall[:-1], 1e-12)
         best = int(np.argmax(f1))
         below = probabilities[:, k][probabilities[:, k] < cuts[best]]
         thresholds[k] = (cuts[best] + below.max()) / 2 if below.size else cuts[best] / 2
+    few = np.flatnonzero((positives > 0) & (positives < MIN_THRESHOLD_POSITIVES))
+    if few.size:
+        names = [f"{classes[k] if classes is not None else f'column {k}'} "
+                 f"({int(positives[k])})" for k in few]
+        warnings.warn(f"too few positive validation clips to choose a threshold (fewer than "
+                      f"{MIN_THRESHOLD_POSITIVES}) for {', '.join(names)}: they keep 0.5",
+                      stacklevel=2)
     return thresholds
 
 

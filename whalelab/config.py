@@ -30,6 +30,8 @@ from whalelab.profiles import resolve_profile
 
 #: the encoders WhaleSED can use: DenseNet121 (the recipe) and a few conv layers for tests
 BACKBONES = ("densenet121", "tiny")
+#: what a file whose Nyquist frequency lies below the run's fmax does: a warning, or an error
+LOW_RATE_ACTIONS = ("warn", "refuse")
 #: how the attention block bounds its logits: PANNs' clamp to [-10, 10], or tanh (before 0.2)
 ATTENTION_MODES = ("clamp", "tanh")
 
@@ -162,8 +164,11 @@ class DataConfig:
     ``background_labels`` are the labels (class folders, manifest labels, Raven labels)
     that mean "no call": they never become a class. The rest applies to long
     recordings with Raven tables: the label column, the share of a call that must lie
-    in a window to label it, the hop between windows (None: half a clip) and the
-    largest share of call-free windows.
+    in a window to label it, the hop between windows (None: half a clip), the
+    largest share of call-free windows, and what an empty label in a Raven table stands
+    for (a background label, meaning no call, or a class; None makes it an error).
+    ``low_rate`` is what a file whose sample rate cannot hold the run's band (Nyquist
+    below ``fmax``) does: ``warn`` or ``refuse``.
     """
 
     path: str = ""
@@ -172,6 +177,8 @@ class DataConfig:
     min_call_fraction: float = 0.5
     window_hop_s: float | None = None
     background_cap: float = 0.5
+    empty_label: str | None = None
+    low_rate: str = "warn"
 
     def __post_init__(self) -> None:
         if self.path:
@@ -185,6 +192,11 @@ class DataConfig:
             raise ConfigError(f"background_cap must be in (0, 1], not {self.background_cap}")
         if not self.label_column:
             raise ConfigError("label_column must name a column of the Raven tables")
+        if self.low_rate not in LOW_RATE_ACTIONS:
+            raise ConfigError(f"low_rate must be one of {', '.join(LOW_RATE_ACTIONS)}, "
+                              f"not {self.low_rate!r}")
+        if self.empty_label == "":
+            raise ConfigError("empty_label must name a background label or a class, or be None")
 
 
 @dataclasses.dataclass

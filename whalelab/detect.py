@@ -27,12 +27,30 @@ Raven selection table per recording.
 Bad files: an audio file that cannot be read raises :class:`whalelab.errors.AudioError`
 naming it; with ``on_error="skip"`` it is reported as a warning and skipped instead,
 and the number of skipped files is reported at the end (a later run tries them again).
+
+Gaps: a dropout (a run of exact zeros, ``silence``) or a stuck signal (a run of one
+repeated value, ``flat``) at least ``MIN_GAP_S`` long holds no call, yet a model scores
+it like anything else (digital silence looks like a quiet blue whale band). Such runs
+are found in the samples the windows are cut from (the file at the run's rate), block
+by block as they stream, so a gap may span blocks. The detection scores of the frames
+inside a gap are set to zero before events are found, and the events are then cut at
+the gap edges (:func:`detect_recording_with_gaps`): no event lies inside a gap.
+
+An output folder says what made it: ``OUT/detection.json`` holds the model file and its
+SHA-256, the detection settings and whalelab's version. A rerun with the same model and
+settings resumes; with others it is refused unless ``overwrite``. A lock file
+(``OUT/.whalelab-detect.lock``, holding the process id) keeps two runs from writing
+into one folder at once; a lock whose process has ended is taken over with a warning.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
+import json
 import math
+import os
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -44,6 +62,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+import whalelab
 from whalelab.atomic import atomic_write, write_json
 from whalelab.audio import audio_info, is_audio_file, stream_audio
 from whalelab.band_contrast import BandContrast
@@ -51,7 +70,7 @@ from whalelab.baselines import event_baseline
 from whalelab.checkpoint import TrainedModel, load_model, save_detection_settings
 from whalelab.config import DetectConfig, RunConfig
 from whalelab.data import raven_pairs
-from whalelab.errors import AudioError, ConfigError, DataError
+from whalelab.errors import AudioError, ConfigError, DataError, WhaleLabError
 from whalelab.event_scoring import score_events, threshold_sweep
 from whalelab.events import find_events, find_file_events
 from whalelab.raven import read_raven, write_raven
@@ -65,6 +84,59 @@ THRESHOLDS = tuple(np.round(np.arange(0.1, 0.95, 0.05), 2))
 #: columns of ``events.csv``
 COMBINED_COLUMNS = ["file", "begin_s", "end_s", "low_hz", "high_hz", "label", "score",
                     "begin_file"]
+#: seconds of exact zeros (``silence``) or of one repeated value (``flat``) that make a gap
+MIN_GAP_S = 0.5
+#: columns of ``gaps.csv``; each recording's own gaps are in ``OUT/<stem>.gaps.csv``
+GAP_COLUMNS = ["file", "begin_s", "end_s", "kind"]
+GAPS_SUFFIX = ".gaps.csv"
+#: what an output folder was made with, and the lock held while detecting into it
+RECORD_NAME, LOCK_NAME = "detection.json", ".whalelab-detect.lock"
+
+
+class _Gaps:
+    """Runs of one repeated sample value, at least ``min_samples`` long, in streamed blocks.
+
+    Pass the blocks through :meth:`watch`; once they are all seen, ``found`` holds
+    ``(begin, end, kind)`` sample spans (``end`` exclusive), ``kind`` being ``silence``
+    for zeros and ``flat`` for another value. A run may span any number of blocks.
+
+    Examples
+    --------
+    >>> gaps = _Gaps(3)
+    >>> blocks = [np.array([1, 0, 0], "f4"), np.array([0, 0, 2, 5, 5], "f4"), np.array([5], "f4")]
+    >>> sum(len(block) for block in gaps.watch(blocks)), gaps.found
+    (9, [(1, 5, 'silence'), (6, 9, 'flat')])
+    """
+
+    def __init__(self, min_samples: int) -> None:
+        self.min_samples = max(1, min_samples)
+        self.found: list[tuple[int, int, str]] = []
+        self.samples, self.start, self.value = 0, 0, None  # seen; the open run's start, value
+
+    def watch(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """Yield ``blocks`` unchanged, finding the gaps in them on the way."""
+        for block in blocks:
+            self._add(block)
+            yield block
+        self._close(self.start, self.samples, self.value)
+
+    def _close(self, begin: int, end: int, value: float | None) -> None:
+        if end - begin >= self.min_samples:
+            self.found.append((begin, end, "silence" if value == 0 else "flat"))
+
+    def _add(self, block: np.ndarray) -> None:
+        if not len(block):
+            return
+        before = block[:1] if self.value is None else np.asarray([self.value], block.dtype)
+        # (runs,) the samples that start a new run, as positions in the whole signal
+        starts = self.samples + np.flatnonzero(block != np.concatenate([before, block[:-1]]))
+        bounds = np.concatenate([[self.start], starts])
+        for k in np.flatnonzero(np.diff(bounds) >= self.min_samples):
+            begin = int(bounds[k])
+            value = self.value if begin < self.samples else block[begin - self.samples]
+            self._close(begin, int(bounds[k + 1]), value)
+        self.start, self.value = int(bounds[-1]), block[-1]
+        self.samples += len(block)
 
 
 class _Windows:
@@ -151,10 +223,11 @@ def _detection_score(model: torch.nn.Module, config: RunConfig,
 
 def _stitched(score: Score, config: RunConfig, path: Path, *, hop: int, batch_size: int,
               channel: int | None, advance: Callable[[float], None], device: torch.device,
-              width: int) -> np.ndarray:
+              width: int, gaps: _Gaps | None = None) -> np.ndarray:
     """``score`` of one file stitched over its windows: ``(frames, width)``.
 
-    ``advance(seconds)`` is called after each batch with the audio it covered.
+    ``advance(seconds)`` is called after each batch with the audio it covered; ``gaps``,
+    when given, finds the gaps of the audio as it streams.
     """
     if batch_size < 1:
         raise ConfigError(f"batch_size must be at least 1, not {batch_size}")
@@ -165,8 +238,10 @@ def _stitched(score: Score, config: RunConfig, path: Path, *, hop: int, batch_si
     total = np.zeros((1 + expected // step + features.n_frames, width),
                      dtype=np.float32)  # (frames, width) running sum
     count = np.zeros(len(total), dtype=np.float32)  # (frames,) windows that saw each frame
-    windows = _Windows(stream_audio(path, features.sample_rate, block_seconds=BLOCK_SECONDS,
-                                    channel=channel), clip=clip, hop=hop * step, step=step,
+    blocks = stream_audio(path, features.sample_rate, block_seconds=BLOCK_SECONDS,
+                          channel=channel)
+    windows = _Windows(blocks if gaps is None else gaps.watch(blocks), clip=clip,
+                       hop=hop * step, step=step,
                        keep=min(features.n_frames, hop * (features.n_frames // hop)))
     done = 0
 
@@ -331,36 +406,127 @@ def detection_settings(config: RunConfig, **overrides: Any) -> DetectConfig:
         raise ConfigError(f"unknown detection setting: {error}") from None
 
 
+def _gapped_traces(score: Score, config: RunConfig, path: Path, *, hop: int, batch_size: int,
+                   channel: int | None, advance: Callable[[float], None],
+                   device: torch.device) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Detection scores and band contrast of one file, and its gaps.
+
+    ``score`` gives ``(batch, frames, 2 * classes)`` (:func:`_detection_score`). The
+    scores of the frames ``f`` whose span ``[f, f + 1)`` hops lies inside a gap are zero,
+    so that a window that is mostly gap spreads nothing into its neighbours.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray, pandas.DataFrame)
+        Scores and contrast, each float32 ``(frames, classes)``, and the gaps:
+        ``begin_s, end_s, kind`` (``silence`` or ``flat``), in time order.
+    """
+    features = config.features
+    gaps = _Gaps(round(MIN_GAP_S * features.sample_rate))
+    traces = _stitched(score, config, path, hop=hop, batch_size=batch_size, channel=channel,
+                       advance=advance, device=device, width=2 * len(config.classes), gaps=gaps)
+    scores, contrast = np.split(traces, 2, axis=1)  # (frames, classes) each
+    step = features.hop_length
+    for begin, end, _ in gaps.found:
+        scores[-(-begin // step):end // step] = 0
+    spans = np.asarray([found[:2] for found in gaps.found], dtype=float).reshape(-1, 2)
+    spans /= features.sample_rate
+    return scores, contrast, pd.DataFrame({"begin_s": spans[:, 0], "end_s": spans[:, 1],
+                                           "kind": [kind for *_, kind in gaps.found]})
+
+
+def _cut_at_gaps(events: pd.DataFrame, gaps: pd.DataFrame, scores: np.ndarray, *,
+                 classes: Sequence[str], frames_per_second: float,
+                 min_duration_s: float) -> pd.DataFrame:
+    """``events`` without their parts inside ``gaps`` (both ``begin_s, end_s`` tables).
+
+    An event inside a gap is dropped; one that overlaps gaps keeps its parts outside
+    them that last at least ``min_duration_s``, each scored (``score``, ``mean_score``)
+    on its own frames of ``scores`` ``(frames, classes)``.
+
+    Examples
+    --------
+    >>> events = find_events(np.full((100, 1), 0.8), ["a"], frames_per_second=10.0)
+    >>> gaps = pd.DataFrame({"begin_s": [0.0, 3.0], "end_s": [1.0, 3.15]})
+    >>> _cut_at_gaps(events, gaps, np.full((100, 1), 0.8), classes=["a"],
+    ...              frames_per_second=10.0, min_duration_s=0.2)[["begin_s", "end_s"]]
+       begin_s  end_s
+    0     1.00    3.0
+    1     3.15   10.0
+    """
+    spans = gaps[["begin_s", "end_s"]].to_numpy()
+    rows = []
+    for event in events.itertuples(index=False):
+        begin, parts = event.begin_s, []
+        for gap_begin, gap_end in spans[(spans[:, 1] > begin) & (spans[:, 0] < event.end_s)]:
+            parts.append((begin, gap_begin))
+            begin = max(begin, gap_end)
+        parts = [(first, last) for first, last in [*parts, (begin, event.end_s)] if last > first]
+        if parts == [(event.begin_s, event.end_s)]:
+            rows.append(event)
+            continue
+        trace = scores[:, list(classes).index(event.label)]
+        for first, last in parts:
+            if last - first >= min_duration_s:
+                frames = trace[int(first * frames_per_second):
+                               max(int(first * frames_per_second) + 1,
+                                   math.ceil(last * frames_per_second))]
+                rows.append(event._replace(begin_s=first, end_s=last, score=float(frames.max()),
+                                           mean_score=float(frames.mean())))
+    return pd.DataFrame(rows, columns=events.columns).astype(events.dtypes.to_dict())
+
+
+def detect_recording_with_gaps(model: torch.nn.Module, config: RunConfig, path: str | Path, *,
+                               bands: Mapping[str, tuple[float, float]], settings: DetectConfig,
+                               batch_size: int = 32, channel: int | None = None,
+                               advance: Callable[[float], None] = lambda seconds: None
+                               ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The events and gaps of one recording: what ``whalelab detect`` writes and evaluation scores.
+
+    Detection scores and band contrast are stitched over the windows
+    (:func:`detection_traces`) while the gaps are found (runs of zeros or of one value
+    lasting ``MIN_GAP_S`` or more); the scores inside gaps are set to zero, events are
+    found with ``settings`` (:func:`whalelab.events.find_events`; trimmed by band
+    contrast when ``settings.trim``), no event ends after the recording does, and the
+    events are cut at the gap edges (:func:`_cut_at_gaps`): none lies inside a gap.
+
+    Returns
+    -------
+    (pandas.DataFrame, pandas.DataFrame)
+        The events, ``begin_s, end_s, low_hz, high_hz, label, score, mean_score``, and
+        the gaps, ``begin_s, end_s, kind`` (``silence`` or ``flat``).
+    """
+    path = Path(path)
+    scores, contrast, gaps = _gapped_traces(
+        _detection_score(model, config, bands, gate=settings.gate), config, path,
+        hop=hop_frames(config, settings.hop_s), batch_size=batch_size, channel=channel,
+        advance=advance, device=next(model.parameters()).device)
+    frames_per_second = config.features.frames_per_second
+    events = find_events(scores, config.classes, frames_per_second=frames_per_second,
+                         threshold=settings.threshold, low_threshold=settings.low_threshold,
+                         min_duration_s=settings.min_duration_s,
+                         merge_gap_s=settings.merge_gap_s, bands=bands,
+                         contrast=contrast if settings.trim else None)
+    events["end_s"] = events["end_s"].clip(upper=audio_info(path).duration)  # last frame's end
+    return _cut_at_gaps(events, gaps, scores, classes=config.classes,
+                        frames_per_second=frames_per_second,
+                        min_duration_s=settings.min_duration_s), gaps
+
+
 def detect_recording(model: torch.nn.Module, config: RunConfig, path: str | Path, *,
                      bands: Mapping[str, tuple[float, float]], settings: DetectConfig,
                      batch_size: int = 32, channel: int | None = None,
                      advance: Callable[[float], None] = lambda seconds: None) -> pd.DataFrame:
-    """The events of one recording: what ``whalelab detect`` writes and evaluation scores.
-
-    Detection scores and band contrast are stitched over the windows
-    (:func:`detection_traces`), events are found with ``settings``
-    (:func:`whalelab.events.find_events`; trimmed by band contrast when
-    ``settings.trim``), and no event ends after the recording does.
+    """The events of one recording, as :func:`detect_recording_with_gaps` finds them.
 
     Returns
     -------
     pandas.DataFrame
         ``begin_s, end_s, low_hz, high_hz, label, score, mean_score``.
     """
-    path = Path(path)
-    traces = _stitched(_detection_score(model, config, bands, gate=settings.gate), config, path,
-                       hop=hop_frames(config, settings.hop_s), batch_size=batch_size,
-                       channel=channel, advance=advance, device=next(model.parameters()).device,
-                       width=2 * len(config.classes))
-    scores, contrast = np.split(traces, 2, axis=1)  # (frames, classes) each
-    events = find_events(scores, config.classes,
-                         frames_per_second=config.features.frames_per_second,
-                         threshold=settings.threshold, low_threshold=settings.low_threshold,
-                         min_duration_s=settings.min_duration_s,
-                         merge_gap_s=settings.merge_gap_s, bands=bands,
-                         contrast=contrast if settings.trim else None)
-    events["end_s"] = events["end_s"].clip(upper=audio_info(path).duration)  # last frame's end
-    return events
+    return detect_recording_with_gaps(model, config, path, bands=bands, settings=settings,
+                                      batch_size=batch_size, channel=channel,
+                                      advance=advance)[0]
 
 
 class _Failures:
@@ -391,23 +557,136 @@ def _pending(jobs: list[tuple[Path, Path]], failures: _Failures) -> dict[Path, t
     return pending
 
 
-def _combined_events(jobs: list[tuple[Path, Path]], out: Path) -> pd.DataFrame:
-    """Every written table's events with a ``file`` column, saved as ``OUT/events.csv``."""
-    finished = [read_raven(table).assign(file=str(audio)).reindex(columns=COMBINED_COLUMNS)
-                for audio, table in jobs if table.is_file()]
-    finished = [events for events in finished if len(events)]
-    combined = pd.concat(finished, ignore_index=True) if finished \
-        else pd.DataFrame(columns=COMBINED_COLUMNS)
-    atomic_write(out / "events.csv", lambda temporary: combined.to_csv(temporary, index=False))
+def _gaps_file(table: Path) -> Path:
+    """Where the gaps of the recording whose Raven table is ``table`` are kept."""
+    return table.with_name(table.name[:-len(TABLE_SUFFIX)] + GAPS_SUFFIX)
+
+
+def _write_combined(tables: list[pd.DataFrame], path: Path, columns: list[str]) -> pd.DataFrame:
+    """``tables`` as one table of ``columns``, written atomically to ``path`` as CSV."""
+    tables = [table for table in tables if len(table)]
+    combined = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=columns)
+    atomic_write(path, lambda temporary: combined.to_csv(temporary, index=False))
     return combined
+
+
+def _combined_events(jobs: list[tuple[Path, Path]], out: Path) -> pd.DataFrame:
+    """Every written table's events with a ``file`` column, saved as ``OUT/events.csv``;
+    the gaps of the same recordings go to ``OUT/gaps.csv``."""
+    finished = [(audio, table) for audio, table in jobs if table.is_file()]
+    _write_combined([pd.read_csv(_gaps_file(table)).assign(file=str(audio))[GAP_COLUMNS]
+                     for audio, table in finished if _gaps_file(table).is_file()],
+                    out / "gaps.csv", GAP_COLUMNS)
+    return _write_combined([read_raven(table).assign(file=str(audio))
+                            .reindex(columns=COMBINED_COLUMNS) for audio, table in finished],
+                           out / "events.csv", COMBINED_COLUMNS)
+
+
+def gap_summary(out: str | Path) -> str:
+    """One line on the gaps listed in ``OUT/gaps.csv`` (written by :func:`detect_files`)."""
+    path = Path(out) / "gaps.csv"
+    gaps = pd.read_csv(path)
+    return (f"{len(gaps)} gap(s), {(gaps.end_s - gaps.begin_s).sum():.1f} s of silence or flat "
+            f"signal in {gaps.file.nunique()} file(s); see {path}")
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether a process ``pid`` is running (on this machine)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:  # it runs, as another user
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def _locked(out: Path) -> Iterator[None]:
+    """Hold ``OUT/.whalelab-detect.lock`` (holding this process's id) while the block runs.
+
+    A lock held by a running process is a :class:`WhaleLabError`; one whose process has
+    ended is taken over with a warning.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    lock = out / LOCK_NAME
+    for attempt in range(2):
+        try:
+            handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text().strip())
+            except (OSError, ValueError):
+                pid = 0
+            if attempt or _process_alive(pid):
+                raise WhaleLabError(
+                    f"{out}: another detection (process {pid}) is writing into this folder; "
+                    f"wait for it to end or detect into another folder (if no such run is "
+                    f"going, remove {lock})") from None
+            warnings.warn(f"{lock}: process {pid} that held it has ended; taking the lock over",
+                          stacklevel=4)
+            lock.unlink(missing_ok=True)
+    try:
+        os.write(handle, str(os.getpid()).encode())
+        os.close(handle)
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _model_sha256(source: Path) -> str:
+    """SHA-256 of the model file: ``source`` itself, or a run folder's ``best.pt``."""
+    with (source / "best.pt" if source.is_dir() else source).open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+def _claim(out: Path, record: dict[str, Any], jobs: list[tuple[Path, Path]], *,
+           overwrite: bool) -> None:
+    """Make ``out`` a folder of detections made as ``record`` says, then write ``record``.
+
+    A folder whose ``detection.json`` names another model checksum or other settings,
+    or that holds detection outputs without one, is refused unless ``overwrite``, which
+    removes every Raven table, gaps file, ``events.csv``, ``gaps.csv`` and
+    ``detection.json`` under it first.
+    """
+    path = out / RECORD_NAME
+    outputs = [out / "events.csv", out / "gaps.csv", *(table for _, table in jobs)]
+    if overwrite:
+        removed = [*out.rglob(f"*{TABLE_SUFFIX}"), *out.rglob(f"*{GAPS_SUFFIX}"), *outputs[:2],
+                   path]
+        for old in removed:
+            old.unlink(missing_ok=True)
+    elif path.is_file():
+        try:
+            earlier = json.loads(path.read_text())
+            differences = [f"model checksum {earlier['model_sha256']} -> {record['model_sha256']}"
+                           ] if earlier["model_sha256"] != record["model_sha256"] else []
+            differences += [f"{name} {earlier['settings'].get(name)!r} -> {value!r}"
+                            for name, value in record["settings"].items()
+                            if earlier["settings"].get(name, "unset") != value]
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            differences = [f"{path} is unreadable ({type(error).__name__}: {error})"]
+        if differences:
+            raise ConfigError(f"{out}: holds detections made with another model or other "
+                              f"settings ({'; '.join(differences)}); detect into another "
+                              f"folder, or replace them with --overwrite (overwrite=True)")
+    elif any(output.is_file() for output in outputs):
+        raise ConfigError(f"{out}: holds detections without a {RECORD_NAME} saying what made "
+                          f"them; detect into another folder, or replace them with --overwrite "
+                          f"(overwrite=True, which deletes every *{TABLE_SUFFIX} under it)")
+    write_json(path, record)
 
 
 def detect_files(model_source: str | Path, inputs: Sequence[str | Path], out: str | Path, *,
                  hop_s: float | None = None, threshold: float | None = None,
                  low_threshold: float | None = None, min_duration_s: float | None = None,
                  merge_gap_s: float | None = None, trim: bool | None = None,
-                 gate: bool | None = None, batch_size: int = 32, device: str = "auto", channel: int | None = None,
-                 on_error: str = "raise", progress: bool | None = None) -> pd.DataFrame:
+                 gate: bool | None = None, batch_size: int = 32, device: str = "auto",
+                 channel: int | None = None, on_error: str = "raise",
+                 overwrite: bool = False, progress: bool | None = None) -> pd.DataFrame:
     """Detect calls in recordings; one Raven table per file and a combined ``events.csv``.
 
     Parameters
@@ -418,8 +697,13 @@ def detect_files(model_source: str | Path, inputs: Sequence[str | Path], out: st
         Audio files and folders (searched recursively for audio files).
     out : path
         Output folder: ``OUT/<stem>.selections.txt`` per file (a folder input's
-        subfolders are kept) and ``OUT/events.csv`` with a ``file`` column. A file whose
-        table already exists is skipped, so an interrupted run resumes where it stopped.
+        subfolders are kept), ``OUT/events.csv`` with a ``file`` column, ``OUT/gaps.csv``
+        (``file, begin_s, end_s, kind``: each recording's runs of silence or flat signal,
+        which hold no event; also ``OUT/<stem>.gaps.csv`` per recording with gaps) and
+        ``OUT/detection.json`` (the model file and its SHA-256, the settings, whalelab's
+        version). A file whose table already exists is skipped, so an interrupted run
+        resumes where it stopped; a folder made with another model or other settings is
+        refused. ``OUT/.whalelab-detect.lock`` is held while detecting.
     hop_s, threshold, low_threshold, min_duration_s, merge_gap_s, trim, gate
         Detection settings (:class:`whalelab.config.DetectConfig`); None keeps the run's
         own (``config.json``'s ``detect``).
@@ -430,6 +714,9 @@ def detect_files(model_source: str | Path, inputs: Sequence[str | Path], out: st
     on_error : {"raise", "skip"}
         What an unreadable audio file does: stop with an :class:`AudioError` naming it,
         or warn, skip it and report how many were skipped.
+    overwrite : bool
+        Delete the detections already in ``out`` (every Raven table and gaps file under
+        it, ``events.csv``, ``gaps.csv``, ``detection.json``) and start again.
     progress : bool or None
         Progress bar in audio hours with the speed as a multiple of real time.
 
@@ -438,6 +725,13 @@ def detect_files(model_source: str | Path, inputs: Sequence[str | Path], out: st
     pandas.DataFrame
         Every event of every finished file: ``file, begin_s, end_s, low_hz, high_hz,
         label, score, begin_file`` (the contents of ``events.csv``).
+
+    Raises
+    ------
+    ConfigError
+        ``out`` holds detections made with another model or other settings.
+    WhaleLabError
+        Another running detection holds ``out``'s lock.
     """
     failures = _Failures(on_error)
     if batch_size < 1:
@@ -450,8 +744,27 @@ def detect_files(model_source: str | Path, inputs: Sequence[str | Path], out: st
     settings = detection_settings(trained.config, hop_s=hop_s, threshold=threshold,
                                   low_threshold=low_threshold, min_duration_s=min_duration_s,
                                   merge_gap_s=merge_gap_s, trim=trim, gate=gate)
-    hop_frames(trained.config, settings.hop_s)  # bad settings fail before any file is read
-    pending = _pending(jobs, failures)
+    hop = hop_frames(trained.config, settings.hop_s)  # bad settings fail before any file is read
+    record = {"model": str(Path(trained.source).resolve()),
+              "model_sha256": _model_sha256(Path(trained.source)),
+              "settings": {**dataclasses.asdict(settings),
+                           "window_hop_s": hop / trained.config.features.frames_per_second,
+                           "batch_size": batch_size, "channel": channel, "min_gap_s": MIN_GAP_S},
+              "whalelab_version": whalelab.__version__}
+    with _locked(out):
+        _claim(out, record, jobs, overwrite=overwrite)
+        _detect_pending(trained, _pending(jobs, failures), failures, settings=settings,
+                        batch_size=batch_size, channel=channel, progress=progress)
+        if failures.skipped:
+            warnings.warn(f"{len(failures.skipped)} of {len(jobs)} file(s) could not be read "
+                          f"and were skipped", stacklevel=2)
+        return _combined_events(jobs, out)
+
+
+def _detect_pending(trained: TrainedModel, pending: dict[Path, tuple[Path, float]],
+                    failures: _Failures, *, settings: DetectConfig, batch_size: int,
+                    channel: int | None, progress: bool | None) -> None:
+    """Detect each pending recording; write its gaps file (when it has gaps), then its table."""
     began, seconds = time.perf_counter(), 0.0
     with _speed_bar(sum(duration for _, duration in pending.values()) / 3600, progress) as bar:
         def advance(done: float) -> None:
@@ -463,18 +776,18 @@ def detect_files(model_source: str | Path, inputs: Sequence[str | Path], out: st
 
         for audio, (table, _) in pending.items():
             try:
-                events = detect_recording(trained.model, trained.config, audio,
-                                          bands=trained.bands, settings=settings,
-                                          batch_size=batch_size, channel=channel,
-                                          advance=advance)
+                events, gaps = detect_recording_with_gaps(
+                    trained.model, trained.config, audio, bands=trained.bands,
+                    settings=settings, batch_size=batch_size, channel=channel, advance=advance)
             except AudioError as error:
                 failures.fail(audio, error)
                 continue
+            if len(gaps):
+                atomic_write(_gaps_file(table),
+                             lambda temporary: gaps.to_csv(temporary, index=False))
+            else:
+                _gaps_file(table).unlink(missing_ok=True)
             write_raven(events.assign(begin_file=audio.name), table)
-    if failures.skipped:
-        warnings.warn(f"{len(failures.skipped)} of {len(jobs)} file(s) could not be read and "
-                      f"were skipped", stacklevel=2)
-    return _combined_events(jobs, out)
 
 
 def annotated_recordings(folder: str | Path) -> list[tuple[Path, Path]]:
@@ -490,15 +803,14 @@ def annotated_recordings(folder: str | Path) -> list[tuple[Path, Path]]:
 def _recording_traces(trained: TrainedModel, pairs: Sequence[tuple[Path, Path]], *, gate: bool,
                       hop_s: float | None, batch_size: int,
                       progress: bool | None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """``{file: (frames, classes)}`` detection scores and band contrasts of recordings."""
+    """``{file: (frames, classes)}`` detection scores (zero inside gaps) and band contrasts."""
     scores, contrasts = {}, {}
     for audio, _ in progress_bar(pairs, progress=progress, desc="traces", unit="file"):
-        traces = _stitched(_detection_score(trained.model, trained.config, trained.bands,
-                                            gate=gate), trained.config, audio,
-                           hop=hop_frames(trained.config, hop_s), batch_size=batch_size,
-                           channel=None, advance=lambda seconds: None, device=trained.device,
-                           width=2 * len(trained.classes))
-        scores[str(audio)], contrasts[str(audio)] = np.split(traces, 2, axis=1)
+        scores[str(audio)], contrasts[str(audio)], _ = _gapped_traces(
+            _detection_score(trained.model, trained.config, trained.bands, gate=gate),
+            trained.config, audio, hop=hop_frames(trained.config, hop_s),
+            batch_size=batch_size, channel=None, advance=lambda seconds: None,
+            device=trained.device)
     return scores, contrasts
 
 

@@ -24,3 +24,7 @@ class ConfigError(WhaleLabError):
 
 class CheckpointError(WhaleLabError):
     """A run folder or checkpoint is missing, incomplete or does not fit the model."""
+
+
+class StorageError(WhaleLabError):
+    """A file could not be written: the disk is full, a folder is read-only, and so on."""

@@ -76,9 +76,11 @@ def evaluate_run(run_dir: str | Path, *, data: str | None = None, split: str = "
     trained = load_model(run_dir, device=device)
     config = trained.config
     index = evaluation_index(run_dir, config, data, split)
-    dataset = ClipDataset(index, sample_rate=config.features.sample_rate,
-                          clip_seconds=config.features.clip_seconds, train=False,
-                          hop_length=config.features.hop_length)
+    features = config.features
+    dataset = ClipDataset(index, sample_rate=features.sample_rate,
+                          clip_seconds=features.clip_seconds, train=False,
+                          hop_length=features.hop_length, band=(features.fmin, features.fmax),
+                          low_rate=config.data.low_rate)
     predicted = predict_dataset(
         trained.model, dataset, device=trained.device, batch_size=config.train.batch_size,
         amp=config.train.amp, progress=progress, desc=split,
@@ -93,8 +95,8 @@ def evaluate_run(run_dir: str | Path, *, data: str | None = None, split: str = "
             frames_per_second=config.features.frames_per_second)
     if baseline:
         own = ClipIndex.load_csv(Path(run_dir) / "splits.csv")
-        sources = [ClipDataset(own.subset(name), sample_rate=config.features.sample_rate,
-                               clip_seconds=config.features.clip_seconds)
+        sources = [ClipDataset(own.subset(name), sample_rate=features.sample_rate,
+                               clip_seconds=features.clip_seconds)
                    for name in ("train", "val")]
         metrics["baselines"] = {"logistic": clip_baseline(
             *sources, dataset, features=config.features, classes=config.classes,

@@ -1,73 +1,248 @@
-"""Clip-level probabilities for audio files, window by window.
+"""Clip-level probabilities for audio files, window by window, read as a stream.
 
-A file shorter than the run's clip length is centred in one zero-padded window; a
-longer one is cut into windows of the clip length with 50 % overlap (the last window
-ends at the file's end). Each class's score for the file is its largest window score:
-the probability that the call is somewhere in the file.
+A file is read block by block (:func:`whalelab.audio.stream_audio`, ``BLOCK_SECONDS``
+at a time) and cut into windows of the run's clip length with 50 % overlap (the last
+window ends at the file's end), so memory stays flat whatever the file's length: one
+block, one window and one batch of windows, plus a row of scores per window. A file
+shorter than the clip length is repeated end to end into one window, one copy centred
+(:func:`whalelab.data.dataset.tile`, as training pads short clips): digital silence
+around a short clip is a picture no recording has, and a model scores it as a call.
+Each class's score for the file is its largest window score: the probability that the
+call is somewhere in the file.
+
+Input the model cannot answer for is named, not scored:
+
+- a file shorter than one STFT window (``n_fft`` samples at the run's rate) holds no
+  spectrum frame: :class:`~whalelab.errors.AudioError` naming it;
+- a file whose sample rate cannot hold the run's band
+  (:func:`whalelab.data.dataset.check_sample_rate`): refused when its Nyquist frequency
+  is at or below ``fmin``; below ``fmax``, one warning naming the file, its rate and
+  ``fmax`` (``low_rate="warn"``, the reason also in the row's ``note``) or refused
+  (``low_rate="refuse"``);
+- silence: a sample is silent when it is exactly zero or within ``FLAT_TOLERANCE`` of the
+  sample before it (a dead channel, a DC level, a clipped flat line). A window more than
+  ``SILENT_FRACTION`` silent is not scored (NaN scores, the reason in its ``note``); a
+  file more than ``SILENT_FRACTION`` silent, or whose every window is, gets ``top_class``
+  ``"silence"`` (never a class), NaN scores and the reason in its ``note``.
+
+With ``on_error="skip"``, a file that is refused or cannot be read is reported as a
+warning naming it and left out; the other files keep their rows, and the number of
+skipped files is reported at the end.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from whalelab.audio import load_audio
-from whalelab.checkpoint import load_model
+from whalelab.audio import audio_info, stream_audio
+from whalelab.checkpoint import TrainedModel, load_model
 from whalelab.clip_metrics import BACKGROUND, single_label
+from whalelab.data.dataset import check_low_rate, check_sample_rate, tile
+from whalelab.errors import AudioError, ConfigError
 from whalelab.runtime import autocast, progress_bar
 
+#: seconds of audio read from disk at a time
+BLOCK_SECONDS = 60.0
+#: ``top_class`` of a file that is mostly silence
+SILENCE = "silence"
+#: share of silent samples above which a window or a file is silence
+SILENT_FRACTION = 0.5
+#: a sample this close to the one before it is part of a flat line
+FLAT_TOLERANCE = 1e-6
+ON_ERROR = ("raise", "skip")
 
-def clip_windows(waveform: np.ndarray, samples: int, *, hop: int) -> np.ndarray:
-    """Cut ``(n,)`` into ``(windows, samples)``: centred padding if short, else overlapping.
+
+def clip_windows(blocks: Iterable[np.ndarray], samples: int, *,
+                 hop: int) -> Iterator[tuple[int, np.ndarray]]:
+    """Cut a signal read as consecutive ``(n,)`` blocks into ``(start, (samples,))`` windows.
+
+    Windows start every ``hop`` samples; where they miss the signal's tail, one more ends
+    at its end. A signal shorter than ``samples`` is repeated into one window
+    (:func:`~whalelab.data.dataset.tile`) with one copy centred; its ``start`` is then
+    negative, where the window begins relative to the signal. Only the samples the next
+    window needs are held.
 
     Examples
     --------
-    >>> clip_windows(np.arange(10.0), 4, hop=2)[:, 0]
-    array([0., 2., 4., 6.])
-    >>> clip_windows(np.ones(2), 4, hop=2)
-    array([[0., 1., 1., 0.]])
+    >>> [start for start, _ in clip_windows([np.arange(6.0), np.arange(6.0, 11.0)], 4, hop=3)]
+    [0, 3, 6, 7]
+    >>> next(clip_windows([np.array([1.0, 2.0])], 5, hop=2))
+    (-1, array([2., 1., 2., 1., 2.]))
     """
-    if len(waveform) <= samples:
-        left = (samples - len(waveform)) // 2
-        return np.pad(waveform, (left, samples - len(waveform) - left))[None]
-    starts = list(range(0, len(waveform) - samples + 1, hop))
-    if starts[-1] + samples < len(waveform):
-        starts.append(len(waveform) - samples)
-    return np.stack([waveform[start:start + samples] for start in starts])
+    buffer, offset, start, total = np.zeros(0, dtype=np.float32), 0, 0, 0  # buffer[0]: offset
+    for block in blocks:
+        buffer = np.concatenate([buffer, block])
+        total += len(block)
+        while start + samples <= total:
+            yield start, buffer[start - offset:start - offset + samples]
+            start += hop
+        keep_from = max(offset, min(start, total - samples))  # the next window, or the tail
+        buffer, offset = buffer[keep_from - offset:], keep_from
+    if total < samples:
+        left = (samples - total) // 2
+        yield -left, tile(buffer, samples, offset=left)
+    elif start - hop + samples < total:
+        yield total - samples, buffer[total - samples - offset:]
 
 
-@torch.no_grad()
-def predict_files(model_source: str | Path, files: list[str | Path], *, device: str = "auto",
-                  batch_size: int = 32, progress: bool | None = None) -> pd.DataFrame:
+def silent_samples(samples: np.ndarray, *, previous: float | None = None) -> np.ndarray:
+    """Bool ``(n,)``: each sample exactly zero or within ``FLAT_TOLERANCE`` of the one before.
+
+    ``previous`` is the sample before the first (from the block before), if any.
+
+    Examples
+    --------
+    >>> silent_samples(np.array([0.5, 0.5, 0.0, 0.2, -0.1])).tolist()
+    [False, True, True, False, False]
+    """
+    before = np.concatenate([[np.nan if previous is None else previous], samples[:-1]])
+    return (samples == 0) | (np.abs(samples - before) <= FLAT_TOLERANCE)
+
+
+class _SilenceCount:
+    """Passes blocks through and counts their samples and silent samples."""
+
+    def __init__(self, blocks: Iterable[np.ndarray]) -> None:
+        self.blocks, self.samples, self.silent = blocks, 0, 0
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        previous = None
+        for block in self.blocks:
+            self.samples += len(block)
+            self.silent += int(silent_samples(block, previous=previous).sum())
+            previous = block[-1] if len(block) else previous
+            yield block
+
+    @property
+    def fraction(self) -> float:
+        return self.silent / max(self.samples, 1)
+
+
+def _clipwise(trained: TrainedModel, windows: list[np.ndarray]) -> np.ndarray:
+    """``clipwise_output`` of a list of ``(samples,)`` windows: ``(windows, classes)``."""
+    batch = torch.from_numpy(np.stack(windows)).to(trained.device)  # (windows, samples)
+    with torch.inference_mode(), autocast(trained.device, trained.config.train.amp):
+        return trained.model(batch)["clipwise_output"].float().cpu().numpy()
+
+
+def _silence_note(fraction: float) -> str:
+    return f"silence: {fraction:.0%} of the samples are exact zeros or a flat line"
+
+
+def _score_file(trained: TrainedModel, path: str | Path, *, batch_size: int,
+                low_rate: str) -> tuple[dict, list[dict]]:
+    """One file's row and its windows' rows; raises :class:`AudioError` for refused files."""
+    features, classes = trained.config.features, trained.config.classes
+    rate, clip = features.sample_rate, features.clip_samples
+    info = audio_info(path)
+    if info.frames * rate / info.sample_rate < features.n_fft:
+        raise AudioError(f"{path}: {info.duration:.3g} s is too short to score; a file needs "
+                         f"one STFT window, n_fft={features.n_fft} samples at {rate} Hz "
+                         f"({features.n_fft / rate:.3g} s)")
+    notes = [check_sample_rate(info, band=(features.fmin, features.fmax), low_rate=low_rate,
+                               stacklevel=3)]
+    stream = _SilenceCount(stream_audio(path, rate, block_seconds=BLOCK_SECONDS))
+    windows, scores, pending = [], [], {}  # pending: {row: window} not scored yet
+
+    def score_pending() -> None:
+        for row, score in zip(pending, _clipwise(trained, list(pending.values())), strict=True):
+            scores[row] = score
+        pending.clear()
+
+    for start, window in clip_windows(stream, clip, hop=clip // 2):
+        silent = float(silent_samples(window).mean())
+        windows.append({"file": str(path), "start_s": max(start, 0) / rate,
+                        "end_s": min(start + clip, stream.samples) / rate,
+                        "note": _silence_note(silent) if silent > SILENT_FRACTION else ""})
+        scores.append(np.full(len(classes), np.nan, dtype=np.float32))
+        if silent <= SILENT_FRACTION:
+            pending[len(scores) - 1] = window
+        if len(pending) == batch_size:
+            score_pending()
+    if pending:
+        score_pending()
+    scores = np.stack(scores)  # (windows, classes)
+    if stream.fraction > SILENT_FRACTION or np.isnan(scores).all():
+        file_scores = np.full(len(classes), np.nan)
+        top_class = SILENCE
+        notes.append(_silence_note(stream.fraction) if stream.fraction > SILENT_FRACTION
+                     else "silence: every window is more than half exact zeros or a flat line")
+    else:
+        file_scores = np.nanmax(scores, axis=0)  # (classes,)
+        top = single_label(file_scores[None], trained.thresholds)[0]
+        top_class = classes[top] if top < len(classes) else BACKGROUND
+    row = {"file": str(path), "duration_s": stream.samples / rate, "windows": len(windows),
+           "top_class": top_class, **dict(zip(classes, map(float, file_scores), strict=True)),
+           "note": "; ".join(note for note in notes if note)}
+    for window, score in zip(windows, scores, strict=True):
+        window.update(zip(classes, map(float, score), strict=True))
+    return row, windows
+
+
+def predict_files(model_source: str | Path, files: Sequence[str | Path], *, device: str = "auto",
+                  batch_size: int = 32, on_error: str = "raise", low_rate: str | None = None,
+                  return_windows: bool = False, progress: bool | None = None
+                  ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """One row per file: duration, windows, the top class (or background) and each class's score.
 
     Parameters
     ----------
     model_source : path
         A trained run folder or a model file (``RUN/best.pt``), which works alone.
-    files : list of paths
+    files : sequence of paths
         Audio files of any supported format, rate and channel count.
+    batch_size : int
+        Windows per forward pass.
+    on_error : {"raise", "skip"}
+        What a file that cannot be read or is refused (too short, too low a rate) does:
+        stop with an :class:`~whalelab.errors.AudioError` naming it, or warn, leave it
+        out and report how many were left out.
+    low_rate : {"warn", "refuse"} or None
+        What a file whose Nyquist frequency lies below the run's ``fmax`` does; None
+        follows the run's ``data.low_rate``.
+    return_windows : bool
+        Also return every window's scores.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``file, duration_s, windows, top_class``, one column per class, ``note``: the
+        top class is a class, ``background`` or ``silence`` (NaN scores; the note says
+        why). With ``return_windows``, also the windows: ``file, start_s, end_s``, one
+        column per class (NaN for a silent window), ``note``.
     """
+    if on_error not in ON_ERROR:
+        raise ConfigError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be at least 1, not {batch_size}")
     trained = load_model(model_source, device=device)
-    model, config, thresholds = trained.model, trained.config, trained.thresholds
-    torch_device = trained.device
-    features = config.features
-    rows = []
+    low_rate = trained.config.data.low_rate if low_rate is None else low_rate
+    check_low_rate(low_rate)
+    classes = trained.config.classes
+    rows, windows, skipped = [], [], 0
     for path in progress_bar(files, progress=progress, desc="predict"):
-        waveform = load_audio(path, features.sample_rate)
-        windows = torch.from_numpy(clip_windows(waveform, features.clip_samples,
-                                                hop=features.clip_samples // 2))
-        scores = []
-        for batch in windows.split(batch_size):
-            with autocast(torch_device, config.train.amp):
-                scores.append(model(batch.to(torch_device))["clipwise_output"].float().cpu())
-        file_scores = torch.cat(scores).amax(dim=0).numpy()  # (classes,)
-        top = single_label(file_scores[None], thresholds)[0]
-        rows.append({"file": str(path), "duration_s": len(waveform) / features.sample_rate,
-                     "windows": len(windows),
-                     "top_class": config.classes[top] if top < len(config.classes) else BACKGROUND,
-                     **dict(zip(config.classes, map(float, file_scores), strict=True))})
-    return pd.DataFrame(rows)
+        try:
+            row, file_windows = _score_file(trained, path, batch_size=batch_size,
+                                            low_rate=low_rate)
+        except AudioError as error:
+            if on_error == "raise":
+                raise
+            warnings.warn(f"skipped {error}", stacklevel=2)
+            skipped += 1
+            continue
+        rows.append(row)
+        windows.extend(file_windows)
+    if skipped:
+        warnings.warn(f"{skipped} of {len(files)} file(s) could not be scored and were skipped",
+                      stacklevel=2)
+    table = pd.DataFrame(rows, columns=["file", "duration_s", "windows", "top_class", *classes,
+                                        "note"])
+    if not return_windows:
+        return table
+    return table, pd.DataFrame(windows, columns=["file", "start_s", "end_s", *classes, "note"])

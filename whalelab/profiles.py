@@ -45,8 +45,9 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile(name="smoke", clips_per_class=6, long_recordings=1,
                      long_recording_minutes=1.0,
                      overrides={"train": {"epochs": 1, "batch_size": 8, "patience": 1}}),
-    # default without a GPU: a model worth looking at in a few CPU minutes
-    "quick": Profile(name="quick", clips_per_class=100, long_recordings=3,
+    # default without a GPU: a model worth looking at in a few CPU minutes (140 clips a
+    # class: with 100 the model reached macro-F1 0.77 on the harder synthetic set)
+    "quick": Profile(name="quick", clips_per_class=140, long_recordings=3,
                      long_recording_minutes=4.0,
                      overrides={"train": {"epochs": 16, "patience": 4}}),
     # default with a GPU: more data, more epochs, mixed precision

@@ -34,13 +34,19 @@ from whalelab.checkpoint import (load_checkpoint, model_file_state, save_checkpo
 from whalelab.clip_metrics import choose_thresholds
 from whalelab.config import (DataConfig, FeatureConfig, RunConfig, TrainConfig,
                              profile_values)
-from whalelab.data import (ClipCache, ClipDataset, ClipIndex, balanced_sampler, class_weights,
-                           read_data)
+from whalelab.data import (BACKGROUND, ClipCache, ClipDataset, ClipIndex, balanced_sampler,
+                           class_weights, read_data)
 from whalelab.errors import CheckpointError, ConfigError, DataError
 from whalelab.inference import predict_dataset
 from whalelab.losses import TrainingLoss
 from whalelab.model import build_model, count_parameters
 from whalelab.runtime import autocast, progress_bar, resolve_device
+
+
+#: the fewest train and val clips of each class that training accepts: a class needs
+#: clips to learn from and at least one to be validated on (see :func:`check_trainable`)
+MIN_TRAIN_CLIPS = 2
+MIN_VAL_CLIPS = 1
 
 
 @dataclasses.dataclass
@@ -153,12 +159,17 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
 
 
 def prepare_splits(config: RunConfig, run_dir: Path, index: ClipIndex | None) -> ClipIndex:
-    """The run's clip index with its splits, written to ``splits.csv`` once and reused after."""
+    """The run's clip index with its splits, written to ``splits.csv`` once and reused after.
+
+    A new index is checked first (:func:`check_trainable`), so that data training cannot
+    use never becomes a run's ``splits.csv``.
+    """
     splits_path = run_dir / "splits.csv"
     if splits_path.is_file():
         return ClipIndex.load_csv(splits_path)
     if index is None:
         raise DataError(f"{run_dir}: no splits.csv and no data index given")
+    check_trainable(index, config.data.path or run_dir)
     index.save_csv(splits_path)
     return index
 
@@ -221,13 +232,51 @@ def _open_run(run_dir: Path, resume: bool) -> dict[str, Any] | None:
     return load_checkpoint(last_path) if resume and last_path.exists() else None
 
 
+def check_trainable(index: ClipIndex, source: str | Path) -> None:
+    """Refuse data that training cannot learn or validate: fewer than two classes counting
+    background in the train split, or a class with fewer than :data:`MIN_TRAIN_CLIPS`
+    train clips or :data:`MIN_VAL_CLIPS` val clips.
+
+    Raises
+    ------
+    DataError
+        Naming ``source`` (the data set) and the classes at fault, with their counts.
+
+    Examples
+    --------
+    >>> from whalelab.data import Clip
+    >>> clips = [Clip(f"{i}.wav", labels=("fin",), split="train") for i in range(3)]
+    >>> check_trainable(ClipIndex(clips, ["fin"]), "calls/")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    whalelab.errors.DataError: calls/: training needs at least two classes ... only fin; ...
+    """
+    background = any(not clip.labels for clip in index.subset("train").clips)
+    seen = [*index.classes, *([BACKGROUND] if background else [])]
+    if len(seen) < 2:
+        raise DataError(f"{source}: training needs at least two classes counting background, "
+                        f"but the train split holds only {', '.join(seen) or 'nothing'}; add "
+                        f"background (call-free) clips or another class")
+    train_counts, val_counts = (index.subset(split).targets().sum(axis=0)
+                                for split in ("train", "val"))
+    few = [f"{name} ({int(train)} train, {int(val)} val)"
+           for name, train, val in zip(index.classes, train_counts, val_counts, strict=True)
+           if train < MIN_TRAIN_CLIPS or val < MIN_VAL_CLIPS]
+    if few:
+        raise DataError(f"{source}: too few clips to train and validate {', '.join(few)}; each "
+                        f"class needs at least {MIN_TRAIN_CLIPS} train clips and "
+                        f"{MIN_VAL_CLIPS} val clip(s): add clips, or leave the class out")
+
+
 def _datasets(config: RunConfig, index: ClipIndex,
               progress: bool | None) -> dict[str, ClipDataset]:
     """The train and val clips, decoded once into a shared cache."""
     features, cache = config.features, ClipCache()
     dataset = {split: ClipDataset(index.subset(split), sample_rate=features.sample_rate,
                                   clip_seconds=features.clip_seconds, train=split == "train",
-                                  cache=cache, hop_length=features.hop_length)
+                                  cache=cache, hop_length=features.hop_length,
+                                  band=(features.fmin, features.fmax),
+                                  low_rate=config.data.low_rate)
                for split in ("train", "val")}
     if len(dataset["train"]) == 0 or len(dataset["val"]) == 0:
         raise DataError(f"{config.data.path}: training needs clips in both the train and val "
@@ -426,7 +475,8 @@ def _write_thresholds(run_dir: Path, config: RunConfig, val_set: ClipDataset,
     model.load_state_dict(best["model"])
     predicted = predict_dataset(model, val_set, device=device, batch_size=config.train.batch_size,
                                 amp=config.train.amp, progress=progress, desc="thresholds")
-    chosen = choose_thresholds(predicted["clipwise_output"], predicted["targets"])
+    chosen = choose_thresholds(predicted["clipwise_output"], predicted["targets"],
+                               classes=config.classes)
     thresholds = dict(zip(config.classes, map(float, chosen), strict=True))
     save_checkpoint(run_dir / "best.pt", model_file_state(
         model, config, bands=bands, thresholds=thresholds, epoch=best["epoch"]))

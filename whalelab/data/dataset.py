@@ -1,7 +1,19 @@
-"""Clips served as tensors: decoding, a cache, crop and pad, and helpers against imbalance."""
+"""Clips served as tensors: decoding, a cache, crop and pad, and helpers against imbalance.
+
+Padding repeats the clip (:func:`tile`) instead of adding digital silence: a short
+noise-only clip padded with zeros has a log-mel picture (a hard edge, then the floor at
+``top_db`` below its peak) that no real recording has, and that a model reads as a call.
+Repeating keeps each band's level and spread; reflecting would too, but it plays calls
+backwards (an upsweep becomes a downsweep), so whalelab repeats.
+
+A file whose sample rate cannot hold the run's band (Nyquist frequency below ``fmax``)
+holds nothing in the top of it: :func:`check_sample_rate` warns or refuses it
+(``low_rate``), and always refuses one whose Nyquist frequency is at or below ``fmin``.
+"""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -10,8 +22,64 @@ import torch
 from torch.utils.data import Dataset, WeightedRandomSampler
 from tqdm.auto import tqdm
 
-from whalelab.audio import load_audio
+from whalelab.audio import AudioInfo, audio_info, load_audio
+from whalelab.config import LOW_RATE_ACTIONS
 from whalelab.data.clips import BACKGROUND, Clip, ClipIndex, Span
+from whalelab.errors import AudioError, ConfigError
+
+#: what a file whose Nyquist frequency lies below the run's ``fmax`` does: warn, or be refused
+
+
+def check_low_rate(low_rate: str) -> None:
+    """Raise :class:`ConfigError` unless ``low_rate`` is one of :data:`LOW_RATE_ACTIONS`."""
+    if low_rate not in LOW_RATE_ACTIONS:
+        raise ConfigError(f"low_rate must be one of {', '.join(LOW_RATE_ACTIONS)}, "
+                          f"not {low_rate!r}")
+
+
+def check_sample_rate(info: AudioInfo, *, band: tuple[float, float], low_rate: str = "warn",
+                      stacklevel: int = 2) -> str:
+    """Check that ``info``'s sample rate can hold the run's ``band`` = ``(fmin, fmax)`` Hz.
+
+    A file whose Nyquist frequency lies at or below ``fmin`` holds none of the band and is
+    always refused; one whose Nyquist frequency lies below ``fmax`` holds only part of it:
+    with ``low_rate="warn"`` one warning names the file, its rate and ``fmax``, with
+    ``"refuse"`` it is refused. ``stacklevel`` is :func:`warnings.warn`'s, counted from
+    the function that calls this one.
+
+    Returns
+    -------
+    str
+        ``""``, or the warning's text for a file that holds only part of the band.
+
+    Raises
+    ------
+    AudioError
+        The file is refused, naming it, its rate and the band.
+    """
+    check_low_rate(low_rate)
+    fmin, fmax = band
+    nyquist = info.sample_rate / 2
+    if nyquist >= fmax:
+        return ""
+    if nyquist <= fmin or low_rate == "refuse":
+        raise AudioError(f"{info.path}: sample rate {info.sample_rate} Hz cannot hold the "
+                         f"run's band {fmin:g}-{fmax:g} Hz (Nyquist frequency {nyquist:g} Hz)")
+    note = (f"sample rate {info.sample_rate} Hz: its Nyquist frequency {nyquist:g} Hz is below "
+            f"the run's fmax {fmax:g} Hz")
+    warnings.warn(f"{info.path}: {note}", stacklevel=stacklevel + 1)
+    return note
+
+
+def tile(waveform: np.ndarray, samples: int, *, offset: int) -> np.ndarray:
+    """``(n,)`` repeated end to end into ``(samples,)``, one copy starting at ``offset``.
+
+    Examples
+    --------
+    >>> tile(np.arange(3.0), 7, offset=2)
+    array([1., 2., 0., 1., 2., 0., 1.])
+    """
+    return waveform[(np.arange(samples) - offset) % len(waveform)]
 
 
 class ClipCache:
@@ -42,26 +110,36 @@ class ClipDataset(Dataset):
     """Fixed-length waveforms and multi-hot targets of a :class:`~whalelab.data.clips.ClipIndex`.
 
     A clip longer than ``clip_seconds`` is cropped (at random in training, centred in
-    evaluation); a shorter one is zero-padded (at a random offset in training, centred in
-    evaluation). Random positions come from torch's global generator, which the
-    training loop seeds per epoch (and DataLoader seeds per worker).
+    evaluation); a shorter one is repeated end to end to the clip length (:func:`tile`),
+    one copy of it placed at a random offset in training, centred in evaluation, the
+    others before and after it. Random positions come from torch's global generator,
+    which the training loop seeds per epoch (and DataLoader seeds per worker).
 
     Items are ``(waveform, target)``: float32 ``(samples,)`` and ``(classes,)``. With
     ``hop_length`` (the log-mel hop, in samples) they are ``(waveform, target,
     frame_target, strong)``: ``frame_target`` float32 ``(frames, classes)`` with
     ``frames = 1 + samples // hop_length`` (:func:`frame_targets`, the clip's spans moved
-    with the crop or pad this item got), and ``strong`` a float32 scalar, 1 where the
+    with the crop this item got, or repeated with each copy of a repeated clip: the
+    model hears the call in every copy), and ``strong`` a float32 scalar, 1 where the
     clip's spans are known (else its frame target is all zero).
+
+    With ``band``, the run's ``(fmin, fmax)`` in Hz, each file's sample rate is checked
+    when the dataset is made (:func:`check_sample_rate`, with ``low_rate``).
     """
 
     def __init__(self, index: ClipIndex, *, sample_rate: int, clip_seconds: float,
                  train: bool = False, cache: ClipCache | None = None,
-                 hop_length: int | None = None) -> None:
+                 hop_length: int | None = None, band: tuple[float, float] | None = None,
+                 low_rate: str = "warn") -> None:
+        check_low_rate(low_rate)
         self.index, self.sample_rate, self.train = index, sample_rate, train
         self.samples = int(round(clip_seconds * sample_rate))
         self.cache = cache
         self.targets = torch.from_numpy(index.targets())
         self.hop_length = hop_length
+        if band is not None:
+            for path in dict.fromkeys(clip.path for clip in index.clips):
+                check_sample_rate(audio_info(path), band=band, low_rate=low_rate)
 
     def __len__(self) -> int:
         return len(self.index.clips)
@@ -85,7 +163,7 @@ class ClipDataset(Dataset):
             else _decode(clip, self.sample_rate)
 
     def __getitem__(self, item: int) -> tuple[torch.Tensor, ...]:
-        audio = torch.from_numpy(self.waveform(item))
+        audio = self.waveform(item)
         shift = 0  # where the clip's first sample lands in the served waveform
         length = len(audio)
         excess = length - self.samples
@@ -93,18 +171,25 @@ class ClipDataset(Dataset):
             start = int(torch.randint(0, excess + 1, ())) if self.train else excess // 2
             audio, shift = audio[start:start + self.samples], -start
         elif excess < 0:
-            left = int(torch.randint(0, -excess + 1, ())) if self.train else -excess // 2
-            audio, shift = torch.nn.functional.pad(audio, (left, -excess - left)), left
+            shift = int(torch.randint(0, -excess + 1, ())) if self.train else -excess // 2
+            audio = tile(audio, self.samples, offset=shift)
+        audio = torch.from_numpy(audio)
         if self.hop_length is None:
             return audio, self.targets[item]
         spans = self.index.clips[item].spans
-        frame_target = frame_targets(spans or (), self.index.classes,
-                                     frames=1 + self.samples // self.hop_length,
-                                     hop_s=self.hop_length / self.sample_rate,
-                                     offset_s=shift / self.sample_rate,
-                                     end_s=min(length + shift, self.samples) / self.sample_rate)
-        return (audio, self.targets[item], torch.from_numpy(frame_target),
+        return (audio, self.targets[item],
+                torch.from_numpy(self._frame_target(spans or (), shift=shift, length=length)),
                 torch.tensor(float(spans is not None)))
+
+    def _frame_target(self, spans: Sequence[Span], *, shift: int, length: int) -> np.ndarray:
+        """:func:`frame_targets` of each copy of the clip (one unless it is repeated), merged."""
+        copies = range(-shift // length, -(-(self.samples - shift) // length))  # overlap the window
+        return np.maximum.reduce([
+            frame_targets(spans, self.index.classes, frames=1 + self.samples // self.hop_length,
+                          hop_s=self.hop_length / self.sample_rate,
+                          offset_s=(shift + copy * length) / self.sample_rate,
+                          end_s=min(shift + (copy + 1) * length, self.samples) / self.sample_rate)
+            for copy in copies])
 
 
 def frame_targets(spans: Sequence[Span], classes: Sequence[str], *, frames: int, hop_s: float,
@@ -128,7 +213,7 @@ def frame_targets(spans: Sequence[Span], classes: Sequence[str], *, frames: int,
         negative when cropped.
     end_s : float
         Where the clip's audio ends in the window: the window's length, or less where
-        the clip is padded on the right (no call lies in the padding).
+        the clip ends inside it (no call lies past the clip's audio).
 
     Examples
     --------

@@ -12,12 +12,20 @@ Clips know where their calls lie (:attr:`~whalelab.data.clips.Clip.spans`) when 
 manifest says so and in windows cut from Raven tables; background clips always do.
 
 Bad files and rows either stop the reading with a message naming them or are skipped
-with one counted warning (``on_error``).
+with one counted warning (``on_error``). A Raven selection with an empty label is such a
+row unless ``empty_label`` says what it means.
+
+Clips whose audio is byte-identical never sit on both sides of a split
+(:func:`keep_identical_audio_together`): a model must not be scored on what it heard in
+training.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import math
+import os
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -38,7 +46,8 @@ def load_index(data: str | Path, *, seed: int = 0, val_fraction: float = 0.15,
                hop_s: float | None = None, min_call_fraction: float = 0.5,
                label_column: str = "Species", background_cap: float = 0.5,
                block_s: float = 60.0,
-               background_labels: Sequence[str] = (BACKGROUND,)) -> ClipIndex:
+               background_labels: Sequence[str] = (BACKGROUND,),
+               empty_label: str | None = None) -> ClipIndex:
     """Read any supported layout into a split :class:`~whalelab.data.clips.ClipIndex`.
 
     Parameters
@@ -60,6 +69,14 @@ def load_index(data: str | Path, *, seed: int = 0, val_fraction: float = 0.15,
         The class folders and labels that mean "no call" (``noise``, ``ambient``...):
         their clips get all-zero targets and they never become a class. An empty
         manifest label always means no call.
+    empty_label : str or None
+        Raven layout only: the label a selection with an empty label column stands for
+        (``"background"``: no call; or a class). None makes such a selection an error
+        naming the table and the selection, so that an unlabelled call never trains as
+        background.
+
+    Clips with byte-identical audio in different splits are kept on one side
+    (:func:`keep_identical_audio_together`), with a warning.
 
     Raises
     ------
@@ -83,7 +100,8 @@ def load_index(data: str | Path, *, seed: int = 0, val_fraction: float = 0.15,
                                    min_call_fraction=min_call_fraction,
                                    label_column=label_column, background_cap=background_cap,
                                    block_s=block_s, seed=seed,
-                                   background_labels=background_labels)
+                                   background_labels=background_labels,
+                                   empty_label=empty_label)
     elif path.is_dir():
         clips = _read_class_tree(path, report, background_labels=background_labels)
     else:
@@ -91,11 +109,13 @@ def load_index(data: str | Path, *, seed: int = 0, val_fraction: float = 0.15,
     report.finish(path)
     if not clips:
         raise DataError(f"{path}: no usable audio clips found")
-    if not all(clip.split for clip in clips):
+    data_split = all(clip.split for clip in clips)
+    if not data_split:
         if any(clip.split for clip in clips):
             raise DataError(f"{path}: some clips have a split and others not; give all or none")
         clips = split_by_recording(clips, seed=seed, val_fraction=val_fraction,
                                    test_fraction=test_fraction)
+    clips = keep_identical_audio_together(clips, path, move=not data_split)
     classes = _classes_seen_in_training(clips, path)
     return ClipIndex(clips, classes, skipped=report.skipped)
 
@@ -104,12 +124,13 @@ def read_data(settings: DataConfig, data: str | Path | None = None, *, seed: int
               window_s: float, on_error: str = "raise") -> ClipIndex:
     """:func:`load_index` with a run's data settings (:class:`whalelab.config.DataConfig`):
     its background labels, and for long recordings its label column, window hop,
-    minimum call fraction and background cap. ``data`` defaults to ``settings.path``;
-    ``window_s`` is the run's clip length."""
+    minimum call fraction, background cap and what an empty label stands for.
+    ``data`` defaults to ``settings.path``; ``window_s`` is the run's clip length."""
     return load_index(settings.path if data is None else data, seed=seed, window_s=window_s,
                       hop_s=settings.window_hop_s, min_call_fraction=settings.min_call_fraction,
                       label_column=settings.label_column, background_cap=settings.background_cap,
-                      background_labels=settings.background_labels, on_error=on_error)
+                      background_labels=settings.background_labels, on_error=on_error,
+                      empty_label=settings.empty_label)
 
 
 class _Problems:
@@ -150,6 +171,89 @@ def _classes_seen_in_training(clips: list[Clip], source: Path) -> list[str]:
     if not in_train:
         raise DataError(f"{source}: the train split holds no labelled (non-background) clip")
     return sorted(in_train)
+
+
+def keep_identical_audio_together(clips: list[Clip], source: str | Path, *,
+                                  move: bool) -> list[Clip]:
+    """Keep clips whose audio is byte-identical on one side of the split, with a warning.
+
+    Two clips hold the same audio when their files have the same bytes (a content hash,
+    read in chunks, of the files that could be copies) and they cover the same stretch
+    of them (``start_s``, ``duration_s``): copies of one file, or the same window of two
+    copies of one long recording. Equal audio in files that differ (another format or
+    header) is not looked for. Of each such group the first split in
+    train > val > test order keeps them: with ``move`` (a split whalelab made) the
+    others move there; without (a split the data gives) they are dropped from their
+    later split.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for name in ("a.wav", "copy.wav", "b.wav"):
+    ...     _ = (folder / name).write_bytes(b"b" if name == "b.wav" else b"a")
+    >>> clips = [Clip(str(folder / name), split=split)
+    ...          for name, split in (("a.wav", "val"), ("copy.wav", "train"), ("b.wav", "test"))]
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     kept = keep_identical_audio_together(clips, folder, move=True)
+    >>> [(Path(clip.path).name, clip.split) for clip in kept]
+    [('a.wav', 'train'), ('copy.wav', 'train'), ('b.wav', 'test')]
+    >>> print(str(caught[0].message).split("; ")[0].split(": ")[1])
+    1 clip(s) hold byte-identical audio to a clip in another split
+    """
+    groups: dict[tuple, list[int]] = {}
+    for position, (clip, identity) in enumerate(zip(clips, _file_identities(clips),
+                                                    strict=True)):
+        groups.setdefault((identity, clip.start_s, clip.duration_s), []).append(position)
+    rank = {split: order for order, split in enumerate(SPLITS)}
+    kept, moved = list(clips), []
+    for members in groups.values():
+        keeper = clips[min(members, key=lambda position: (
+            rank.get(clips[position].split, len(SPLITS)), position))]
+        for position in members:
+            clip = clips[position]
+            if clip.split != keeper.split:
+                moved.append(f"{clip.path} ({clip.split}; same as {keeper.path} in "
+                             f"{keeper.split})")
+                kept[position] = dataclasses.replace(clip, split=keeper.split) if move else None
+    if moved:
+        warnings.warn(f"{source}: {len(moved)} clip(s) hold byte-identical audio to a clip in "
+                      f"another split; {'moved' if move else 'dropped'} so that each stays in "
+                      f"the first of train > val > test: {'; '.join(moved[:3])}"
+                      f"{'; ...' if len(moved) > 3 else ''}", stacklevel=3)
+    return [clip for clip in kept if clip is not None]
+
+
+def _file_identities(clips: list[Clip]) -> list[str]:
+    """Per clip, one path of the clip's file's byte-identical copies (its own if none).
+
+    Copies are found by narrowing: the same size, then the same first 64 KiB, then the
+    same content hash (read in chunks), so that only files that could be copies are read,
+    and whole only when their beginnings agree.
+    """
+    paths = sorted({clip.path for clip in clips})
+    groups = [paths]
+    for fingerprint in (os.path.getsize, _head_digest, _content_digest):
+        narrowed = []
+        for group in groups:
+            by_print: dict[object, list[str]] = {}
+            for path in group:
+                by_print.setdefault(fingerprint(path), []).append(path)
+            narrowed += [same for same in by_print.values() if len(same) > 1]
+        groups = narrowed
+    identity = {path: group[0] for group in groups for path in group}
+    return [identity.get(clip.path, clip.path) for clip in clips]
+
+
+def _head_digest(path: str) -> str:
+    with open(path, "rb") as file:
+        return hashlib.sha256(file.read(1 << 16)).hexdigest()
+
+
+def _content_digest(path: str) -> str:
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def _audio_files(folder: Path) -> list[Path]:
@@ -292,8 +396,8 @@ def raven_pairs(folder: Path) -> list[tuple[Path, Path]]:
 
 def _read_raven_folder(folder: Path, report: _Problems, *, window_s: float, hop_s: float,
                        min_call_fraction: float, label_column: str, background_cap: float,
-                       block_s: float, seed: int,
-                       background_labels: tuple[str, ...]) -> list[Clip]:
+                       block_s: float, seed: int, background_labels: tuple[str, ...],
+                       empty_label: str | None) -> list[Clip]:
     if window_s <= 0 or hop_s <= 0:
         raise DataError(f"window_s and hop_s must be positive, not {window_s} and {hop_s}")
     if not 0 < min_call_fraction <= 1:
@@ -306,7 +410,7 @@ def _read_raven_folder(folder: Path, report: _Problems, *, window_s: float, hop_
     labelled, background = [], []
     for audio, table in pairs:
         found = report.attempt(lambda audio=audio, table=table: (
-            audio_info(audio), read_raven(table, label_column=label_column)))
+            audio_info(audio), _labelled_events(table, label_column, empty_label)))
         if found is None:
             continue
         info, events = found
@@ -320,6 +424,30 @@ def _read_raven_folder(folder: Path, report: _Problems, *, window_s: float, hop_
             keep = np.random.default_rng(seed).choice(len(background), allowed, replace=False)
             background = [background[i] for i in sorted(keep)]
     return labelled + background
+
+
+def _labelled_events(table: Path, label_column: str, empty_label: str | None) -> pd.DataFrame:
+    """The table's events, with empty labels replaced by ``empty_label``.
+
+    Without ``empty_label`` an empty label is an error naming the table and the first
+    such selection (its ``Selection`` number where the table has one, and its times):
+    left as it is, it would make its windows background.
+    """
+    events = read_raven(table, label_column=label_column)
+    empty = (events["label"] == "").to_numpy()
+    if not empty.any():
+        return events
+    if empty_label is not None:
+        return events.assign(label=np.where(empty, empty_label, events["label"]))
+    row = int(np.flatnonzero(empty)[0])
+    try:  # the same reader with the Selection column as labels: the same rows, in order
+        name = f"selection {read_raven(table, label_column='Selection')['label'].iloc[row]} "
+    except DataError:  # no Selection column
+        name = "the selection "
+    raise DataError(f"{table}: {int(empty.sum())} selection(s) have an empty {label_column}, "
+                    f"first {name}at {events['begin_s'].iloc[row]:g}-"
+                    f"{events['end_s'].iloc[row]:g} s; label them, or say what an empty label "
+                    f"means (empty_label, --empty-label: 'background' for no call, or a class)")
 
 
 def _windows(audio: Path, duration: float, events: pd.DataFrame, *, window_s: float,

@@ -5,13 +5,13 @@ a clip of :data:`BACKGROUND` holds noise alone. What makes the clips hard, in ev
 split alike (all splits draw from this one distribution):
 
 - faint calls: each call's signal-to-noise ratio in its box comes from the mixture of
-  :data:`~whalelab.synth.calls.SNR_DB` (15 % from -10 to 0 dB; blue and fin whales from
+  :data:`~whalelab.synth.calls.SNR_DB` (10 % from -10 to 0 dB; blue and fin whales from
   0 dB);
-- two calls: a share :data:`TWO_CALL_SHARE` (20 %) of call clips holds a second call,
+- two calls: a share :data:`TWO_CALL_SHARE` (15 %) of call clips holds a second call,
   of the same class in :data:`SAME_CLASS_SHARE` (50 %) of them (never for blue whales,
   whose 10-20 s calls outlast a clip), else of another species drawn uniformly (the
   clip then has two labels);
-- calls cut by the clip's edge: a share :data:`EDGE_CUT_SHARE` (20 %) of calls start
+- calls cut by the clip's edge: a share :data:`EDGE_CUT_SHARE` (15 %) of calls start
   before the clip or run past its end, leaving :data:`EDGE_VISIBLE` (30-80 %) of the
   call (of the clip, for a call longer than it) inside; other calls lie wholly inside
   when they fit, and a longer call covers the whole clip;
@@ -42,9 +42,9 @@ from whalelab.synth.signals import sample_count
 
 BACKGROUND = "background"
 LABELS = [*SPECIES, BACKGROUND]
-TWO_CALL_SHARE = 0.2     # share of call clips holding a second call
+TWO_CALL_SHARE = 0.15    # share of call clips holding a second call
 SAME_CLASS_SHARE = 0.5   # of those, the share whose second call is of the same class
-EDGE_CUT_SHARE = 0.2     # share of calls placed across the clip's start or end
+EDGE_CUT_SHARE = 0.15    # share of calls placed across the clip's start or end
 EDGE_VISIBLE = (0.3, 0.8)  # part of a cut call (or of the clip, if shorter) left inside
 _CLIP_STREAM = 0         # seed-sequence tag of clips (long recordings have their own)
 
