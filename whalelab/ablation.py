@@ -19,7 +19,7 @@ from whalelab.data import ClipIndex
 from whalelab.train import train
 
 #: epochs of each comparison model (the tiny backbone takes seconds an epoch on a CPU)
-COMPARISON_EPOCHS = 8
+COMPARISON_EPOCHS = 12
 
 
 def attention_comparison(run_dir: str | Path, *, epochs: int = COMPARISON_EPOCHS,

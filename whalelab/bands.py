@@ -124,13 +124,14 @@ def dataset_bands(data: str | Path, *, label_column: str = "Species") -> dict[st
 
 def _mean_spectra(index: ClipIndex, features: FeatureConfig,
                   progress: bool | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean power spectra ``(classes, freq)`` inside each class's calls, their frame counts
-    ``(classes,)``, and the mean spectrum ``(freq,)`` of call-free frames.
+    """Mean log power spectra in dB ``(classes, freq)`` inside each class's calls, their
+    frame counts ``(classes,)``, and the mean log spectrum ``(freq,)`` of call-free frames.
 
     Each clip's spectrogram is divided by its own median power first, so that the random
-    level of a recording does not weigh it. Inside a clip whose call spans are known, the
-    call frames count for their class and the others as call-free; a clip with labels
-    alone counts wholly for each of its classes.
+    level of a recording does not weigh it, and averaged in dB, so that a few clips with
+    loud low-frequency noise (a ship, brown noise) do not outweigh all the others. Inside
+    a clip whose call spans are known, the call frames count for their class and the
+    others as call-free; a clip with labels alone counts wholly for each of its classes.
     """
     dataset = ClipDataset(index, sample_rate=features.sample_rate,
                           clip_seconds=features.clip_seconds, hop_length=features.hop_length)
@@ -144,7 +145,7 @@ def _mean_spectra(index: ClipIndex, features: FeatureConfig,
         waveform, _, frame_target, strong = dataset[item]
         with torch.no_grad():
             power = spectrogram(waveform[None].double())[0, 0].numpy()  # (frames, freq)
-        power /= max(float(np.median(power)), 1e-20)
+        power = 10 * np.log10(np.maximum(power / max(float(np.median(power)), 1e-20), 1e-10))
         calls = frame_target.numpy() if strong else np.repeat(
             targets[item][None], len(power), axis=0)  # (frames, classes)
         sums += calls.T @ power
@@ -159,10 +160,12 @@ def estimate_bands(index: ClipIndex, features: FeatureConfig, *, coverage: float
                    progress: bool | None = None) -> dict[str, Band]:
     """Each class's band from its clips: where its calls' power exceeds the call-free audio's.
 
-    For each class, the excess of its mean power spectrum (inside its calls) over the
-    mean spectrum of call-free frames is taken as a distribution over frequency between
-    ``fmin`` and ``fmax``; the band runs from its ``(1 - coverage) / 2`` to its
-    ``(1 + coverage) / 2`` quantile. A class with no clip, or whose calls nowhere exceed
+    For each class, how many dB its mean log spectrum (inside its calls) stands above that
+    of call-free frames is measured at each frequency between ``fmin`` and ``fmax``; what
+    exceeds half of its largest excess is taken as a distribution over frequency, and the
+    band runs from its ``(1 - coverage) / 2`` to its ``(1 + coverage) / 2`` quantile
+    (half the peak, as :mod:`whalelab.band_contrast` trims events, so that a class whose
+    calls stand 20 dB out and one whose calls stand 2 dB out both get their core band). A class with no clip, or whose calls nowhere exceed
     the call-free audio, is left out (it gets the whole range from :func:`class_bands`).
 
     Parameters
@@ -178,7 +181,8 @@ def estimate_bands(index: ClipIndex, features: FeatureConfig, *, coverage: float
     tail = (1 - coverage) / 2
     bands = {}
     for k, name in enumerate(index.classes):
-        excess = np.where(inside, np.maximum(spectra[k] - quiet, 0.0), 0.0)  # (freq,)
+        above = np.where(inside, spectra[k] - quiet, 0.0)  # (freq,) dB above call-free audio
+        excess = np.maximum(above - above.max() / 2, 0.0)
         if counts[k] == 0 or excess.sum() <= 0:
             continue
         cumulative = np.cumsum(excess) / excess.sum()
