@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+import torch
 
 from whalelab import WhaleLabError
 from whalelab.audio import (AUDIO_SUFFIXES, audio_info, is_audio_file, load_audio, stream_audio,
@@ -362,3 +363,28 @@ def test_real_killer_whale_calls_load():
         samples = load_audio(path, 8000)
         assert samples.dtype == np.float32 and np.isfinite(samples).all()
         assert abs(len(samples) - info.duration * 8000) <= 1
+
+
+# --- real recordings shipped with the project ------------------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "data" / "examples" / "srkw"
+
+
+def test_the_shipped_real_calls_load_and_give_features():
+    from whalelab.config import FeatureConfig
+    from whalelab.data import load_index
+    from whalelab.features import logmel_pipeline
+
+    index = load_index(EXAMPLES, seed=0, window_s=5.0)
+    assert len(index) == 31 and index.classes == ["killer_whale"]
+    features = FeatureConfig()  # 8 kHz: what lies below 4 kHz of the 22-44 kHz originals
+    pipeline = logmel_pipeline(features)
+    for clip in index.clips:
+        info = audio_info(clip.path)
+        assert info.sample_rate >= 22050 and 0.5 < info.duration < 5
+        samples = load_audio(clip.path, features.sample_rate)
+        logmel = pipeline(torch.from_numpy(samples)[None])  # (1, 1, frames, mel)
+        assert logmel.shape[-1] == 64 and torch.isfinite(logmel).all()
+        assert logmel.max() - logmel.min() > 20  # a call stands out of its background
+    assert (EXAMPLES / "LICENSE-OGL-Canada-2.0.html").is_file()
+    assert "Open Government Licence" in (EXAMPLES / "README.md").read_text()
