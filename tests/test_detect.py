@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 import whalelab
-from whalelab import audio, detect
+from whalelab import audio, detect, detection_evaluation
 from whalelab.checkpoint import TrainedModel, save_checkpoint, write_classes
 from whalelab.cli import main
 from whalelab.config import RunConfig
@@ -28,6 +28,12 @@ SR = 8000
 CLASSES = ["low", "high"]
 CONFIG = RunConfig.from_profile("smoke", data="", classes=CLASSES, backbone="tiny")
 BANDS = {"low": (10.0, 100.0), "high": (500.0, 2000.0)}
+
+
+def use_model(monkeypatch, model: nn.Module) -> None:
+    """Make detection and its evaluation load ``model`` whatever the model source."""
+    for module in (detect, detection_evaluation):
+        monkeypatch.setattr(module, "load_model", stand_in(model))
 
 
 def stand_in(model: nn.Module):
@@ -142,7 +148,7 @@ def test_detection_scores_are_framewise_times_clipwise_with_band_contrast(tmp_pa
 def test_without_the_gate_events_follow_the_bare_framewise_output(tmp_path, stand_in_run,
                                                                    monkeypatch):
     run, _ = stand_in_run
-    monkeypatch.setattr(detect, "load_model", stand_in(HalfSureModel()))
+    use_model(monkeypatch, HalfSureModel())
     path = write(tmp_path / "calls.wav", calls(10, [2.0]))  # 0.9 for 1 s: "low" 0.9, "high" 1.8
     gated = detect.detect_files(run, [path], tmp_path / "gated", trim=False)
     bare = detect.detect_files(run, [path], tmp_path / "bare", trim=False, gate=False)
@@ -186,7 +192,7 @@ def stand_in_run(tmp_path, monkeypatch):
     CONFIG.save(run / "config.json")
     write_classes(run, CLASSES, BANDS)
     save_checkpoint(run / "best.pt", {"model": {}})  # what detection.json checksums
-    monkeypatch.setattr(detect, "load_model", stand_in(PointModel()))
+    use_model(monkeypatch, PointModel())
     seen: list[str] = []
     stitched = detect._stitched
 
@@ -299,7 +305,7 @@ class EverywhereModel(PointModel):
 def test_events_are_trimmed_to_the_call_in_their_band_unless_asked_not_to(tmp_path, stand_in_run,
                                                                           monkeypatch, capsys):
     run, _ = stand_in_run
-    monkeypatch.setattr(detect, "load_model", stand_in(EverywhereModel()))
+    use_model(monkeypatch, EverywhereModel())
     signal = 0.01 * noise(8 * SR, seed=5)
     t = np.arange(SR) / SR
     signal[3 * SR:4 * SR] += 0.3 * np.sin(2 * np.pi * 1000 * t)  # "high" band: 500-2000 Hz
@@ -351,7 +357,7 @@ def test_evaluate_scores_events_of_a_folder_of_recordings(tmp_path, real_run, ca
 
 def test_evaluate_of_a_folder_without_tables_is_a_user_error(tmp_path, real_run):
     with pytest.raises(WhaleLabError, match="Raven table"):
-        detect.evaluate_recordings(real_run, tmp_path)
+        detection_evaluation.evaluate_recordings(real_run, tmp_path)
 
 
 def test_bad_settings_fail_before_any_audio_is_read(tmp_path, stand_in_run):
@@ -384,12 +390,12 @@ def test_settings_are_chosen_on_validation_and_scored_on_test(tmp_path, stand_in
     write(tmp_path / "test" / "quiet.wav", calls(20, []))  # call-free, empty table
     write_raven(pd.DataFrame(columns=["begin_s", "end_s", "low_hz", "high_hz", "label"]),
                 tmp_path / "test" / "quiet.selections.txt")
-    metrics = detect.evaluate_recordings(run, tmp_path / "test", validation=tmp_path / "val",
+    metrics = detection_evaluation.evaluate_recordings(run, tmp_path / "test", validation=tmp_path / "val",
                                          progress=False)
     # validation traced first (once per gate setting), then the test recordings
     assert seen[:2] == ["v.wav", "v.wav"] and sorted(seen[2:]) == ["quiet.wav", "t.wav"]
     sweep = pd.DataFrame(metrics["settings_sweep"])
-    assert len(sweep) == 4 * len(detect.THRESHOLDS)
+    assert len(sweep) == 4 * len(detection_evaluation.THRESHOLDS)
     best = sweep.f1.max()
     assert metrics["settings"]["threshold"] == sweep[sweep.f1 == best].threshold.max()
     saved = json.loads((run / "config.json").read_text())["detect"]
@@ -403,7 +409,7 @@ def test_settings_are_chosen_on_validation_and_scored_on_test(tmp_path, stand_in
 def test_gating_and_trimming_are_compared_at_the_runs_threshold(tmp_path, stand_in_run):
     run, _ = stand_in_run
     _annotated(tmp_path / "test", "t", 20, [5.0, 14.0])
-    table = detect.compare_gating_and_trimming(run, tmp_path / "test", progress=False)
+    table = detection_evaluation.compare_gating_and_trimming(run, tmp_path / "test", progress=False)
     assert table[["gate", "trim"]].values.tolist() == [[True, True], [True, False],
                                                        [False, True], [False, False]]
     assert (table.f1 == 1.0).all()  # the stand-in's clipwise output is 1: the gate changes nothing
@@ -419,7 +425,7 @@ def _assert_spans(events: pd.DataFrame, label: str, expected: list[list[float]])
 def test_silence_and_flat_signal_hold_no_event_and_are_listed(tmp_path, stand_in_run,
                                                               monkeypatch, capsys):
     run, _ = stand_in_run
-    monkeypatch.setattr(detect, "load_model", stand_in(EverywhereModel()))  # a call everywhere
+    use_model(monkeypatch, EverywhereModel())  # a call everywhere
     signal = noise(60 * SR, seed=6)
     signal[10 * SR:40 * SR] = 0.0  # a 30-s dropout
     signal[45 * SR:55 * SR] = 0.25  # a stuck converter: 10 s of one value
@@ -460,7 +466,7 @@ def test_gaps_that_span_block_edges_are_found_whole(tmp_path, monkeypatch):
 
 def test_a_file_of_digital_silence_gives_no_event(tmp_path, stand_in_run, monkeypatch):
     run, _ = stand_in_run
-    monkeypatch.setattr(detect, "load_model", stand_in(EverywhereModel()))
+    use_model(monkeypatch, EverywhereModel())
     path = write(tmp_path / "silent.wav", np.zeros(20 * SR, dtype=np.float32))
     events = detect.detect_files(run, [path], tmp_path / "out", trim=False)
     assert events.empty and read_raven(tmp_path / "out" / "silent.selections.txt").empty
@@ -553,14 +559,14 @@ def test_evaluation_scores_the_events_detect_writes_on_a_recording_with_gaps(tmp
     signal[int(20.5 * SR):22 * SR] = 0.9  # the second call's end is stuck: flat
     write(path, signal)
     scored = []
-    score_events = detect.score_events
+    score_events = detection_evaluation.score_events
 
     def spy(predicted, *args, **kwargs):
         scored.append(predicted)
         return score_events(predicted, *args, **kwargs)
 
-    monkeypatch.setattr(detect, "score_events", spy)
-    detect.evaluate_recordings(run, folder, trim=False, progress=False)
+    monkeypatch.setattr(detection_evaluation, "score_events", spy)
+    detection_evaluation.evaluate_recordings(run, folder, trim=False, progress=False)
     detected = detect.detect_files(run, [path], tmp_path / "out", trim=False)
     columns = ["file", "begin_s", "end_s", "label", "score"]
     pd.testing.assert_frame_equal(scored[0][columns], detected[columns], check_dtype=False)

@@ -31,6 +31,7 @@ LAYERS = [
     ("model", "losses", "event_scoring", "clip_metrics", "localisation", "synth"),
     ("checkpoint", "inference", "baselines"),  # run folders; model scores; simple baselines
     ("train", "evaluate", "predict", "detect"),
+    ("detection_evaluation",),             # detection scored, its settings chosen
     ("plots",),
     ("bench", "report", "ablation"),  # measurements, the notebooks, side-by-side trainings
     ("cli",),                              # the front door to every command

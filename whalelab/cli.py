@@ -112,7 +112,7 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
 
 def _evaluate(args: argparse.Namespace) -> None:
     from whalelab.clip_metrics import format_metrics
-    from whalelab.detect import annotated_recordings, evaluate_recordings
+    from whalelab.detection_evaluation import annotated_recordings, evaluate_recordings
     from whalelab.evaluate import evaluate_run
     from whalelab.event_scoring import format_event_metrics
     from whalelab.localisation import format_localisation

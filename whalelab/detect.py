@@ -9,8 +9,8 @@ estimates of a frame are averaged. Each window contributes a whole number of hop
 frames (312 of its 313 at the default 50 % overlap), so that every frame is averaged
 over the same number of windows and window edges leave no seams.
 
-Detection (:func:`detect_recording`, used by :func:`detect_files` and
-:func:`evaluate_recordings` alike) stitches two traces per class
+Detection (:func:`detect_recording`, used by :func:`detect_files` and by
+:func:`whalelab.detection_evaluation.evaluate_recordings` alike) stitches two traces per class
 instead of the bare framewise output: the framewise probability times the window's
 clipwise probability, which events are found on, and the band contrast of
 :mod:`whalelab.band_contrast`, which trims each event to where the call's energy is.
@@ -66,21 +66,16 @@ import whalelab
 from whalelab.atomic import atomic_write, write_json
 from whalelab.audio import audio_info, is_audio_file, stream_audio
 from whalelab.band_contrast import BandContrast
-from whalelab.baselines import event_baseline
-from whalelab.checkpoint import TrainedModel, load_model, save_detection_settings
+from whalelab.checkpoint import TrainedModel, load_model
 from whalelab.config import DetectConfig, RunConfig
-from whalelab.data import raven_pairs
 from whalelab.errors import AudioError, ConfigError, DataError, WhaleLabError
-from whalelab.event_scoring import score_events, threshold_sweep
-from whalelab.events import find_events, find_file_events
+from whalelab.events import find_events
 from whalelab.raven import read_raven, write_raven
 from whalelab.runtime import autocast, progress_bar
 
 #: seconds of audio read from disk at a time
 BLOCK_SECONDS = 60.0
 TABLE_SUFFIX = ".selections.txt"
-#: detection thresholds tried on validation recordings
-THRESHOLDS = tuple(np.round(np.arange(0.1, 0.95, 0.05), 2))
 #: columns of ``events.csv``
 COMBINED_COLUMNS = ["file", "begin_s", "end_s", "low_hz", "high_hz", "label", "score",
                     "begin_file"]
@@ -433,6 +428,19 @@ def _gapped_traces(score: Score, config: RunConfig, path: Path, *, hop: int, bat
     spans /= features.sample_rate
     return scores, contrast, pd.DataFrame({"begin_s": spans[:, 0], "end_s": spans[:, 1],
                                            "kind": [kind for *_, kind in gaps.found]})
+
+
+def recording_traces(trained: TrainedModel, path: str | Path, *, gate: bool,
+                     hop_s: float | None, batch_size: int = 32
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Detection scores (zero inside gaps) and band contrast of one recording, each
+    float32 ``(frames, classes)``: what :func:`detect_recording` finds events in."""
+    scores, contrast, _ = _gapped_traces(
+        _detection_score(trained.model, trained.config, trained.bands, gate=gate),
+        trained.config, Path(path), hop=hop_frames(trained.config, hop_s),
+        batch_size=batch_size, channel=None, advance=lambda seconds: None,
+        device=trained.device)
+    return scores, contrast
 
 
 def _cut_at_gaps(events: pd.DataFrame, gaps: pd.DataFrame, scores: np.ndarray, *,
@@ -788,204 +796,3 @@ def _detect_pending(trained: TrainedModel, pending: dict[Path, tuple[Path, float
             else:
                 _gaps_file(table).unlink(missing_ok=True)
             write_raven(events.assign(begin_file=audio.name), table)
-
-
-def annotated_recordings(folder: str | Path) -> list[tuple[Path, Path]]:
-    """``(audio, table)`` for each audio file in ``folder`` with a Raven table beside it.
-
-    The table of ``NAME.wav`` is ``NAME.selections.txt``, ``NAME.Table.1.selections.txt``
-    (Raven's own default) or ``NAME.txt``, as :mod:`whalelab.data` pairs them for
-    training. An empty list means ``folder`` is not a folder of annotated recordings.
-    """
-    return raven_pairs(Path(folder))
-
-
-def _recording_traces(trained: TrainedModel, pairs: Sequence[tuple[Path, Path]], *, gate: bool,
-                      hop_s: float | None, batch_size: int,
-                      progress: bool | None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """``{file: (frames, classes)}`` detection scores (zero inside gaps) and band contrasts."""
-    scores, contrasts = {}, {}
-    for audio, _ in progress_bar(pairs, progress=progress, desc="traces", unit="file"):
-        scores[str(audio)], contrasts[str(audio)], _ = _gapped_traces(
-            _detection_score(trained.model, trained.config, trained.bands, gate=gate),
-            trained.config, audio, hop=hop_frames(trained.config, hop_s),
-            batch_size=batch_size, channel=None, advance=lambda seconds: None,
-            device=trained.device)
-    return scores, contrasts
-
-
-def _variants(trained: TrainedModel, pairs: Sequence[tuple[Path, Path]], *,
-              order: tuple[bool, bool], batch_size: int, progress: bool | None
-              ) -> Iterator[tuple[bool, bool, dict[str, np.ndarray], dict[str, np.ndarray] | None]]:
-    """``(gate, trim, scores, contrasts or None)`` for each gating and trimming choice, in
-    ``order``; the traces are computed once per gate."""
-    for gate in order:
-        scores, contrasts = _recording_traces(trained, pairs, gate=gate,
-                                              hop_s=trained.config.detect.hop_s,
-                                              batch_size=batch_size, progress=progress)
-        for trim in order:
-            yield gate, trim, scores, contrasts if trim else None
-
-
-def _annotated_pairs(folder: str | Path) -> list[tuple[Path, Path]]:
-    """:func:`annotated_recordings` of ``folder``; none is a :class:`DataError`."""
-    pairs = annotated_recordings(folder)
-    if not pairs:
-        raise DataError(f"{folder}: no audio files with a Raven table beside them "
-                        f"(NAME.wav + NAME{TABLE_SUFFIX})")
-    return pairs
-
-
-def _truth(pairs: Sequence[tuple[Path, Path]], label_column: str) -> pd.DataFrame:
-    """The Raven tables of ``pairs`` as one table with a ``file`` column."""
-    return pd.concat([read_raven(table, label_column=label_column).assign(file=str(audio))
-                      for audio, table in pairs], ignore_index=True)
-
-
-def choose_detection_settings(model_source: str | Path, validation: str | Path, *,
-                              thresholds: Sequence[float] = THRESHOLDS, iou: float = 0.3,
-                              batch_size: int = 32, device: str = "auto",
-                              progress: bool | None = None) -> tuple[DetectConfig, pd.DataFrame]:
-    """The detection settings with the best overall event F1 on validation recordings.
-
-    Every combination of ``gate`` (framewise x clipwise, or the bare framewise output),
-    ``trim`` (by band contrast, or not) and ``threshold`` is scored on the recordings of
-    ``validation`` (a folder of recordings with Raven tables, never the test folder);
-    the other settings are the run's. Ties go to the simpler setting (no gate, no trim)
-    and the higher threshold.
-
-    Returns
-    -------
-    (DetectConfig, pandas.DataFrame)
-        The chosen settings, and the sweep: ``gate, trim, threshold, precision, recall,
-        f1, tp, fp, fn`` per combination.
-    """
-    pairs = _annotated_pairs(validation)
-    trained = load_model(model_source, device=device)
-    config, base = trained.config, trained.config.detect
-    truth = _truth(pairs, config.data.label_column)
-    rows = []
-    for gate, trim, scores, contrasts in _variants(trained, pairs, order=(False, True),
-                                                   batch_size=batch_size, progress=progress):
-        sweep = threshold_sweep(scores, truth, config.classes,
-                                frames_per_second=config.features.frames_per_second,
-                                thresholds=thresholds, iou=iou, bands=trained.bands,
-                                contrasts=contrasts, min_duration_s=base.min_duration_s,
-                                merge_gap_s=base.merge_gap_s)
-        rows.append(sweep.assign(gate=gate, trim=trim))
-    table = pd.concat(rows, ignore_index=True)[["gate", "trim", "threshold", "precision",
-                                                 "recall", "f1", "tp", "fp", "fn"]]
-    best = table.sort_values(["f1", "gate", "trim", "threshold"],
-                             ascending=[False, True, True, False], kind="stable").iloc[0]
-    chosen = dataclasses.replace(base, gate=bool(best.gate), trim=bool(best.trim),
-                                 threshold=float(best.threshold), low_threshold=None)
-    return chosen, table
-
-
-def compare_gating_and_trimming(model_source: str | Path, data: str | Path, *,
-                                iou: float = 0.3, batch_size: int = 32, device: str = "auto",
-                                progress: bool | None = None) -> pd.DataFrame:
-    """Event scores on ``data`` with and without gating and trimming, the run's other
-    detection settings (threshold included) kept: what each step buys.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per ``(gate, trim)``: ``precision, recall, f1``, the F1 interval
-        ``f1_low, f1_high`` and ``false_alarms_per_hour``.
-    """
-    pairs = _annotated_pairs(data)
-    trained = load_model(model_source, device=device)
-    config, base = trained.config, trained.config.detect
-    truth = _truth(pairs, config.data.label_column)
-    hours = {str(audio): audio_info(audio).duration / 3600 for audio, _ in pairs}
-    rows = []
-    for gate, trim, scores, contrasts in _variants(trained, pairs, order=(True, False),
-                                                   batch_size=batch_size, progress=progress):
-        predicted = find_file_events(
-            scores, config.classes, frames_per_second=config.features.frames_per_second,
-            contrasts=contrasts, threshold=base.threshold, low_threshold=base.low_threshold,
-            min_duration_s=base.min_duration_s, merge_gap_s=base.merge_gap_s,
-            bands=trained.bands)
-        scored = score_events(predicted, truth, config.classes, hours=hours, iou=iou,
-                              seed=config.train.seed)
-        rows.append({"gate": gate, "trim": trim,
-                     **{name: scored["overall"][name] for name in ("precision", "recall", "f1")},
-                     "f1_low": scored["intervals_95"]["f1"][0],
-                     "f1_high": scored["intervals_95"]["f1"][1],
-                     "false_alarms_per_hour": scored["false_alarms_per_hour"]})
-    return pd.DataFrame(rows)
-
-
-def evaluate_recordings(model_source: str | Path, data: str | Path, *,
-                        validation: str | Path | None = None, out: str | Path | None = None,
-                        iou: float = 0.3, onset_tolerance_s: float | None = None,
-                        batch_size: int = 32, device: str = "auto",
-                        progress: bool | None = None, **settings: Any) -> dict[str, Any]:
-    """Event-level precision, recall and F1 of a run on long recordings with Raven tables.
-
-    With ``validation`` (a folder of other recordings with tables), the detection
-    settings are first chosen there (:func:`choose_detection_settings`) and saved as the
-    run's own, and the band-energy baseline (:func:`whalelab.baselines.event_baseline`)
-    is fitted there too; both are then scored on ``data``, which no setting has seen.
-    Every recording of ``data`` is detected with :func:`detect_recording`, exactly as
-    :func:`detect_files` does, and scored with :func:`whalelab.event_scoring.event_metrics`
-    (events of different recordings never match), with bootstrap intervals over
-    one-minute blocks. Recordings whose table is empty also give false alarms per hour.
-    Truth is read with the run's label column. The result is written as JSON to ``out``
-    (default ``RUN/event_metrics.json``, or beside a model file).
-
-    Parameters
-    ----------
-    **settings
-        Detection settings overriding the run's (see :func:`detect_files`); with
-        ``validation`` they override the chosen ones.
-
-    Returns
-    -------
-    dict
-        :func:`whalelab.event_scoring.event_metrics`' dict plus ``intervals_95``,
-        ``false_alarms_per_hour`` (None without call-free recordings), ``run``, ``data``,
-        ``recordings``, ``audio_hours``, the detection ``settings``, and with
-        ``validation`` the ``settings_sweep`` and ``baselines``.
-    """
-    pairs = _annotated_pairs(data)
-    source = Path(model_source)
-    extra: dict[str, Any] = {}
-    if validation is not None:
-        chosen, sweep = choose_detection_settings(model_source, validation, iou=iou,
-                                                  batch_size=batch_size, device=device,
-                                                  progress=progress)
-        if source.is_dir():
-            save_detection_settings(source, chosen)
-        settings = {**dataclasses.asdict(chosen), **settings}
-        extra["settings_sweep"] = sweep.to_dict(orient="records")
-    trained = load_model(model_source, device=device)
-    config = trained.config
-    chosen = detection_settings(config, **settings)
-    truth = _truth(pairs, config.data.label_column)
-    hours = {str(audio): audio_info(audio).duration / 3600 for audio, _ in pairs}
-    predicted = pd.concat([detect_recording(trained.model, config, audio, bands=trained.bands,
-                                            settings=chosen, batch_size=batch_size)
-                           .assign(file=str(audio))
-                           for audio, _ in progress_bar(pairs, progress=progress,
-                                                        desc="evaluate", unit="file")],
-                          ignore_index=True)
-    metrics = score_events(predicted, truth, config.classes, hours=hours, iou=iou,
-                           onset_tolerance_s=onset_tolerance_s, seed=config.train.seed)
-    if validation is not None:
-        extra["baselines"] = {"band_energy": event_baseline(
-            _annotated_pairs(validation), pairs, features=config.features,
-            classes=config.classes, bands=trained.bands, label_column=config.data.label_column,
-            iou=iou, onset_tolerance_s=onset_tolerance_s, min_duration_s=chosen.min_duration_s,
-            merge_gap_s=chosen.merge_gap_s, seed=config.train.seed)}
-    metrics.update({"run": str(model_source), "data": str(data), "recordings": len(pairs),
-                    "audio_hours": sum(hours.values()),
-                    "settings": {**dataclasses.asdict(chosen),
-                                 "hop_s": hop_frames(config, chosen.hop_s)
-                                 / config.features.frames_per_second}, **extra})
-    write_json(out or (source if source.is_dir() else source.parent) / "event_metrics.json",
-               metrics)
-    return metrics
-
-
