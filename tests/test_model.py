@@ -8,7 +8,7 @@ import pytest
 import torch
 import torchvision
 
-from whalelab.checkpoint import load_run, save_checkpoint, write_classes
+from whalelab.checkpoint import load_model, save_checkpoint, write_classes
 from whalelab.config import RunConfig
 from whalelab.errors import CheckpointError, ConfigError, WhaleLabError
 from whalelab.losses import TrainingLoss
@@ -281,14 +281,15 @@ def test_a_run_folder_rebuilds_the_same_model(tmp_path):
     config.save(tmp_path / "config.json")
     write_classes(tmp_path, config.classes, {"a": (10.0, 100.0), "b": (100.0, 1000.0)})
     save_checkpoint(tmp_path / "best.pt", {"model": model.state_dict()})
-    rebuilt, loaded_config = load_run(tmp_path)
+    loaded = load_model(tmp_path)
+    rebuilt, loaded_config = loaded.model, loaded.config
     assert loaded_config == config
     x = torch.randn(2, config.features.clip_samples)
     with torch.no_grad():
         torch.testing.assert_close(rebuilt(x)["clipwise_output"], model(x)["clipwise_output"])
     torch.save({"model": {"nonsense": torch.zeros(1)}}, tmp_path / "last.pt")
     with pytest.raises(CheckpointError, match="last.pt"):
-        load_run(tmp_path, which="last")
+        load_model(tmp_path, which="last")
 
 
 @pytest.mark.parametrize("htk", [True, False])

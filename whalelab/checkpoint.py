@@ -232,10 +232,3 @@ def save_detection_settings(run_dir: str | Path, settings: DetectConfig) -> None
         best = load_checkpoint(run_dir / "best.pt")
         if "config" in best:
             save_checkpoint(run_dir / "best.pt", {**best, "config": config.to_dict()})
-
-
-def load_run(source: str | Path, *, which: str = "best",
-             device: str | torch.device = "cpu") -> tuple[WhaleSED, RunConfig]:
-    """:func:`load_model`'s model and configuration alone."""
-    trained = load_model(source, which=which, device=device)
-    return trained.model, trained.config
