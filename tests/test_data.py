@@ -697,3 +697,10 @@ def test_a_file_below_the_runs_band_warns_or_is_refused_and_1_hz_always_is(tmp_p
                         clip_seconds=1.0, band=(10.0, 4000.0), low_rate=low_rate)
     with pytest.raises(WhaleLabError, match="low_rate must be one of warn, refuse"):
         ClipDataset(index, sample_rate=RATE, clip_seconds=1.0, low_rate="ignore")
+
+
+def test_an_unknown_on_error_is_a_configuration_error_naming_it(tmp_path):
+    from whalelab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="on_error.*'ignore'"):
+        load_index(_class_tree(tmp_path), on_error="ignore")

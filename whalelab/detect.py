@@ -68,7 +68,7 @@ from whalelab.audio import audio_info, is_audio_file, stream_audio
 from whalelab.band_contrast import BandContrast
 from whalelab.checkpoint import TrainedModel, load_model
 from whalelab.config import DetectConfig, RunConfig
-from whalelab.errors import AudioError, ConfigError, DataError, WhaleLabError
+from whalelab.errors import AudioError, ConfigError, DataError, WhaleLabError, check_on_error
 from whalelab.events import find_events
 from whalelab.raven import read_raven, write_raven
 from whalelab.runtime import autocast, progress_bar
@@ -541,8 +541,7 @@ class _Failures:
     """Unreadable audio files: raised, or (``on_error="skip"``) warned about and counted."""
 
     def __init__(self, on_error: str) -> None:
-        if on_error not in ("raise", "skip"):
-            raise ConfigError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+        check_on_error(on_error)
         self.on_error, self.skipped = on_error, []
 
     def fail(self, audio: Path, error: AudioError) -> None:

@@ -28,3 +28,13 @@ class CheckpointError(WhaleLabError):
 
 class StorageError(WhaleLabError):
     """A file could not be written: the disk is full, a folder is read-only, and so on."""
+
+
+#: what a file that cannot be used does: stop the run, or warn, skip it and count it
+ON_ERROR = ("raise", "skip")
+
+
+def check_on_error(on_error: str) -> None:
+    """Raise :class:`ConfigError` unless ``on_error`` is one of :data:`ON_ERROR`."""
+    if on_error not in ON_ERROR:
+        raise ConfigError(f"on_error must be 'raise' or 'skip', not {on_error!r}")

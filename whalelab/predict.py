@@ -44,7 +44,7 @@ from whalelab.audio import audio_info, stream_audio
 from whalelab.checkpoint import TrainedModel, load_model
 from whalelab.clip_metrics import BACKGROUND, single_label
 from whalelab.data.dataset import check_low_rate, check_sample_rate, tile
-from whalelab.errors import AudioError, ConfigError
+from whalelab.errors import AudioError, ConfigError, check_on_error
 from whalelab.runtime import autocast, progress_bar
 
 #: seconds of audio read from disk at a time
@@ -55,7 +55,6 @@ SILENCE = "silence"
 SILENT_FRACTION = 0.5
 #: a sample this close to the one before it is part of a flat line
 FLAT_TOLERANCE = 1e-6
-ON_ERROR = ("raise", "skip")
 
 
 def clip_windows(blocks: Iterable[np.ndarray], samples: int, *,
@@ -217,8 +216,7 @@ def predict_files(model_source: str | Path, files: Sequence[str | Path], *, devi
         why). With ``return_windows``, also the windows: ``file, start_s, end_s``, one
         column per class (NaN for a silent window), ``note``.
     """
-    if on_error not in ON_ERROR:
-        raise ConfigError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+    check_on_error(on_error)
     if batch_size < 1:
         raise ConfigError(f"batch_size must be at least 1, not {batch_size}")
     trained = load_model(model_source, device=device)

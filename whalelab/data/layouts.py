@@ -37,7 +37,7 @@ from whalelab.audio import audio_info, is_audio_file
 from whalelab.config import DataConfig
 from whalelab.data.clips import BACKGROUND, SPLITS, Clip, ClipIndex, Span, parse_labels
 from whalelab.data.splits import split_by_recording
-from whalelab.errors import DataError, WhaleLabError
+from whalelab.errors import DataError, WhaleLabError, check_on_error
 from whalelab.raven import read_raven
 
 
@@ -83,8 +83,7 @@ def load_index(data: str | Path, *, seed: int = 0, val_fraction: float = 0.15,
     DataError
         A file, row or setting that cannot be used, named.
     """
-    if on_error not in ("raise", "skip"):
-        raise DataError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+    check_on_error(on_error)
     if isinstance(background_labels, str):
         raise DataError(f"background_labels must be a sequence of labels, not the string "
                         f"{background_labels!r}")
