@@ -1,9 +1,14 @@
-# whalelab's front door. Five knobs: PROFILE, DEVICE, DATA, RUN, SEED.
+# whalelab's front door. Five knobs: PROFILE, DEVICE, DATA, RUN, SEED; for your own data
+# also DATA_FLAGS (how it is read: whalelab train's data flags, for train and report) and
+# DETECT (recordings, files or folders, that the detection notebook runs the model over).
 #   make report                 set up, make data, train, run every notebook -> reports/<profile>/
 #   make test                   the test suite (includes a smoke run of every notebook)
 #   make test-fast              the tests not marked slow: no notebooks, no DenseNet training
 #   make report PROFILE=smoke   the whole report in a few minutes
 #   make report DEVICE=cuda PROFILE=full
+#   make report DATA=my_calls/ RUN=runs/mine DATA_FLAGS="--background-label noise"
+#   make train DATA=recordings/ DATA_FLAGS="--label-column 'Call Type' --empty-label noise"
+#   make report DATA=calls.csv RUN=runs/mine DETECT="hydrophone/2024-06/ extra.wav"
 
 PYTHON ?= python3.11
 VENV   := .venv
@@ -23,6 +28,10 @@ SYNTH  := data/synthetic/$(PROFILE)
 DATA   ?= $(SYNTH)
 RUN    ?= runs/$(PROFILE)
 REPORT := reports/$(PROFILE)
+DATA_FLAGS ?=
+DETECT ?=
+# the synthetic set is made only when it is the data
+DATA_READY := $(if $(filter $(SYNTH),$(DATA)),data,setup)
 
 WHALELAB := $(BIN)/whalelab
 
@@ -30,7 +39,7 @@ WHALELAB := $(BIN)/whalelab
 .DEFAULT_GOAL := help
 
 help:
-	@sed -n '1,7p' Makefile
+	@sed -n '1,12p' Makefile
 
 setup: $(STAMP)
 
@@ -49,13 +58,14 @@ $(SYNTH)/manifest.csv: | $(STAMP)
 
 data: setup $(SYNTH)/manifest.csv
 
-train: data
+train: $(DATA_READY)
 	$(WHALELAB) train --data $(DATA) --out $(RUN) --profile $(PROFILE) --device $(DEVICE) \
-		--seed $(SEED) --resume
+		--seed $(SEED) --resume $(DATA_FLAGS)
 
-report: data
+report: $(DATA_READY)
 	$(WHALELAB) report --out $(REPORT) --profile $(PROFILE) --device $(DEVICE) \
-		--data $(DATA) --run $(RUN) --seed $(SEED)
+		--data $(DATA) --run $(RUN) --seed $(SEED) $(DATA_FLAGS) \
+		$(foreach path,$(DETECT),--detect $(path))
 
 test: setup
 	$(BIN)/python -m pytest

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from whalelab.errors import ConfigError, WhaleLabError
+from whalelab.errors import ConfigError, DataError, WhaleLabError
 from whalelab.clip_metrics import (BACKGROUND, bootstrap_intervals, calibration,
                                    choose_thresholds, classification_metrics, decisions,
-                                   format_metrics, single_label)
+                                   format_metrics, paired_difference, recall_by_snr,
+                                   single_label)
 
 
 def test_threshold_maximises_f1_against_a_brute_force_search():
@@ -257,3 +258,38 @@ def test_a_class_with_too_few_validation_positives_keeps_one_half_with_a_warning
         thresholds = choose_thresholds(probabilities, targets, classes=["faint", "clear"])
     assert thresholds[0] == 0.5
     assert thresholds[1] == pytest.approx((0.7 + 0.1) / 2)  # three positives: chosen by F1
+
+
+def test_a_scorer_against_itself_differs_by_nothing_and_order_flips_the_sign():
+    rng = np.random.default_rng(3)
+    targets = np.eye(3)[rng.integers(0, 3, 60)]
+    sharp = (np.clip(targets * 0.7 + rng.uniform(0, 0.3, targets.shape), 0, 1), np.full(3, 0.5))
+    blurred = (np.clip(targets * 0.3 + rng.uniform(0, 0.6, targets.shape), 0, 1), np.full(3, 0.5))
+    same = paired_difference(sharp, sharp, targets, rounds=100)
+    assert all(entry["value"] == 0 and entry["interval_95"] == [0, 0] for entry in same.values())
+    ahead = paired_difference(sharp, blurred, targets, rounds=100, seed=1)
+    behind = paired_difference(blurred, sharp, targets, rounds=100, seed=1)
+    for name, entry in ahead.items():
+        assert behind[name]["value"] == pytest.approx(-entry["value"])
+        assert behind[name]["interval_95"] == pytest.approx([-x for x in entry["interval_95"][::-1]])
+    assert ahead["accuracy"]["interval_95"][0] > 0
+    with pytest.raises(DataError, match="same clips"):
+        paired_difference(sharp, (blurred[0][:10], blurred[1]), targets)
+
+
+def test_recall_by_snr_counts_call_clips_per_bin_with_wilson_intervals():
+    # ten calls below 0 dB, five of them recalled; four at 10 dB or more, all recalled;
+    # background clips (no labels) are never counted, whatever their SNR column says
+    targets = np.array([[1.0, 0.0]] * 10 + [[0.0, 1.0]] * 4 + [[0.0, 0.0]] * 3)
+    scores = np.zeros_like(targets)
+    scores[:5, 0] = 0.9      # recalled
+    scores[5:10, 1] = 0.9    # called the other class: wrong
+    scores[10:14, 1] = 0.8
+    snr = np.array([-2.0] * 10 + [15.0] * 4 + [-2.0] * 3)
+    rows = recall_by_snr(scores, targets, np.array([0.5, 0.5]), snr, edges=[0.0, 10.0])
+    assert [row["clips"] for row in rows] == [10, 0, 4]
+    assert rows[0]["recall"] == 0.5 and rows[1]["recall"] is None and rows[2]["recall"] == 1.0
+    # the Wilson 95 % interval of 5 of 10 (a textbook value)
+    assert rows[0]["interval_95"] == pytest.approx([0.2366, 0.7634], abs=1e-4)
+    assert rows[2]["interval_95"][1] == 1.0 and rows[2]["interval_95"][0] < 1.0
+    assert [row["bin"] for row in rows] == ["below 0 dB", "0 to 10 dB", "10 dB and above"]

@@ -59,6 +59,11 @@ def test_n_frames_is_what_the_spectrogram_gives(sample_rate, clip_seconds, n_fft
     (TrainConfig, dict(mixup=1.5), "mixup"),
     (TrainConfig, dict(ema_decay=1.0), "ema_decay"),
     (TrainConfig, dict(select_metric="accuracy"), "select_metric"),
+    (TrainConfig, dict(band_limit=1.01), "band_limit"),
+    (TrainConfig, dict(band_limit=-0.5), "band_limit"),
+    (DataConfig, dict(val_fraction=0.0), "val_fraction"),
+    (DataConfig, dict(test_fraction=-0.1), "test_fraction"),
+    (DataConfig, dict(val_fraction=0.5, test_fraction=0.5), "test_fraction"),
 ])
 def test_invalid_values_raise_config_error_naming_the_parameter(kind, values, name):
     with pytest.raises(ConfigError, match=name):
@@ -95,7 +100,7 @@ def test_from_profile_takes_the_profile_defaults(profile, tmp_path, monkeypatch)
 
 def test_profiles_override_without_redeclaring():
     assert [PROFILES[name].overrides["train"]["epochs"] for name in ("smoke", "quick", "full")] \
-        == [1, 16, 40]
+        == [1, 20, 40]
     for profile in PROFILES.values():
         for part, settings in profile.overrides.items():
             fields = {field.name: field.default for field in dataclasses.fields(PARTS[part])}
@@ -189,7 +194,7 @@ def test_overrides_land_in_their_part():
 def test_none_overrides_keep_the_profile_value():
     config = RunConfig.from_profile("quick", data="", classes=CLASSES, device="cpu",
                                     epochs=None, batch_size=None, fmax=None)
-    assert config.train.epochs == _profile_value("quick", "train", "epochs") == 16
+    assert config.train.epochs == _profile_value("quick", "train", "epochs") == 20
     assert config.train.batch_size == _profile_value("quick", "train", "batch_size")
     assert config.features.fmax == _profile_value("quick", "features", "fmax") == 4000.0
 
@@ -215,10 +220,35 @@ def test_fmax_follows_a_lower_sample_rate_when_not_given():
     assert config.features.fmax == 3000.0  # the profile's 4000 Hz is above the new Nyquist
 
 
-def test_fmax_is_kept_when_the_sample_rate_allows_it():
-    config = RunConfig.from_profile("quick", data="", classes=CLASSES, device="cpu",
-                                    sample_rate=16000)
-    assert config.features.fmax == _profile_value("quick", "features", "fmax")
+@pytest.mark.parametrize("sample_rate", [16000, 32000, 96000])
+def test_fmax_and_frames_follow_a_given_sample_rate(sample_rate):
+    features = RunConfig.from_profile("quick", data="", classes=CLASSES, device="cpu",
+                                      sample_rate=sample_rate).features
+    assert features.fmax == sample_rate / 2  # the whole band the rate holds
+    window_s, hop_s = features.n_fft / sample_rate, features.hop_length / sample_rate
+    bin_hz = sample_rate / features.n_fft
+    default = FeatureConfig()
+    # the window shortens and the bins widen as the rate rises, but neither goes as far as
+    # beyond keeping the 8 kHz window's samples (bins of rate/1024) or its 128 ms (bins of
+    # 7.8 Hz); at a power-of-two rounding tie (16 kHz) it may meet one of them
+    assert default.n_fft / sample_rate <= window_s < default.n_fft / default.sample_rate
+    assert default.sample_rate / default.n_fft < bin_hz <= sample_rate / default.n_fft
+    assert features.n_fft & (features.n_fft - 1) == 0  # a power of two
+    assert 0.005 <= hop_s <= 0.016 and features.hop_length <= features.n_fft // 4
+    assert features.n_frames <= 1 + 5.0 / 0.005  # a 5 s clip stays a network-sized picture
+
+
+def test_named_settings_win_over_the_sample_rate():
+    features = RunConfig.from_profile("quick", data="", classes=CLASSES, device="cpu",
+                                      sample_rate=32000, fmax=5000.0, fmin=100.0, n_fft=512,
+                                      hop_length=100).features
+    assert (features.fmax, features.fmin, features.n_fft, features.hop_length) == \
+        (5000.0, 100.0, 512, 100)
+
+
+def test_without_a_sample_rate_the_profile_features_stay():
+    assert RunConfig.from_profile("quick", data="", classes=CLASSES,
+                                  device="cpu").features == FeatureConfig()
 
 
 def test_an_explicit_fmax_above_nyquist_is_an_error():

@@ -704,3 +704,21 @@ def test_an_unknown_on_error_is_a_configuration_error_naming_it(tmp_path):
 
     with pytest.raises(ConfigError, match="on_error.*'ignore'"):
         load_index(_class_tree(tmp_path), on_error="ignore")
+
+
+def test_manifest_snr_keeps_the_faintest_call_and_survives_splits_csv(tmp_path):
+    write_audio(tmp_path / "a.wav", _tone(300, 3.0), RATE)
+    rows = ["path,label,split,snr_db",
+            "a.wav,fin;minke,train,12.5;-3",
+            "a.wav,fin,train,7",
+            "a.wav,,train,"]
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    index = load_index(tmp_path / "m.csv")
+    assert [clip.snr_db for clip in index.clips] == [-3.0, 7.0, None]
+    np.testing.assert_array_equal(index.snr_db(), [-3.0, 7.0, np.nan])
+    index.save_csv(tmp_path / "splits.csv")
+    assert [clip.snr_db for clip in ClipIndex.load_csv(tmp_path / "splits.csv").clips] == \
+        [-3.0, 7.0, None]
+    (tmp_path / "bad.csv").write_text("path,label,snr_db\na.wav,fin,loud\n")
+    with pytest.raises(DataError, match="bad.csv line 2: snr_db 'loud' is not a number"):
+        load_index(tmp_path / "bad.csv")

@@ -28,6 +28,7 @@ LAYERS = [
     ("features",),                         # log-mel front end
     ("data",),                             # layouts, splits, dataset
     ("bands", "band_contrast", "events"),  # what the data knows about classes; decoding
+    ("advise",),                           # the audio settings a data set implies
     ("model", "losses", "event_scoring", "clip_metrics", "localisation", "synth"),
     ("checkpoint", "inference", "baselines"),  # run folders; model scores; simple baselines
     ("train", "evaluate", "predict", "detect"),

@@ -81,6 +81,19 @@ def test_attention_is_a_distribution_and_clipwise_a_probability():
     torch.testing.assert_close(out["clipwise_output"], expected)
 
 
+def test_clipwise_of_certain_segments_never_passes_one():
+    """A weighted mean of sigmoids that are all 1.0 sums its float32 weights, which can
+    come to 1.0000002; a probability above 1 fails calibration downstream."""
+    torch.manual_seed(0)
+    block = AttBlock(8, 6)
+    with torch.no_grad():
+        block.cla.bias.fill_(40.0)  # sigmoid(40) is 1.0 in float32
+        block.att.weight.mul_(30.0)
+        clipwise, norm_att, _ = block(torch.randn(512, 8, 31))
+    assert (norm_att.sum(dim=-1) > 1).any()  # the rounding this guards against happens
+    assert clipwise.max() <= 1.0
+
+
 def test_att_block_matches_its_definition():
     torch.manual_seed(0)
     block = AttBlock(6, 2)

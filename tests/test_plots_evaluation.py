@@ -8,6 +8,7 @@ from matplotlib.colors import to_rgba
 
 from whalelab import plots
 from whalelab.clip_metrics import calibration
+from whalelab.clip_metrics import recall_by_snr as recall_by_snr_rows
 from whalelab.errors import DataError
 
 
@@ -82,3 +83,22 @@ def test_pr_curves_mark_each_threshold_at_its_precision_and_recall():
     # b: scores >= 0.8 is clip 2 -> one of two positives, precision 1
     assert [(m.get_xdata()[0], m.get_ydata()[0]) for m in markers] == [(0.5, 0.5), (0.5, 1.0)]
     assert markers[0].get_label() == "threshold (chosen on validation)"
+
+
+def test_recall_by_snr_draws_each_scorer_with_its_intervals_and_the_counts():
+    rng = np.random.default_rng(0)
+    targets = np.eye(2)[rng.integers(0, 2, 80)]
+    snr = rng.uniform(-12, 25, 80)
+    good = np.clip(targets * 0.8 + rng.uniform(0, 0.2, targets.shape), 0, 1)
+    curves = {name: recall_by_snr_rows(scores, targets, np.full(2, 0.5), snr)
+              for name, scores in (("model", good), ("baseline", good[:, ::-1]))}
+    fig = plots.recall_by_snr(curves)
+    recall_ax, count_ax = fig.axes
+    assert [bars.get_label() for bars in recall_ax.containers] == ["model", "baseline"]
+    assert [bar.get_height() for bar in count_ax.patches] == \
+        [row["clips"] for row in curves["model"]]
+    assert sum(bar.get_height() for bar in count_ax.patches) == 80
+    np.testing.assert_allclose(recall_ax.containers[0].lines[0].get_ydata(),
+                               [row["recall"] for row in curves["model"] if row["clips"]])
+    with pytest.raises(DataError, match="different SNR bins"):
+        plots.recall_by_snr({"a": curves["model"], "b": curves["model"][:2]})

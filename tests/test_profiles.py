@@ -12,8 +12,8 @@ from whalelab.errors import ConfigError
 from whalelab.profiles import PROFILES, resolve_profile
 
 
-def test_the_three_profiles_exist():
-    assert list(PROFILES) == ["smoke", "quick", "full"]
+def test_the_profiles_exist():
+    assert list(PROFILES) == ["smoke", "quick", "full", "field"]
     assert all(profile.name == name for name, profile in PROFILES.items())
 
 
@@ -81,3 +81,12 @@ def test_unknown_profile_names_it_and_the_choices(name):
 def test_auto_with_cuda_asked_for_but_absent_is_an_error(no_cuda):
     with pytest.raises(ConfigError, match="cuda"):
         resolve_profile("auto", device="cuda")
+
+
+def test_only_field_keeps_no_test_split_and_band_limits_its_training_clips():
+    data = {name: RunConfig.from_profile(name, data="", classes=["a"], device="cpu").data
+            for name in PROFILES}
+    assert [data[name].test_fraction for name in ("smoke", "quick", "full")] == [0.15] * 3
+    assert data["field"].test_fraction == 0.0
+    assert data["field"].val_fraction > data["quick"].val_fraction  # val takes a larger share
+    assert [_train(name, "band_limit") for name in PROFILES] == [0.0, 0.0, 0.0, 0.5]

@@ -18,7 +18,7 @@ from whalelab.cli import main
 from whalelab.errors import WhaleLabError
 from whalelab.provenance import data_fingerprint, git_state, package_versions
 from whalelab.report import NotebookRun, find_notebooks, gather_provenance, run_report
-from whalelab.report import write_index, write_provenance
+from whalelab.report import OPTIONAL_PARAMETERS, write_index, write_provenance
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 COMMITTED = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
@@ -231,7 +231,8 @@ def test_the_index_puts_baselines_beside_the_model_and_shows_event_metrics(tmp_p
     (run / "metrics.json").write_text(json.dumps({**figures, "baselines": {
         "band energy": {"accuracy": 0.5, "macro_f1": 0.4, "macro_ap": 0.45,
                         "intervals_95": {"macro_f1": [0.3, 0.5]}, "clips": 40,
-                        "split": "test"}}}))
+                        "split": "test", "model_minus_baseline": {
+                            "macro_f1": {"value": 0.4, "interval_95": [0.25, 0.55]}}}}}))
     events = {"overall": {"precision": 0.9, "recall": 0.8, "f1": 0.847, "tp": 8, "fp": 1,
                           "fn": 2}, "macro_f1": 0.83, "recordings": 3, "audio_hours": 0.2,
               "criterion": {"iou": 0.3}}
@@ -250,6 +251,8 @@ def test_the_index_puts_baselines_beside_the_model_and_shows_event_metrics(tmp_p
                                     "0.400 (95 % interval 0.300 to 0.500)"]
     assert page.row("macro_auc") == ["macro_auc", "0.970", "–"]
     assert page.row("clips") == ["clips", "40 (test split)", "40 (test split)"]
+    assert page.row("model's macro F1 lead") == [
+        "model's macro F1 lead", "reference", "+0.400 (paired 95 % interval +0.250 to +0.550)"]
     assert page.row("F1") == ["F1", "0.847"] and page.row("macro F1") == ["macro F1", "0.830"]
     assert page.row("events tp / fp / fn") == ["events tp / fp / fn", "8 / 1 / 2"]
     text = (out / "index.html").read_text()
@@ -298,7 +301,7 @@ def test_committed_notebooks_are_clean(path):
     assert "parameters" in first.metadata.get("tags", []), f"{path.name}: no parameters cell"
     assigned = {target.id for node in ast.parse(first.source).body
                 if isinstance(node, ast.Assign) for target in node.targets}
-    assert assigned == KNOBS
+    assert KNOBS <= assigned <= KNOBS | set(OPTIONAL_PARAMETERS)
     assert notebook.cells[0].cell_type == "markdown"
     assert notebook.metadata.kernelspec.name == "python3"
     for cell in code[1:]:

@@ -3,6 +3,7 @@ make it hard, the manifest's spans and signal-to-noise ratios, layout, determini
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from whalelab.bands import annotated_bands, read_bands
 from whalelab.cli import main
 from whalelab.data import load_index
 from whalelab.errors import ConfigError
-from whalelab.profiles import resolve_profile
+from whalelab.profiles import PROFILES, resolve_profile
 from whalelab.raven import read_raven
 from whalelab.synth import clips as synth_clips
 from whalelab.synth import dataset as synth_dataset
@@ -542,3 +543,15 @@ def test_bad_parameters_raise_config_errors_naming_them(call, message, tmp_path,
     with pytest.raises(ConfigError, match=message):
         call()
     assert not Path("unused").exists()
+
+
+def test_extra_validation_and_test_clips_leave_the_others_byte_identical(tmp_path, monkeypatch):
+    plain = synth.make_dataset(tmp_path / "plain", profile="smoke", per_class=3, progress=False)
+    monkeypatch.setitem(PROFILES, "smoke", dataclasses.replace(
+        PROFILES["smoke"], extra_val_clips=1, extra_test_clips=2))
+    more = synth.make_dataset(tmp_path / "more", profile="smoke", per_class=3, progress=False)
+    counts = pd.read_csv(more / "manifest.csv").groupby("split").size().to_dict()
+    classes = len(synth.LABELS)
+    assert counts == {"train": classes, "val": 2 * classes, "test": 3 * classes}
+    for row in pd.read_csv(plain / "manifest.csv").itertuples():
+        assert (more / row.path).read_bytes() == (plain / row.path).read_bytes(), row.path

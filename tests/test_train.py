@@ -321,3 +321,46 @@ def test_a_class_too_small_to_train_or_validate_is_refused_naming_it(tree, tmp_p
     one_train = [clip for clip in index.clips if clip not in train_upcalls[1:]]
     _refused(tree, tmp_path, monkeypatch, one_train, index.classes,
              r"too few clips to train and validate upcall \(1 train, 1 val\)")
+
+
+def test_the_field_profile_takes_its_audio_settings_from_the_data(tree, tmp_path):
+    from whalelab.advise import advise
+
+    config, index = train_module.plan_run(tmp_path / "run", data=tree, profile="field",
+                                          device="cpu", backbone="tiny")
+    # a third of every class is recorded at 6 kHz: the calls' band (300-1500 Hz) is
+    # estimated below 3 kHz, where every class is recorded, and fmax stops an octave above it
+    assert config.features.sample_rate <= 6000 and config.features.fmax <= 3000
+    assert config.features.fmin < 300  # below the lowest call
+    assert config.profile == "field" and config.train.class_weights
+    assert config.train.band_limit > 0 and config.data.test_fraction == 0
+    assert {clip.split for clip in index.clips} == {"train", "val"}
+    advised = advise(tree, settings=config.data).settings()  # the run's split
+    assert {name: getattr(config.model if name == "time_drop_width" else config.features, name)
+            for name in advised} == advised
+    # what the user names wins; a named rate brings its own band and frames
+    config, _ = train_module.plan_run(tmp_path / "other", data=tree, profile="field",
+                                      device="cpu", backbone="tiny", clip_seconds=0.5,
+                                      sample_rate=16000)
+    assert (config.features.clip_seconds, config.features.sample_rate,
+            config.features.fmax) == (0.5, 16000, 8000.0)
+    assert config.features.fmin == advised["fmin"]
+
+
+def test_without_call_free_clips_the_decision_is_the_top_class(tree, tmp_path):
+    """A closed set (no background anywhere): a threshold could only turn a right top class
+    into 'no call', which the data never holds."""
+    import shutil
+
+    data = tmp_path / "calls"
+    for name in ("upcall", "downsweep"):
+        shutil.copytree(tree / name, data / name)
+    config = _config(data, epochs=1)
+    train(config, tmp_path / "run", index=load_index(data, seed=0, window_s=1.0),
+          progress=False)
+    thresholds = json.loads((tmp_path / "run" / "thresholds.json").read_text())
+    assert thresholds == {"downsweep": 0.0, "upcall": 0.0}
+    # with background clips the thresholds are chosen on validation, as before
+    train(_config(tree, epochs=1), tmp_path / "with", index=load_index(tree, seed=0, window_s=1.0),
+          progress=False)
+    assert set(json.loads((tmp_path / "with" / "thresholds.json").read_text()).values()) != {0.0}

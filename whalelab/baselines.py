@@ -43,7 +43,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from whalelab.audio import audio_info, stream_audio
 from whalelab.band_contrast import BandContrast
-from whalelab.clip_metrics import choose_thresholds, classification_metrics
+from whalelab.clip_metrics import (choose_thresholds, classification_metrics, paired_difference,
+                                   recall_by_snr)
 from whalelab.config import DetectConfig, FeatureConfig
 from whalelab.errors import ConfigError, DataError
 from whalelab.event_scoring import event_metrics, score_events
@@ -246,7 +247,9 @@ class LogisticBaseline:
 
 def clip_baseline(train: Dataset, val: Dataset, test: Dataset, *, features: FeatureConfig,
                   classes: Sequence[str], seed: int = 0, grid: Sequence[float] = C_GRID,
-                  batch_size: int = 64, bootstrap_rounds: int = 500) -> dict[str, Any]:
+                  batch_size: int = 64, bootstrap_rounds: int = 500,
+                  model: tuple[np.ndarray, np.ndarray] | None = None,
+                  snr_db: np.ndarray | None = None) -> dict[str, Any]:
     """The logistic baseline fitted on ``train``, tuned on ``val``, scored on ``test``.
 
     Parameters
@@ -268,13 +271,21 @@ def clip_baseline(train: Dataset, val: Dataset, test: Dataset, *, features: Feat
         Clips per pass through the log-mel.
     bootstrap_rounds : int
         Resamples for the 95 % intervals.
+    model : (probabilities, thresholds) or None
+        The model's scores ``(clips, classes)`` of the same test clips, in the same order,
+        and its thresholds ``(classes,)``: adds ``model_minus_baseline``, the difference
+        of the headline figures with paired intervals
+        (:func:`whalelab.clip_metrics.paired_difference`).
+    snr_db : numpy.ndarray or None
+        ``(clips,)`` SNR of each test clip's faintest call in dB (NaN where unknown):
+        adds ``recall_by_snr`` (:func:`whalelab.clip_metrics.recall_by_snr`).
 
     Returns
     -------
     dict
         :func:`whalelab.clip_metrics.classification_metrics` of the test clips, plus
-        ``method``, ``C`` (the chosen regularisation) and ``validation_macro_ap``
-        (``{str(C): macro AP on validation}``).
+        ``method``, ``C`` (the chosen regularisation), ``validation_macro_ap``
+        (``{str(C): macro AP on validation}``) and, with ``model``, ``model_minus_baseline``.
     """
     statistics = {name: dataset_statistics(source, features, batch_size=batch_size)
                   for name, source in (("train", train), ("val", val), ("test", test))}
@@ -285,12 +296,20 @@ def clip_baseline(train: Dataset, val: Dataset, test: Dataset, *, features: Feat
     baseline = LogisticBaseline(grid=grid, seed=seed).fit(*statistics["train"],
                                                          *statistics["val"])
     test_statistics, test_targets = statistics["test"]
-    metrics = classification_metrics(baseline.predict_proba(test_statistics), test_targets,
-                                     list(classes), baseline.thresholds,
+    probabilities = baseline.predict_proba(test_statistics)
+    metrics = classification_metrics(probabilities, test_targets, list(classes),
+                                     baseline.thresholds,
                                      bootstrap_rounds=bootstrap_rounds, seed=seed)
     metrics.update({"method": CLIP_METHOD, "C": baseline.C,
                     "validation_macro_ap": {str(C): ap
                                             for C, ap in baseline.validation_ap.items()}})
+    if model is not None:
+        metrics["model_minus_baseline"] = paired_difference(
+            model, (probabilities, baseline.thresholds), test_targets,
+            rounds=bootstrap_rounds, seed=seed)
+    if snr_db is not None and np.isfinite(snr_db).any():
+        metrics["recall_by_snr"] = recall_by_snr(probabilities, test_targets,
+                                                 baseline.thresholds, snr_db)
     return metrics
 
 

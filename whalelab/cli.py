@@ -1,15 +1,19 @@
-"""The ``whalelab`` command: synth | train | evaluate | predict | detect | bench | report.
+"""The ``whalelab`` command: synth | train | evaluate | predict | detect | report | bench | advise.
 
 Every subcommand takes ``--help``. Errors the user can cause print one line,
-``whalelab: <message>``, and exit with status 2; nothing else is caught.
+``whalelab: <message>``, and exit with status 2; nothing else is caught. Warnings
+print one line each, ``whalelab: warning: <message>``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from whalelab.errors import WhaleLabError
 
@@ -47,10 +51,7 @@ def _train(args: argparse.Namespace) -> None:
         clip_seconds=args.clip_seconds, n_mels=args.n_mels, fmin=args.fmin, fmax=args.fmax,
         htk=None if args.mel_scale is None else args.mel_scale == "htk",
         backbone=args.backbone, pretrained=args.pretrained, num_workers=args.workers,
-        label_column=args.label_column, background_labels=args.background_label,
-        min_call_fraction=args.min_call_fraction, window_hop_s=args.window_hop_s,
-        background_cap=args.background_cap, empty_label=args.empty_label,
-        low_rate=args.low_rate)
+        **_data_options(args))
     result = train(config, args.out, index=index, resume=args.resume)
     print(f"{args.out}: best epoch {result.best_epoch} ({config.train.select_metric} "
           f"{result.best_score:.4f}){', stopped early' if result.stopped_early else ''}")
@@ -81,7 +82,8 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--clip-seconds", type=float, help="clips are cropped/padded to this")
     parser.add_argument("--n-mels", type=int)
     parser.add_argument("--fmin", type=float, help="Hz")
-    parser.add_argument("--fmax", type=float, help="Hz (default: the profile's, at most sr/2)")
+    parser.add_argument("--fmax", type=float, help="Hz (default: the Nyquist frequency of "
+                                                   "--sample-rate, else the profile's)")
     parser.add_argument("--mel-scale", choices=("htk", "slaney"),
                         help="band spacing (default htk: finer below 1 kHz)")
     parser.add_argument("--backbone", choices=BACKBONES,
@@ -90,10 +92,35 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, help="DataLoader worker processes")
     parser.add_argument("--on-error", choices=("raise", "skip"), default="raise",
                         help="skip unreadable files with a warning instead of stopping")
+    _add_data_options(parser)
+    parser.set_defaults(handler=_train)
+
+
+#: the DataConfig fields the ``data`` flags of ``train`` and ``report`` set (their dests)
+DATA_OPTIONS = ("background_labels", "label_column", "min_call_fraction", "window_hop_s",
+                "background_cap", "low_rate", "empty_label", "val_fraction", "test_fraction")
+
+
+def _data_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The data flags given (:func:`_add_data_options`), as DataConfig field values."""
+    return {field: getattr(args, field) for field in DATA_OPTIONS
+            if getattr(args, field) is not None}
+
+
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
+    """The ``data`` argument group: how the data is read (:class:`whalelab.config.DataConfig`)."""
     data = parser.add_argument_group("data", "how the data is read (saved in config.json)")
     data.add_argument("--background-label", action="append", metavar="LABEL",
+                      dest="background_labels",
                       help="a label or class folder that means 'no call' (repeat for several; "
                            "default: background)")
+    data.add_argument("--val-fraction", type=float,
+                      help="share of the recordings that validate, where the data names no "
+                           "split (default 0.15; field 0.2)")
+    data.add_argument("--test-fraction", type=float,
+                      help="share of the recordings kept for test, where the data names no "
+                           "split (default 0.15; field 0: keep your test recordings apart and "
+                           "score them with evaluate --data)")
     data.add_argument("--label-column", help="Raven tables: the label column (default Species)")
     data.add_argument("--min-call-fraction", type=float,
                       help="Raven tables: share of a call inside a window that labels it "
@@ -107,11 +134,10 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     data.add_argument("--empty-label", metavar="LABEL",
                       help="Raven tables: what an empty label means: a background label (no "
                            "call) or a class name (default: an error naming the table and row)")
-    parser.set_defaults(handler=_train)
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from whalelab.clip_metrics import format_metrics
+    from whalelab.clip_metrics import format_difference, format_metrics
     from whalelab.detection_evaluation import annotated_recordings, evaluate_recordings
     from whalelab.evaluate import evaluate_run
     from whalelab.event_scoring import format_event_metrics
@@ -132,9 +158,13 @@ def _evaluate(args: argparse.Namespace) -> None:
         return
     metrics = evaluate_run(args.run, data=args.data, split=args.split, out=args.out,
                            device=args.device, baseline=not args.no_baseline)
+    print(f"{metrics['data']}: scored {metrics['clips']} clips "
+          f"({'every clip' if metrics['split'] == 'all' else 'split ' + metrics['split']})\n")
     print(format_metrics(metrics))
     for name, baseline in metrics.get("baselines", {}).items():
         print(f"\nbaseline: {name} ({baseline['method']})\n{format_metrics(baseline)}")
+        if "model_minus_baseline" in baseline:
+            print(f"\n{format_difference(baseline['model_minus_baseline'], second=name)}")
     if "localisation" in metrics:
         print(f"\nlocalisation ({metrics['localisation']['clips']} clips with known call "
               f"spans)\n{format_localisation(metrics['localisation'])}")
@@ -146,7 +176,9 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
         description="Score RUN's best model; writes RUN/metrics.json (or --out).")
     parser.add_argument("run", help="trained run folder")
     parser.add_argument("--data", help="data set (default: the run's own splits)")
-    parser.add_argument("--split", default="test", choices=("train", "val", "test"))
+    parser.add_argument("--split", choices=("train", "val", "test"),
+                        help="the clips to score (default: the run's own test split, or "
+                             "every clip of another --data)")
     parser.add_argument("--out", help="metrics JSON to write (default RUN/metrics.json, or "
                                       "RUN/event_metrics.json for long recordings)")
     parser.add_argument("--device", default="auto")
@@ -281,7 +313,8 @@ def _report(args: argparse.Namespace) -> None:
     notebooks = run_report(
         args.out, profile=profile, device=args.device,
         data=args.data or f"data/synthetic/{profile}", run=args.run or f"runs/{profile}",
-        seed=args.seed, notebooks_dir=args.notebooks)
+        seed=args.seed, notebooks_dir=args.notebooks, data_options=_data_options(args),
+        detect=args.detect or ())
     print(f"wrote {Path(args.out) / 'index.html'} ({len(notebooks)} notebooks)")
 
 
@@ -289,7 +322,8 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "report", help="run every notebook with papermill into an HTML report",
         description="Execute notebooks/[0-9][0-9]_*.ipynb in order (papermill, this "
-                    "Python's kernel) with the five knobs as parameters; write the executed "
+                    "Python's kernel) with the five knobs as parameters (and the data flags "
+                    "and --detect, when given); write the executed "
                     "notebooks, their HTML and index.html into OUT. The first failing "
                     "notebook stops the report, naming the notebook and the cell.")
     parser.add_argument("--out", required=True, help="report folder, e.g. reports/quick")
@@ -301,6 +335,11 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--notebooks", help="folder of the notebooks (default: the "
                                             "checkout's notebooks/)")
+    parser.add_argument("--detect", action="append", metavar="AUDIO_OR_DIR",
+                        help="recordings (a file, or a folder searched recursively; repeat for "
+                             "several) that the detection notebook runs the model over "
+                             "(default: the data's test recordings, else test clips)")
+    _add_data_options(parser)
     parser.set_defaults(handler=_report)
 
 
@@ -334,8 +373,35 @@ def _add_bench(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_bench)
 
 
+def _advise(args: argparse.Namespace) -> None:
+    from whalelab.advise import advise
+    from whalelab.config import DataConfig
+
+    print(advise(args.data, settings=DataConfig(**_data_options(args)), seed=args.seed,
+                 on_error=args.on_error).report())
+
+
+def _add_advise(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "advise", help="the audio settings a data set implies, and why",
+        description="Read the data's audio headers and training clips' spectra; print the "
+                    "sample rates and clip lengths found (per class too), the calls' band, "
+                    "and the sample rate, fmin/fmax, clip length, FFT size, hop and profile "
+                    "to train with, each with its reason. `whalelab train --profile field` "
+                    "applies the same advice.")
+    parser.add_argument("data", help="folder-per-class tree, manifest CSV, or folder of long "
+                                     "recordings with Raven tables")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="the split where the data holds none (as training's)")
+    parser.add_argument("--on-error", choices=("raise", "skip"), default="raise",
+                        help="skip unreadable files with a warning instead of stopping")
+    _add_data_options(parser)
+    parser.set_defaults(handler=_advise)
+
+
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_synth, _add_train, _add_evaluate, _add_predict, _add_detect, _add_report, _add_bench]
+    _add_synth, _add_train, _add_evaluate, _add_predict, _add_detect, _add_report, _add_bench,
+    _add_advise]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -347,11 +413,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _one_line_warnings() -> Iterator[None]:
+    """Warnings printed as ``whalelab: warning: <message>``, without the source line."""
+    shown = warnings.formatwarning
+    warnings.formatwarning = lambda message, *_: f"whalelab: warning: {message}\n"
+    try:
+        yield
+    finally:
+        warnings.formatwarning = shown
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        args.handler(args)
+        with _one_line_warnings():
+            args.handler(args)
     except WhaleLabError as error:
         message = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
         print(f"whalelab: {message}", file=sys.stderr)

@@ -37,7 +37,7 @@ resample scored by the same rule).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -183,21 +183,150 @@ def _headline(probabilities: np.ndarray, targets: np.ndarray,
             "macro_ap": float(np.mean(ap)) if ap else float("nan")}
 
 
-def bootstrap_intervals(probabilities: np.ndarray, targets: np.ndarray, thresholds: np.ndarray,
-                        *, rounds: int = 500, seed: int = 0) -> dict[str, list[float]]:
-    """95 % percentile intervals of the headline figures over clips resampled with
-    replacement, each resample scored by the single-label rule of the module."""
+def _bootstrap(statistic: Callable[[np.ndarray], dict[str, float]], clips: int, *,
+               rounds: int, seed: int) -> dict[str, list[float]]:
+    """95 % percentile intervals of each figure ``statistic(chosen clip indices)`` gives,
+    over ``rounds`` resamples of ``clips`` clips with replacement (non-finite draws left out)."""
     rng = np.random.default_rng(seed)
-    predicted = single_label(probabilities, thresholds)
     samples: dict[str, list[float]] = {name: [] for name in HEADLINE}
     for _ in range(rounds):
-        chosen = rng.integers(0, len(targets), len(targets))
-        for name, value in _headline(probabilities[chosen], targets[chosen],
-                                     predicted[chosen]).items():
+        for name, value in statistic(rng.integers(0, clips, clips)).items():
             if np.isfinite(value):
                 samples[name].append(value)
     return {name: [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))]
             if values else [float("nan"), float("nan")] for name, values in samples.items()}
+
+
+def bootstrap_intervals(probabilities: np.ndarray, targets: np.ndarray, thresholds: np.ndarray,
+                        *, rounds: int = 500, seed: int = 0) -> dict[str, list[float]]:
+    """95 % percentile intervals of the headline figures over clips resampled with
+    replacement, each resample scored by the single-label rule of the module."""
+    predicted = single_label(probabilities, thresholds)
+    return _bootstrap(lambda chosen: _headline(probabilities[chosen], targets[chosen],
+                                               predicted[chosen]),
+                      len(targets), rounds=rounds, seed=seed)
+
+
+def paired_difference(first: tuple[np.ndarray, np.ndarray],
+                      second: tuple[np.ndarray, np.ndarray], targets: np.ndarray, *,
+                      rounds: int = 500, seed: int = 0) -> dict[str, dict[str, Any]]:
+    """Headline figures of ``first`` minus those of ``second`` on the same clips.
+
+    ``first`` and ``second`` are ``(probabilities (clips, classes), thresholds
+    (classes,))`` of two scorers (the model and a baseline), ``targets`` the clips'
+    ``(clips, classes)`` multi-hot labels. Each bootstrap resample scores both on the
+    same clips (a paired bootstrap), so the interval is that of the difference itself:
+    when it excludes 0, ``first`` is ahead by more than the resampling explains.
+
+    Returns
+    -------
+    dict
+        ``{name: {"value": difference, "interval_95": [low, high]}}`` for each of
+        :data:`HEADLINE`.
+
+    Examples
+    --------
+    >>> targets = np.eye(2)[[0, 1] * 20]
+    >>> good = (targets * 0.8 + 0.1, np.full(2, 0.5))
+    >>> coin = (np.full_like(targets, 0.6), np.full(2, 0.5))
+    >>> difference = paired_difference(good, coin, targets, rounds=50)
+    >>> difference["accuracy"]["value"] > 0 and difference["accuracy"]["interval_95"][0] > 0
+    True
+    """
+    if first[0].shape != second[0].shape or first[0].shape != targets.shape:
+        raise DataError(f"paired scores need the same clips and classes: {first[0].shape}, "
+                        f"{second[0].shape} and targets {targets.shape}")
+    decided = [single_label(probabilities, thresholds) for probabilities, thresholds
+               in (first, second)]
+
+    def difference(chosen: np.ndarray) -> dict[str, float]:
+        one, two = (_headline(probabilities[chosen], targets[chosen], predicted[chosen])
+                    for (probabilities, _), predicted in zip((first, second), decided))
+        return {name: one[name] - two[name] for name in HEADLINE}
+
+    value = difference(np.arange(len(targets)))
+    intervals = _bootstrap(difference, len(targets), rounds=rounds, seed=seed)
+    return {name: {"value": value[name], "interval_95": intervals[name]} for name in HEADLINE}
+
+
+def format_difference(difference: dict[str, dict[str, Any]], *, first: str = "model",
+                      second: str = "baseline") -> str:
+    """One line per headline figure: ``first`` minus ``second`` with its paired interval."""
+    lines = [f"{first} minus {second} (paired bootstrap 95% interval)"]
+    for name, entry in difference.items():
+        low, high = entry["interval_95"]
+        verdict = ("ahead" if low > 0 else "behind" if high < 0 else "not separable")
+        lines.append(f"{name:<10} {entry['value']:+7.3f}   [{low:+.3f}, {high:+.3f}]  {verdict}")
+    return "\n".join(lines)
+
+
+#: inner edges (dB) of the SNR bins of :func:`recall_by_snr`; the outer bins are open
+SNR_EDGES_DB = (-5.0, 0.0, 5.0, 10.0, 20.0)
+
+
+def _wilson_interval(hits: int, total: int, z: float = 1.96) -> list[float]:
+    """95 % Wilson score interval of the proportion ``hits / total`` (``total`` > 0)."""
+    share = hits / total
+    centre = (share + z * z / (2 * total)) / (1 + z * z / total)
+    spread = z * np.sqrt(share * (1 - share) / total + z * z / (4 * total * total)) \
+        / (1 + z * z / total)
+    return [float(max(0.0, centre - spread)), float(min(1.0, centre + spread))]
+
+
+def recall_by_snr(probabilities: np.ndarray, targets: np.ndarray, thresholds: np.ndarray,
+                  snr_db: np.ndarray, *,
+                  edges: Sequence[float] = SNR_EDGES_DB) -> list[dict[str, Any]]:
+    """Recall of call clips per bin of the SNR of their faintest call.
+
+    A call clip is recalled when its single-label decision (:func:`single_label`, the
+    rule of every table here) is one of its labels.
+
+    Parameters
+    ----------
+    probabilities, targets : numpy.ndarray
+        ``(clips, classes)`` scores and multi-hot labels.
+    thresholds : numpy.ndarray
+        ``(classes,)`` decision thresholds.
+    snr_db : numpy.ndarray
+        ``(clips,)`` float: the faintest call's SNR in dB; NaN for clips without a known
+        SNR, and background clips, which are left out.
+    edges : sequence of float
+        Inner bin edges in dB, increasing; the first and last bins are open.
+
+    Returns
+    -------
+    list of dict
+        Per bin, lowest first: ``bin`` (a label such as ``"0 to 5 dB"``), ``low_db`` and
+        ``high_db`` (None where open), ``clips``, ``recall`` (None for an empty bin) and
+        its 95 % Wilson interval ``interval_95``.
+
+    Examples
+    --------
+    >>> targets = np.array([[1.0], [1.0], [1.0], [0.0]])
+    >>> scores = np.array([[0.2], [0.9], [0.8], [0.9]])
+    >>> rows = recall_by_snr(scores, targets, np.array([0.5]),
+    ...                      np.array([-8.0, -7.0, 12.0, 3.0]), edges=[0.0])
+    >>> [(row["bin"], row["clips"], row["recall"]) for row in rows]
+    [('below 0 dB', 2, 0.5), ('0 dB and above', 1, 1.0)]
+    """
+    predicted = single_label(probabilities, thresholds)
+    correct = _truth_single_label(targets, predicted) == predicted
+    snr_db = np.where(targets.any(axis=1), snr_db, np.nan)
+    known = np.isfinite(snr_db)
+    bins = np.digitize(snr_db[known], edges)
+    hits = correct[known]
+    bounds = [None, *edges, None]
+    rows = []
+    for k, (low, high) in enumerate(zip(bounds[:-1], bounds[1:])):
+        inside = bins == k
+        total = int(inside.sum())
+        name = (f"below {high:g} dB" if low is None else f"{low:g} dB and above"
+                if high is None else f"{low:g} to {high:g} dB")
+        rows.append({"bin": name, "low_db": low, "high_db": high, "clips": total,
+                     "recall": float(hits[inside].mean()) if total else None,
+                     "interval_95": _wilson_interval(int(hits[inside].sum()), total)
+                     if total else None})
+    return rows
 
 
 def calibration(probabilities: np.ndarray, targets: np.ndarray, *, bins: int = 10,

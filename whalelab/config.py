@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +37,32 @@ LOW_RATE_ACTIONS = ("warn", "refuse")
 ATTENTION_MODES = ("clamp", "tanh")
 
 
+def frame_settings(sample_rate: int) -> dict[str, int]:
+    """The FFT size and hop that suit ``sample_rate`` when nobody names them.
+
+    The defaults (a 1024-sample FFT every 128 samples at 8 kHz: 128 ms windows with
+    7.8 Hz bins, 16 ms apart) are scaled by the square root of the rate ratio and rounded
+    to a power of two: halfway, on a log scale, between keeping the window's duration
+    (needless 1 Hz bins at 96 kHz) and keeping its size in samples (20 ms windows that
+    blur a 20 Hz call into its neighbours). The hop stays 16 ms, at most a quarter of the
+    window, so that a clip's frame count, and the network's cost, hardly depend on the rate.
+
+    Examples
+    --------
+    >>> [tuple(frame_settings(rate).values()) for rate in (8000, 10000, 32000, 96000)]
+    [(1024, 128), (1024, 160), (2048, 512), (4096, 1024)]
+    """
+    n_fft = max(16, 2 ** round(math.log2(1024 * math.sqrt(sample_rate / 8000))))
+    return {"n_fft": n_fft, "hop_length": max(1, min(n_fft // 4, round(0.016 * sample_rate)))}
+
+
 @dataclasses.dataclass
 class FeatureConfig:
-    """Audio and log-mel settings; the defaults give 313 frames x 64 mels per 5 s clip."""
+    """Audio and log-mel settings; the defaults give 313 frames x 64 mels per 5 s clip.
+
+    A sample rate given without ``fmax``, ``n_fft`` and ``hop_length`` takes them from
+    it in :func:`profile_values`: the Nyquist frequency and :func:`frame_settings`.
+    """
 
     sample_rate: int = 8000
     clip_seconds: float = 5.0
@@ -128,6 +152,8 @@ class TrainConfig:
     warmup_epochs: float = 1.0
     patience: int = 5
     mixup: float = 0.0
+    equalise_db: float = 0.0  # random equaliser of training clips, at most this many dB
+    band_limit: float = 0.0  # share of training clips low-passed at a Nyquist found in the data
     ema_decay: float | None = None
     select_metric: str = "macro_ap"
     class_weights: bool = False
@@ -146,6 +172,10 @@ class TrainConfig:
             raise ConfigError(f"patience must be at least 1, not {self.patience}")
         if not 0 <= self.mixup <= 1:
             raise ConfigError(f"mixup must be in [0, 1], not {self.mixup}")
+        if self.equalise_db < 0:
+            raise ConfigError(f"equalise_db must not be negative, not {self.equalise_db}")
+        if not 0 <= self.band_limit <= 1:
+            raise ConfigError(f"band_limit must be in [0, 1], not {self.band_limit}")
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:
             raise ConfigError(f"ema_decay must be in (0, 1) or None, not {self.ema_decay}")
         if self.frame_loss_weight < 0:
@@ -168,7 +198,9 @@ class DataConfig:
     largest share of call-free windows, and what an empty label in a Raven table stands
     for (a background label, meaning no call, or a class; None makes it an error).
     ``low_rate`` is what a file whose sample rate cannot hold the run's band (Nyquist
-    below ``fmax``) does: ``warn`` or ``refuse``.
+    below ``fmax``) does: ``warn`` or ``refuse``. Data without a split of its own is split
+    by recording into ``val_fraction`` validation, ``test_fraction`` test (0: none, for
+    data whose test recordings the user keeps apart) and the rest training.
     """
 
     path: str = ""
@@ -179,6 +211,8 @@ class DataConfig:
     background_cap: float = 0.5
     empty_label: str | None = None
     low_rate: str = "warn"
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
 
     def __post_init__(self) -> None:
         if self.path:
@@ -195,6 +229,11 @@ class DataConfig:
         if self.low_rate not in LOW_RATE_ACTIONS:
             raise ConfigError(f"low_rate must be one of {', '.join(LOW_RATE_ACTIONS)}, "
                               f"not {self.low_rate!r}")
+        if not 0 < self.val_fraction < 1 or not 0 <= self.test_fraction < 1 \
+                or self.val_fraction + self.test_fraction >= 1:
+            raise ConfigError(f"need 0 < val_fraction, 0 <= test_fraction and a sum below 1 "
+                              f"(the rest trains); got val_fraction={self.val_fraction}, "
+                              f"test_fraction={self.test_fraction}")
         if self.empty_label == "":
             raise ConfigError("empty_label must name a background label or a class, or be None")
 
@@ -267,14 +306,39 @@ def profile_values(profile: str, *, data: str | Path, device: str = "auto",
             values[part][name] = value
     values["train"]["device"] = device
     values["data"]["path"] = str(data)
-    for name, value in overrides.items():
-        if value is not None:
-            values[_part_of(name)][name] = value
-    if overrides.get("fmax") is None:
-        sample_rate = values["features"].get("sample_rate", FeatureConfig.sample_rate)
-        values["features"]["fmax"] = min(values["features"].get("fmax", FeatureConfig.fmax),
-                                         sample_rate / 2)
+    given = {name for name, value in overrides.items() if value is not None}
+    for name in given:
+        values[_part_of(name)][name] = overrides[name]
+    _follow_sample_rate(values["features"], named=given if "sample_rate" in given else
+                        given | set(chosen.overrides.get("features", {})))
     return chosen.name, values
+
+
+#: the feature settings that follow the sample rate unless they are named
+RATE_FOLLOWERS = ("n_fft", "hop_length", "fmax")
+
+
+def _follow_sample_rate(features: dict[str, Any], *, named: set[str]) -> None:
+    """Give ``features`` the FFT size, hop and ``fmax`` (the Nyquist frequency) of a sample
+    rate set by the profile or the user, where whoever set the rate (or the user) did not
+    name them; with no rate set, ``fmax`` is only kept at or below the default's Nyquist.
+
+    Examples
+    --------
+    >>> features = {"sample_rate": 32000}
+    >>> _follow_sample_rate(features, named={"sample_rate"})
+    >>> features
+    {'sample_rate': 32000, 'n_fft': 2048, 'hop_length': 512, 'fmax': 16000.0}
+    """
+    if "sample_rate" not in features:
+        if "fmax" in features and "fmax" not in named:
+            features["fmax"] = min(features["fmax"], FeatureConfig.sample_rate / 2)
+        return
+    rate = features["sample_rate"]
+    followers = {**frame_settings(rate), "fmax": rate / 2}
+    for name in RATE_FOLLOWERS:
+        if name not in named:
+            features[name] = followers[name]
 
 
 @dataclasses.dataclass
@@ -303,8 +367,9 @@ class RunConfig:
                      device: str = "auto", **overrides: Any) -> "RunConfig":
         """Dataclass defaults, then the profile's overrides, then ``overrides``.
 
-        ``overrides`` are field names of any part (None is ignored); ``fmax`` that is
-        not given follows the sample rate down to its Nyquist frequency.
+        ``overrides`` are field names of any part (None is ignored); ``fmax``,
+        ``n_fft`` and ``hop_length`` that are not given follow a given sample rate (its
+        Nyquist frequency and :func:`frame_settings`).
         """
         name, values = profile_values(profile, data=data, device=device, **overrides)
         values["model"]["num_classes"] = len(classes)

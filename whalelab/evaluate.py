@@ -10,10 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from whalelab.atomic import write_json
 from whalelab.baselines import clip_baseline
 from whalelab.checkpoint import load_model
-from whalelab.clip_metrics import classification_metrics
+from whalelab.clip_metrics import classification_metrics, recall_by_snr
 from whalelab.config import RunConfig
 from whalelab.data import ClipDataset, ClipIndex, read_data
 from whalelab.errors import DataError
@@ -26,16 +28,25 @@ def write_metrics(path: str | Path, metrics: dict[str, Any]) -> Path:
     return write_json(path, metrics)
 
 
-def evaluation_index(run_dir: str | Path, config: RunConfig, data: str | None,
-                     split: str) -> ClipIndex:
-    """The clips of ``split``: the run's own ``splits.csv``, or another data set's split.
+def is_run_data(config: RunConfig, data: str | Path | None) -> bool:
+    """Whether ``data`` (None: the run's own) is the data set the run was trained on."""
+    return data is None or Path(data).resolve() == Path(config.data.path)
 
-    Another data set's labels must be among the run's classes; its targets follow the
-    run's class order.
+
+def evaluation_index(run_dir: str | Path, config: RunConfig, data: str | None,
+                     split: str | None) -> ClipIndex:
+    """The clips to score: a split of the run's own ``splits.csv``, or another data set.
+
+    The run's own data is always split (``split`` None means ``test``): its other clips
+    trained and tuned the model. Another data set is a held-out set: with ``split`` None
+    every clip in it is scored; a named split takes that split of it (its own split
+    folders or ``split`` column, else the seeded split of :func:`whalelab.data.read_data`).
+    Its labels must be among the run's classes; its targets follow the run's class order.
     """
     run_dir = Path(run_dir)
-    if data is None or Path(data).resolve() == Path(config.data.path):
+    if is_run_data(config, data):
         index = ClipIndex.load_csv(run_dir / "splits.csv")
+        split = split or "test"
     else:
         index = read_data(config.data, data, seed=config.train.seed,
                           window_s=config.features.clip_seconds)
@@ -43,18 +54,32 @@ def evaluation_index(run_dir: str | Path, config: RunConfig, data: str | None,
     if unknown:
         raise DataError(f"{data}: labels {unknown} are not classes of the run {run_dir} "
                         f"({', '.join(config.classes)})")
-    chosen = index.subset(split)
+    chosen = index.subset(split) if split else index
     if not chosen.clips:
-        raise DataError(f"{data or config.data.path}: the {split!r} split holds no clips")
+        advice = ("; the run keeps no test split of its data (test_fraction 0): score your "
+                  "held-out recordings with --data, or --split val (where the best epoch "
+                  "was chosen, so optimistic)"
+                  if is_run_data(config, data) and split == "test" else "")
+        raise DataError(f"{data or config.data.path}: the {split!r} split holds no clips{advice}")
     return ClipIndex(clips=chosen.clips, classes=list(config.classes))
 
 
-def evaluate_run(run_dir: str | Path, *, data: str | None = None, split: str = "test",
+def held_out_split(run_dir: str | Path) -> str:
+    """The split of the run's own data that a notebook scores: ``test``, or ``val`` for a
+    run that keeps no test split (``test_fraction`` 0; its figures are then optimistic,
+    since the best epoch and the thresholds were chosen there)."""
+    splits = ClipIndex.load_csv(Path(run_dir) / "splits.csv")
+    return "test" if splits.subset("test").clips else "val"
+
+
+def evaluate_run(run_dir: str | Path, *, data: str | None = None, split: str | None = None,
                  out: str | Path | None = None, device: str = "auto", baseline: bool = True,
                  progress: bool | None = None) -> dict[str, Any]:
     """Score a run's best model on a split and write ``metrics.json`` (or ``out``).
 
     Clip-level figures (:func:`whalelab.clip_metrics.classification_metrics`) always;
+    where clips state the SNR of their calls (the synthetic manifest does),
+    ``recall_by_snr`` (:func:`whalelab.clip_metrics.recall_by_snr`), for the baseline too;
     for clips whose calls' onsets and offsets are known, ``localisation`` too
     (:func:`whalelab.localisation.localisation_metrics`): frame-level AUC and AP of the
     framewise output, the attention mass on the call, and onset/offset errors.
@@ -66,8 +91,10 @@ def evaluate_run(run_dir: str | Path, *, data: str | None = None, split: str = "
     data : str or None
         None evaluates on the run's own split (``splits.csv``); another data set is read
         with the run's data settings.
-    split : {"test", "val", "train"}
-        Which clips to score.
+    split : {"test", "val", "train"} or None
+        Which clips to score (:func:`evaluation_index`): None is the run's own test
+        split, or every clip of another data set. ``metrics["split"]`` names what was
+        scored (``all`` for every clip) and ``metrics["clips"]`` how many.
     baseline : bool
         Also score the logistic baseline (:func:`whalelab.baselines.clip_baseline`,
         fitted on the run's own train split and tuned on its val split) on the same clips,
@@ -88,7 +115,12 @@ def evaluate_run(run_dir: str | Path, *, data: str | None = None, split: str = "
     metrics = classification_metrics(predicted["clipwise_output"], predicted["targets"],
                                       config.classes, trained.thresholds,
                                       seed=config.train.seed)
-    if predicted["strong"].any():
+    snr_db = index.snr_db()
+    if np.isfinite(snr_db).any():
+        metrics["recall_by_snr"] = recall_by_snr(
+            predicted["clipwise_output"], predicted["targets"], trained.thresholds, snr_db)
+    known_calls = predicted["strong"].astype(bool) & predicted["targets"].any(axis=1)
+    if known_calls.any():  # background clips' (empty) spans say nothing of localisation
         metrics["localisation"] = localisation_metrics(
             predicted["framewise_output"], predicted["norm_att"], predicted["frame_targets"],
             predicted["strong"].astype(bool), predicted["targets"], classes=config.classes,
@@ -100,7 +132,9 @@ def evaluate_run(run_dir: str | Path, *, data: str | None = None, split: str = "
                    for name in ("train", "val")]
         metrics["baselines"] = {"logistic": clip_baseline(
             *sources, dataset, features=config.features, classes=config.classes,
-            seed=config.train.seed)}
-    metrics.update({"run": str(run_dir), "data": str(data or config.data.path), "split": split})
+            seed=config.train.seed,
+            model=(predicted["clipwise_output"], trained.thresholds), snr_db=snr_db)}
+    metrics.update({"run": str(run_dir), "data": str(data or config.data.path),
+                    "split": split or ("test" if is_run_data(config, data) else "all")})
     write_metrics(out or Path(run_dir) / "metrics.json", metrics)
     return metrics

@@ -109,6 +109,8 @@ class AttBlock(nn.Module):
         cla_logit = self.cla(x)  # (batch, n_out, time)
         cla = torch.sigmoid(cla_logit) if self.activation == "sigmoid" else cla_logit
         clipwise = torch.sum(norm_att * cla, dim=2)  # (batch, n_out)
+        if self.activation == "sigmoid":  # a weighted mean of probabilities: float32 can pass 1
+            clipwise = clipwise.clamp(max=1.0)
         return clipwise, norm_att, cla_logit
 
 

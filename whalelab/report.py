@@ -1,7 +1,9 @@
 """The report: every numbered notebook run through papermill, exported to HTML, indexed.
 
 ``whalelab report`` (and ``make report``) executes ``notebooks/[0-9][0-9]_*.ipynb`` in
-order with the five knobs as papermill parameters, and writes into the report folder:
+order with the five knobs as papermill parameters (and, when given, ``data_options``,
+how the data is read, and ``detect``, recordings to run detection over), and writes
+into the report folder:
 
 - ``<name>.ipynb``: the executed copy, with its outputs;
 - ``<name>.html``: the same as a self-contained page that works offline (figures
@@ -33,7 +35,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +59,9 @@ from whalelab.runtime import resolve_device
 NOTEBOOK_PATTERN = "[0-9][0-9]_*.ipynb"
 KERNEL_NAME = "python3"
 HEADLINE = ("accuracy", "macro_f1", "macro_ap", "macro_auc")
+#: parameters a notebook receives only when its ``parameters`` cell declares them (the
+#: five knobs go to every notebook)
+OPTIONAL_PARAMETERS = ("data_options", "detect")
 CELL_TIMEOUT_S = 2 * 3600  # no cell of the full profile on one GPU comes near this
 #: nbconvert's lab page less the three scripts it would load from a CDN, which no
 #: setting can remove (``mathjax_url`` and ``require_js_url`` only change the address):
@@ -162,10 +167,16 @@ def _execute(entry: NotebookRun, parameters: dict, kernel: str, show: bool,
              cell_timeout_s: float | None) -> None:
     """Run one notebook into ``entry.notebook``; the executed copy appears whole, by rename.
 
+    The :data:`OPTIONAL_PARAMETERS` among ``parameters`` go only to a notebook whose
+    ``parameters`` cell declares them.
+
     Raises :class:`WhaleLabError` naming the notebook and cell when a cell fails; the
     partly executed copy is still moved into place.
     """
     partial = entry.notebook.with_name(f".{entry.notebook.stem}.{os.getpid()}.part.ipynb")
+    declared = papermill.inspect_notebook(str(entry.source))
+    parameters = {name: value for name, value in parameters.items()
+                  if name not in OPTIONAL_PARAMETERS or name in declared}
     started = time.perf_counter()
     try:
         papermill.execute_notebook(
@@ -257,7 +268,19 @@ def _event_counts(figures: dict) -> str | None:
         if all(key in overall for key in ("tp", "fp", "fn")) else None
 
 
-CLIP_ROWS = [*((name, _clip_figure(name)) for name in HEADLINE), ("clips", _clips)]
+def _model_lead(figures: dict) -> str | None:
+    """A cell of the clip metrics table: the model's macro F1 minus a baseline's, with its
+    paired interval, in the baseline's column; "reference" in the model's."""
+    lead = (figures.get("model_minus_baseline") or {}).get("macro_f1")
+    if lead is None:
+        return "reference" if "baselines" in figures else None
+    low, high = lead["interval_95"]
+    return (f"{lead['value']:+.3f} <small>(paired 95 % interval {low:+.3f} to "
+            f"{high:+.3f})</small>")
+
+
+CLIP_ROWS = [*((name, _clip_figure(name)) for name in HEADLINE), ("clips", _clips),
+             ("model's macro F1 lead", _model_lead)]
 EVENT_ROWS = [("precision", _event_figure("overall", "precision")),
               ("recall", _event_figure("overall", "recall")),
               ("F1", _event_figure("overall", "f1")),
@@ -416,7 +439,8 @@ li {{ margin: 0.4em 0; }} .failed {{ color: #b00020; }} .not-run {{ color: #777;
 
 def run_report(out: str | Path, *, profile: str, device: str, data: str | Path,
                run: str | Path, seed: int, notebooks_dir: str | Path | None = None,
-               progress: bool | None = None,
+               data_options: Mapping[str, Any] | None = None,
+               detect: Sequence[str | Path] = (), progress: bool | None = None,
                cell_timeout_s: float | None = CELL_TIMEOUT_S) -> list[Path]:
     """Execute every numbered notebook in order into ``out``; return the executed copies.
 
@@ -431,6 +455,14 @@ def run_report(out: str | Path, *, profile: str, device: str, data: str | Path,
         the notebooks, whose working directory is the notebooks folder.
     notebooks_dir : path or None
         Where ``[0-9][0-9]_*.ipynb`` are; None is the checkout's ``notebooks/``.
+    data_options : mapping or None
+        How the data is read (:class:`whalelab.config.DataConfig` fields such as
+        ``label_column`` or ``background_labels``), the ``data_options`` parameter that
+        the training notebook hands to :func:`whalelab.train.plan_run`; passed only when
+        not empty.
+    detect : sequence of paths
+        Audio files or folders the detection notebook runs the model over, the
+        ``detect`` parameter (made absolute); passed only when given.
     progress : bool or None
         papermill's cell progress bars, a line per notebook and the bar of a large data
         set's fingerprint; None shows them only on a terminal.
@@ -452,11 +484,18 @@ def run_report(out: str | Path, *, profile: str, device: str, data: str | Path,
                              else default_notebooks_dir())
     parameters = {"profile": profile, "device": device, "data": str(Path(data).resolve()),
                   "run": str(run), "seed": int(seed)}
+    if data_options:
+        parameters["data_options"] = dict(data_options)
+    if detect:
+        parameters["detect"] = [str(Path(path).resolve()) for path in detect]
     facts = {"date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
              "profile": profile,
              "device": device if device == str(torch_device) else f"{device} ({torch_device})",
              "data": parameters["data"], "run": parameters["run"], "seed": str(seed),
-             "whalelab": whalelab.__version__, "python": sys.executable}
+             "whalelab": whalelab.__version__, "python": sys.executable,
+             **({"data options": json.dumps(parameters["data_options"])}
+                if data_options else {}),
+             **({"detect": ", ".join(parameters["detect"])} if detect else {})}
     entries = [NotebookRun(source=source, notebook=out / source.name,
                            html=out / f"{source.stem}.html", title=notebook_title(source))
                for source in sources]

@@ -27,6 +27,7 @@ from sklearn import metrics as skm
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from whalelab.advise import advise
 from whalelab.atomic import atomic_write, write_json
 from whalelab.bands import Band, class_bands, dataset_bands, estimate_bands
 from whalelab.checkpoint import (load_checkpoint, model_file_state, save_checkpoint,
@@ -40,6 +41,7 @@ from whalelab.errors import CheckpointError, ConfigError, DataError
 from whalelab.inference import predict_dataset
 from whalelab.losses import TrainingLoss
 from whalelab.model import build_model, count_parameters
+from whalelab.profiles import resolve_profile
 from whalelab.runtime import autocast, progress_bar, resolve_device
 
 
@@ -181,8 +183,9 @@ def plan_run(run_dir: str | Path, *, data: str | Path, profile: str = "auto",
 
     A new run: the profile's settings with ``requested`` overrides (field names of
     :mod:`whalelab.config`; None keeps the profile's), and ``data`` read with the
-    data settings among them. Resuming a run folder that has a ``config.json``: the
-    saved configuration and ``splits.csv``; a requested setting (or a named profile)
+    data settings among them; a profile that ``follows_data`` (``field``) takes the audio
+    settings the data implies (:func:`advised_settings`) under ``requested``. Resuming a
+    run folder that has a ``config.json``: the saved configuration and ``splits.csv``; a requested setting (or a named profile)
     that differs from the saved one is a :class:`ConfigError` listing each, never
     silently ignored.
     """
@@ -198,12 +201,28 @@ def plan_run(run_dir: str | Path, *, data: str | Path, profile: str = "auto",
                               f"or train into a new folder")
         splits = Path(run_dir) / "splits.csv"
         return config, ClipIndex.load_csv(splits) if splits.is_file() else None
+    if resolve_profile(profile, device=device).follows_data:
+        requested = advised_settings(data, profile=profile, device=device, on_error=on_error,
+                                     requested=requested)
     name, values = profile_values(profile, data=data, device=device, **requested)
     index = read_data(DataConfig(**values["data"]), seed=TrainConfig(**values["train"]).seed,
                       window_s=FeatureConfig(**values["features"]).clip_seconds,
                       on_error=on_error)
     return RunConfig.from_profile(name, data=data, classes=index.classes, device=device,
                                   **requested), index
+
+
+def advised_settings(data: str | Path, *, profile: str, device: str, on_error: str,
+                     requested: dict[str, Any]) -> dict[str, Any]:
+    """``requested`` over the settings :func:`whalelab.advise.advise` picks for ``data``
+    (read with the run's data settings and seed); the settings taken are printed."""
+    values = profile_values(profile, data=data, device=device, **requested)[1]
+    advice = advise(data, settings=DataConfig(**values["data"]),
+                    seed=TrainConfig(**values["train"]).seed, on_error=on_error)
+    merged = advice.overrides(requested)
+    tqdm.write(f"{data}: settings from the data (whalelab advise): " + ", ".join(
+        f"{name} {merged[name]:g}" for name in advice.settings() if name in merged))
+    return merged
 
 
 def run_bands(config: RunConfig, index: ClipIndex,
@@ -276,7 +295,9 @@ def _datasets(config: RunConfig, index: ClipIndex,
                                   clip_seconds=features.clip_seconds, train=split == "train",
                                   cache=cache, hop_length=features.hop_length,
                                   band=(features.fmin, features.fmax),
-                                  low_rate=config.data.low_rate)
+                                  low_rate=config.data.low_rate,
+                                  equalise_db=config.train.equalise_db,
+                                  band_limit=config.train.band_limit)
                for split in ("train", "val")}
     if len(dataset["train"]) == 0 or len(dataset["val"]) == 0:
         raise DataError(f"{config.data.path}: training needs clips in both the train and val "
@@ -469,14 +490,22 @@ def _write_thresholds(run_dir: Path, config: RunConfig, val_set: ClipDataset,
                       device: torch.device, bands: dict[str, Band],
                       progress: bool | None) -> None:
     """Per-class decision thresholds of the best model, chosen on validation, written to
-    ``thresholds.json`` and into ``best.pt``, which then describes itself completely."""
+    ``thresholds.json`` and into ``best.pt``, which then describes itself completely.
+
+    Validation without call-free clips is a closed set: every clip holds a class, so the
+    decision is the top class (thresholds 0); a threshold could only turn a right top
+    class into "no call", which this data never holds and the model never learnt.
+    """
     best = load_checkpoint(run_dir / "best.pt")
     model = build_model(config).to(device)
     model.load_state_dict(best["model"])
-    predicted = predict_dataset(model, val_set, device=device, batch_size=config.train.batch_size,
-                                amp=config.train.amp, progress=progress, desc="thresholds")
-    chosen = choose_thresholds(predicted["clipwise_output"], predicted["targets"],
-                               classes=config.classes)
+    chosen = np.zeros(len(config.classes))
+    if not all(clip.labels for clip in val_set.index.clips):  # call-free clips: not closed
+        predicted = predict_dataset(model, val_set, device=device,
+                                    batch_size=config.train.batch_size, amp=config.train.amp,
+                                    progress=progress, desc="thresholds")
+        chosen = choose_thresholds(predicted["clipwise_output"], predicted["targets"],
+                                   classes=config.classes)
     thresholds = dict(zip(config.classes, map(float, chosen), strict=True))
     save_checkpoint(run_dir / "best.pt", model_file_state(
         model, config, bands=bands, thresholds=thresholds, epoch=best["epoch"]))

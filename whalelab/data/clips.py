@@ -41,6 +41,8 @@ class Clip:
     ``start_s`` (the clip's start), sorted by start: None when unknown (clip labels
     only), ``()`` when the clip is known to hold no call. A clip without labels
     (background) always gets ``()``; spans may only name the clip's labels.
+    ``snr_db`` is the signal-to-noise ratio of the clip's faintest call in dB, where the
+    data states it (a manifest's ``snr_db`` column; the synthetic set writes it), else None.
 
     Examples
     --------
@@ -57,6 +59,7 @@ class Clip:
     recording: str = ""
     split: str = ""
     spans: tuple[Span, ...] | None = None
+    snr_db: float | None = None
 
     def __post_init__(self) -> None:
         if not self.labels and self.spans is None:
@@ -92,6 +95,26 @@ def parse_labels(text: str, *,
     return tuple(sorted({label for label in labels if label and label not in no_call}))
 
 
+#: names people give call-free clips: a class with one of them is probably background
+#: that was not declared (:func:`looks_like_background`)
+BACKGROUND_NAMES = frozenset({"background", "noise", "negative", "no_call", "nocall",
+                              "non_call", "ambient", "ambient_noise", "silence", "bg",
+                              "empty", "nothing"})
+
+
+def looks_like_background(name: str) -> bool:
+    """Whether a class name reads as "no call" (:data:`BACKGROUND_NAMES`, any case,
+    spaces or hyphens for underscores, a plural ``s`` ignored).
+
+    Examples
+    --------
+    >>> [looks_like_background(name) for name in ("Noise", "no-call", "negatives", "humpback")]
+    [True, True, True, False]
+    """
+    words = "_".join(name.strip().lower().replace("-", " ").split())
+    return words in BACKGROUND_NAMES or words.removesuffix("s") in BACKGROUND_NAMES
+
+
 @dataclasses.dataclass
 class ClipIndex:
     """The clips of a data set, the class order of its targets, and the files skipped."""
@@ -119,6 +142,11 @@ class ClipIndex:
     def strong(self) -> np.ndarray:
         """``(clips,)`` bool: whether each clip's call spans are known."""
         return np.array([clip.spans is not None for clip in self.clips], dtype=bool)
+
+    def snr_db(self) -> np.ndarray:
+        """``(clips,)`` float: each clip's :attr:`Clip.snr_db`, NaN where unknown."""
+        return np.array([np.nan if clip.snr_db is None else clip.snr_db
+                         for clip in self.clips], dtype=float)
 
     def counts(self) -> pd.DataFrame:
         """Clips per class (rows, background last) and split (columns, plus ``total``)."""
@@ -148,6 +176,7 @@ class ClipIndex:
             "split": [clip.split for clip in self.clips],
             "strong": [int(clip.spans is not None) for clip in self.clips],
             "spans": [format_spans(clip.spans or ()) for clip in self.clips],
+            "snr_db": ["" if clip.snr_db is None else clip.snr_db for clip in self.clips],
         })
 
     def save_csv(self, path: str | Path) -> Path:
@@ -174,12 +203,15 @@ class ClipIndex:
                             dtype={"spans": str})
         if "strong" not in frame.columns:
             frame = frame.assign(strong=0, spans="")
+        if "snr_db" not in frame.columns:
+            frame = frame.assign(snr_db="")
         clips = [Clip(path=row.path, start_s=float(row.start_s),
                       duration_s=None if row.duration_s == "" else float(row.duration_s),
                       labels=parse_labels(str(row.labels), background_labels=()),
                       recording=str(row.recording), split=row.split,
                       spans=parse_spans(row.spans, where=f"{path} line {number}")
-                      if int(row.strong) else None)
+                      if int(row.strong) else None,
+                      snr_db=None if row.snr_db == "" else float(row.snr_db))
                  for number, row in enumerate(frame.itertuples(), start=3)]
         return cls(clips, first[len("# classes: "):].split(";"))
 

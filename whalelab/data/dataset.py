@@ -6,6 +6,18 @@ noise-only clip padded with zeros has a log-mel picture (a hard edge, then the f
 Repeating keeps each band's level and spread; reflecting would too, but it plays calls
 backwards (an upsweep becomes a downsweep), so whalelab repeats.
 
+In training a clip may also pass through a random equaliser (:func:`random_equaliser`,
+``equalise_db``): hydrophones and recording chains colour the spectrum, each recording
+its own way, and a model that learns a recording's colour instead of its calls fails on
+the next recording.
+
+A data set whose files come at several sample rates holds an empty top above each
+low-rate file's Nyquist frequency, and where the rate goes with the species that empty
+top names the class. ``band_limit`` low-passes a share of the training clips of *every*
+class at one of the Nyquist frequencies found among them (:func:`low_pass`), so that an
+empty top occurs in every class and identifies none; validation and evaluation clips
+are never touched.
+
 A file whose sample rate cannot hold the run's band (Nyquist frequency below ``fmax``)
 holds nothing in the top of it: :func:`check_sample_rate` warns or refuses it
 (``low_rate``), and always refuses one whose Nyquist frequency is at or below ``fmin``.
@@ -38,14 +50,14 @@ def check_low_rate(low_rate: str) -> None:
 
 
 def check_sample_rate(info: AudioInfo, *, band: tuple[float, float], low_rate: str = "warn",
-                      stacklevel: int = 2) -> str:
+                      stacklevel: int = 2, warn: bool = True) -> str:
     """Check that ``info``'s sample rate can hold the run's ``band`` = ``(fmin, fmax)`` Hz.
 
     A file whose Nyquist frequency lies at or below ``fmin`` holds none of the band and is
     always refused; one whose Nyquist frequency lies below ``fmax`` holds only part of it:
     with ``low_rate="warn"`` one warning names the file, its rate and ``fmax``, with
     ``"refuse"`` it is refused. ``stacklevel`` is :func:`warnings.warn`'s, counted from
-    the function that calls this one.
+    the function that calls this one; ``warn=False`` leaves the warning to the caller.
 
     Returns
     -------
@@ -67,8 +79,73 @@ def check_sample_rate(info: AudioInfo, *, band: tuple[float, float], low_rate: s
                          f"run's band {fmin:g}-{fmax:g} Hz (Nyquist frequency {nyquist:g} Hz)")
     note = (f"sample rate {info.sample_rate} Hz: its Nyquist frequency {nyquist:g} Hz is below "
             f"the run's fmax {fmax:g} Hz")
-    warnings.warn(f"{info.path}: {note}", stacklevel=stacklevel + 1)
+    if warn:
+        warnings.warn(f"{info.path}: {note}", stacklevel=stacklevel + 1)
     return note
+
+
+#: low-rate files named one warning each; more are counted in one warning
+LOW_RATE_NAMED = 3
+
+
+def _warn_of_low_rates(notes: list[tuple[AudioInfo, str]], *, fmax: float) -> None:
+    """One warning per low-rate file ``(info, note)``, or, for more than
+    :data:`LOW_RATE_NAMED` of them, one warning counting them and naming the first."""
+    if len(notes) <= LOW_RATE_NAMED:
+        for info, note in notes:
+            warnings.warn(f"{info.path}: {note}", stacklevel=3)
+        return
+    rates = sorted({info.sample_rate for info, _ in notes})
+    warnings.warn(f"{len(notes)} files at {', '.join(map(str, rates))} Hz cannot hold the run's "
+                  f"fmax {fmax:g} Hz and keep an empty top (the first: {notes[0][0].path})",
+                  stacklevel=3)
+
+
+def random_equaliser(waveform: np.ndarray, *, max_db: float,
+                     coefficients: np.ndarray) -> np.ndarray:
+    """``(samples,)`` filtered by a smooth gain curve over log frequency, at most ``max_db``.
+
+    The gain in dB at the ``u``-th position between the lowest bin above zero and the
+    Nyquist frequency on a log-frequency axis (``u`` from 0 to 1) is ``max_db *
+    sum_k coefficients[k] * cos(pi * (k + 1) * u) / len(coefficients)``; with
+    coefficients in [-1, 1] it never exceeds ``max_db``: a tilt, a bump or a dip, as
+    different hydrophones and preamplifiers give. The zero-frequency bin keeps its gain.
+
+    Examples
+    --------
+    >>> x = np.random.default_rng(0).standard_normal(1000).astype(np.float32)
+    >>> bool(np.allclose(random_equaliser(x, max_db=6.0, coefficients=np.zeros(3)), x, atol=1e-5))
+    True
+    """
+    spectrum = np.fft.rfft(waveform)
+    position = np.zeros(len(spectrum))
+    position[1:] = np.log(np.arange(1, len(spectrum))) / np.log(max(len(spectrum) - 1, 2))
+    orders = np.arange(1, len(coefficients) + 1)
+    gain_db = max_db * (coefficients[:, None] * np.cos(np.pi * orders[:, None] * position)
+                        ).sum(axis=0) / max(len(coefficients), 1)  # (bins,)
+    gain_db[0] = 0.0
+    return np.fft.irfft(spectrum * 10 ** (gain_db / 20), n=len(waveform)).astype(np.float32)
+
+
+def low_pass(waveform: np.ndarray, *, sample_rate: int, cutoff: float) -> np.ndarray:
+    """``(samples,)`` with every frequency above ``cutoff`` Hz removed (a brick wall in the
+    FFT): what a file recorded at ``2 * cutoff`` Hz holds after resampling up.
+
+    Examples
+    --------
+    >>> t = np.arange(8000) / 8000
+    >>> tones = (np.sin(2 * np.pi * 500 * t) + np.sin(2 * np.pi * 3000 * t)).astype(np.float32)
+    >>> kept = low_pass(tones, sample_rate=8000, cutoff=1000.0)
+    >>> bool(np.allclose(kept, np.sin(2 * np.pi * 500 * t), atol=1e-4))
+    True
+    """
+    spectrum = np.fft.rfft(waveform)
+    spectrum[np.fft.rfftfreq(len(waveform), 1 / sample_rate) > cutoff] = 0
+    return np.fft.irfft(spectrum, n=len(waveform)).astype(np.float32)
+
+
+#: cosine terms of the random equaliser's gain curve (3: tilts, bumps and dips an octave or wider)
+EQUALISER_TERMS = 3
 
 
 def tile(waveform: np.ndarray, samples: int, *, offset: int) -> np.ndarray:
@@ -124,22 +201,40 @@ class ClipDataset(Dataset):
     clip's spans are known (else its frame target is all zero).
 
     With ``band``, the run's ``(fmin, fmax)`` in Hz, each file's sample rate is checked
-    when the dataset is made (:func:`check_sample_rate`, with ``low_rate``).
+    when the dataset is made (:func:`check_sample_rate`, with ``low_rate``). In training,
+    ``equalise_db`` > 0 passes each item through a :func:`random_equaliser` of at most
+    that many dB, drawn from torch's global generator, and ``band_limit`` is the share of
+    training items low-passed (:func:`low_pass`) at a cutoff drawn from :attr:`cutoffs`:
+    the Nyquist frequencies below ``fmax`` of the dataset's clips, one per clip (so a rate
+    common in the data is drawn as often); with no such clip, or without ``band``, none.
     """
 
     def __init__(self, index: ClipIndex, *, sample_rate: int, clip_seconds: float,
                  train: bool = False, cache: ClipCache | None = None,
                  hop_length: int | None = None, band: tuple[float, float] | None = None,
-                 low_rate: str = "warn") -> None:
+                 low_rate: str = "warn", equalise_db: float = 0.0,
+                 band_limit: float = 0.0) -> None:
         check_low_rate(low_rate)
+        if equalise_db < 0:
+            raise ConfigError(f"equalise_db must not be negative, not {equalise_db}")
+        if not 0 <= band_limit <= 1:
+            raise ConfigError(f"band_limit must be in [0, 1], not {band_limit}")
         self.index, self.sample_rate, self.train = index, sample_rate, train
+        self.equalise_db, self.band_limit = equalise_db, band_limit
         self.samples = int(round(clip_seconds * sample_rate))
         self.cache = cache
         self.targets = torch.from_numpy(index.targets())
         self.hop_length = hop_length
+        #: the Nyquist frequencies below ``fmax`` of the clips, one per clip ``(clips,)``
+        self.cutoffs = np.zeros(0)
         if band is not None:
-            for path in dict.fromkeys(clip.path for clip in index.clips):
-                check_sample_rate(audio_info(path), band=band, low_rate=low_rate)
+            infos = {path: audio_info(path) for path in dict.fromkeys(clip.path
+                                                                      for clip in index.clips)}
+            notes = [(info, check_sample_rate(info, band=band, low_rate=low_rate, warn=False))
+                     for info in infos.values()]
+            _warn_of_low_rates([(info, note) for info, note in notes if note], fmax=band[1])
+            nyquist = np.array([infos[clip.path].sample_rate / 2 for clip in index.clips])
+            self.cutoffs = nyquist[nyquist < band[1]]
 
     def __len__(self) -> int:
         return len(self.index.clips)
@@ -173,6 +268,13 @@ class ClipDataset(Dataset):
         elif excess < 0:
             shift = int(torch.randint(0, -excess + 1, ())) if self.train else -excess // 2
             audio = tile(audio, self.samples, offset=shift)
+        if self.train and self.equalise_db > 0:
+            audio = random_equaliser(audio, max_db=self.equalise_db,
+                                     coefficients=2 * torch.rand(EQUALISER_TERMS).numpy() - 1)
+        if self.train and self.band_limit > 0 and len(self.cutoffs) \
+                and float(torch.rand(())) < self.band_limit:
+            cutoff = self.cutoffs[int(torch.randint(0, len(self.cutoffs), ()))]
+            audio = low_pass(audio, sample_rate=self.sample_rate, cutoff=float(cutoff))
         audio = torch.from_numpy(audio)
         if self.hop_length is None:
             return audio, self.targets[item]

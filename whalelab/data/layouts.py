@@ -4,7 +4,8 @@
 - a manifest CSV with ``path,label`` and optional ``split,recording,start_s,end_s``
   (a folder holding ``manifest.csv`` is read through it), and optional
   ``call_start_s,call_end_s``: where each label's call lies, in seconds from the clip's
-  start, ``;``-separated in the order of the labels;
+  start, ``;``-separated in the order of the labels, and ``snr_db`` (one per call; the
+  clip keeps the faintest);
 - a folder of long recordings, each with a Raven selection table beside it, cut into
   windows (:func:`raven_pairs` pairs them).
 
@@ -35,7 +36,8 @@ import pandas as pd
 
 from whalelab.audio import audio_info, is_audio_file
 from whalelab.config import DataConfig
-from whalelab.data.clips import BACKGROUND, SPLITS, Clip, ClipIndex, Span, parse_labels
+from whalelab.data.clips import (BACKGROUND, SPLITS, Clip, ClipIndex, Span, looks_like_background,
+                                 parse_labels)
 from whalelab.data.splits import split_by_recording
 from whalelab.errors import DataError, WhaleLabError, check_on_error
 from whalelab.raven import read_raven
@@ -116,20 +118,35 @@ def load_index(data: str | Path, *, seed: int = 0, val_fraction: float = 0.15,
                                    test_fraction=test_fraction)
     clips = keep_identical_audio_together(clips, path, move=not data_split)
     classes = _classes_seen_in_training(clips, path)
+    _warn_of_undeclared_background(classes, path)
     return ClipIndex(clips, classes, skipped=report.skipped)
+
+
+def _warn_of_undeclared_background(classes: Sequence[str], source: Path) -> None:
+    """One warning naming the classes whose names read as "no call" (a model would learn
+    to report them as events), and the flag that declares them background."""
+    suspects = [name for name in classes if looks_like_background(name)]
+    if suspects:
+        flags = " ".join(f"--background-label {name}" for name in suspects)
+        warnings.warn(f"{source}: class(es) {', '.join(suspects)} look like call-free "
+                      f"background but are trained as classes, so they will be detected as "
+                      f"events; if they mean 'no call', declare them: {flags}",
+                      stacklevel=3)
 
 
 def read_data(settings: DataConfig, data: str | Path | None = None, *, seed: int,
               window_s: float, on_error: str = "raise") -> ClipIndex:
     """:func:`load_index` with a run's data settings (:class:`whalelab.config.DataConfig`):
     its background labels, and for long recordings its label column, window hop,
-    minimum call fraction, background cap and what an empty label stands for.
+    minimum call fraction, background cap, what an empty label stands for, and the
+    validation and test shares of a split made here.
     ``data`` defaults to ``settings.path``; ``window_s`` is the run's clip length."""
     return load_index(settings.path if data is None else data, seed=seed, window_s=window_s,
                       hop_s=settings.window_hop_s, min_call_fraction=settings.min_call_fraction,
                       label_column=settings.label_column, background_cap=settings.background_cap,
                       background_labels=settings.background_labels, on_error=on_error,
-                      empty_label=settings.empty_label)
+                      empty_label=settings.empty_label, val_fraction=settings.val_fraction,
+                      test_fraction=settings.test_fraction)
 
 
 class _Problems:
@@ -328,7 +345,23 @@ def _manifest_clip(row: dict[str, str], manifest: Path, where: str, *,
     return Clip(path=str(file), start_s=start, duration_s=None if end is None else end - start,
                 labels=parse_labels(row["label"], background_labels=background_labels),
                 recording=row.get("recording") or file.stem, split=row.get("split", "").strip(),
-                spans=_manifest_spans(row, where, length, background_labels=background_labels))
+                spans=_manifest_spans(row, where, length, background_labels=background_labels),
+                snr_db=_faintest_snr_db(row.get("snr_db", ""), where))
+
+
+def _faintest_snr_db(text: str, where: str) -> float | None:
+    """The lowest of a row's ``;``-separated ``snr_db`` values (one per call), None if empty."""
+    values = [value.strip() for value in text.split(";") if value.strip()]
+    if not values:
+        return None
+    try:
+        numbers = [float(value) for value in values]
+    except ValueError:
+        raise DataError(f"{where}: snr_db {text!r} is not a number (or numbers joined "
+                        f"with ';')") from None
+    if not all(math.isfinite(number) for number in numbers):
+        raise DataError(f"{where}: snr_db {text!r} must be finite")
+    return min(numbers)
 
 
 def _manifest_spans(row: dict[str, str], where: str, length: float, *,

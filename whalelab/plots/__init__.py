@@ -21,7 +21,7 @@ module                                     serves
                                            annotated calls, models compared on one
                                            clip, clipwise probabilities of one clip
 :mod:`whalelab.plots.evaluation`           04 evaluation: confusion matrix, PR and ROC
-                                           curves, reliability diagram
+                                           curves, reliability diagram, recall by SNR
 :mod:`whalelab.plots.detection`            05 detection: events over a recording,
                                            threshold trade-off
 :mod:`whalelab.plots.widgets`              01 and 03: ipywidgets controls that redraw a
@@ -40,8 +40,8 @@ Examples
 
 from whalelab.plots.attention import attention, attention_comparison, class_probabilities
 from whalelab.plots.detection import detection_overview, threshold_tradeoff
-from whalelab.plots.evaluation import (confusion_matrix, pr_curves, reliability_diagram,
-                                       roc_curves)
+from whalelab.plots.evaluation import (confusion_matrix, pr_curves, recall_by_snr,
+                                       reliability_diagram, roc_curves)
 from whalelab.plots.signal import (feature_explorer, framing, logmel, logmel_grid,
                                    mel_band_statistics, mel_filterbank, power_to_db_effects,
                                    specaugment_stripes, spectrogram, waveform)
@@ -57,7 +57,7 @@ __all__ = [
     # attention (notebooks 03, 04)
     "attention", "attention_comparison", "class_probabilities",
     # evaluation (notebook 04)
-    "confusion_matrix", "pr_curves", "roc_curves", "reliability_diagram",
+    "confusion_matrix", "pr_curves", "roc_curves", "reliability_diagram", "recall_by_snr",
     # detection (notebook 05)
     "detection_overview", "threshold_tradeoff",
     # widgets (notebooks 01, 03)

@@ -1,7 +1,7 @@
 """Notebook 04, evaluation: how well the clipwise outputs match the truth over a test set.
 
-A single-label confusion matrix, precision-recall and ROC curves per class, and a
-reliability diagram of the scores' calibration.
+A single-label confusion matrix, precision-recall and ROC curves per class, a
+reliability diagram of the scores' calibration, and recall against SNR beside a baseline's.
 """
 
 from __future__ import annotations
@@ -176,4 +176,61 @@ def reliability_diagram(calibration: dict[str, Any], *,
                  title="reliability per class")
     curve_ax.legend(loc="upper left", fontsize="small")
     count_ax.set(xlabel="mean predicted probability", ylabel="clips per bin")
+    return fig
+
+
+def recall_by_snr(curves: dict[str, Sequence[dict[str, Any]]]) -> Figure:
+    """Recall of call clips against the SNR of their faintest call, one line per scorer.
+
+    Each point is a bin's recall with its 95 % interval as an error bar, placed at the
+    bin's position (the open outer bins one step beyond their edge); a panel below counts
+    the clips per bin, since a point made of few clips says little.
+
+    Parameters
+    ----------
+    curves : dict
+        ``{name: rows}``, ``rows`` as :func:`whalelab.clip_metrics.recall_by_snr` returns
+        them (``metrics["recall_by_snr"]``; the same bins for every name).
+
+    Returns
+    -------
+    Figure
+        The recall axes (one line per name) above the clip counts.
+
+    Raises
+    ------
+    DataError
+        No curves, or curves over different bins.
+
+    Examples
+    --------
+    >>> rows = [{"bin": "below 0 dB", "clips": 4, "recall": 0.5, "interval_95": [0.15, 0.85]},
+    ...         {"bin": "0 dB and above", "clips": 0, "recall": None, "interval_95": None}]
+    >>> fig = recall_by_snr({"model": rows})
+    >>> [bars.get_label() for bars in fig.axes[0].containers]
+    ['model']
+    """
+    if not curves:
+        raise DataError("recall_by_snr: no curves to draw")
+    bins = [[row["bin"] for row in rows] for rows in curves.values()]
+    if any(names != bins[0] for names in bins):
+        raise DataError(f"recall_by_snr: the curves have different SNR bins: {bins}")
+    positions = np.arange(len(bins[0]))
+    fig = new_figure(7, 5)
+    recall_ax, count_ax = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+    for name, rows in curves.items():
+        filled = [(k, row) for k, row in enumerate(rows) if row["recall"] is not None]
+        x = np.array([k for k, _ in filled], dtype=float)
+        recall = np.array([row["recall"] for _, row in filled])
+        low, high = (np.array([row["interval_95"][side] for _, row in filled])
+                     for side in (0, 1))
+        recall_ax.errorbar(x, recall, yerr=[recall - low, high - recall], marker="o",
+                           capsize=3, label=name)
+    first = next(iter(curves.values()))
+    count_ax.bar(positions, [row["clips"] for row in first], color="0.6")
+    recall_ax.set(ylabel="recall of call clips", ylim=(0, 1.02),
+                  title="recall against the faintest call's SNR (95 % intervals)")
+    recall_ax.legend(loc="lower right", fontsize="small")
+    count_ax.set(ylabel="call clips", xticks=positions)
+    count_ax.set_xticklabels(bins[0], rotation=20, ha="right")
     return fig

@@ -138,7 +138,8 @@ def make_dataset(out: str | Path, *, profile: str = "quick", seed: int = 0,
     seed : int
         Non-negative; clip ``i`` of a class depends only on (seed, class, i).
     per_class : int or None
-        Clips per class over all splits (70/15/15); None takes the profile's.
+        Clips per class over all splits (70/15/15); None takes the profile's. The
+        profile's ``extra_val_clips`` and ``extra_test_clips`` come on top.
     sample_rate, clip_seconds : int, float
         Of the clips and recordings (sample_rate >= 4000).
     progress : bool or None
@@ -164,7 +165,10 @@ def make_dataset(out: str | Path, *, profile: str = "quick", seed: int = 0,
     samples = check_clip(BACKGROUND, sample_rate, clip_seconds)
     check_seed(seed)
     (out / "manifest.csv").unlink(missing_ok=True)
-    splits = [split for split, size in sizes.items() for _ in range(size)]
+    # the profile's extra validation and test clips come after the 70/15/15 ones, so
+    # that those are the same bytes with or without them
+    splits = [split for split, size in sizes.items() for _ in range(size)] + \
+        ["val"] * settings.extra_val_clips + ["test"] * settings.extra_test_clips
     bar = tqdm(total=len(LABELS) * len(splits) + sum(_recording_counts(settings).values()),
                desc="synth", unit="file", disable=not progress if progress is not None else None)
     rows, written = [], set()
