@@ -36,6 +36,7 @@ from whalelab.data import ClipIndex, raven_pairs
 from whalelab.detect import (TABLE_SUFFIX, detect_recording, detection_settings, hop_frames,
                              recording_traces)
 from whalelab.errors import DataError
+from whalelab.evaluate import held_out_split
 from whalelab.event_scoring import score_events, threshold_sweep
 from whalelab.events import find_file_events
 from whalelab.raven import read_raven
@@ -341,7 +342,7 @@ def detection_material(data: str | Path, run: str | Path, *,
 
     Detection is shown on ``detect`` (audio files, or folders searched recursively) when
     given, else on the test recordings, else on up to :data:`SHOWN_TEST_CLIPS` of the
-    run's test clips, taking each label in turn.
+    run's test clips (validation clips for a run that keeps no test split), each label in turn.
 
     Parameters
     ----------
@@ -384,7 +385,8 @@ def detection_material(data: str | Path, run: str | Path, *,
         recordings = [audio for audio, _ in pairs]
         notes.append(f"detection shown on the {len(recordings)} test recording(s)")
     else:
-        clips = ClipIndex.load_csv(run / "splits.csv").subset("test").clips
+        split = held_out_split(run)  # a run that keeps no test split shows val clips
+        clips = ClipIndex.load_csv(run / "splits.csv").subset(split).clips
         by_label: dict[tuple[str, ...], list[str]] = {}
         for clip in clips:
             by_label.setdefault(clip.labels, []).append(clip.path)
@@ -394,7 +396,7 @@ def detection_material(data: str | Path, run: str | Path, *,
         recordings = [Path(path) for path in ordered][:SHOWN_TEST_CLIPS]
         labels = {str(path): labels[str(path)] for path in recordings}
         notes.append(f"detection shown on {len(recordings)} of the run's "
-                     f"{len({clip.path for clip in clips})} test clip file(s) instead, each "
+                     f"{len({clip.path for clip in clips})} {split} clip file(s) instead, each "
                      f"label in turn")
     return DetectionMaterial(validation=validation, test=test, recordings=recordings,
                              truth=truth.reset_index(drop=True), labels=labels, notes=notes)
