@@ -101,6 +101,11 @@ def _warn_of_low_rates(notes: list[tuple[AudioInfo, str]], *, fmax: float) -> No
                   stacklevel=3)
 
 
+def _filtered(waveform: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    """``(samples,)`` float32 with each rFFT bin scaled by ``gain`` ``(samples // 2 + 1,)``."""
+    return np.fft.irfft(np.fft.rfft(waveform) * gain, n=len(waveform)).astype(np.float32)
+
+
 def random_equaliser(waveform: np.ndarray, *, max_db: float,
                      coefficients: np.ndarray) -> np.ndarray:
     """``(samples,)`` filtered by a smooth gain curve over log frequency, at most ``max_db``.
@@ -117,14 +122,14 @@ def random_equaliser(waveform: np.ndarray, *, max_db: float,
     >>> bool(np.allclose(random_equaliser(x, max_db=6.0, coefficients=np.zeros(3)), x, atol=1e-5))
     True
     """
-    spectrum = np.fft.rfft(waveform)
-    position = np.zeros(len(spectrum))
-    position[1:] = np.log(np.arange(1, len(spectrum))) / np.log(max(len(spectrum) - 1, 2))
+    bins = len(waveform) // 2 + 1
+    position = np.zeros(bins)
+    position[1:] = np.log(np.arange(1, bins)) / np.log(max(bins - 1, 2))
     orders = np.arange(1, len(coefficients) + 1)
     gain_db = max_db * (coefficients[:, None] * np.cos(np.pi * orders[:, None] * position)
                         ).sum(axis=0) / max(len(coefficients), 1)  # (bins,)
     gain_db[0] = 0.0
-    return np.fft.irfft(spectrum * 10 ** (gain_db / 20), n=len(waveform)).astype(np.float32)
+    return _filtered(waveform, 10 ** (gain_db / 20))
 
 
 def low_pass(waveform: np.ndarray, *, sample_rate: int, cutoff: float) -> np.ndarray:
@@ -139,9 +144,7 @@ def low_pass(waveform: np.ndarray, *, sample_rate: int, cutoff: float) -> np.nda
     >>> bool(np.allclose(kept, np.sin(2 * np.pi * 500 * t), atol=1e-4))
     True
     """
-    spectrum = np.fft.rfft(waveform)
-    spectrum[np.fft.rfftfreq(len(waveform), 1 / sample_rate) > cutoff] = 0
-    return np.fft.irfft(spectrum, n=len(waveform)).astype(np.float32)
+    return _filtered(waveform, np.fft.rfftfreq(len(waveform), 1 / sample_rate) <= cutoff)
 
 
 #: cosine terms of the random equaliser's gain curve (3: tilts, bumps and dips an octave or wider)
