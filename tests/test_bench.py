@@ -85,8 +85,10 @@ def test_json_has_every_section_with_positive_numbers(tiny_run):
     results, out = tiny_run
     written = json.loads(out.read_text())
     assert written == json.loads(json.dumps(results))
-    assert {"device", "settings", "features", "training", "inference", "detection",
+    assert {"device", "settings", "features", "training", "inference", "detection", "onnx",
             "flops"} <= set(written)
+    assert set(written["onnx"]["clips_per_s"]) == set(written["onnx"]["times_real_time"]) \
+        == {"torch", "onnx"}
     layouts = written["features"]["layouts"]
     assert set(layouts) == {"long_signal", "clips_2"}
     for row in layouts.values():
@@ -103,6 +105,7 @@ def test_json_has_every_section_with_positive_numbers(tiny_run):
     assert abs(growth) < 200  # detection streams: a longer file does not cost memory
     assert found.pop("/training/num_workers") == 0  # the smoke profile's DataLoader
     assert found.pop("/detection/memory/overlap") == 0
+    assert found.pop("/onnx/max_abs_difference") < 1e-4  # the export is the same model
     assert {path: value for path, value in found.items() if not value > 0} == {}
 
 
@@ -112,7 +115,8 @@ def test_table_names_the_device_and_the_figures(tiny_run):
     table = bench.format_bench(results)
     assert bench.cpu_model() in table
     assert "1 torch threads" in table
-    for text in ("librosa", "pipeline/bare", "x real time", "DenseNet121", "GFLOP/s"):
+    for text in ("librosa", "pipeline/bare", "x real time", "DenseNet121", "GFLOP/s",
+                 "ONNX Runtime"):
         assert text in table
 
 

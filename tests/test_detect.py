@@ -485,7 +485,8 @@ def test_a_rerun_with_other_settings_is_refused_unless_overwritten(tmp_path, sta
     assert record["settings"] == {**dataclasses.asdict(detect.detection_settings(CONFIG,
                                                                                  trim=False)),
                                   "window_hop_s": 156 / 62.5, "batch_size": 32,
-                                  "channel": None, "min_gap_s": detect.MIN_GAP_S}
+                                  "channel": None, "min_gap_s": detect.MIN_GAP_S,
+                                  "engine": "torch"}
     assert record["whalelab_version"] == whalelab.__version__
     seen.clear()
     with pytest.raises(WhaleLabError, match=rf"{out}.*threshold 0.5 -> 0.95.*--overwrite"):
@@ -497,6 +498,10 @@ def test_a_rerun_with_other_settings_is_refused_unless_overwritten(tmp_path, sta
     assert sorted(first.label) == ["high", "high", "low", "low"]
     assert second.label.tolist() == ["high", "high"]  # "low" (0.9) no longer starts an event
     assert json.loads((out / "detection.json").read_text())["settings"]["threshold"] == 0.95
+    older = json.loads((out / "detection.json").read_text())  # written before engines existed
+    del older["settings"]["engine"]
+    (out / "detection.json").write_text(json.dumps(older))
+    detect.detect_files(run, [path], out, trim=False, threshold=0.95)  # resumes, not refused
 
 
 def test_a_different_model_file_is_refused(tmp_path, stand_in_run):

@@ -31,6 +31,7 @@ LAYERS = [
     ("advise",),                           # the audio settings a data set implies
     ("model", "losses", "event_scoring", "clip_metrics", "localisation", "synth"),
     ("checkpoint", "inference", "baselines"),  # run folders; model scores; simple baselines
+    ("export",),                           # a model as ONNX, run by ONNX Runtime
     ("train", "evaluate", "predict", "detect"),
     ("detection_evaluation",),             # detection scored, its settings chosen
     ("plots",),

@@ -90,3 +90,11 @@ def test_only_field_keeps_no_test_split_and_band_limits_its_training_clips():
     assert data["field"].test_fraction == 0.0
     assert data["field"].val_fraction > data["quick"].val_fraction  # val takes a larger share
     assert [_train(name, "band_limit") for name in PROFILES] == [0.0, 0.0, 0.0, 0.5]
+
+
+def test_only_field_trains_an_ensemble():
+    members = {name: RunConfig.from_profile(name, data="", classes=["a"], device="cpu")
+               .model.members for name in PROFILES}
+    assert members == {"smoke": 1, "quick": 1, "full": 1, "field": 3}
+    assert RunConfig.from_profile("field", data="", classes=["a"], device="cpu",
+                                  members=1).model.members == 1  # --members 1 wins

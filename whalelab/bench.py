@@ -18,7 +18,11 @@ One run on one machine measures, each candidate warm and several times (median):
    long recording (:func:`whalelab.detect.detection_traces`, what ``whalelab detect``
    runs: scores and band contrast, 50 % overlap), and
    peak memory for a 10-min and a 2-h recording, each in a fresh process.
-4. **flops** -- DenseNet121 and whole-model FLOPs per clip (counted by
+4. **onnx** -- the same model exported to ONNX (:mod:`whalelab.export`) on ONNX Runtime
+   against PyTorch, both on the CPU with the same threads: clips/s in eval mode and
+   detection speed (``whalelab detect --engine onnx``), with the export's largest
+   output difference.
+5. **flops** -- DenseNet121 and whole-model FLOPs per clip (counted by
    :class:`torch.utils.flop_counter.FlopCounterMode`), the FLOP/s the measurements above
    achieve, and a large matrix product's FLOP/s as the practical ceiling.
 
@@ -40,6 +44,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +61,7 @@ from whalelab.data import ClipCache, ClipDataset, load_index
 from whalelab.errors import ConfigError, DataError
 from whalelab.features import logmel_pipeline
 from whalelab.losses import TrainingLoss
-from whalelab.model import build_model
+from whalelab.model import build_model, build_network
 from whalelab.runtime import autocast, progress_bar, resolve_device
 from whalelab.synth import ocean_noise
 from whalelab.train import train_step
@@ -313,23 +318,23 @@ def bench_inference(config: RunConfig, dataset: ClipDataset, *, device: torch.de
     return {"batch_size": count, "amp": amp, "clips_per_s": count / seconds}
 
 
-def detection_seconds(model: torch.nn.Module, config: RunConfig, path: str | Path, *,
-                      hop_s: float, repeats: int = 1) -> float:
-    """Median seconds of :func:`whalelab.detect.detection_traces` on ``path``.
-
-    Every class gets the whole spectrum as its band: the contrast costs the same whatever
-    the bands.
-    """
+def _detection_call(model: torch.nn.Module, config: RunConfig, path: str | Path, *,
+                    hop_s: float) -> Callable[[], object]:
+    """:func:`whalelab.detect.detection_traces` of ``path``, ready to time. Every class
+    gets the whole spectrum as its band: the contrast costs the same whatever the bands."""
     from whalelab.detect import detection_traces
 
     bands = {name: (config.features.fmin, config.features.fmax) for name in config.classes}
+    return partial(detection_traces, model, config, path, bands=bands, hop_s=hop_s,
+                   batch_size=config.train.batch_size, progress=False)
 
-    def detect() -> None:
-        detection_traces(model, config, path, bands=bands, hop_s=hop_s,
-                         batch_size=config.train.batch_size, progress=False)
 
+def detection_seconds(model: torch.nn.Module, config: RunConfig, path: str | Path, *,
+                      hop_s: float, repeats: int = 1) -> float:
+    """Median seconds of :func:`whalelab.detect.detection_traces` on ``path``."""
     device = next(model.parameters()).device
-    return median_seconds({"detect": detect}, repeats=repeats, warmup=0,
+    return median_seconds({"detect": _detection_call(model, config, path, hop_s=hop_s)},
+                          repeats=repeats, warmup=0,
                           synchronize=_synchronizer(device))["detect"]
 
 
@@ -390,6 +395,46 @@ def bench_detection(config: RunConfig, *, device: torch.device, sizes: Sizes,
                        "long_times_real_time": long_s / long["seconds"]}}
 
 
+# -------------------------------------------------------------------------------- onnx
+
+
+def bench_onnx(config: RunConfig, dataset: ClipDataset, *, sizes: Sizes,
+               repeats: int) -> dict[str, Any]:
+    """PyTorch against its ONNX export on ONNX Runtime, both on the CPU with the same
+    threads: eval-mode clips/s on one batch of real clips, and detection of a recording
+    (50 % overlap, taking turns); with the export's time and largest difference."""
+    from whalelab.export import OnnxModel, write_onnx
+
+    model = _model(config, torch.device("cpu")).eval()
+    count = min(config.train.batch_size, len(dataset))
+    waveforms = torch.stack([dataset[i][0] for i in range(count)])  # (batch, samples)
+    rate, clip_seconds = config.features.sample_rate, config.features.clip_seconds
+    with tempfile.TemporaryDirectory(prefix="whalelab-bench-") as folder:
+        export = write_onnx(model, config, Path(folder) / "model.onnx")
+        engines = {"torch": model, "onnx": OnnxModel(export.path)}
+
+        def forward(engine: torch.nn.Module) -> None:
+            with torch.inference_mode():
+                engine(waveforms)
+
+        inference = median_seconds({name: partial(forward, engine)
+                                    for name, engine in engines.items()}, repeats=repeats)
+        audio = Path(folder) / "detect.wav"
+        write_audio(audio, _noise(sizes.detect_seconds, rate), rate)
+        detection = median_seconds({name: _detection_call(engine, config, audio,
+                                                          hop_s=clip_seconds / 2)
+                                    for name, engine in engines.items()},
+                                   repeats=sizes.detect_repeats, warmup=0)
+    times_real_time = {name: sizes.detect_seconds / seconds
+                       for name, seconds in detection.items()}
+    return {"batch_size": count, "export_seconds": export.seconds,
+            "max_abs_difference": max(export.max_abs_difference.values()),
+            "clips_per_s": {name: count / seconds for name, seconds in inference.items()},
+            "inference_ratio": inference["torch"] / inference["onnx"],
+            "recording_s": sizes.detect_seconds, "times_real_time": times_real_time,
+            "detection_ratio": detection["torch"] / detection["onnx"]}
+
+
 # ------------------------------------------------------------------------------- flops
 
 
@@ -420,7 +465,7 @@ def bench_flops(config: RunConfig, *, device: torch.device, inference_clips_per_
                 training_clips_per_s: float) -> dict[str, Any]:
     """FLOPs per clip of the backbone and the whole model (forward, training step), and the
     FLOP/s that the measured clips/s mean, also as a share of a large matmul's."""
-    model = build_model(config).eval()
+    model = build_network(config).eval()
     features = config.features
     waveform = torch.zeros(1, features.clip_samples)  # (1, samples)
     image = torch.zeros(1, 3, features.n_frames, features.n_mels)  # (1, 3, time, mel)
@@ -489,7 +534,8 @@ def run_bench(*, data: str | Path, profile: str = "quick", device: str = "auto",
     -------
     dict
         ``device``, ``settings`` (with each stage's seconds), ``features``, ``training``,
-        ``inference``, ``detection``, ``flops``.
+        ``inference``, ``detection``, ``onnx`` (PyTorch against ONNX Runtime, on the CPU
+        whatever ``device``), ``flops``.
     """
     started = time.perf_counter()
     where = resolve_device(device)
@@ -515,6 +561,7 @@ def run_bench(*, data: str | Path, profile: str = "quick", device: str = "auto",
                                              batches=sizes.inference_batches),
         "detection": lambda: bench_detection(config, device=where, sizes=sizes,
                                              progress=progress),
+        "onnx": lambda: bench_onnx(config, dataset, sizes=sizes, repeats=repeats),
         "flops": lambda: bench_flops(
             config, device=where, inference_clips_per_s=results["inference"]["clips_per_s"],
             training_clips_per_s=results["training"]["pipeline_clips_per_s"]),
@@ -549,7 +596,7 @@ def format_bench(results: dict[str, Any]) -> str:
     """The results of :func:`run_bench` as a plain-text table that names the device."""
     device, settings, features = results["device"], results["settings"], results["features"]
     training, inference = results["training"], results["inference"]
-    detection, flops = results["detection"], results["flops"]
+    detection, flops, onnx = results["detection"], results["flops"], results["onnx"]
     memory = detection["memory"]
     lines = [f"whalelab bench on {device['gpu'] or device['cpu']} ({device['type']}; CPU "
              f"{device['cpu']}, {device['torch_threads']} torch threads; torch "
@@ -585,7 +632,16 @@ def format_bench(results: dict[str, Any]) -> str:
         f"{_duration(memory['long_recording_s'])}: growth {memory['growth_mb']:+.0f} MiB "
         f"(fresh process each, no overlap, {memory['long_times_real_time']:.0f}x real time)",
         "",
-        f"4. FLOPs per clip at input {tuple(flops['input'])}: DenseNet121 "
+        f"4. ONNX Runtime against PyTorch on the CPU ({onnx['max_abs_difference']:.1e} largest "
+        f"output difference; export {onnx['export_seconds']:.0f} s; ratio = PyTorch s / ONNX s)",
+        f"   inference, batch {onnx['batch_size']}: PyTorch {onnx['clips_per_s']['torch']:.2f} "
+        f"clips/s   ONNX Runtime {onnx['clips_per_s']['onnx']:.2f} clips/s   ratio "
+        f"{onnx['inference_ratio']:.2f}",
+        f"   detection of {_duration(onnx['recording_s'])}, 50% overlap: PyTorch "
+        f"{onnx['times_real_time']['torch']:.0f}x real time   ONNX Runtime "
+        f"{onnx['times_real_time']['onnx']:.0f}x   ratio {onnx['detection_ratio']:.2f}",
+        "",
+        f"5. FLOPs per clip at input {tuple(flops['input'])}: DenseNet121 "
         f"{flops['densenet121_per_clip'] / 1e9:.2f} G, whole model forward "
         f"{flops['model_forward_per_clip'] / 1e9:.2f} G, training step "
         f"{flops['train_step_per_clip'] / 1e9:.2f} G",

@@ -14,6 +14,7 @@ shared folder can never execute code when it is loaded.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import pickle
 from collections.abc import Mapping, Sequence
@@ -27,7 +28,7 @@ import whalelab
 from whalelab.atomic import atomic_write, write_json
 from whalelab.config import DetectConfig, RunConfig
 from whalelab.errors import CheckpointError, ConfigError
-from whalelab.model import WhaleSED, build_model
+from whalelab.model import WhaleEnsemble, WhaleSED, build_model
 from whalelab.runtime import resolve_device
 
 Band = tuple[float, float]
@@ -36,6 +37,13 @@ Band = tuple[float, float]
 def _save(state: dict[str, Any], temporary: Path) -> None:
     with open(temporary, "wb") as file:  # a full disk then raises OSError, not RuntimeError
         torch.save(state, file)
+
+
+def checkpoint_sha256(source: str | Path) -> str:
+    """SHA-256 of a model file: ``source`` itself, or a run folder's ``best.pt``."""
+    source = Path(source)
+    with (source / "best.pt" if source.is_dir() else source).open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
@@ -141,7 +149,7 @@ class TrainedModel:
     ``thresholds`` is ``(classes,)`` in class order; ``source`` the run folder or file.
     """
 
-    model: WhaleSED
+    model: WhaleSED | WhaleEnsemble
     config: RunConfig
     bands: dict[str, Band]
     thresholds: np.ndarray
@@ -156,7 +164,8 @@ class TrainedModel:
         return next(self.model.parameters()).device
 
 
-def _fitted(config: RunConfig, state: dict[str, Any], where: Path) -> WhaleSED:
+def _fitted(config: RunConfig, state: dict[str, Any],
+            where: Path) -> WhaleSED | WhaleEnsemble:
     model = build_model(config)
     try:
         model.load_state_dict(state["model"])

@@ -1,4 +1,5 @@
-"""The ``whalelab`` command: synth | train | evaluate | predict | detect | report | bench | advise.
+"""The ``whalelab`` command: synth | train | evaluate | predict | detect | export | report |
+bench | advise.
 
 Every subcommand takes ``--help``. Errors the user can cause print one line,
 ``whalelab: <message>``, and exit with status 2; nothing else is caught. Warnings
@@ -50,11 +51,10 @@ def _train(args: argparse.Namespace) -> None:
         batch_size=args.batch_size, learning_rate=args.lr, sample_rate=args.sample_rate,
         clip_seconds=args.clip_seconds, n_mels=args.n_mels, fmin=args.fmin, fmax=args.fmax,
         htk=None if args.mel_scale is None else args.mel_scale == "htk",
-        backbone=args.backbone, pretrained=args.pretrained, num_workers=args.workers,
-        **_data_options(args))
+        backbone=args.backbone, pretrained=args.pretrained, members=args.members,
+        num_workers=args.workers, **_data_options(args))
     result = train(config, args.out, index=index, resume=args.resume)
-    print(f"{args.out}: best epoch {result.best_epoch} ({config.train.select_metric} "
-          f"{result.best_score:.4f}){', stopped early' if result.stopped_early else ''}")
+    print(f"{args.out}: {result.summary(config.train.select_metric)}")
 
 
 def _add_train(commands: argparse._SubParsersAction) -> None:
@@ -68,7 +68,8 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
                         help="folder-per-class tree, manifest CSV, or folder of long "
                              "recordings with Raven tables")
     parser.add_argument("--out", required=True, help="run folder to write")
-    parser.add_argument("--profile", default="auto", help="smoke | quick | full | auto")
+    parser.add_argument("--profile", default="auto",
+                        help="smoke | quick | full | field | auto (field: your own recordings)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
     parser.add_argument("--seed", type=int, help="fixes the split, weights and batches "
                                                  "(default 0)")
@@ -89,6 +90,9 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--backbone", choices=BACKBONES,
                         help="encoder (default densenet121; tiny: a few conv layers, for tests)")
     parser.add_argument("--pretrained", help="local torchvision DenseNet121 state dict")
+    parser.add_argument("--members", type=int,
+                        help="networks trained from different seeds and averaged (default 1; "
+                             "field 3): steadier on few clips, that many times the training")
     parser.add_argument("--workers", type=int, help="DataLoader worker processes")
     parser.add_argument("--on-error", choices=("raise", "skip"), default="raise",
                         help="skip unreadable files with a warning instead of stopping")
@@ -249,8 +253,8 @@ def _detect(args: argparse.Namespace) -> None:
                           threshold=args.threshold, low_threshold=args.low_threshold,
                           min_duration_s=args.min_duration_s,
                           merge_gap_s=args.merge_gap_s, trim=args.trim, gate=args.gate,
-                          batch_size=args.batch_size,
-                          device=args.device, channel=args.channel, on_error=args.on_error,
+                          batch_size=args.batch_size, device=args.device,
+                          engine=args.engine, channel=args.channel, on_error=args.on_error,
                           overwrite=args.overwrite)
     counts = events.groupby("label").size().to_dict() if len(events) else {}
     print(f"{args.out}: {len(events)} events in {events['file'].nunique()} file(s)"
@@ -258,7 +262,31 @@ def _detect(args: argparse.Namespace) -> None:
     print(gap_summary(args.out))
 
 
+def _export(args: argparse.Namespace) -> None:
+    from whalelab.export import export_onnx
+
+    print(export_onnx(args.run, args.out).summary())
+
+
+def _add_export(commands: argparse._SubParsersAction) -> None:
+    from whalelab.config import EXPORT_FORMATS
+
+    parser = commands.add_parser(
+        "export", help="write the model as an ONNX file, checked against PyTorch",
+        description="Export RUN's whole model (waveform in at the run's sample rate and "
+                    "clip length, any batch; clipwise, segmentwise and framewise outputs "
+                    "and norm_att out) to ONNX, with the classes, thresholds and settings "
+                    "in its metadata, and print its largest difference from PyTorch.")
+    parser.add_argument("run", help="trained run folder, or a model file (RUN/best.pt) alone")
+    parser.add_argument("--format", choices=EXPORT_FORMATS, default="onnx")
+    parser.add_argument("--out", help="file to write (default RUN/model.onnx, or X.onnx "
+                                      "beside a model file X.pt)")
+    parser.set_defaults(handler=_export)
+
+
 def _add_detect(commands: argparse._SubParsersAction) -> None:
+    from whalelab.config import ENGINES
+
     parser = commands.add_parser(
         "detect", help="find calls in long recordings; write Raven selection tables",
         description="Slide RUN's model over each recording (streamed; any length), average "
@@ -295,6 +323,9 @@ def _add_detect(commands: argparse._SubParsersAction) -> None:
                                "window's clipwise probability")
     parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    parser.add_argument("--engine", choices=ENGINES, default="torch",
+                        help="run the model on PyTorch (default) or on ONNX Runtime (CPU; "
+                             "exports RUN/model.onnx first where it is missing or stale)")
     parser.add_argument("--channel", type=int, help="channel of multi-channel files "
                                                     "(0-based; default: their mean)")
     parser.add_argument("--on-error", choices=("raise", "skip"), default="raise",
@@ -327,7 +358,8 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
                     "notebooks, their HTML and index.html into OUT. The first failing "
                     "notebook stops the report, naming the notebook and the cell.")
     parser.add_argument("--out", required=True, help="report folder, e.g. reports/quick")
-    parser.add_argument("--profile", default="auto", help="smoke | quick | full | auto")
+    parser.add_argument("--profile", default="auto",
+                        help="smoke | quick | full | field | auto (field: your own recordings)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
     parser.add_argument("--data", help="data set (default: data/synthetic/PROFILE)")
     parser.add_argument("--run", help="run folder to train into or reuse "
@@ -362,7 +394,8 @@ def _add_bench(commands: argparse._SubParsersAction) -> None:
                     "speed, peak memory and FLOPs; print a table and write JSON.")
     parser.add_argument("--data", required=True,
                         help="data set whose train split feeds the training pipeline")
-    parser.add_argument("--profile", default="auto", help="smoke | quick | full | auto")
+    parser.add_argument("--profile", default="auto",
+                        help="smoke | quick | full | field | auto (field: your own recordings)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
     parser.add_argument("--out", help="JSON file to write (e.g. reports/bench.json)")
     parser.add_argument("--repeats", type=int, default=5,
@@ -400,8 +433,8 @@ def _add_advise(commands: argparse._SubParsersAction) -> None:
 
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_synth, _add_train, _add_evaluate, _add_predict, _add_detect, _add_report, _add_bench,
-    _add_advise]
+    _add_synth, _add_train, _add_evaluate, _add_predict, _add_detect, _add_export,
+    _add_report, _add_bench, _add_advise]
 
 
 def build_parser() -> argparse.ArgumentParser:

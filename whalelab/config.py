@@ -35,6 +35,10 @@ BACKBONES = ("densenet121", "tiny")
 LOW_RATE_ACTIONS = ("warn", "refuse")
 #: how the attention block bounds its logits: PANNs' clamp to [-10, 10], or tanh (before 0.2)
 ATTENTION_MODES = ("clamp", "tanh")
+#: what runs a model in detection: PyTorch, or its ONNX export on ONNX Runtime
+ENGINES = ("torch", "onnx")
+#: the formats ``whalelab export`` writes
+EXPORT_FORMATS = ("onnx",)
 
 
 def frame_settings(sample_rate: int) -> dict[str, int]:
@@ -124,8 +128,11 @@ class ModelConfig:
     freq_drop_width: int = 8
     freq_stripes_num: int = 2
     attention: str = "clamp"
+    members: int = 1  # networks trained from different seeds and averaged (WhaleEnsemble)
 
     def __post_init__(self) -> None:
+        if self.members < 1:
+            raise ConfigError(f"members must be at least 1, not {self.members}")
         if self.num_classes < 1:
             raise ConfigError(f"num_classes must be at least 1, not {self.num_classes}")
         if self.backbone not in BACKBONES:

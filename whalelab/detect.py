@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import math
 import os
@@ -66,12 +65,13 @@ import whalelab
 from whalelab.atomic import atomic_write, write_json
 from whalelab.audio import audio_info, is_audio_file, stream_audio
 from whalelab.band_contrast import BandContrast
-from whalelab.checkpoint import TrainedModel, load_model
+from whalelab.checkpoint import TrainedModel, checkpoint_sha256, load_model
 from whalelab.config import DetectConfig, RunConfig
 from whalelab.errors import AudioError, ConfigError, DataError, WhaleLabError, check_on_error
 from whalelab.events import find_events
+from whalelab.export import check_engine, onnx_model
 from whalelab.raven import read_raven, write_raven
-from whalelab.runtime import autocast, progress_bar
+from whalelab.runtime import autocast, progress_bar, resolve_device
 
 #: seconds of audio read from disk at a time
 BLOCK_SECONDS = 60.0
@@ -86,6 +86,8 @@ GAP_COLUMNS = ["file", "begin_s", "end_s", "kind"]
 GAPS_SUFFIX = ".gaps.csv"
 #: what an output folder was made with, and the lock held while detecting into it
 RECORD_NAME, LOCK_NAME = "detection.json", ".whalelab-detect.lock"
+#: what a setting recorded in ``detection.json`` was before whalelab recorded it
+RECORD_DEFAULTS = {"engine": "torch"}
 
 
 class _Gaps:
@@ -644,12 +646,6 @@ def _locked(out: Path) -> Iterator[None]:
         lock.unlink(missing_ok=True)
 
 
-def _model_sha256(source: Path) -> str:
-    """SHA-256 of the model file: ``source`` itself, or a run folder's ``best.pt``."""
-    with (source / "best.pt" if source.is_dir() else source).open("rb") as file:
-        return hashlib.file_digest(file, "sha256").hexdigest()
-
-
 def _claim(out: Path, record: dict[str, Any], jobs: list[tuple[Path, Path]], *,
            overwrite: bool) -> None:
     """Make ``out`` a folder of detections made as ``record`` says, then write ``record``.
@@ -673,7 +669,8 @@ def _claim(out: Path, record: dict[str, Any], jobs: list[tuple[Path, Path]], *,
                            ] if earlier["model_sha256"] != record["model_sha256"] else []
             differences += [f"{name} {earlier['settings'].get(name)!r} -> {value!r}"
                             for name, value in record["settings"].items()
-                            if earlier["settings"].get(name, "unset") != value]
+                            if earlier["settings"].get(name, RECORD_DEFAULTS.get(name, "unset"))
+                            != value]
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             differences = [f"{path} is unreadable ({type(error).__name__}: {error})"]
         if differences:
@@ -692,7 +689,7 @@ def detect_files(model_source: str | Path, inputs: Sequence[str | Path], out: st
                  low_threshold: float | None = None, min_duration_s: float | None = None,
                  merge_gap_s: float | None = None, trim: bool | None = None,
                  gate: bool | None = None, batch_size: int = 32, device: str = "auto",
-                 channel: int | None = None, on_error: str = "raise",
+                 engine: str = "torch", channel: int | None = None, on_error: str = "raise",
                  overwrite: bool = False, progress: bool | None = None) -> pd.DataFrame:
     """Detect calls in recordings; one Raven table per file and a combined ``events.csv``.
 
@@ -718,6 +715,10 @@ def detect_files(model_source: str | Path, inputs: Sequence[str | Path], out: st
         As in :func:`framewise_probabilities`.
     device : str
         ``auto``, ``cpu`` or ``cuda``.
+    engine : {"torch", "onnx"}
+        Run the model on PyTorch, or its ONNX export on ONNX Runtime (CPU only; exported
+        first where missing or stale: :func:`whalelab.export.onnx_model`). The settings
+        recorded in ``detection.json`` include it.
     on_error : {"raise", "skip"}
         What an unreadable audio file does: stop with an :class:`AudioError` naming it,
         or warn, skip it and report how many were skipped.
@@ -747,16 +748,20 @@ def detect_files(model_source: str | Path, inputs: Sequence[str | Path], out: st
         raise DataError("no audio files or folders given to detect in")
     out = Path(out)
     jobs = _jobs(inputs, out)
+    check_engine(engine, resolve_device(device))
     trained = load_model(model_source, device=device)
+    if engine == "onnx":
+        trained = dataclasses.replace(trained, model=onnx_model(trained))
     settings = detection_settings(trained.config, hop_s=hop_s, threshold=threshold,
                                   low_threshold=low_threshold, min_duration_s=min_duration_s,
                                   merge_gap_s=merge_gap_s, trim=trim, gate=gate)
     hop = hop_frames(trained.config, settings.hop_s)  # bad settings fail before any file is read
     record = {"model": str(Path(trained.source).resolve()),
-              "model_sha256": _model_sha256(Path(trained.source)),
+              "model_sha256": checkpoint_sha256(trained.source),
               "settings": {**dataclasses.asdict(settings),
                            "window_hop_s": hop / trained.config.features.frames_per_second,
-                           "batch_size": batch_size, "channel": channel, "min_gap_s": MIN_GAP_S},
+                           "batch_size": batch_size, "channel": channel, "min_gap_s": MIN_GAP_S,
+                           "engine": engine},
               "whalelab_version": whalelab.__version__}
     with _locked(out):
         _claim(out, record, jobs, overwrite=overwrite)

@@ -326,8 +326,53 @@ def segments_to_frames(segmentwise: torch.Tensor, frames: int) -> torch.Tensor:
     return torch.cat([framewise, tail], dim=1)
 
 
-def build_model(config: RunConfig) -> WhaleSED:
-    """The model a run's configuration describes, freshly initialised."""
+class WhaleEnsemble(nn.Module):
+    """Several WhaleSEDs, trained apart from different seeds, whose outputs are averaged.
+
+    Networks trained on a few hundred clips disagree from seed to seed on clips unlike
+    any they learnt from; the mean of their probabilities is steadier and more often
+    right than any one of them. Every output of :class:`WhaleSED` is the mean of the
+    members' (``norm_att`` stays a distribution over segments), so the ensemble is used
+    wherever a WhaleSED is.
+
+    Shapes
+    ------
+    As :class:`WhaleSED`: ``(batch, samples)`` -> dict of ``clipwise_output (batch,
+    classes)``, ``segmentwise_output (batch, segments, classes)``, ``framewise_output
+    (batch, frames, classes)``, ``norm_att (batch, classes, segments)`` and
+    ``framewise_logit (batch, frames, classes)``.
+
+    Examples
+    --------
+    >>> members = [WhaleSED(num_classes=2, sample_rate=8000, n_fft=512, hop_length=128,
+    ...                     n_mels=32, fmin=10, fmax=4000, backbone="tiny") for _ in range(2)]
+    >>> ensemble = WhaleEnsemble(members).eval()
+    >>> waveform = torch.randn(1, 16000)
+    >>> mean = (members[0](waveform)["clipwise_output"] + members[1](waveform)["clipwise_output"]) / 2
+    >>> torch.allclose(ensemble(waveform)["clipwise_output"], mean)
+    True
+    """
+
+    def __init__(self, members: list[WhaleSED]) -> None:
+        super().__init__()
+        if len(members) < 2:
+            raise ConfigError(f"an ensemble needs at least two members, not {len(members)}")
+        self.members = nn.ModuleList(members)
+
+    def logmel_features(self, waveform: torch.Tensor) -> torch.Tensor:
+        """``(batch, samples)`` -> ``(batch, 1, time, mel)``: the members' common input
+        (the STFT and mel filters are fixed, the same in every member)."""
+        return self.members[0].logmel_features(waveform)
+
+    def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
+        outputs = [member(waveform) for member in self.members]
+        return {name: torch.stack([output[name] for output in outputs]).mean(dim=0)
+                for name in outputs[0]}
+
+
+def build_network(config: RunConfig) -> WhaleSED:
+    """One WhaleSED as a run's configuration describes it, freshly initialised (the
+    torch seed decides its weights)."""
     features, model = config.features, config.model
     return WhaleSED(
         num_classes=model.num_classes, sample_rate=features.sample_rate,
@@ -339,6 +384,14 @@ def build_model(config: RunConfig) -> WhaleSED:
         time_drop_width=model.time_drop_width, time_stripes_num=model.time_stripes_num,
         freq_drop_width=model.freq_drop_width, freq_stripes_num=model.freq_stripes_num,
         attention=model.attention)
+
+
+def build_model(config: RunConfig) -> WhaleSED | WhaleEnsemble:
+    """The model a run's configuration describes, freshly initialised: one WhaleSED, or
+    a :class:`WhaleEnsemble` of ``config.model.members`` of them."""
+    if config.model.members == 1:
+        return build_network(config)
+    return WhaleEnsemble([build_network(config) for _ in range(config.model.members)])
 
 
 def count_parameters(model: nn.Module) -> int:

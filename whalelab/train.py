@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,8 @@ from tqdm.auto import tqdm
 from whalelab.advise import advise
 from whalelab.atomic import atomic_write, write_json
 from whalelab.bands import Band, class_bands, dataset_bands, estimate_bands
-from whalelab.checkpoint import (load_checkpoint, model_file_state, save_checkpoint,
-                                 write_classes)
+from whalelab.checkpoint import (load_checkpoint, load_model, model_file_state,
+                                 read_classes, save_checkpoint, write_classes)
 from whalelab.clip_metrics import choose_thresholds
 from whalelab.config import (DataConfig, FeatureConfig, RunConfig, TrainConfig,
                              profile_values)
@@ -40,7 +41,7 @@ from whalelab.data import (BACKGROUND, ClipCache, ClipDataset, ClipIndex, balanc
 from whalelab.errors import CheckpointError, ConfigError, DataError
 from whalelab.inference import predict_dataset
 from whalelab.losses import TrainingLoss
-from whalelab.model import build_model, count_parameters
+from whalelab.model import WhaleEnsemble, build_model, count_parameters
 from whalelab.profiles import resolve_profile
 from whalelab.runtime import autocast, progress_bar, resolve_device
 
@@ -51,15 +52,43 @@ MIN_TRAIN_CLIPS = 2
 MIN_VAL_CLIPS = 1
 
 
+#: how far apart the seeds of an ensemble's members are (member 0 keeps the run's seed)
+MEMBER_SEED_STRIDE = 10_007
+
+
 @dataclasses.dataclass
 class TrainResult:
-    """What a finished (or early-stopped) training run leaves behind."""
+    """What a finished (or early-stopped) training run leaves behind.
+
+    For an ensemble (``members`` > 1 in the model configuration): ``history`` holds every
+    member's epochs with a ``member`` column, ``best_epoch`` is None (each member has
+    its own, in ``members``), ``best_score`` is the ensemble's validation score, and
+    ``stopped_early`` says whether any member stopped early.
+    """
 
     run_dir: Path
     history: pd.DataFrame
-    best_epoch: int
+    best_epoch: int | None
     best_score: float
     stopped_early: bool
+    members: tuple["TrainResult", ...] = ()
+
+    @property
+    def best_epochs(self) -> int | dict[int, int] | None:
+        """The epoch kept as ``best.pt``; for an ensemble ``{member: its best epoch}``."""
+        if self.members:
+            return {member: result.best_epoch for member, result in enumerate(self.members)}
+        return self.best_epoch
+
+    def summary(self, metric: str) -> str:
+        """One line on the kept weights, e.g. ``best epoch 12 (macro_ap 0.9312)``."""
+        score = f"{metric} {self.best_score:.4f}"
+        if self.members:
+            epochs = ", ".join(str(result.best_epoch) for result in self.members)
+            return (f"ensemble of {len(self.members)} (best epochs {epochs}), validation "
+                    f"{score}")
+        return f"best epoch {self.best_epoch} ({score})" + \
+            (", stopped early" if self.stopped_early else "")
 
 
 @dataclasses.dataclass
@@ -435,6 +464,9 @@ def train(config: RunConfig, run_dir: str | Path, *, index: ClipIndex | None = N
     progress : bool or None
         tqdm bars; None shows them only on a terminal or in a notebook.
     """
+    if config.model.members > 1:
+        return _train_ensemble(config, Path(run_dir), index=index, resume=resume,
+                               progress=progress)
     run_dir = Path(run_dir)
     saved = _open_run(run_dir, resume)
     if saved is not None and saved["finished"] and (run_dir / "thresholds.json").exists():
@@ -484,6 +516,73 @@ def train(config: RunConfig, run_dir: str | Path, *, index: ClipIndex | None = N
         _write_thresholds(run_dir, config, dataset["val"], device, bands, progress)
     return _result(run_dir, state.history, state.best_epoch, state.best_score,
                    state.stopped_early)
+
+
+def member_config(config: RunConfig, member: int) -> RunConfig:
+    """Member ``member`` of an ensemble run: one network with its own seed (member 0
+    keeps the run's seed, member ``k`` adds ``k *`` :data:`MEMBER_SEED_STRIDE`).
+
+    Examples
+    --------
+    >>> config = RunConfig.from_profile("smoke", data="d", classes=["a"], members=3, seed=4)
+    >>> second = member_config(config, 1)
+    >>> second.model.members, second.train.seed, second.data == config.data
+    (1, 10011, True)
+    """
+    return dataclasses.replace(
+        config, model=dataclasses.replace(config.model, members=1),
+        train=dataclasses.replace(config.train,
+                                  seed=config.train.seed + MEMBER_SEED_STRIDE * member))
+
+
+def _train_ensemble(config: RunConfig, run_dir: Path, *, index: ClipIndex | None,
+                    resume: bool, progress: bool | None) -> TrainResult:
+    """Train each member as a run of its own in ``run_dir/members/<k>`` (same splits,
+    its own seed: :func:`member_config`), one after another, each resumable; then
+    ``best.pt`` holds their :class:`~whalelab.model.WhaleEnsemble`, with thresholds
+    chosen on validation for the ensemble, and ``history.csv`` every member's epochs."""
+    members_dir = run_dir / "members"
+    if members_dir.exists() and not resume:
+        raise CheckpointError(f"{run_dir} already holds a run; pass --resume to continue it "
+                              f"or choose another output folder")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    index = prepare_splits(config, run_dir, index)
+    config.save(run_dir / "config.json")
+    count = config.model.members
+    results = []
+    for member in range(count):
+        tqdm.write(f"member {member + 1}/{count} of the ensemble")
+        with warnings.catch_warnings():
+            if member > 0:  # the same clips and splits: the first member's warnings again
+                warnings.simplefilter("ignore")
+            results.append(train(member_config(config, member), members_dir / str(member),
+                                 index=index, resume=resume, progress=progress))
+    history = pd.concat([result.history.assign(member=member)
+                         for member, result in enumerate(results)], ignore_index=True)
+    atomic_write(run_dir / "history.csv", lambda temporary: history.to_csv(temporary,
+                                                                           index=False))
+    _, bands = read_classes(members_dir / "0")
+    write_classes(run_dir, config.classes, bands)
+    device = resolve_device(config.train.device)
+    ensemble = WhaleEnsemble([load_model(members_dir / str(member)).model
+                              for member in range(count)]).to(device)
+    save_checkpoint(run_dir / "best.pt", model_file_state(ensemble, config, bands=bands,
+                                                          thresholds=None, epoch=-1))
+    features = config.features
+    val_set = ClipDataset(index.subset("val"), sample_rate=features.sample_rate,
+                          clip_seconds=features.clip_seconds, hop_length=features.hop_length)
+    val_set.preload(progress=progress)
+    _write_thresholds(run_dir, config, val_set, device, bands, progress)
+    training_loss = TrainingLoss(frame_weight=config.train.frame_loss_weight)
+    figures = _validation_figures(predict_dataset(
+        ensemble, val_set, device=device, batch_size=config.train.batch_size,
+        amp=config.train.amp, progress=progress, desc="validate",
+        outputs=("clipwise_output", "framewise_logit")), training_loss)
+    score = _score(config.train.select_metric, figures["val_macro_ap"],
+                   figures["val_macro_f1"], figures["val_loss"])
+    return TrainResult(run_dir=run_dir, history=history, best_epoch=None, best_score=score,
+                       stopped_early=any(result.stopped_early for result in results),
+                       members=tuple(results))
 
 
 def _write_thresholds(run_dir: Path, config: RunConfig, val_set: ClipDataset,

@@ -13,6 +13,8 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -21,19 +23,26 @@ from whalelab.errors import DataError
 from whalelab.plots.style import new_figure
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_macro_ap", "val_macro_f1", "lr")
+#: line styles of an ensemble's members, in member order (one run: the first); none is
+#: dotted, the best epochs' style
+MEMBER_STYLES = ["o-", "s--", "^-.", "v-", "D--"]
 
 
-def learning_curves(history: pd.DataFrame, *, best_epoch: int | None = None) -> Figure:
+def learning_curves(history: pd.DataFrame, *,
+                    best_epoch: int | Mapping[int, int] | None = None) -> Figure:
     """Loss, validation scores and learning rate per epoch from a run's ``history.csv``.
 
     Parameters
     ----------
     history : pandas.DataFrame
-        Columns ``epoch, train_loss, val_loss, val_macro_ap, val_macro_f1, lr``.
-    best_epoch : int or None
-        The epoch training kept as ``best.pt`` (``TrainResult.best_epoch``: chosen by the
+        Columns ``epoch, train_loss, val_loss, val_macro_ap, val_macro_f1, lr``; an
+        ensemble's has a ``member`` column too, and each member is drawn as its own
+        curves (solid, dashed, dash-dotted ..., one colour per quantity).
+    best_epoch : int, dict or None
+        The epoch training kept as ``best.pt`` (``TrainResult.best_epochs``: chosen by the
         run's ``TrainConfig.select_metric``, the largest validation mAP by default), drawn
-        as a dotted vertical line on every axes; None draws none.
+        as a dotted vertical line on every axes; for an ensemble ``{member: epoch}``;
+        None draws none.
 
     Returns
     -------
@@ -43,30 +52,41 @@ def learning_curves(history: pd.DataFrame, *, best_epoch: int | None = None) -> 
     Raises
     ------
     DataError
-        When ``history`` lacks a column, or has no row of ``best_epoch``.
+        When ``history`` lacks a column, or has no row of a best epoch.
     """
     missing = [name for name in HISTORY_COLUMNS if name not in history.columns]
     if missing:
         raise DataError(f"training history lacks columns {missing}")
-    if best_epoch is not None and best_epoch not in set(history["epoch"]):
-        raise DataError(f"best_epoch={best_epoch} is not an epoch of the training history "
-                        f"({history['epoch'].min()}-{history['epoch'].max()})")
-    epoch = history["epoch"]
+    runs = dict(iter(history.groupby("member"))) if "member" in history.columns \
+        else {None: history}
+    marks = {} if best_epoch is None else \
+        dict(best_epoch) if isinstance(best_epoch, Mapping) else {None: best_epoch}
+    for member, epoch in marks.items():
+        if member not in runs or epoch not in set(runs[member]["epoch"]):
+            raise DataError(f"best_epoch={epoch} is not an epoch of the training history"
+                            f"{'' if member is None else f' of member {member}'}")
     fig = new_figure(12, 3.4)
     loss_ax, score_ax, lr_ax = fig.subplots(1, 3)
-    loss_ax.plot(epoch, history["train_loss"], "o-", label="train")
-    loss_ax.plot(epoch, history["val_loss"], "o-", label="validation")
+    for (member, run), style in zip(runs.items(), MEMBER_STYLES * len(runs)):
+        suffix = "" if member is None else f", member {member}"
+        epoch = run["epoch"]
+        loss_ax.plot(epoch, run["train_loss"], style, color="tab:blue", label="train" + suffix)
+        loss_ax.plot(epoch, run["val_loss"], style, color="tab:orange",
+                     label="validation" + suffix)
+        score_ax.plot(epoch, run["val_macro_ap"], style, color="tab:blue",
+                      label="macro AP (mAP)" + suffix)
+        score_ax.plot(epoch, run["val_macro_f1"], style, color="tab:orange",
+                      label="macro F1 at 0.5" + suffix)
+        lr_ax.plot(epoch, run["lr"], style, color="tab:gray")
     loss_ax.set(xlabel="epoch", ylabel="binary cross-entropy", title="loss")
-    score_ax.plot(epoch, history["val_macro_ap"], "o-", label="macro AP (mAP)")
-    score_ax.plot(epoch, history["val_macro_f1"], "o-", label="macro F1 at 0.5")
     score_ax.set(xlabel="epoch", ylabel="score", ylim=(0, 1.02), title="validation")
-    lr_ax.plot(epoch, history["lr"], "o-", color="tab:gray")
     lr_ax.set(xlabel="epoch", ylabel="learning rate", title="learning rate at epoch end")
     for ax in (loss_ax, score_ax, lr_ax):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        if best_epoch is not None:
-            ax.axvline(best_epoch, color="black", linestyle=":", linewidth=1.2,
-                       label=f"best epoch {best_epoch}")
+        for member, epoch in marks.items():
+            ax.axvline(epoch, color="black", linestyle=":", linewidth=1.2,
+                       label=f"best epoch {epoch}" + ("" if member is None
+                                                      else f", member {member}"))
     for ax in (loss_ax, score_ax):
         ax.legend(fontsize="small")
     return fig

@@ -1,0 +1,149 @@
+"""Ensembles: members trained as runs of their own, averaged into one model."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile
+import torch
+
+from whalelab import plots
+from whalelab import train as train_module
+from whalelab.checkpoint import load_checkpoint, load_model
+from whalelab.cli import main
+from whalelab.config import RunConfig
+from whalelab.data import ClipDataset, load_index
+from whalelab.errors import CheckpointError
+from whalelab.inference import predict_dataset
+from whalelab.model import WhaleEnsemble, WhaleSED
+from whalelab.train import train
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    """Two tone classes and background, 8 one-second 8 kHz files each."""
+    root = tmp_path_factory.mktemp("tree")
+    rng = np.random.default_rng(0)
+    t = np.arange(8000) / 8000
+    for name, frequency in (("low", 400.0), ("high", 1600.0), ("background", None)):
+        (root / name).mkdir()
+        for i in range(8):
+            noise = 0.02 * rng.standard_normal(8000)
+            tone = 0.0 if frequency is None else 0.3 * np.sin(2 * np.pi * frequency * t)
+            soundfile.write(root / name / f"{name}_{i}.wav", (tone + noise).astype(np.float32),
+                            8000)
+    return root
+
+
+def _config(tree, **overrides) -> RunConfig:
+    values = dict(clip_seconds=1.0, epochs=2, batch_size=4, device="cpu", backbone="tiny",
+                  members=2, seed=3)
+    values.update(overrides)
+    return RunConfig.from_profile("smoke", data=str(tree), classes=["high", "low"], **values)
+
+
+def test_each_member_is_a_run_of_its_own_and_the_ensemble_averages_them(tree, tmp_path):
+    index = load_index(tree, seed=3, window_s=1.0)
+    run = tmp_path / "run"
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        result = train(_config(tree), run, index=index, progress=False)
+    few = [str(w.message) for w in shown if "too few positive validation clips" in str(w.message)]
+    assert len(few) == 2  # the first member's and the ensemble's; the second's would repeat them
+    members = [load_model(run / "members" / str(k)) for k in range(2)]
+    assert [m.config.train.seed for m in members] == [3, 3 + train_module.MEMBER_SEED_STRIDE]
+    assert all(isinstance(m.model, WhaleSED) for m in members)
+    assert not torch.equal(members[0].model.fc1.weight, members[1].model.fc1.weight)
+    for member in members:  # the run's splits, not each member's own
+        pd.testing.assert_frame_equal(pd.read_csv(member.source / "splits.csv", comment="#"),
+                                      pd.read_csv(run / "splits.csv", comment="#"))
+
+    ensemble = load_model(run)
+    assert isinstance(ensemble.model, WhaleEnsemble) and ensemble.config.model.members == 2
+    features = ensemble.config.features
+    dataset = ClipDataset(index.subset("val"), sample_rate=features.sample_rate,
+                          clip_seconds=features.clip_seconds)
+    outputs = ("clipwise_output", "framewise_output", "norm_att")
+    averaged = predict_dataset(ensemble.model, dataset, device=torch.device("cpu"),
+                               outputs=outputs)
+    alone = [predict_dataset(m.model, dataset, device=torch.device("cpu"), outputs=outputs)
+             for m in members]
+    for name in outputs:
+        np.testing.assert_allclose(averaged[name], (alone[0][name] + alone[1][name]) / 2,
+                                   atol=1e-6)
+    np.testing.assert_allclose(averaged["norm_att"].sum(axis=-1), 1, atol=1e-5)
+
+    history = pd.read_csv(run / "history.csv")
+    assert sorted(set(history["member"])) == [0, 1]
+    assert (history.groupby("member")["epoch"].max() == 2).all()
+    assert result.best_epoch is None and set(result.best_epochs) == {0, 1}
+    assert result.summary("macro_ap").startswith("ensemble of 2 (best epochs ")
+    assert json.loads((run / "thresholds.json").read_text()).keys() == {"high", "low"}
+    state = load_checkpoint(run / "best.pt")
+    assert state["config"]["model"]["members"] == 2 and state["thresholds"] is not None
+    with pytest.raises(CheckpointError, match="--resume"):
+        train(_config(tree), run, index=index, progress=False)
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def test_an_ensemble_killed_in_its_second_member_resumes_to_the_same_weights(
+        tree, tmp_path, monkeypatch):
+    index = load_index(tree, seed=3, window_s=1.0)
+    train(_config(tree), tmp_path / "whole", index=index, progress=False)
+
+    real_train_epoch, calls = train_module._train_epoch, []
+
+    def dying_epoch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # member 0 has run both epochs; member 1 dies in its first
+            raise _Interrupted
+        return real_train_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "_train_epoch", dying_epoch)
+    with pytest.raises(_Interrupted):
+        train(_config(tree), tmp_path / "cut", index=index, progress=False)
+    assert not (tmp_path / "cut" / "best.pt").exists()
+    monkeypatch.setattr(train_module, "_train_epoch", real_train_epoch)
+    train(_config(tree), tmp_path / "cut", resume=True, progress=False)
+    whole, cut = (load_checkpoint(tmp_path / run / "best.pt")["model"] for run in ("whole", "cut"))
+    assert whole.keys() == cut.keys() and any(key.startswith("members.1.") for key in whole)
+    for key, tensor in whole.items():
+        assert torch.equal(tensor, cut[key]), key
+
+    monkeypatch.setattr(train_module, "DataLoader", None)  # a finished ensemble trains nothing
+    assert train(_config(tree), tmp_path / "cut", resume=True, progress=False).members
+
+
+def test_the_cli_trains_an_ensemble_that_evaluates_and_predicts(tree, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tree), "--out", str(run), "--profile", "smoke",
+                 "--device", "cpu", "--clip-seconds", "1", "--epochs", "1", "--backbone",
+                 "tiny", "--members", "2"]) == 0
+    assert "ensemble of 2" in capsys.readouterr().out
+    assert json.loads((run / "config.json").read_text())["model"]["members"] == 2
+    files = sorted(str(p) for p in (tree / "low").iterdir())[:2]
+    assert main(["predict", str(run), *files, "--out", str(tmp_path / "p.csv")]) == 0
+    assert pd.read_csv(tmp_path / "p.csv")["file"].tolist() == files
+
+
+def test_learning_curves_draw_each_member_and_mark_each_best_epoch():
+    one = pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [1.0, 0.6, 0.5],
+                        "val_loss": [1.1, 0.8, 0.9], "val_macro_ap": [0.5, 0.7, 0.6],
+                        "val_macro_f1": [0.4, 0.6, 0.5], "lr": [1e-3, 5e-4, 1e-4]})
+    history = pd.concat([one.assign(member=0), one.iloc[:2].assign(member=1, val_loss=[2, 1])])
+    fig = plots.learning_curves(history, best_epoch={0: 2, 1: 1})
+    loss_ax = fig.axes[0]
+    curves = [line for line in loss_ax.lines if line.get_linestyle() != ":"]
+    assert len(curves) == 4  # train and validation loss of each member
+    np.testing.assert_allclose(curves[3].get_ydata(), [2, 1])
+    marks = sorted(line.get_label() for line in loss_ax.lines if line.get_linestyle() == ":")
+    assert marks == ["best epoch 1, member 1", "best epoch 2, member 0"]
+    with pytest.raises(Exception, match="member 1"):
+        plots.learning_curves(history, best_epoch={0: 2, 1: 3})

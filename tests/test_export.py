@@ -1,0 +1,149 @@
+"""ONNX export (whole model, checked against PyTorch) and detection on ONNX Runtime."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile
+import torch
+
+from whalelab.checkpoint import load_checkpoint, load_model, save_checkpoint
+from whalelab.cli import main
+from whalelab.config import RunConfig
+from whalelab.detect import detect_files, detection_traces
+from whalelab.errors import CheckpointError, ConfigError
+from whalelab.export import (ONNX_OUTPUTS, OnnxModel, check_engine, onnx_model, onnx_path,
+                             parity_batch, write_onnx)
+from whalelab.model import build_model
+
+pytest.importorskip("onnxruntime")
+
+
+def _tone_tree(root, rate=8000):
+    rng = np.random.default_rng(1)
+    t = np.arange(rate) / rate
+    for name, frequency in (("low", 500.0), ("high", 2000.0), ("background", None)):
+        (root / name).mkdir(parents=True)
+        for i in range(6):
+            tone = 0.0 if frequency is None else 0.3 * np.sin(2 * np.pi * frequency * t)
+            soundfile.write(root / name / f"{name}_{i}.wav",
+                            (tone + 0.02 * rng.standard_normal(rate)).astype(np.float32), rate)
+    return root
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A tiny model trained for two epochs on tones at 8 kHz, one-second clips."""
+    root = tmp_path_factory.mktemp("export")
+    tree = _tone_tree(root / "tree")
+    out = root / "run"
+    assert main(["train", "--data", str(tree), "--out", str(out), "--profile", "smoke",
+                 "--device", "cpu", "--clip-seconds", "1", "--epochs", "2", "--backbone",
+                 "tiny", "--sample-rate", "8000"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory):
+    """20 s at 8 kHz: noise with a 500 Hz tone at 5-7 s and a 2 kHz tone at 12-13 s."""
+    rate = 8000
+    t = np.arange(20 * rate) / rate
+    signal = 0.02 * np.random.default_rng(2).standard_normal(len(t))
+    signal += 0.3 * np.sin(2 * np.pi * 500 * t) * ((t > 5) & (t < 7))
+    signal += 0.3 * np.sin(2 * np.pi * 2000 * t) * ((t > 12) & (t < 13))
+    path = tmp_path_factory.mktemp("recording") / "long.wav"
+    soundfile.write(path, signal.astype(np.float32), rate)
+    return path
+
+
+def test_the_cli_exports_the_whole_model_and_states_its_difference_from_pytorch(run, capsys):
+    assert main(["export", str(run), "--format", "onnx"]) == 0
+    printed = capsys.readouterr().out
+    assert str(run / "model.onnx") in printed and "largest absolute difference" in printed
+    exported = OnnxModel(run / "model.onnx")
+    trained = load_model(run)
+    assert json.loads(exported.metadata["classes"]) == trained.classes
+    assert int(exported.metadata["clip_samples"]) == trained.config.features.clip_samples
+    assert json.loads(exported.metadata["thresholds"]) == pytest.approx(trained.thresholds)
+    batch = torch.from_numpy(parity_batch(trained.config, seed=5)[:3])  # another batch size
+    got = exported(batch)
+    with torch.inference_mode():
+        expected = trained.model(batch)
+    for name in ONNX_OUTPUTS:
+        assert got[name].shape == expected[name].shape, name
+        np.testing.assert_allclose(got[name].numpy(), expected[name].numpy(), atol=1e-5,
+                                   err_msg=name)
+
+
+def test_an_ensemble_exports_with_the_mean_of_its_members(tmp_path):
+    config = RunConfig.from_profile("smoke", data="d", classes=["a", "b"], members=2,
+                                    backbone="tiny", sample_rate=8000, clip_seconds=1.0)
+    torch.manual_seed(0)
+    result = write_onnx(build_model(config), config, tmp_path / "ensemble.onnx")
+    assert set(result.max_abs_difference) == set(ONNX_OUTPUTS)
+    assert max(result.max_abs_difference.values()) < 1e-5
+    assert "largest absolute difference" in result.summary()
+    assert json.loads(OnnxModel(result.path).metadata["config"])["model"]["members"] == 2
+
+
+def test_detection_on_onnx_runtime_matches_pytorch(run, recording, tmp_path, capsys):
+    trained = load_model(run)
+    onnx_path(run).unlink(missing_ok=True)
+    exported = onnx_model(trained)  # exported on first use
+    assert "none exists yet" in capsys.readouterr().out
+    for engine_model, name in ((trained.model, "torch"), (exported, "onnx")):
+        scores, contrast = detection_traces(engine_model, trained.config, recording,
+                                            bands=trained.bands, progress=False)
+        if name == "torch":
+            expected = scores, contrast
+    np.testing.assert_allclose(scores, expected[0], atol=1e-5)
+    np.testing.assert_allclose(contrast, expected[1], atol=1e-4)
+
+    events = {engine: detect_files(run, [recording], tmp_path / engine, engine=engine,
+                                   device="cpu", threshold=0.2, progress=False)
+              for engine in ("torch", "onnx")}
+    assert sorted(events["torch"]["label"]) == ["high", "low"]  # the two tones, trimmed
+    pd.testing.assert_frame_equal(events["torch"], events["onnx"])
+    record = json.loads((tmp_path / "onnx" / "detection.json").read_text())
+    assert record["settings"]["engine"] == "onnx"
+    with pytest.raises(ConfigError, match="engine 'onnx' -> 'torch'"):
+        detect_files(run, [recording], tmp_path / "onnx", engine="torch", device="cpu",
+                     threshold=0.2, progress=False)
+
+
+def test_a_stale_export_is_made_again(run, capsys):
+    trained = load_model(run)
+    onnx_model(trained)
+    capsys.readouterr()
+    state = load_checkpoint(run / "best.pt")
+    save_checkpoint(run / "best.pt", {**state, "epoch": state["epoch"] + 1})  # new bytes
+    onnx_model(load_model(run))
+    assert "weights have changed" in capsys.readouterr().out
+    onnx_model(load_model(run))
+    assert capsys.readouterr().out == ""  # now current: used as it is
+
+
+def test_a_broken_onnx_file_is_one_clear_error(tmp_path):
+    broken = tmp_path / "model.onnx"
+    broken.write_bytes(b"not a model")
+    with pytest.raises(CheckpointError, match="model.onnx: not a usable ONNX model"):
+        OnnxModel(broken)
+
+
+def test_onnx_runtime_is_refused_on_a_gpu_and_unknown_engines_are_named():
+    check_engine("onnx", torch.device("cpu"))
+    with pytest.raises(ConfigError, match="runs on the CPU"):
+        check_engine("onnx", torch.device("cuda"))
+    with pytest.raises(ConfigError, match="'tensorrt'"):
+        check_engine("tensorrt", torch.device("cpu"))
+
+
+@pytest.mark.slow
+def test_densenet121_exports_within_float_rounding_of_pytorch(tmp_path):
+    config = RunConfig.from_profile("quick", data="d", classes=["a", "b", "c"])
+    torch.manual_seed(0)
+    result = write_onnx(build_model(config), config, tmp_path / "densenet.onnx")
+    assert max(result.max_abs_difference.values()) < 1e-4, result.max_abs_difference
