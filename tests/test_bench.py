@@ -85,8 +85,9 @@ def test_json_has_every_section_with_positive_numbers(tiny_run):
     results, out = tiny_run
     written = json.loads(out.read_text())
     assert written == json.loads(json.dumps(results))
-    assert {"device", "settings", "features", "training", "inference", "detection", "onnx",
-            "flops"} <= set(written)
+    assert {"device", "settings", "features", "training", "inference", "detection", "archive",
+            "onnx", "flops"} <= set(written)
+    assert written["archive"]["identical_events"] is True  # shared batches change no event
     assert set(written["onnx"]["clips_per_s"]) == set(written["onnx"]["times_real_time"]) \
         == {"torch", "onnx"}
     layouts = written["features"]["layouts"]
@@ -106,6 +107,8 @@ def test_json_has_every_section_with_positive_numbers(tiny_run):
     assert found.pop("/training/num_workers") == 0  # the smoke profile's DataLoader
     assert found.pop("/detection/memory/overlap") == 0
     assert found.pop("/onnx/max_abs_difference") < 1e-4  # the export is the same model
+    assert found.pop("/archive/workers") == 0  # no reading threads on the CPU
+    assert found.pop("/archive/events") >= 0
     assert {path: value for path, value in found.items() if not value > 0} == {}
 
 
@@ -116,7 +119,7 @@ def test_table_names_the_device_and_the_figures(tiny_run):
     assert bench.cpu_model() in table
     assert "1 torch threads" in table
     for text in ("librosa", "pipeline/bare", "x real time", "DenseNet121", "GFLOP/s",
-                 "ONNX Runtime"):
+                 "ONNX Runtime", "events identical: yes"):
         assert text in table
 
 

@@ -194,13 +194,13 @@ def stand_in_run(tmp_path, monkeypatch):
     save_checkpoint(run / "best.pt", {"model": {}})  # what detection.json checksums
     use_model(monkeypatch, PointModel())
     seen: list[str] = []
-    stitched = detect._stitched
 
-    def recording(model, config, path, **kwargs):
-        seen.append(Path(path).name)
-        return stitched(model, config, path, **kwargs)
+    class SeenRecording(detect._Recording):
+        def __init__(self, path, *args, **kwargs):
+            seen.append(Path(path).name)
+            super().__init__(path, *args, **kwargs)
 
-    monkeypatch.setattr(detect, "_stitched", recording)
+    monkeypatch.setattr(detect, "_Recording", SeenRecording)
     return run, seen
 
 
@@ -577,3 +577,103 @@ def test_evaluation_scores_the_events_detect_writes_on_a_recording_with_gaps(tmp
     pd.testing.assert_frame_equal(scored[0][columns], detected[columns], check_dtype=False)
     for label in CLASSES:  # the second call is cut where the flat stretch begins
         _assert_spans(detected, label, [[3.0, 4.0], [20.0, 20.5]])
+
+
+class BatchRecordingModel(PointModel):
+    """PointModel that records the size of every batch it scores."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[int] = []
+
+    def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
+        self.batches.append(len(waveform))
+        return super().forward(waveform)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_an_archive_shares_batches_across_files_and_each_file_gets_its_own_events(
+        tmp_path, monkeypatch, workers):
+    folder = tmp_path / "archive"
+    with_gap = calls(23.3, [3.0, 15.0])
+    with_gap[8 * SR:10 * SR] = 0  # 2 s of dropout
+    write(folder / "a.wav", calls(12, [2.0, 6.5]))
+    write(folder / "b.wav", calls(0.7, [0.1]))  # shorter than a window
+    write(folder / "c.wav", with_gap)
+    alone, windows_alone, part_empty = {}, 0, 0
+    settings = detect.detection_settings(CONFIG)
+    for name in ("a", "b", "c"):
+        model = BatchRecordingModel()
+        alone[name] = detect.detect_recording_with_gaps(
+            model, CONFIG, folder / f"{name}.wav", bands=BANDS, settings=settings, batch_size=3)
+        windows_alone += sum(model.batches)
+        part_empty += model.batches[-1] < 3
+    assert part_empty >= 2  # alone, files end in part-empty batches
+
+    model = BatchRecordingModel()
+    use_model(monkeypatch, model)
+    run = tmp_path / "run"
+    save_checkpoint(run / "best.pt", {"model": {}})
+    detect.detect_files(run, [folder], tmp_path / "out", batch_size=3, workers=workers,
+                        progress=False)
+    assert sum(model.batches) == windows_alone  # every window once
+    assert set(model.batches[:-1]) == {3}  # only the very last batch is part-empty
+    for name, (events, gaps) in alone.items():
+        table = read_raven(tmp_path / "out" / f"{name}.selections.txt")
+        assert len(events) > 0
+        pd.testing.assert_frame_equal(table[["begin_s", "end_s", "label"]].reset_index(drop=True),
+                                      events[["begin_s", "end_s", "label"]].reset_index(drop=True),
+                                      check_dtype=False)
+        if len(gaps):
+            written = pd.read_csv(tmp_path / "out" / f"{name}.gaps.csv")
+            pd.testing.assert_frame_equal(written, gaps.reset_index(drop=True), check_dtype=False)
+    assert len(alone["c"][1]) == 1
+
+
+def test_a_file_that_fails_while_read_ahead_is_skipped_and_the_rest_detected(tmp_path,
+                                                                          stand_in_run):
+    run, _ = stand_in_run
+    folder = tmp_path / "archive"
+    write(folder / "a.wav", calls(12, [2.0]))
+    broken = calls(12, [2.0])
+    broken[5 * SR] = np.nan  # readable header, samples that fail while streaming
+    write(folder / "b.wav", broken)
+    write(folder / "c.wav", calls(12, [4.0]))
+    with pytest.raises(AudioError, match="b.wav"):
+        detect.detect_files(run, [folder], tmp_path / "out", workers=2, batch_size=3,
+                            progress=False)
+    with pytest.warns(UserWarning, match="b.wav"):
+        events = detect.detect_files(run, [folder], tmp_path / "out", workers=2, batch_size=3,
+                                     on_error="skip", progress=False)
+    assert set(events.file) == {str(folder / "a.wav"), str(folder / "c.wav")}
+
+
+def test_detection_reads_ahead_only_with_a_gpu_by_default():
+    assert detect.default_workers(torch.device("cpu")) == 0
+    assert detect.default_workers(torch.device("cuda")) == 2
+
+
+def test_an_error_stops_the_readers_that_wait_with_full_queues(tmp_path, stand_in_run):
+    run, _ = stand_in_run
+    folder = tmp_path / "archive"
+    broken = calls(12, [2.0])
+    broken[SR] = np.nan
+    write(folder / "a.wav", broken)
+    for name in ("b", "c"):  # far more windows than a reader may queue at batch size 1
+        write(folder / f"{name}.wav", calls(120, [2.0]))
+    with pytest.raises(AudioError, match="a.wav"):  # returns: no reader is left waiting
+        detect.detect_files(run, [folder], tmp_path / "out", workers=2, batch_size=1,
+                            progress=False)
+
+
+def test_the_cli_reads_ahead_with_workers(tmp_path, stand_in_run, capsys):
+    run, seen = stand_in_run
+    folder = tmp_path / "archive"
+    for name in ("a", "b", "c"):
+        write(folder / f"{name}.wav", calls(8, [2.0]))
+    assert main(["detect", str(run), str(folder), "--out", str(tmp_path / "out"),
+                 "--workers", "2", "--batch-size", "4"]) == 0
+    assert sorted(seen) == ["a.wav", "b.wav", "c.wav"]
+    assert "events in 3 file(s)" in capsys.readouterr().out
+    assert json.loads((tmp_path / "out" / "detection.json").read_text())["settings"][
+        "batch_size"] == 4

@@ -17,7 +17,9 @@ One run on one machine measures, each candidate warm and several times (median):
 3. **inference** -- clips/s in eval mode, detection speed as a multiple of real time on a
    long recording (:func:`whalelab.detect.detection_traces`, what ``whalelab detect``
    runs: scores and band contrast, 50 % overlap), and
-   peak memory for a 10-min and a 2-h recording, each in a fresh process.
+   peak memory for a 10-min and a 2-h recording, each in a fresh process; and a folder
+   of recordings detected in one call (windows of consecutive files sharing batches)
+   against one file at a time, with whether their events are the same.
 4. **onnx** -- the same model exported to ONNX (:mod:`whalelab.export`) on ONNX Runtime
    against PyTorch, both on the CPU with the same threads: clips/s in eval mode and
    detection speed (``whalelab detect --engine onnx``), with the export's largest
@@ -56,11 +58,13 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from whalelab.atomic import write_json
 from whalelab.audio import write_audio
+from whalelab.checkpoint import model_file_state, save_checkpoint, write_classes
 from whalelab.config import FeatureConfig, RunConfig, profile_values
 from whalelab.data import ClipCache, ClipDataset, load_index
 from whalelab.errors import ConfigError, DataError
 from whalelab.features import logmel_pipeline
 from whalelab.losses import TrainingLoss
+from whalelab.raven import read_raven
 from whalelab.model import build_model, build_network
 from whalelab.runtime import autocast, progress_bar, resolve_device
 from whalelab.synth import ocean_noise
@@ -78,13 +82,15 @@ class Sizes:
     detect_seconds: float = 600.0          # recording for detection speed (50 % overlap)
     detect_repeats: int = 3                # timed detection runs (the model is warm)
     memory_seconds: tuple[float, float] = (600.0, 7200.0)  # recordings for peak memory
+    archive_files: int = 20                # recordings of the archive detection
+    archive_seconds: float = 60.0          # length of each of them
     batch_size: int | None = None          # None: the profile's
 
 
 #: a seconds-long run for tests and trying the command out
 QUICK_SIZES = Sizes(feature_seconds=10.0, train_warmup=1, train_steps=1, inference_batches=1,
                     detect_seconds=10.0, detect_repeats=1, memory_seconds=(10.0, 20.0),
-                    batch_size=2)
+                    archive_files=3, archive_seconds=7.0, batch_size=2)
 
 
 # ------------------------------------------------------------------------------- timing
@@ -395,6 +401,56 @@ def bench_detection(config: RunConfig, *, device: torch.device, sizes: Sizes,
                        "long_times_real_time": long_s / long["seconds"]}}
 
 
+def bench_archive(config: RunConfig, *, device: torch.device, sizes: Sizes) -> dict[str, Any]:
+    """Detection over a folder of recordings as ``whalelab detect`` runs it (windows of
+    consecutive files sharing batches, :func:`whalelab.detect.default_workers` threads
+    reading ahead) against the one-file path (each file alone): times real time, and
+    whether every file's events are the same."""
+    from whalelab.detect import (TABLE_SUFFIX, default_workers, detect_files,
+                                 detect_recording_with_gaps, detection_settings)
+
+    model = _model(config, device).eval()
+    rate, batch_size = config.features.sample_rate, config.train.batch_size
+    bands = {name: (config.features.fmin, config.features.fmax) for name in config.classes}
+    settings = detection_settings(config)
+    with tempfile.TemporaryDirectory(prefix="whalelab-bench-") as folder:
+        root = Path(folder)
+        run = root / "run"
+        config.save(run / "config.json")
+        write_classes(run, config.classes, bands)
+        save_checkpoint(run / "best.pt", model_file_state(model, config, bands=bands,
+                                                          thresholds=None, epoch=0))
+        recordings = []
+        for number in range(sizes.archive_files):
+            path = root / "archive" / f"recording_{number:03d}.wav"
+            write_audio(path, _noise(sizes.archive_seconds, rate) * (1 + number % 3), rate)
+            recordings.append(path)
+        synchronize = _synchronizer(device)
+        started = time.perf_counter()
+        alone = {path.stem: detect_recording_with_gaps(model, config, path, bands=bands,
+                                                       settings=settings,
+                                                       batch_size=batch_size)[0]
+                 for path in recordings}
+        synchronize()
+        alone_s = time.perf_counter() - started
+        started = time.perf_counter()
+        detect_files(run, [root / "archive"], root / "out", batch_size=batch_size,
+                     device=str(device), progress=False)
+        synchronize()
+        archive_s = time.perf_counter() - started
+        same = all(np.allclose(read_raven(root / "out" / f"{stem}{TABLE_SUFFIX}")[
+            ["begin_s", "end_s", "score"]].to_numpy(float), events[
+            ["begin_s", "end_s", "score"]].to_numpy(float), atol=1e-4) and list(
+            read_raven(root / "out" / f"{stem}{TABLE_SUFFIX}")["label"]) == list(events["label"])
+            for stem, events in alone.items())
+    audio_s = sizes.archive_files * sizes.archive_seconds
+    return {"recordings": sizes.archive_files, "recording_s": sizes.archive_seconds,
+            "batch_size": batch_size, "workers": default_workers(device),
+            "events": int(sum(len(events) for events in alone.values())),
+            "identical_events": bool(same), "one_file_times_real_time": audio_s / alone_s,
+            "archive_times_real_time": audio_s / archive_s}
+
+
 # -------------------------------------------------------------------------------- onnx
 
 
@@ -534,8 +590,9 @@ def run_bench(*, data: str | Path, profile: str = "quick", device: str = "auto",
     -------
     dict
         ``device``, ``settings`` (with each stage's seconds), ``features``, ``training``,
-        ``inference``, ``detection``, ``onnx`` (PyTorch against ONNX Runtime, on the CPU
-        whatever ``device``), ``flops``.
+        ``inference``, ``detection``, ``archive`` (many recordings at once against one
+        at a time), ``onnx`` (PyTorch against ONNX Runtime, on the CPU whatever
+        ``device``), ``flops``.
     """
     started = time.perf_counter()
     where = resolve_device(device)
@@ -561,6 +618,7 @@ def run_bench(*, data: str | Path, profile: str = "quick", device: str = "auto",
                                              batches=sizes.inference_batches),
         "detection": lambda: bench_detection(config, device=where, sizes=sizes,
                                              progress=progress),
+        "archive": lambda: bench_archive(config, device=where, sizes=sizes),
         "onnx": lambda: bench_onnx(config, dataset, sizes=sizes, repeats=repeats),
         "flops": lambda: bench_flops(
             config, device=where, inference_clips_per_s=results["inference"]["clips_per_s"],
@@ -597,6 +655,7 @@ def format_bench(results: dict[str, Any]) -> str:
     device, settings, features = results["device"], results["settings"], results["features"]
     training, inference = results["training"], results["inference"]
     detection, flops, onnx = results["detection"], results["flops"], results["onnx"]
+    archive = results["archive"]
     memory = detection["memory"]
     lines = [f"whalelab bench on {device['gpu'] or device['cpu']} ({device['type']}; CPU "
              f"{device['cpu']}, {device['torch_threads']} torch threads; torch "
@@ -631,6 +690,11 @@ def format_bench(results: dict[str, Any]) -> str:
         f"{_duration(memory['short_recording_s'])}, {memory['long_peak_rss_mb']:.0f} MiB for "
         f"{_duration(memory['long_recording_s'])}: growth {memory['growth_mb']:+.0f} MiB "
         f"(fresh process each, no overlap, {memory['long_times_real_time']:.0f}x real time)",
+        f"   {archive['recordings']} recordings of {_duration(archive['recording_s'])} in "
+        f"one call ({archive['workers']} reading threads, windows of consecutive files in "
+        f"shared batches): {archive['archive_times_real_time']:.0f}x real time; one file at a "
+        f"time {archive['one_file_times_real_time']:.0f}x; events identical: "
+        f"{'yes' if archive['identical_events'] else 'NO'} ({archive['events']} events)",
         "",
         f"4. ONNX Runtime against PyTorch on the CPU ({onnx['max_abs_difference']:.1e} largest "
         f"output difference; export {onnx['export_seconds']:.0f} s; ratio = PyTorch s / ONNX s)",

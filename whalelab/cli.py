@@ -254,7 +254,8 @@ def _detect(args: argparse.Namespace) -> None:
                           min_duration_s=args.min_duration_s,
                           merge_gap_s=args.merge_gap_s, trim=args.trim, gate=args.gate,
                           batch_size=args.batch_size, device=args.device,
-                          engine=args.engine, channel=args.channel, on_error=args.on_error,
+                          engine=args.engine, workers=args.workers, channel=args.channel,
+                          on_error=args.on_error,
                           overwrite=args.overwrite)
     counts = events.groupby("label").size().to_dict() if len(events) else {}
     print(f"{args.out}: {len(events)} events in {events['file'].nunique()} file(s)"
@@ -323,6 +324,10 @@ def _add_detect(commands: argparse._SubParsersAction) -> None:
                                "window's clipwise probability")
     parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    parser.add_argument("--workers", type=int,
+                        help="threads that read the next recordings while one is scored, "
+                             "their windows sharing batches (default: 2 on a GPU, 0 on "
+                             "the CPU)")
     parser.add_argument("--engine", choices=ENGINES, default="torch",
                         help="run the model on PyTorch (default) or on ONNX Runtime (CPU; "
                              "exports RUN/model.onnx first where it is missing or stale)")

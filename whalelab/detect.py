@@ -50,9 +50,13 @@ import dataclasses
 import json
 import math
 import os
+import queue
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -218,59 +222,199 @@ def _detection_score(model: torch.nn.Module, config: RunConfig,
     return score
 
 
-def _stitched(score: Score, config: RunConfig, path: Path, *, hop: int, batch_size: int,
-              channel: int | None, advance: Callable[[float], None], device: torch.device,
-              width: int, gaps: _Gaps | None = None) -> np.ndarray:
-    """``score`` of one file stitched over its windows: ``(frames, width)``.
+class _Recording:
+    """One file's windows on their way through the model, and its stitched scores.
 
-    ``advance(seconds)`` is called after each batch with the audio it covered; ``gaps``,
-    when given, finds the gaps of the audio as it streams.
+    Iterating :attr:`windows` reads the file block by block (decoding and resampling in
+    whichever thread iterates) and yields ``(start_sample, (clip,) float32, keep)``;
+    :meth:`add` puts a scored window's frames on the file's frame grid; once every
+    window is in, :meth:`traces` is the average, ``(frames, width)``. With ``gaps``, the
+    gaps are found as the blocks stream (:attr:`gaps`).
+
+    Raises
+    ------
+    AudioError
+        When the file's header cannot be read (later decoding errors come from
+        iterating :attr:`windows`).
+    """
+
+    def __init__(self, path: Path, config: RunConfig, *, hop: int, channel: int | None,
+                 width: int, gaps: bool) -> None:
+        features = config.features
+        self.path, self.step, self.clip = path, features.hop_length, features.clip_samples
+        info = audio_info(path)
+        expected = math.ceil(info.frames * features.sample_rate / info.sample_rate)
+        self.total = np.zeros((1 + expected // self.step + features.n_frames, width),
+                              dtype=np.float32)  # (frames, width) running sum
+        self.count = np.zeros(len(self.total), dtype=np.float32)  # (frames,) windows per frame
+        self.gaps = _Gaps(round(MIN_GAP_S * features.sample_rate)) if gaps else None
+        blocks = stream_audio(path, features.sample_rate, block_seconds=BLOCK_SECONDS,
+                              channel=channel)
+        self.windows = _Windows(blocks if self.gaps is None else self.gaps.watch(blocks),
+                                clip=self.clip, hop=hop * self.step, step=self.step,
+                                keep=min(features.n_frames, hop * (features.n_frames // hop)))
+        self.sample_rate = features.sample_rate
+        self.covered = 0  # samples up to the end of the last window added
+        self.cut = False  # every window has been cut (the file is read to its end)
+        self.waiting = 0  # windows cut but not yet added
+
+    def add(self, start: int, keep: int | None, frames: np.ndarray) -> float:
+        """Stitch one window's ``(frames, width)`` scores in; the seconds of audio newly
+        covered (for progress)."""
+        frames, first = frames[:keep], start // self.step
+        if first + len(frames) > len(self.total):  # the header undercounted: grow
+            grow = first + len(frames) - len(self.total)
+            self.total = np.pad(self.total, ((0, grow), (0, 0)))
+            self.count = np.pad(self.count, (0, grow))
+        self.total[first:first + len(frames)] += frames
+        self.count[first:first + len(frames)] += 1
+        self.waiting -= 1
+        covered = min(start + self.clip, self.windows.samples)
+        seconds = max(0, covered - self.covered) / self.sample_rate
+        self.covered = max(self.covered, covered)
+        return seconds
+
+    @property
+    def done(self) -> bool:
+        """Every window cut and added."""
+        return self.cut and self.waiting == 0
+
+    def traces(self) -> np.ndarray:
+        """The stitched average ``(frames, width)``, ``frames = 1 + samples // hop_length``."""
+        frames = 1 + self.windows.samples // self.step
+        return self.total[:frames] / self.count[:frames, None]
+
+
+#: windows a background reader keeps ready, in batches (bounds each reader's memory)
+READ_AHEAD_BATCHES = 2
+_END = object()  # a reader's last item
+
+
+class _ReadAhead:
+    """``recording.windows`` read by a thread of ``pool`` into a bounded queue (at most
+    :data:`READ_AHEAD_BATCHES` batches of windows ahead) from the moment it is made:
+    iterate to take the windows (a reading error is raised here), :meth:`close` to stop
+    the thread."""
+
+    def __init__(self, recording: _Recording, pool: ThreadPoolExecutor,
+                 batch_size: int) -> None:
+        self.ready: queue.Queue = queue.Queue(maxsize=READ_AHEAD_BATCHES * batch_size)
+        self.stop = threading.Event()  # set when the windows are no longer wanted
+        pool.submit(self._read, recording)
+
+    def _offer(self, item: object) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _read(self, recording: _Recording) -> None:
+        try:
+            for window in recording.windows:
+                if not self._offer(window):
+                    return
+            self._offer(_END)
+        except Exception as error:  # raised again where the windows are wanted
+            self._offer(error)
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray, int | None]]:
+        return self
+
+    def __next__(self) -> tuple[int, np.ndarray, int | None]:
+        item = self.ready.get()
+        if item is _END:
+            raise StopIteration
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    def close(self) -> None:
+        self.stop.set()
+
+
+def _score_recordings(score: Score, recordings: Iterable[tuple[Path, Callable[[], _Recording]]],
+                      *, batch_size: int, device: torch.device, workers: int = 0,
+                      advance: Callable[[float], None] = lambda seconds: None
+                      ) -> Iterator[tuple[Path, _Recording | AudioError]]:
+    """Score the windows of many recordings in shared batches; yield each recording as
+    soon as its last window is stitched in (or the AudioError that stopped it).
+
+    Recordings are opened in order, ``workers + 1`` at a time; with ``workers`` > 0,
+    threads read (decode, resample, cut) the next recordings while the current one's
+    windows are scored, so a batch that one recording's tail leaves part-empty is filled
+    from the next. Windows are scored one by one whatever batch they share, and each
+    recording's windows are stitched in its own order: its traces are those of scoring
+    it alone. Memory: per open recording one read block, plus the queued windows.
     """
     if batch_size < 1:
         raise ConfigError(f"batch_size must be at least 1, not {batch_size}")
-    features = config.features
-    step, clip = features.hop_length, features.clip_samples
-    info = audio_info(path)
-    expected = math.ceil(info.frames * features.sample_rate / info.sample_rate)
-    total = np.zeros((1 + expected // step + features.n_frames, width),
-                     dtype=np.float32)  # (frames, width) running sum
-    count = np.zeros(len(total), dtype=np.float32)  # (frames,) windows that saw each frame
-    blocks = stream_audio(path, features.sample_rate, block_seconds=BLOCK_SECONDS,
-                          channel=channel)
-    windows = _Windows(blocks if gaps is None else gaps.watch(blocks), clip=clip,
-                       hop=hop * step, step=step,
-                       keep=min(features.n_frames, hop * (features.n_frames // hop)))
-    done = 0
+    if workers < 0:
+        raise ConfigError(f"workers must be at least 0, not {workers}")
+    upcoming = iter(recordings)
+    batch: list[tuple[_Recording, int, np.ndarray, int | None]] = []
 
-    def flush(batch: list[tuple[int, np.ndarray, int | None]]) -> None:
-        nonlocal total, count, done
-        waveform = torch.from_numpy(np.stack([window for _, window, _ in batch]))
+    def flush() -> None:
+        waveform = torch.from_numpy(np.stack([window for _, _, window, _ in batch]))
         with torch.inference_mode(), autocast(device, True):
-            framewise = score(waveform.to(device))  # (batch, frames, width)
-        for (start, _, keep), frames in zip(batch, framewise.float().cpu().numpy(), strict=True):
-            frames, first = frames[:keep], start // step  # (frames, classes)
-            if first + len(frames) > len(total):  # the header undercounted: grow
-                grow = first + len(frames) - len(total)
-                total = np.pad(total, ((0, grow), (0, 0)))
-                count = np.pad(count, (0, grow))
-            total[first:first + len(frames)] += frames
-            count[first:first + len(frames)] += 1
-        covered = min(batch[-1][0] + clip, windows.samples)
-        advance((covered - done) / features.sample_rate)
-        done = covered
+            scored = score(waveform.to(device)).float().cpu().numpy()  # (batch, frames, width)
+        advance(sum(recording.add(start, keep, frames) for (recording, start, _, keep), frames
+                    in zip(batch, scored, strict=True)))
+        batch.clear()
 
-    batch: list[tuple[int, np.ndarray, int | None]] = []
-    for window in windows:
-        batch.append(window)
-        if len(batch) == batch_size:
-            flush(batch)
-            batch = []
-    if batch:
-        flush(batch)
-    frames = 1 + windows.samples // step
-    total, count = total[:frames], count[:frames]
-    total /= count[:, None]
-    return total
+    with ThreadPoolExecutor(workers) if workers else contextlib.nullcontext() as pool, \
+            contextlib.ExitStack() as readers:  # stops every reader however this ends
+        opened: list[tuple[Path, _Recording, Iterator]] = []  # in order, being read
+        finished: list[tuple[Path, _Recording]] = []  # read to the end, windows in flight
+        while True:
+            while len(opened) < workers + 1 and (job := next(upcoming, None)) is not None:
+                path, open_recording = job
+                try:
+                    recording = open_recording()
+                except AudioError as error:
+                    yield path, error
+                    continue
+                windows = readers.enter_context(contextlib.closing(
+                    iter(recording.windows) if pool is None
+                    else _ReadAhead(recording, pool, batch_size)))
+                opened.append((path, recording, windows))
+            if not opened:
+                break
+            path, recording, windows = opened.pop(0)
+            try:
+                for start, window, keep in windows:
+                    recording.waiting += 1
+                    batch.append((recording, start, window, keep))
+                    if len(batch) == batch_size:
+                        flush()
+            except AudioError as error:
+                batch[:] = [item for item in batch if item[0] is not recording]
+                yield path, error
+                continue
+            recording.cut = True
+            finished.append((path, recording))
+            for done in [item for item in finished if item[1].done]:
+                finished.remove(done)
+                yield done
+        if batch:  # the last recording's tail
+            flush()
+        yield from finished
+
+
+def _stitched(score: Score, config: RunConfig, path: Path, *, hop: int, batch_size: int,
+              channel: int | None, advance: Callable[[float], None], device: torch.device,
+              width: int, gaps: bool = False) -> _Recording:
+    """``score`` of one file's windows stitched (:func:`_score_recordings` with that file
+    alone): the finished :class:`_Recording`, its gaps found when ``gaps``."""
+    [(_, result)] = _score_recordings(
+        score, [(path, lambda: _Recording(path, config, hop=hop, channel=channel, width=width,
+                                          gaps=gaps))],
+        batch_size=batch_size, device=device, advance=advance)
+    if isinstance(result, AudioError):
+        raise result
+    return result
 
 
 def framewise_probabilities(model: torch.nn.Module, config: RunConfig, path: str | Path, *,
@@ -358,7 +502,7 @@ def _with_progress(score: Score, config: RunConfig, path: str | Path, *, hop_s: 
     with progress_bar(total=round(audio_info(path).duration, 1), progress=progress, unit="s",
                       desc=path.name, leave=False) as bar:
         return _stitched(score, config, path, hop=hop, batch_size=batch_size, channel=channel,
-                         advance=bar.update, device=device, width=width)
+                         advance=bar.update, device=device, width=width).traces()
 
 
 def _jobs(inputs: Sequence[str | Path], out: Path) -> list[tuple[Path, Path]]:
@@ -403,14 +547,14 @@ def detection_settings(config: RunConfig, **overrides: Any) -> DetectConfig:
         raise ConfigError(f"unknown detection setting: {error}") from None
 
 
-def _gapped_traces(score: Score, config: RunConfig, path: Path, *, hop: int, batch_size: int,
-                   channel: int | None, advance: Callable[[float], None],
-                   device: torch.device) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
-    """Detection scores and band contrast of one file, and its gaps.
+def _gapped_traces(recording: _Recording,
+                   config: RunConfig) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Detection scores and band contrast of a finished recording scored with gaps, and
+    its gaps.
 
-    ``score`` gives ``(batch, frames, 2 * classes)`` (:func:`_detection_score`). The
-    scores of the frames ``f`` whose span ``[f, f + 1)`` hops lies inside a gap are zero,
-    so that a window that is mostly gap spreads nothing into its neighbours.
+    Its traces are ``(frames, 2 * classes)`` (:func:`_detection_score`). The scores of
+    the frames ``f`` whose span ``[f, f + 1)`` hops lies inside a gap are zero, so that a
+    window that is mostly gap spreads nothing into its neighbours.
 
     Returns
     -------
@@ -418,18 +562,15 @@ def _gapped_traces(score: Score, config: RunConfig, path: Path, *, hop: int, bat
         Scores and contrast, each float32 ``(frames, classes)``, and the gaps:
         ``begin_s, end_s, kind`` (``silence`` or ``flat``), in time order.
     """
-    features = config.features
-    gaps = _Gaps(round(MIN_GAP_S * features.sample_rate))
-    traces = _stitched(score, config, path, hop=hop, batch_size=batch_size, channel=channel,
-                       advance=advance, device=device, width=2 * len(config.classes), gaps=gaps)
-    scores, contrast = np.split(traces, 2, axis=1)  # (frames, classes) each
+    features, found = config.features, recording.gaps.found
+    scores, contrast = np.split(recording.traces(), 2, axis=1)  # (frames, classes) each
     step = features.hop_length
-    for begin, end, _ in gaps.found:
+    for begin, end, _ in found:
         scores[-(-begin // step):end // step] = 0
-    spans = np.asarray([found[:2] for found in gaps.found], dtype=float).reshape(-1, 2)
+    spans = np.asarray([gap[:2] for gap in found], dtype=float).reshape(-1, 2)
     spans /= features.sample_rate
     return scores, contrast, pd.DataFrame({"begin_s": spans[:, 0], "end_s": spans[:, 1],
-                                           "kind": [kind for *_, kind in gaps.found]})
+                                           "kind": [kind for *_, kind in found]})
 
 
 def recording_traces(trained: TrainedModel, path: str | Path, *, gate: bool,
@@ -437,11 +578,12 @@ def recording_traces(trained: TrainedModel, path: str | Path, *, gate: bool,
                      ) -> tuple[np.ndarray, np.ndarray]:
     """Detection scores (zero inside gaps) and band contrast of one recording, each
     float32 ``(frames, classes)``: what :func:`detect_recording` finds events in."""
-    scores, contrast, _ = _gapped_traces(
-        _detection_score(trained.model, trained.config, trained.bands, gate=gate),
-        trained.config, Path(path), hop=hop_frames(trained.config, hop_s),
-        batch_size=batch_size, channel=None, advance=lambda seconds: None,
-        device=trained.device)
+    config = trained.config
+    recording = _stitched(_detection_score(trained.model, config, trained.bands, gate=gate),
+                          config, Path(path), hop=hop_frames(config, hop_s),
+                          batch_size=batch_size, channel=None, advance=lambda seconds: None,
+                          device=trained.device, width=2 * len(config.classes), gaps=True)
+    scores, contrast, _ = _gapped_traces(recording, config)
     return scores, contrast
 
 
@@ -486,6 +628,24 @@ def _cut_at_gaps(events: pd.DataFrame, gaps: pd.DataFrame, scores: np.ndarray, *
     return pd.DataFrame(rows, columns=events.columns).astype(events.dtypes.to_dict())
 
 
+def _recording_events(recording: _Recording, config: RunConfig, *,
+                      bands: Mapping[str, tuple[float, float]],
+                      settings: DetectConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The events and gaps of a finished recording scored with gaps
+    (:func:`detect_recording_with_gaps`)."""
+    scores, contrast, gaps = _gapped_traces(recording, config)
+    frames_per_second = config.features.frames_per_second
+    events = find_events(scores, config.classes, frames_per_second=frames_per_second,
+                         threshold=settings.threshold, low_threshold=settings.low_threshold,
+                         min_duration_s=settings.min_duration_s,
+                         merge_gap_s=settings.merge_gap_s, bands=bands,
+                         contrast=contrast if settings.trim else None)
+    events["end_s"] = events["end_s"].clip(upper=audio_info(recording.path).duration)
+    return _cut_at_gaps(events, gaps, scores, classes=config.classes,
+                        frames_per_second=frames_per_second,
+                        min_duration_s=settings.min_duration_s), gaps
+
+
 def detect_recording_with_gaps(model: torch.nn.Module, config: RunConfig, path: str | Path, *,
                                bands: Mapping[str, tuple[float, float]], settings: DetectConfig,
                                batch_size: int = 32, channel: int | None = None,
@@ -497,8 +657,9 @@ def detect_recording_with_gaps(model: torch.nn.Module, config: RunConfig, path: 
     (:func:`detection_traces`) while the gaps are found (runs of zeros or of one value
     lasting ``MIN_GAP_S`` or more); the scores inside gaps are set to zero, events are
     found with ``settings`` (:func:`whalelab.events.find_events`; trimmed by band
-    contrast when ``settings.trim``), no event ends after the recording does, and the
-    events are cut at the gap edges (:func:`_cut_at_gaps`): none lies inside a gap.
+    contrast when ``settings.trim``), no event ends after the recording does (the last
+    frame's end is cut to the file's), and the events are cut at the gap edges
+    (:func:`_cut_at_gaps`): none lies inside a gap.
 
     Returns
     -------
@@ -506,21 +667,12 @@ def detect_recording_with_gaps(model: torch.nn.Module, config: RunConfig, path: 
         The events, ``begin_s, end_s, low_hz, high_hz, label, score, mean_score``, and
         the gaps, ``begin_s, end_s, kind`` (``silence`` or ``flat``).
     """
-    path = Path(path)
-    scores, contrast, gaps = _gapped_traces(
-        _detection_score(model, config, bands, gate=settings.gate), config, path,
-        hop=hop_frames(config, settings.hop_s), batch_size=batch_size, channel=channel,
-        advance=advance, device=next(model.parameters()).device)
-    frames_per_second = config.features.frames_per_second
-    events = find_events(scores, config.classes, frames_per_second=frames_per_second,
-                         threshold=settings.threshold, low_threshold=settings.low_threshold,
-                         min_duration_s=settings.min_duration_s,
-                         merge_gap_s=settings.merge_gap_s, bands=bands,
-                         contrast=contrast if settings.trim else None)
-    events["end_s"] = events["end_s"].clip(upper=audio_info(path).duration)  # last frame's end
-    return _cut_at_gaps(events, gaps, scores, classes=config.classes,
-                        frames_per_second=frames_per_second,
-                        min_duration_s=settings.min_duration_s), gaps
+    recording = _stitched(_detection_score(model, config, bands, gate=settings.gate), config,
+                          Path(path), hop=hop_frames(config, settings.hop_s),
+                          batch_size=batch_size, channel=channel, advance=advance,
+                          device=next(model.parameters()).device,
+                          width=2 * len(config.classes), gaps=True)
+    return _recording_events(recording, config, bands=bands, settings=settings)
 
 
 def detect_recording(model: torch.nn.Module, config: RunConfig, path: str | Path, *,
@@ -537,6 +689,12 @@ def detect_recording(model: torch.nn.Module, config: RunConfig, path: str | Path
     return detect_recording_with_gaps(model, config, path, bands=bands, settings=settings,
                                       batch_size=batch_size, channel=channel,
                                       advance=advance)[0]
+
+
+def default_workers(device: torch.device) -> int:
+    """Reading threads for detection over many files: 2 on a GPU (which is otherwise kept
+    waiting by decoding and resampling), 0 on the CPU (whose cores run the model)."""
+    return 2 if device.type == "cuda" else 0
 
 
 class _Failures:
@@ -689,7 +847,8 @@ def detect_files(model_source: str | Path, inputs: Sequence[str | Path], out: st
                  low_threshold: float | None = None, min_duration_s: float | None = None,
                  merge_gap_s: float | None = None, trim: bool | None = None,
                  gate: bool | None = None, batch_size: int = 32, device: str = "auto",
-                 engine: str = "torch", channel: int | None = None, on_error: str = "raise",
+                 engine: str = "torch", workers: int | None = None,
+                 channel: int | None = None, on_error: str = "raise",
                  overwrite: bool = False, progress: bool | None = None) -> pd.DataFrame:
     """Detect calls in recordings; one Raven table per file and a combined ``events.csv``.
 
@@ -715,6 +874,12 @@ def detect_files(model_source: str | Path, inputs: Sequence[str | Path], out: st
         As in :func:`framewise_probabilities`.
     device : str
         ``auto``, ``cpu`` or ``cuda``.
+    workers : int or None
+        Threads that read (decode, resample, cut into windows) the next recordings while
+        the current one is scored; windows of consecutive recordings share batches, so
+        the model never waits on one file's tail, and each file's events are those of
+        detecting it alone. None: :func:`default_workers`. Memory grows by one read
+        block and two batches of windows per worker.
     engine : {"torch", "onnx"}
         Run the model on PyTorch, or its ONNX export on ONNX Runtime (CPU only; exported
         first where missing or stale: :func:`whalelab.export.onnx_model`). The settings
@@ -766,7 +931,9 @@ def detect_files(model_source: str | Path, inputs: Sequence[str | Path], out: st
     with _locked(out):
         _claim(out, record, jobs, overwrite=overwrite)
         _detect_pending(trained, _pending(jobs, failures), failures, settings=settings,
-                        batch_size=batch_size, channel=channel, progress=progress)
+                        batch_size=batch_size, channel=channel,
+                        workers=default_workers(trained.device) if workers is None else workers,
+                        progress=progress)
         if failures.skipped:
             warnings.warn(f"{len(failures.skipped)} of {len(jobs)} file(s) could not be read "
                           f"and were skipped", stacklevel=2)
@@ -775,8 +942,12 @@ def detect_files(model_source: str | Path, inputs: Sequence[str | Path], out: st
 
 def _detect_pending(trained: TrainedModel, pending: dict[Path, tuple[Path, float]],
                     failures: _Failures, *, settings: DetectConfig, batch_size: int,
-                    channel: int | None, progress: bool | None) -> None:
-    """Detect each pending recording; write its gaps file (when it has gaps), then its table."""
+                    channel: int | None, workers: int, progress: bool | None) -> None:
+    """Detect the pending recordings, their windows sharing batches
+    (:func:`_score_recordings`, ``workers`` reading ahead); as each is finished, write
+    its gaps file (when it has gaps), then its table."""
+    config = trained.config
+    hop = hop_frames(config, settings.hop_s)
     began, seconds = time.perf_counter(), 0.0
     with _speed_bar(sum(duration for _, duration in pending.values()) / 3600, progress) as bar:
         def advance(done: float) -> None:
@@ -786,14 +957,18 @@ def _detect_pending(trained: TrainedModel, pending: dict[Path, tuple[Path, float
             bar.set_postfix_str(f"{seconds / max(time.perf_counter() - began, 1e-9):.0f}x "
                                 f"real time", refresh=False)
 
-        for audio, (table, _) in pending.items():
-            try:
-                events, gaps = detect_recording_with_gaps(
-                    trained.model, trained.config, audio, bands=trained.bands,
-                    settings=settings, batch_size=batch_size, channel=channel, advance=advance)
-            except AudioError as error:
-                failures.fail(audio, error)
+        scored = _score_recordings(
+            _detection_score(trained.model, config, trained.bands, gate=settings.gate),
+            [(audio, partial(_Recording, audio, config, hop=hop, channel=channel,
+                             width=2 * len(config.classes), gaps=True)) for audio in pending],
+            batch_size=batch_size, device=trained.device, workers=workers, advance=advance)
+        for audio, recording in scored:
+            if isinstance(recording, AudioError):
+                failures.fail(audio, recording)
                 continue
+            events, gaps = _recording_events(recording, config, bands=trained.bands,
+                                             settings=settings)
+            table = pending[audio][0]
             if len(gaps):
                 atomic_write(_gaps_file(table),
                              lambda temporary: gaps.to_csv(temporary, index=False))
