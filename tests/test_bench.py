@@ -88,6 +88,13 @@ def test_json_has_every_section_with_positive_numbers(tiny_run):
     assert {"device", "settings", "features", "training", "inference", "detection", "archive",
             "onnx", "flops"} <= set(written)
     assert written["archive"]["identical_events"] is True  # shared batches change no event
+    ceiling = written["ceiling"]
+    assert [row["batch_size"] for row in ceiling["batches"]] == [2]
+    assert ceiling["compiled"] is False  # eager on the CPU
+    assert set(ceiling["shares"]) == {"training_pipeline", "training_bare", "inference",
+                                      "detection", "archive_detection"}
+    assert ceiling["shares"]["inference"] == pytest.approx(
+        written["inference"]["clips_per_s"] / ceiling["inference_clips_per_s"])
     assert set(written["onnx"]["clips_per_s"]) == set(written["onnx"]["times_real_time"]) \
         == {"torch", "onnx"}
     layouts = written["features"]["layouts"]
@@ -119,7 +126,7 @@ def test_table_names_the_device_and_the_figures(tiny_run):
     assert bench.cpu_model() in table
     assert "1 torch threads" in table
     for text in ("librosa", "pipeline/bare", "x real time", "DenseNet121", "GFLOP/s",
-                 "ONNX Runtime", "events identical: yes"):
+                 "ONNX Runtime", "events identical: yes", "the ceiling", "shares of it"):
         assert text in table
 
 
@@ -141,3 +148,20 @@ def test_peak_rss_of_a_child_is_its_own_not_its_parents():
     assert bench.peak_rss_mb() >= 300
     assert child < bench.peak_rss_mb() - 200
     del block
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_the_ceiling_compiles_on_cuda_and_doubles_the_batch():
+    from whalelab.config import RunConfig
+
+    config = RunConfig.from_profile("smoke", data="d", classes=["a", "b"], backbone="tiny",
+                                    batch_size=4, device="cuda")
+    sizes = bench.Sizes(train_warmup=1, train_steps=2, inference_batches=2)
+    assert bench._ceiling_batches(config, torch.device("cuda"), sizes)[:3] == [4, 8, 16]
+    ceiling = bench.bench_ceiling(config, device=torch.device("cuda"),
+                                  sizes=bench.Sizes(train_warmup=1, train_steps=2,
+                                                    inference_batches=2,
+                                                    ceiling_batches=(4, 8)))
+    assert ceiling["compiled"] is True and len(ceiling["batches"]) == 2
+    assert ceiling["train_clips_per_s"] > 0 and ceiling["inference_clips_per_s"] > 0

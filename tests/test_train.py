@@ -74,6 +74,19 @@ def test_training_writes_a_complete_run_and_selects_on_validation(tree, tmp_path
         train(_config(tree), run, index=index, progress=False)
 
 
+def test_keeping_the_last_weights_trains_the_whole_schedule(tree, tmp_path):
+    index = load_index(tree, seed=0, window_s=1.0)
+    run = tmp_path / "run"
+    result = train(_config(tree, epochs=4, patience=1, keep="last"), run, index=index,
+                   progress=False)
+    history = pd.read_csv(run / "history.csv")
+    assert list(history["epoch"]) == [1, 2, 3, 4] and not result.stopped_early
+    assert result.best_epoch == 4 and load_checkpoint(run / "best.pt")["epoch"] == 3
+    last, kept = (load_checkpoint(run / name)["model"] for name in ("last.pt", "best.pt"))
+    assert all(torch.equal(tensor, kept[key]) for key, tensor in last.items())
+    assert result.best_score == pytest.approx(history["val_macro_ap"].iloc[-1])
+
+
 class _Interrupted(Exception):
     pass
 

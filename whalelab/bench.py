@@ -20,11 +20,14 @@ One run on one machine measures, each candidate warm and several times (median):
    peak memory for a 10-min and a 2-h recording, each in a fresh process; and a folder
    of recordings detected in one call (windows of consecutive files sharing batches)
    against one file at a time, with whether their events are the same.
-4. **onnx** -- the same model exported to ONNX (:mod:`whalelab.export`) on ONNX Runtime
+4. **ceiling** -- the bare model (compiled on CUDA) on batches already on the device,
+   at batch sizes doubling until memory runs out: the practical ceiling, and each stage
+   above as a share of it.
+5. **onnx** -- the same model exported to ONNX (:mod:`whalelab.export`) on ONNX Runtime
    against PyTorch, both on the CPU with the same threads: clips/s in eval mode and
    detection speed (``whalelab detect --engine onnx``), with the export's largest
    output difference.
-5. **flops** -- DenseNet121 and whole-model FLOPs per clip (counted by
+6. **flops** -- DenseNet121 and whole-model FLOPs per clip (counted by
    :class:`torch.utils.flop_counter.FlopCounterMode`), the FLOP/s the measurements above
    achieve, and a large matrix product's FLOP/s as the practical ceiling.
 
@@ -68,7 +71,7 @@ from whalelab.raven import read_raven
 from whalelab.model import build_model, build_network
 from whalelab.runtime import autocast, progress_bar, resolve_device
 from whalelab.synth import ocean_noise
-from whalelab.train import train_step
+from whalelab.train import make_optimizer, train_step
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,13 +87,18 @@ class Sizes:
     memory_seconds: tuple[float, float] = (600.0, 7200.0)  # recordings for peak memory
     archive_files: int = 20                # recordings of the archive detection
     archive_seconds: float = 60.0          # length of each of them
+    ceiling_batches: tuple[int, ...] = ()  # batch sizes for the ceiling; () doubles (CUDA)
     batch_size: int | None = None          # None: the profile's
 
 
 #: a seconds-long run for tests and trying the command out
 QUICK_SIZES = Sizes(feature_seconds=10.0, train_warmup=1, train_steps=1, inference_batches=1,
                     detect_seconds=10.0, detect_repeats=1, memory_seconds=(10.0, 20.0),
-                    archive_files=3, archive_seconds=7.0, batch_size=2)
+                    archive_files=3, archive_seconds=7.0, ceiling_batches=(2,),
+                    batch_size=2)
+#: the largest batch the ceiling tries on CUDA (doubling from the profile's until memory
+#: runs out or this is passed)
+CEILING_MAX_BATCH = 1024
 
 
 # ------------------------------------------------------------------------------- timing
@@ -275,8 +283,7 @@ def bench_training(config: RunConfig, dataset: ClipDataset, *, device: torch.dev
     amp = settings.amp and device.type == "cuda"
     synchronize = _synchronizer(device)
     model = _model(config, device).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate,
-                                  weight_decay=settings.weight_decay)
+    optimizer = make_optimizer(model, settings, device)
     loss_function = TrainingLoss(frame_weight=settings.frame_loss_weight)
     batches = _batches(dataset, config, device)
     fixed = next(batches)
@@ -333,6 +340,102 @@ def _detection_call(model: torch.nn.Module, config: RunConfig, path: str | Path,
     bands = {name: (config.features.fmin, config.features.fmax) for name in config.classes}
     return partial(detection_traces, model, config, path, bands=bands, hop_s=hop_s,
                    batch_size=config.train.batch_size, progress=False)
+
+
+def _ceiling_batches(config: RunConfig, device: torch.device, sizes: Sizes) -> list[int]:
+    """The batch sizes the ceiling tries: :attr:`Sizes.ceiling_batches`, else on CUDA the
+    profile's doubled up to :data:`CEILING_MAX_BATCH`, on the CPU the profile's alone."""
+    if sizes.ceiling_batches:
+        return list(sizes.ceiling_batches)
+    batches = [config.train.batch_size]
+    while device.type == "cuda" and batches[-1] * 2 <= CEILING_MAX_BATCH:
+        batches.append(batches[-1] * 2)
+    return batches
+
+
+def _ceiling_row(config: RunConfig, *, device: torch.device, batch: int, sizes: Sizes,
+                 compiled: bool, amp: bool) -> dict[str, Any]:
+    """Training step and eval forward of the bare model on one in-device batch."""
+    settings, features = config.train, config.features
+    synchronize = _synchronizer(device)
+    classes = config.model.num_classes
+    model = _model(config, device).train()
+    runner = torch.compile(model) if compiled else model
+    optimizer = make_optimizer(model, settings, device)
+    loss_function = TrainingLoss(frame_weight=settings.frame_loss_weight)
+    data = [0.1 * torch.randn(batch, features.clip_samples, device=device),
+            (torch.rand(batch, classes, device=device) > 0.5).float(),
+            torch.zeros(batch, features.n_frames, classes, device=device),
+            torch.zeros(batch, device=device)]
+
+    def step() -> None:
+        train_step(runner, optimizer, loss_function, data, device=device, amp=amp)
+
+    def forward() -> None:
+        with torch.inference_mode(), autocast(device, amp):
+            runner(data[0])
+
+    started = time.perf_counter()
+    step()
+    synchronize()
+    first_step_s = time.perf_counter() - started
+    train_s = median_seconds({"train": step}, repeats=sizes.train_steps,
+                             warmup=sizes.train_warmup, synchronize=synchronize)["train"]
+    runner.eval()
+    started = time.perf_counter()
+    forward()
+    synchronize()
+    first_forward_s = time.perf_counter() - started
+    forward_s = median_seconds({"forward": forward}, repeats=sizes.inference_batches,
+                               synchronize=synchronize)["forward"]
+    return {"batch_size": batch, "train_clips_per_s": batch / train_s,
+            "inference_clips_per_s": batch / forward_s,
+            "first_step_s": first_step_s, "first_forward_s": first_forward_s}
+
+
+def bench_ceiling(config: RunConfig, *, device: torch.device, sizes: Sizes) -> dict[str, Any]:
+    """What the model alone can do, the practical ceiling every stage is measured against.
+
+    Training steps and eval-mode forward passes on a batch already on the device, with
+    ``torch.compile`` on CUDA (eager on the CPU, where compiling would cost more than the
+    benchmark's steps), at each batch size of :func:`_ceiling_batches`, until CUDA runs
+    out of memory; the fastest of each is the ceiling. ``first_step_s`` and
+    ``first_forward_s`` include compiling.
+    """
+    amp, compiled = config.train.amp and device.type == "cuda", device.type == "cuda"
+    rows = []
+    for batch in _ceiling_batches(config, device, sizes):
+        try:
+            rows.append(_ceiling_row(config, device=device, batch=batch, sizes=sizes,
+                                     compiled=compiled, amp=amp))
+        except torch.OutOfMemoryError:
+            torch.cuda.empty_cache()
+            break
+    if not rows:
+        raise DataError(f"the ceiling found no batch size that fits on {device}")
+    train_best = max(rows, key=lambda row: row["train_clips_per_s"])
+    inference_best = max(rows, key=lambda row: row["inference_clips_per_s"])
+    return {"compiled": compiled, "amp": amp, "batches": rows,
+            "train_clips_per_s": train_best["train_clips_per_s"],
+            "train_batch_size": train_best["batch_size"],
+            "inference_clips_per_s": inference_best["inference_clips_per_s"],
+            "inference_batch_size": inference_best["batch_size"]}
+
+
+def ceiling_shares(results: dict[str, Any]) -> dict[str, float]:
+    """Each stage's speed as a share of the ceiling (:func:`bench_ceiling`): training
+    through the pipeline and bare against compiled training, inference and detection
+    (windows per second, 50 % overlap) against compiled inference."""
+    ceiling, training = results["ceiling"], results["training"]
+    detection = results["detection"]
+    windows_per_s = detection["times_real_time"] / detection["hop_s"]
+    archive = results["archive"]
+    archive_windows_per_s = archive["archive_times_real_time"] / detection["hop_s"]
+    return {"training_pipeline": training["pipeline_clips_per_s"] / ceiling["train_clips_per_s"],
+            "training_bare": training["bare_clips_per_s"] / ceiling["train_clips_per_s"],
+            "inference": results["inference"]["clips_per_s"] / ceiling["inference_clips_per_s"],
+            "detection": windows_per_s / ceiling["inference_clips_per_s"],
+            "archive_detection": archive_windows_per_s / ceiling["inference_clips_per_s"]}
 
 
 def detection_seconds(model: torch.nn.Module, config: RunConfig, path: str | Path, *,
@@ -591,7 +694,8 @@ def run_bench(*, data: str | Path, profile: str = "quick", device: str = "auto",
     dict
         ``device``, ``settings`` (with each stage's seconds), ``features``, ``training``,
         ``inference``, ``detection``, ``archive`` (many recordings at once against one
-        at a time), ``onnx`` (PyTorch against ONNX Runtime, on the CPU whatever
+        at a time), ``ceiling`` (the bare model at its best, and each stage's share of
+        it), ``onnx`` (PyTorch against ONNX Runtime, on the CPU whatever
         ``device``), ``flops``.
     """
     started = time.perf_counter()
@@ -619,6 +723,7 @@ def run_bench(*, data: str | Path, profile: str = "quick", device: str = "auto",
         "detection": lambda: bench_detection(config, device=where, sizes=sizes,
                                              progress=progress),
         "archive": lambda: bench_archive(config, device=where, sizes=sizes),
+        "ceiling": lambda: bench_ceiling(config, device=where, sizes=sizes),
         "onnx": lambda: bench_onnx(config, dataset, sizes=sizes, repeats=repeats),
         "flops": lambda: bench_flops(
             config, device=where, inference_clips_per_s=results["inference"]["clips_per_s"],
@@ -628,6 +733,7 @@ def run_bench(*, data: str | Path, profile: str = "quick", device: str = "auto",
         stage_started = time.perf_counter()
         results[name] = measure()
         results["settings"]["stage_seconds"][name] = time.perf_counter() - stage_started
+    results["ceiling"]["shares"] = ceiling_shares(results)
     results["settings"]["seconds"] = time.perf_counter() - started
     if out is not None:
         write_json(out, results)
@@ -655,7 +761,7 @@ def format_bench(results: dict[str, Any]) -> str:
     device, settings, features = results["device"], results["settings"], results["features"]
     training, inference = results["training"], results["inference"]
     detection, flops, onnx = results["detection"], results["flops"], results["onnx"]
-    archive = results["archive"]
+    archive, ceiling = results["archive"], results["ceiling"]
     memory = detection["memory"]
     lines = [f"whalelab bench on {device['gpu'] or device['cpu']} ({device['type']}; CPU "
              f"{device['cpu']}, {device['torch_threads']} torch threads; torch "
@@ -696,7 +802,16 @@ def format_bench(results: dict[str, Any]) -> str:
         f"time {archive['one_file_times_real_time']:.0f}x; events identical: "
         f"{'yes' if archive['identical_events'] else 'NO'} ({archive['events']} events)",
         "",
-        f"4. ONNX Runtime against PyTorch on the CPU ({onnx['max_abs_difference']:.1e} largest "
+        f"4. the ceiling: the bare model ({'compiled' if ceiling['compiled'] else 'eager'}, "
+        f"amp {ceiling['amp']}) on batches already on the device, at batch "
+        + ", ".join(str(row["batch_size"]) for row in ceiling["batches"]),
+        f"   training {ceiling['train_clips_per_s']:.2f} clips/s (batch "
+        f"{ceiling['train_batch_size']})   inference {ceiling['inference_clips_per_s']:.2f} "
+        f"clips/s (batch {ceiling['inference_batch_size']})",
+        "   shares of it: " + ", ".join(f"{name.replace('_', ' ')} {share:.0%}"
+                                        for name, share in ceiling["shares"].items()),
+        "",
+        f"5. ONNX Runtime against PyTorch on the CPU ({onnx['max_abs_difference']:.1e} largest "
         f"output difference; export {onnx['export_seconds']:.0f} s; ratio = PyTorch s / ONNX s)",
         f"   inference, batch {onnx['batch_size']}: PyTorch {onnx['clips_per_s']['torch']:.2f} "
         f"clips/s   ONNX Runtime {onnx['clips_per_s']['onnx']:.2f} clips/s   ratio "
@@ -705,7 +820,7 @@ def format_bench(results: dict[str, Any]) -> str:
         f"{onnx['times_real_time']['torch']:.0f}x real time   ONNX Runtime "
         f"{onnx['times_real_time']['onnx']:.0f}x   ratio {onnx['detection_ratio']:.2f}",
         "",
-        f"5. FLOPs per clip at input {tuple(flops['input'])}: DenseNet121 "
+        f"6. FLOPs per clip at input {tuple(flops['input'])}: DenseNet121 "
         f"{flops['densenet121_per_clip'] / 1e9:.2f} G, whole model forward "
         f"{flops['model_forward_per_clip'] / 1e9:.2f} G, training step "
         f"{flops['train_step_per_clip'] / 1e9:.2f} G",

@@ -52,6 +52,7 @@ def _train(args: argparse.Namespace) -> None:
         clip_seconds=args.clip_seconds, n_mels=args.n_mels, fmin=args.fmin, fmax=args.fmax,
         htk=None if args.mel_scale is None else args.mel_scale == "htk",
         backbone=args.backbone, pretrained=args.pretrained, members=args.members,
+        keep=args.keep,
         num_workers=args.workers, **_data_options(args))
     result = train(config, args.out, index=index, resume=args.resume)
     print(f"{args.out}: {result.summary(config.train.select_metric)}")
@@ -90,6 +91,9 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--backbone", choices=BACKBONES,
                         help="encoder (default densenet121; tiny: a few conv layers, for tests)")
     parser.add_argument("--pretrained", help="local torchvision DenseNet121 state dict")
+    parser.add_argument("--keep", choices=("best", "last"),
+                        help="weights to keep: the epoch best on validation, with early "
+                             "stopping (default), or the last (field: the whole schedule)")
     parser.add_argument("--members", type=int,
                         help="networks trained from different seeds and averaged (default 1; "
                              "field 3): steadier on few clips, that many times the training")

@@ -163,6 +163,10 @@ class TrainConfig:
     band_limit: float = 0.0  # share of training clips low-passed at a Nyquist found in the data
     ema_decay: float | None = None
     select_metric: str = "macro_ap"
+    # which weights best.pt keeps: the epoch best on validation by select_metric (with
+    # early stopping after patience epochs without gain), or the last epoch's, at the end
+    # of the cosine decay (no early stopping): steadier when validation is a few dozen clips
+    keep: str = "best"
     class_weights: bool = False
     seed: int = 0
     device: str = "auto"
@@ -188,6 +192,8 @@ class TrainConfig:
         if self.frame_loss_weight < 0:
             raise ConfigError(f"frame_loss_weight must not be negative, not "
                               f"{self.frame_loss_weight}")
+        if self.keep not in ("best", "last"):
+            raise ConfigError(f"keep must be best or last, not {self.keep!r}")
         if self.select_metric not in ("macro_ap", "macro_f1", "val_loss"):
             raise ConfigError(f"select_metric must be macro_ap, macro_f1 or val_loss, "
                               f"not {self.select_metric!r}")

@@ -52,6 +52,9 @@ MIN_TRAIN_CLIPS = 2
 MIN_VAL_CLIPS = 1
 
 
+#: training steps between updates of the progress bar's running loss (each update reads
+#: the loss back from the device, which waits for its queued work)
+POSTFIX_STEPS = 10
 #: how far apart the seeds of an ensemble's members are (member 0 keeps the run's seed)
 MEMBER_SEED_STRIDE = 10_007
 
@@ -336,14 +339,22 @@ def _datasets(config: RunConfig, index: ClipIndex,
     return dataset
 
 
+def make_optimizer(model: torch.nn.Module, settings: TrainConfig,
+                   device: torch.device) -> torch.optim.AdamW:
+    """AdamW with the run's learning rate and weight decay; fused (one kernel for all
+    parameters) on CUDA."""
+    return torch.optim.AdamW(model.parameters(), lr=settings.learning_rate,
+                             weight_decay=settings.weight_decay,
+                             fused=True if device.type == "cuda" else None)
+
+
 def _build_training(config: RunConfig, train_index: ClipIndex, train_clips: int,
                     device: torch.device) -> _Training:
     """Model (seeded), AdamW, warm-up + cosine schedule, optional EMA and the loss."""
     settings = config.train
     torch.manual_seed(settings.seed)
     model = build_model(config).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate,
-                                  weight_decay=settings.weight_decay)
+    optimizer = make_optimizer(model, settings, device)
     drop_last = train_clips > settings.batch_size
     steps_per_epoch = (train_clips // settings.batch_size if drop_last
                        else math.ceil(train_clips / settings.batch_size))
@@ -397,7 +408,8 @@ def _train_epoch(training: _Training, config: RunConfig, dataset: ClipDataset,
                         num_workers=settings.num_workers, pin_memory=device.type == "cuda",
                         persistent_workers=False)
     training.model.train()
-    started, losses, seen = time.perf_counter(), [], 0
+    started, seen, steps = time.perf_counter(), 0, 0
+    total = torch.zeros((), dtype=torch.float64, device=device)  # summed where it is computed
     bar = progress_bar(loader, progress=progress, desc=f"epoch {epoch + 1}/{settings.epochs}",
                        leave=False)
     for batch in bar:
@@ -408,10 +420,11 @@ def _train_epoch(training: _Training, config: RunConfig, dataset: ClipDataset,
         training.scheduler.step()
         if training.averaged is not None:
             training.averaged.update_parameters(training.model)
-        losses.append(loss.item())
-        seen += len(batch[0])
-        bar.set_postfix(loss=f"{np.mean(losses):.4f}")
-    return float(np.mean(losses)), seen, time.perf_counter() - started
+        total += loss.double()
+        seen, steps = seen + len(batch[0]), steps + 1
+        if not bar.disable and steps % POSTFIX_STEPS == 0:  # reading the loss waits for the GPU
+            bar.set_postfix(loss=f"{float(total) / steps:.4f}")
+    return float(total) / max(1, steps), seen, time.perf_counter() - started
 
 
 def _validate(training: _Training, config: RunConfig, dataset: ClipDataset,
@@ -427,7 +440,8 @@ def _validate(training: _Training, config: RunConfig, dataset: ClipDataset,
 def _checkpoint_epoch(run_dir: Path, training: _Training, state: _Progress, *, epoch: int,
                       improved: bool, finished: bool, config: RunConfig,
                       bands: dict[str, Band]) -> None:
-    """``best.pt`` when the epoch improved, then ``history.csv`` and ``last.pt``."""
+    """``best.pt`` when the epoch improved (every epoch when the run keeps its last
+    weights), then ``history.csv`` and ``last.pt``."""
     if improved:
         save_checkpoint(run_dir / "best.pt", model_file_state(
             training.evaluated, config, bands=bands, thresholds=None, epoch=epoch))
@@ -500,15 +514,18 @@ def train(config: RunConfig, run_dir: str | Path, *, index: ClipIndex | None = N
                               "seconds": time.perf_counter() - started,
                               "clips_per_s": seen / train_seconds})
         improved = score > state.best_score
-        if improved:
+        if settings.keep == "last":  # every epoch's weights replace the kept ones
+            state.best_score, state.best_epoch = score, epoch + 1
+        elif improved:
             state.best_score, state.best_epoch, state.waited = score, epoch + 1, 0
         else:
             state.waited += 1
         state.stopped_early = state.waited >= settings.patience and epoch + 1 < settings.epochs
         finished = state.stopped_early or epoch + 1 == settings.epochs
-        _checkpoint_epoch(run_dir, training, state, epoch=epoch, improved=improved,
-                          finished=finished, config=config, bands=bands)
-        _log_epoch(state.history[-1], improved)
+        _checkpoint_epoch(run_dir, training, state, epoch=epoch,
+                          improved=improved or settings.keep == "last", finished=finished,
+                          config=config, bands=bands)
+        _log_epoch(state.history[-1], improved and settings.keep == "best")
         if state.stopped_early:
             tqdm.write(f"early stop: no improvement for {settings.patience} epochs")
             break
