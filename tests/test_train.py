@@ -87,6 +87,19 @@ def test_keeping_the_last_weights_trains_the_whole_schedule(tree, tmp_path):
     assert result.best_score == pytest.approx(history["val_macro_ap"].iloc[-1])
 
 
+@pytest.mark.slow  # compiling takes most of a minute on two CPU cores
+def test_a_compiled_training_step_saves_weights_an_eager_model_loads(tree, tmp_path):
+    from whalelab.checkpoint import load_model
+
+    index = load_index(tree, seed=0, window_s=1.0)
+    result = train(_config(tree, epochs=1, compile=True), tmp_path / "run", index=index,
+                   progress=False)
+    assert np.isfinite(result.history["train_loss"]).all()
+    state = load_checkpoint(tmp_path / "run" / "last.pt")["model"]
+    assert not any(key.startswith("_orig_mod") for key in state)
+    assert load_model(tmp_path / "run").config.train.compile
+
+
 class _Interrupted(Exception):
     pass
 

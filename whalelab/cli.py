@@ -52,7 +52,7 @@ def _train(args: argparse.Namespace) -> None:
         clip_seconds=args.clip_seconds, n_mels=args.n_mels, fmin=args.fmin, fmax=args.fmax,
         htk=None if args.mel_scale is None else args.mel_scale == "htk",
         backbone=args.backbone, pretrained=args.pretrained, members=args.members,
-        keep=args.keep,
+        keep=args.keep, compile=args.compile,
         num_workers=args.workers, **_data_options(args))
     result = train(config, args.out, index=index, resume=args.resume)
     print(f"{args.out}: {result.summary(config.train.select_metric)}")
@@ -94,6 +94,9 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--keep", choices=("best", "last"),
                         help="weights to keep: the epoch best on validation, with early "
                              "stopping (default), or the last (field: the whole schedule)")
+    parser.add_argument("--compile", action="store_const", const=True,
+                        help="torch.compile the training steps (pays on a GPU over a long "
+                             "run; tens of seconds of compiling first)")
     parser.add_argument("--members", type=int,
                         help="networks trained from different seeds and averaged (default 1; "
                              "field 3): steadier on few clips, that many times the training")

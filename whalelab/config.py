@@ -171,6 +171,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     amp: bool = False
+    # torch.compile the training step's model: faster steps on a GPU after a compile of
+    # tens of seconds (which a short run does not earn back); validation stays eager
+    compile: bool = False
     num_workers: int = 0
     frame_loss_weight: float = 1.0
 
@@ -287,7 +290,7 @@ class DetectConfig:
 PARTS = {"features": FeatureConfig, "model": ModelConfig, "train": TrainConfig,
          "data": DataConfig, "detect": DetectConfig}
 #: settings that say where or how fast a run goes, not what it computes
-RUNTIME_SETTINGS = {("train", "device"), ("train", "num_workers")}
+RUNTIME_SETTINGS = {("train", "device"), ("train", "num_workers"), ("train", "compile")}
 
 
 def _part_of(name: str) -> str:

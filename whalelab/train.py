@@ -116,6 +116,8 @@ class _Training:
     averaged: torch.optim.swa_utils.AveragedModel | None
     loss_function: TrainingLoss
     drop_last: bool
+    #: what the training steps call: ``model``, or ``torch.compile(model)`` (same weights)
+    runner: torch.nn.Module
 
     @property
     def evaluated(self) -> torch.nn.Module:
@@ -370,7 +372,8 @@ def _build_training(config: RunConfig, train_index: ClipIndex, train_clips: int,
     pos_weight = class_weights(train_index).to(device) if settings.class_weights else None
     loss_function = TrainingLoss(frame_weight=settings.frame_loss_weight, pos_weight=pos_weight)
     return _Training(model=model, optimizer=optimizer, scheduler=scheduler, averaged=averaged,
-                     loss_function=loss_function, drop_last=drop_last)
+                     loss_function=loss_function, drop_last=drop_last,
+                     runner=torch.compile(model) if settings.compile else model)
 
 
 def _restore(training: _Training, state: dict[str, Any] | None, epochs: int,
@@ -415,7 +418,7 @@ def _train_epoch(training: _Training, config: RunConfig, dataset: ClipDataset,
     for batch in bar:
         if settings.mixup > 0:
             batch = _mixup(batch, settings.mixup)
-        loss = train_step(training.model, training.optimizer, training.loss_function, batch,
+        loss = train_step(training.runner, training.optimizer, training.loss_function, batch,
                           device=device, amp=settings.amp)
         training.scheduler.step()
         if training.averaged is not None:
