@@ -143,7 +143,11 @@ def test_learning_curves_draw_each_member_and_mark_each_best_epoch():
     curves = [line for line in loss_ax.lines if line.get_linestyle() != ":"]
     assert len(curves) == 4  # train and validation loss of each member
     np.testing.assert_allclose(curves[3].get_ydata(), [2, 1])
+    assert curves[0].get_linestyle() != curves[2].get_linestyle()  # members told apart
     marks = sorted(line.get_label() for line in loss_ax.lines if line.get_linestyle() == ":")
-    assert marks == ["best epoch 1, member 1", "best epoch 2, member 0"]
+    assert marks == ["kept epoch 1 (member 1)", "kept epoch 2 (member 0)"]
+    shared = plots.learning_curves(history, best_epoch={0: 2, 1: 2}).axes[0]
+    assert [line.get_label() for line in shared.lines if line.get_linestyle() == ":"] == \
+        ["kept epoch 2 (members 0, 1)"]
     with pytest.raises(Exception, match="member 1"):
         plots.learning_curves(history, best_epoch={0: 2, 1: 3})

@@ -37,8 +37,8 @@ def test_learning_curves_mark_the_best_epoch_on_every_axes():
     fig = plots.learning_curves(history(4), best_epoch=3)
     for ax in fig.axes:
         (mark,) = [line for line in ax.lines if line.get_linestyle() == ":"]
-        assert list(mark.get_xdata()) == [3, 3] and mark.get_label() == "best epoch 3"
-    assert "best epoch 3" in [text.get_text() for text in fig.axes[1].get_legend().get_texts()]
+        assert list(mark.get_xdata()) == [3, 3] and mark.get_label() == "kept epoch 3"
+    assert "kept epoch 3" in [text.get_text() for text in fig.axes[1].get_legend().get_texts()]
     unmarked = plots.learning_curves(history(4))
     assert not [line for ax in unmarked.axes for line in ax.lines if line.get_linestyle() == ":"]
 

@@ -85,6 +85,7 @@ def test_keeping_the_last_weights_trains_the_whole_schedule(tree, tmp_path):
     last, kept = (load_checkpoint(run / name)["model"] for name in ("last.pt", "best.pt"))
     assert all(torch.equal(tensor, kept[key]) for key, tensor in last.items())
     assert result.best_score == pytest.approx(history["val_macro_ap"].iloc[-1])
+    assert result.summary("macro_ap").startswith("last epoch 4 (macro_ap ")
 
 
 @pytest.mark.slow  # compiling takes most of a minute on two CPU cores

@@ -75,6 +75,7 @@ class TrainResult:
     best_score: float
     stopped_early: bool
     members: tuple["TrainResult", ...] = ()
+    keep: str = "best"  # TrainConfig.keep: the best epoch on validation, or the last
 
     @property
     def best_epochs(self) -> int | dict[int, int] | None:
@@ -84,13 +85,14 @@ class TrainResult:
         return self.best_epoch
 
     def summary(self, metric: str) -> str:
-        """One line on the kept weights, e.g. ``best epoch 12 (macro_ap 0.9312)``."""
+        """One line on the kept weights, e.g. ``best epoch 12 (macro_ap 0.9312)``, ``last
+        epoch 40 (...)`` or ``ensemble of 3 (best epochs 12, 9, 17), validation ...``."""
         score = f"{metric} {self.best_score:.4f}"
         if self.members:
             epochs = ", ".join(str(result.best_epoch) for result in self.members)
-            return (f"ensemble of {len(self.members)} (best epochs {epochs}), validation "
-                    f"{score}")
-        return f"best epoch {self.best_epoch} ({score})" + \
+            return (f"ensemble of {len(self.members)} ({self.members[0].keep} epochs "
+                    f"{epochs}), validation {score}")
+        return f"{self.keep} epoch {self.best_epoch} ({score})" + \
             (", stopped early" if self.stopped_early else "")
 
 
@@ -488,7 +490,7 @@ def train(config: RunConfig, run_dir: str | Path, *, index: ClipIndex | None = N
     saved = _open_run(run_dir, resume)
     if saved is not None and saved["finished"] and (run_dir / "thresholds.json").exists():
         return _result(run_dir, saved["history"], saved["best_epoch"], saved["best_score"],
-                       saved["stopped_early"])
+                       saved["stopped_early"], keep=config.train.keep)
     run_dir.mkdir(parents=True, exist_ok=True)
     index = prepare_splits(config, run_dir, index)
     config.save(run_dir / "config.json")
@@ -535,7 +537,7 @@ def train(config: RunConfig, run_dir: str | Path, *, index: ClipIndex | None = N
     if state.next_epoch < settings.epochs or not (run_dir / "thresholds.json").exists():
         _write_thresholds(run_dir, config, dataset["val"], device, bands, progress)
     return _result(run_dir, state.history, state.best_epoch, state.best_score,
-                   state.stopped_early)
+                   state.stopped_early, keep=settings.keep)
 
 
 def member_config(config: RunConfig, member: int) -> RunConfig:
@@ -602,7 +604,7 @@ def _train_ensemble(config: RunConfig, run_dir: Path, *, index: ClipIndex | None
                    figures["val_macro_f1"], figures["val_loss"])
     return TrainResult(run_dir=run_dir, history=history, best_epoch=None, best_score=score,
                        stopped_early=any(result.stopped_early for result in results),
-                       members=tuple(results))
+                       members=tuple(results), keep=config.train.keep)
 
 
 def _write_thresholds(run_dir: Path, config: RunConfig, val_set: ClipDataset,
@@ -632,6 +634,6 @@ def _write_thresholds(run_dir: Path, config: RunConfig, val_set: ClipDataset,
 
 
 def _result(run_dir: Path, history: list[dict], best_epoch: int, best_score: float,
-            stopped_early: bool) -> TrainResult:
+            stopped_early: bool, *, keep: str) -> TrainResult:
     return TrainResult(run_dir=run_dir, history=pd.DataFrame(history), best_epoch=best_epoch,
-                       best_score=best_score, stopped_early=stopped_early)
+                       best_score=best_score, stopped_early=stopped_early, keep=keep)

@@ -8,7 +8,7 @@ Examples
 ...                         "lr": [1e-3, 5e-4]})
 >>> fig = learning_curves(history, best_epoch=2)
 >>> [ax.get_title() for ax in fig.axes], fig.axes[1].lines[-1].get_label()
-(['loss', 'validation', 'learning rate at epoch end'], 'best epoch 2')
+(['loss', 'validation', 'learning rate at epoch end'], 'kept epoch 2')
 """
 
 from __future__ import annotations
@@ -40,9 +40,10 @@ def learning_curves(history: pd.DataFrame, *,
         curves (solid, dashed, dash-dotted ..., one colour per quantity).
     best_epoch : int, dict or None
         The epoch training kept as ``best.pt`` (``TrainResult.best_epochs``: chosen by the
-        run's ``TrainConfig.select_metric``, the largest validation mAP by default), drawn
-        as a dotted vertical line on every axes; for an ensemble ``{member: epoch}``;
-        None draws none.
+        run's ``TrainConfig.select_metric``, the largest validation mAP by default, or the
+        last with ``keep="last"``), drawn as a dotted vertical line on every axes, labelled
+        ``kept epoch N``; for an ensemble ``{member: epoch}``, one line per epoch naming
+        its members; None draws none.
 
     Returns
     -------
@@ -68,25 +69,32 @@ def learning_curves(history: pd.DataFrame, *,
     fig = new_figure(12, 3.4)
     loss_ax, score_ax, lr_ax = fig.subplots(1, 3)
     for (member, run), style in zip(runs.items(), MEMBER_STYLES * len(runs)):
-        suffix = "" if member is None else f", member {member}"
+        first = member == next(iter(runs))  # quantities are named once; members by style
         epoch = run["epoch"]
-        loss_ax.plot(epoch, run["train_loss"], style, color="tab:blue", label="train" + suffix)
+        loss_ax.plot(epoch, run["train_loss"], style, color="tab:blue",
+                     label="train" if first else None)
         loss_ax.plot(epoch, run["val_loss"], style, color="tab:orange",
-                     label="validation" + suffix)
+                     label="validation" if first else None)
         score_ax.plot(epoch, run["val_macro_ap"], style, color="tab:blue",
-                      label="macro AP (mAP)" + suffix)
+                      label="macro AP (mAP)" if first else None)
         score_ax.plot(epoch, run["val_macro_f1"], style, color="tab:orange",
-                      label="macro F1 at 0.5" + suffix)
-        lr_ax.plot(epoch, run["lr"], style, color="tab:gray")
+                      label="macro F1 at 0.5" if first else None)
+        lr_ax.plot(epoch, run["lr"], style, color="tab:gray",
+                   label=None if member is None else f"member {member}")
     loss_ax.set(xlabel="epoch", ylabel="binary cross-entropy", title="loss")
     score_ax.set(xlabel="epoch", ylabel="score", ylim=(0, 1.02), title="validation")
     lr_ax.set(xlabel="epoch", ylabel="learning rate", title="learning rate at epoch end")
+    by_epoch: dict[int, list] = {}  # one mark per epoch, naming the members that kept it
+    for member, epoch in marks.items():
+        by_epoch.setdefault(epoch, []).append(member)
     for ax in (loss_ax, score_ax, lr_ax):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        for member, epoch in marks.items():
+        for epoch, members in by_epoch.items():
+            named = [member for member in members if member is not None]
             ax.axvline(epoch, color="black", linestyle=":", linewidth=1.2,
-                       label=f"best epoch {epoch}" + ("" if member is None
-                                                      else f", member {member}"))
-    for ax in (loss_ax, score_ax):
+                       label=f"kept epoch {epoch}" + (
+                           f" (member{'s' if len(named) > 1 else ''} "
+                           f"{', '.join(map(str, named))})" if named else ""))
+    for ax in (loss_ax, score_ax) + ((lr_ax,) if len(runs) > 1 else ()):
         ax.legend(fontsize="small")
     return fig
