@@ -66,9 +66,10 @@ class ExportResult:
 
     def summary(self) -> str:
         worst = max(self.max_abs_difference.values())
+        each = ", ".join(f"{name} {value:.1e}"
+                         for name, value in self.max_abs_difference.items())
         return (f"{self.path}: ONNX export checked against PyTorch on a batch of "
-                f"{PARITY_CLIPS} clips, largest absolute difference {worst:.1e} "
-                f"({', '.join(f'{name} {value:.1e}' for name, value in self.max_abs_difference.items())}); "
+                f"{PARITY_CLIPS} clips, largest absolute difference {worst:.1e} ({each}); "
                 f"{self.seconds:.0f} s")
 
 

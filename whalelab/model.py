@@ -348,8 +348,8 @@ class WhaleEnsemble(nn.Module):
     ...                     n_mels=32, fmin=10, fmax=4000, backbone="tiny") for _ in range(2)]
     >>> ensemble = WhaleEnsemble(members).eval()
     >>> waveform = torch.randn(1, 16000)
-    >>> mean = (members[0](waveform)["clipwise_output"] + members[1](waveform)["clipwise_output"]) / 2
-    >>> torch.allclose(ensemble(waveform)["clipwise_output"], mean)
+    >>> alone = [member(waveform)["clipwise_output"] for member in members]
+    >>> torch.allclose(ensemble(waveform)["clipwise_output"], (alone[0] + alone[1]) / 2)
     True
     """
 
