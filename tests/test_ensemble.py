@@ -118,7 +118,16 @@ def test_an_ensemble_killed_in_its_second_member_resumes_to_the_same_weights(
         assert torch.equal(tensor, cut[key]), key
 
     monkeypatch.setattr(train_module, "DataLoader", None)  # a finished ensemble trains nothing
+    before = (tmp_path / "cut" / "best.pt").stat().st_mtime_ns
     assert train(_config(tree), tmp_path / "cut", resume=True, progress=False).members
+    assert (tmp_path / "cut" / "best.pt").stat().st_mtime_ns == before  # nor rewrites it
+
+
+def test_an_ensemble_refuses_a_folder_holding_a_single_run(tree, tmp_path):
+    index = load_index(tree, seed=3, window_s=1.0)
+    train(_config(tree, members=1, epochs=1), tmp_path / "run", index=index, progress=False)
+    with pytest.raises(CheckpointError, match="--resume"):
+        train(_config(tree), tmp_path / "run", index=index, progress=False)
 
 
 def test_the_cli_trains_an_ensemble_that_evaluates_and_predicts(tree, tmp_path, capsys):

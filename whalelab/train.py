@@ -432,14 +432,15 @@ def _train_epoch(training: _Training, config: RunConfig, dataset: ClipDataset,
     return float(total) / max(1, steps), seen, time.perf_counter() - started
 
 
-def _validate(training: _Training, config: RunConfig, dataset: ClipDataset,
-              device: torch.device, progress: bool | None) -> dict[str, float]:
-    """Validation loss, mAP and F1 of the evaluated weights."""
+def _validate(model: torch.nn.Module, loss_function: TrainingLoss, config: RunConfig,
+              dataset: ClipDataset, device: torch.device,
+              progress: bool | None) -> dict[str, float]:
+    """Validation loss, mAP and F1 of ``model``."""
     predicted = predict_dataset(
-        training.evaluated, dataset, device=device, batch_size=config.train.batch_size,
+        model, dataset, device=device, batch_size=config.train.batch_size,
         amp=config.train.amp, progress=progress, desc="validate",
         outputs=("clipwise_output", "framewise_logit"))
-    return _validation_figures(predicted, training.loss_function)
+    return _validation_figures(predicted, loss_function)
 
 
 def _checkpoint_epoch(run_dir: Path, training: _Training, state: _Progress, *, epoch: int,
@@ -511,7 +512,8 @@ def train(config: RunConfig, run_dir: str | Path, *, index: ClipIndex | None = N
         started = time.perf_counter()
         train_loss, seen, train_seconds = _train_epoch(training, config, dataset["train"],
                                                        train_index, epoch, device, progress)
-        figures = _validate(training, config, dataset["val"], device, progress)
+        figures = _validate(training.evaluated, training.loss_function, config,
+                            dataset["val"], device, progress)
         score = _score(settings.select_metric, figures["val_macro_ap"], figures["val_macro_f1"],
                        figures["val_loss"])
         state.history.append({"epoch": epoch + 1, "train_loss": train_loss, **figures,
@@ -562,9 +564,10 @@ def _train_ensemble(config: RunConfig, run_dir: Path, *, index: ClipIndex | None
     """Train each member as a run of its own in ``run_dir/members/<k>`` (same splits,
     its own seed: :func:`member_config`), one after another, each resumable; then
     ``best.pt`` holds their :class:`~whalelab.model.WhaleEnsemble`, with thresholds
-    chosen on validation for the ensemble, and ``history.csv`` every member's epochs."""
+    chosen on validation for the ensemble (put together once: resuming a finished
+    ensemble leaves ``best.pt`` as it is), and ``history.csv`` every member's epochs."""
     members_dir = run_dir / "members"
-    if members_dir.exists() and not resume:
+    if (members_dir.exists() or (run_dir / "last.pt").exists()) and not resume:
         raise CheckpointError(f"{run_dir} already holds a run; pass --resume to continue it "
                               f"or choose another output folder")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -583,23 +586,21 @@ def _train_ensemble(config: RunConfig, run_dir: Path, *, index: ClipIndex | None
                          for member, result in enumerate(results)], ignore_index=True)
     atomic_write(run_dir / "history.csv", lambda temporary: history.to_csv(temporary,
                                                                            index=False))
-    _, bands = read_classes(members_dir / "0")
-    write_classes(run_dir, config.classes, bands)
-    device = resolve_device(config.train.device)
-    ensemble = WhaleEnsemble([load_model(members_dir / str(member)).model
-                              for member in range(count)]).to(device)
-    save_checkpoint(run_dir / "best.pt", model_file_state(ensemble, config, bands=bands,
-                                                          thresholds=None, epoch=-1))
-    features = config.features
+    device, features = resolve_device(config.train.device), config.features
     val_set = ClipDataset(index.subset("val"), sample_rate=features.sample_rate,
                           clip_seconds=features.clip_seconds, hop_length=features.hop_length)
     val_set.preload(progress=progress)
-    _write_thresholds(run_dir, config, val_set, device, bands, progress)
-    training_loss = TrainingLoss(frame_weight=config.train.frame_loss_weight)
-    figures = _validation_figures(predict_dataset(
-        ensemble, val_set, device=device, batch_size=config.train.batch_size,
-        amp=config.train.amp, progress=progress, desc="validate",
-        outputs=("clipwise_output", "framewise_logit")), training_loss)
+    if not (run_dir / "thresholds.json").exists():  # written last when it is put together
+        _, bands = read_classes(members_dir / "0")
+        write_classes(run_dir, config.classes, bands)
+        ensemble = WhaleEnsemble([load_model(members_dir / str(member)).model
+                                  for member in range(count)])
+        save_checkpoint(run_dir / "best.pt", model_file_state(ensemble, config, bands=bands,
+                                                              thresholds=None, epoch=-1))
+        _write_thresholds(run_dir, config, val_set, device, bands, progress)
+    figures = _validate(load_model(run_dir, device=device).model,
+                        TrainingLoss(frame_weight=config.train.frame_loss_weight), config,
+                        val_set, device, progress)
     score = _score(config.train.select_metric, figures["val_macro_ap"],
                    figures["val_macro_f1"], figures["val_loss"])
     return TrainResult(run_dir=run_dir, history=history, best_epoch=None, best_score=score,
