@@ -12,7 +12,7 @@ from whalelab.audio import write_audio
 from whalelab.config import RunConfig
 from whalelab.data import (BACKGROUND, Clip, ClipCache, ClipDataset, ClipIndex, balanced_sampler,
                            class_weights, frame_targets, load_index, parse_labels,
-                           split_by_recording)
+                           rotate_validation, split_by_recording)
 from whalelab.data import dataset as dataset_module
 from whalelab.errors import DataError, WhaleLabError
 from whalelab.features import logmel_pipeline
@@ -81,6 +81,41 @@ def test_recordings_never_fall_on_both_sides_of_a_split():
     assert all(len(s) == 1 for s in sides.values())
     for label in "abc":  # stratified: every class on every side
         assert {c.split for c in split if c.labels == (label,)} == {"train", "val", "test"}
+
+
+def _recordings(clips: list[Clip], split: str) -> set[str]:
+    return {clip.recording for clip in clips if clip.split == split}
+
+
+def test_rotated_validation_folds_are_disjoint_and_every_member_trains_on_each_class():
+    clips = [Clip(f"{label}{r}_{i}.wav", labels=(label,), recording=f"{label}{r}")
+             for label in "abc" for r in range(10) for i in range(2)]
+    split = split_by_recording(clips, seed=1, val_fraction=0.2, test_fraction=0.2)
+    folds = [rotate_validation(split, fold=k, seed=5) for k in range(4)]
+    assert folds[0] == split
+    held = [_recordings(fold, "val") for fold in folds]
+    assert all(len(recordings) == len(held[0]) == 6 for recordings in held)  # 2 a class
+    assert all(held[j].isdisjoint(held[k]) for j in range(4) for k in range(j + 1, 4))
+    for fold, recordings in zip(folds, held, strict=True):
+        assert _recordings(fold, "test") == _recordings(split, "test")  # never moves
+        assert _recordings(fold, "train").isdisjoint(recordings)
+        assert _recordings(fold, "train") | recordings == \
+            _recordings(split, "train") | _recordings(split, "val")
+        for label in "abc":
+            assert {c.split for c in fold if c.labels == (label,)} == {"train", "val", "test"}
+    assert rotate_validation(split, fold=2, seed=5) == folds[2]  # the seed decides
+    assert _recordings(rotate_validation(split, fold=1, seed=6), "val") != held[1]
+
+
+def test_a_label_with_too_few_training_recordings_keeps_its_validation():
+    clips = [Clip(f"{label}{r}.wav", labels=(label,), recording=f"{label}{r}",
+                  split="val" if r == 0 else "train")
+             for label, count in (("a", 3), ("b", 8)) for r in range(count)]
+    rotated = rotate_validation(clips, fold=3, seed=0)  # "a" has 2 training recordings
+    assert _recordings(rotated, "val") & {"a0", "a1", "a2"} == {"a0"}
+    assert "b0" not in _recordings(rotated, "val") and len(_recordings(rotated, "val")) == 2
+    with pytest.raises(DataError, match="fold"):
+        rotate_validation(clips, fold=-1, seed=0)
 
 
 @pytest.mark.parametrize("make_problem, message", [

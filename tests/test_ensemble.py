@@ -14,9 +14,10 @@ import torch
 from whalelab import plots
 from whalelab import train as train_module
 from whalelab.checkpoint import load_checkpoint, load_model
+from whalelab.clip_metrics import choose_thresholds
 from whalelab.cli import main
 from whalelab.config import RunConfig
-from whalelab.data import ClipDataset, load_index
+from whalelab.data import ClipDataset, ClipIndex, load_index
 from whalelab.errors import CheckpointError
 from whalelab.inference import predict_dataset
 from whalelab.model import WhaleEnsemble, WhaleSED
@@ -123,6 +124,33 @@ def test_an_ensemble_killed_in_its_second_member_resumes_to_the_same_weights(
     assert (tmp_path / "cut" / "best.pt").stat().st_mtime_ns == before  # nor rewrites it
 
 
+def test_rotated_members_validate_on_folds_of_their_own_that_choose_the_thresholds(
+        tree, tmp_path):
+    index = load_index(tree, seed=3, window_s=1.0)
+    run = tmp_path / "run"
+    train(_config(tree, members=3, epochs=1, member_validation="rotate"), run, index=index,
+          progress=False)
+    splits = [ClipIndex.load_csv(run / "members" / str(k) / "splits.csv") for k in range(3)]
+    assert splits[0].clips == ClipIndex.load_csv(run / "splits.csv").clips
+    held = [{clip.path for clip in split.subset("val").clips} for split in splits]
+    assert held[0].isdisjoint(held[1]) and held[1].isdisjoint(held[2]) \
+        and held[0].isdisjoint(held[2])
+    assert all({clip.path for clip in split.subset("test").clips} ==
+               {clip.path for clip in index.subset("test").clips} for split in splits)
+
+    members = [load_model(run / "members" / str(k)) for k in range(3)]
+    folds = [predict_dataset(member.model, ClipDataset(split.subset("val"), sample_rate=8000,
+                                                       clip_seconds=1.0),
+                             device=torch.device("cpu"))
+             for member, split in zip(members, splits, strict=True)]
+    expected = choose_thresholds(np.concatenate([f["clipwise_output"] for f in folds]),
+                                 np.concatenate([f["targets"] for f in folds]),
+                                 classes=["high", "low"])
+    assert not np.allclose(expected, 0.5)  # three positives a class: chosen, not the default
+    chosen = json.loads((run / "thresholds.json").read_text())
+    np.testing.assert_allclose([chosen["high"], chosen["low"]], expected, atol=1e-6)
+
+
 def test_an_ensemble_refuses_a_folder_holding_a_single_run(tree, tmp_path):
     index = load_index(tree, seed=3, window_s=1.0)
     train(_config(tree, members=1, epochs=1), tmp_path / "run", index=index, progress=False)
@@ -134,9 +162,13 @@ def test_the_cli_trains_an_ensemble_that_evaluates_and_predicts(tree, tmp_path, 
     run = tmp_path / "run"
     assert main(["train", "--data", str(tree), "--out", str(run), "--profile", "smoke",
                  "--device", "cpu", "--clip-seconds", "1", "--epochs", "1", "--backbone",
-                 "tiny", "--members", "2"]) == 0
+                 "tiny", "--members", "2", "--member-validation", "rotate"]) == 0
     assert "ensemble of 2" in capsys.readouterr().out
-    assert json.loads((run / "config.json").read_text())["model"]["members"] == 2
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["model"]["members"] == 2 and saved["train"]["member_validation"] == "rotate"
+    folds = [pd.read_csv(run / "members" / str(k) / "splits.csv", comment="#") for k in (0, 1)]
+    assert set(folds[0].path[folds[0].split == "val"]).isdisjoint(
+        folds[1].path[folds[1].split == "val"])
     files = sorted(str(p) for p in (tree / "low").iterdir())[:2]
     assert main(["predict", str(run), *files, "--out", str(tmp_path / "p.csv")]) == 0
     assert pd.read_csv(tmp_path / "p.csv")["file"].tolist() == files

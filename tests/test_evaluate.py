@@ -10,7 +10,7 @@ import pytest
 import soundfile
 
 from whalelab.cli import main
-from whalelab.evaluate import evaluate_run, held_out_split
+from whalelab.evaluate import evaluate_run, held_out_caveat, held_out_split
 from whalelab.errors import DataError
 
 CLASSES = {"upcall": (300.0, 900.0), "downsweep": (1500.0, 600.0)}
@@ -105,7 +105,12 @@ def test_a_run_without_a_test_split_says_where_to_score_and_notebooks_use_val(tm
     splits = pd.read_csv(run / "splits.csv", comment="#")
     assert set(splits["split"]) == {"train", "val"}
     assert held_out_split(run) == "val"
+    assert "the best epoch and the thresholds were chosen on them" in held_out_caveat(run)
     with pytest.raises(DataError, match="keeps no test split.*--data"):
         evaluate_run(run, device="cpu", progress=False)
     assert evaluate_run(run, split="val", device="cpu", progress=False,
                         baseline=False)["clips"] == int((splits["split"] == "val").sum())
+    config = json.loads((run / "config.json").read_text())  # as a rotated ensemble's says
+    config["model"]["members"], config["train"]["member_validation"] = 3, "rotate"
+    (run / "config.json").write_text(json.dumps(config))
+    assert "2 of the 3 networks of the ensemble trained on them" in held_out_caveat(run)

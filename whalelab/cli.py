@@ -52,7 +52,7 @@ def _train(args: argparse.Namespace) -> None:
         clip_seconds=args.clip_seconds, n_mels=args.n_mels, fmin=args.fmin, fmax=args.fmax,
         htk=None if args.mel_scale is None else args.mel_scale == "htk",
         backbone=args.backbone, pretrained=args.pretrained, members=args.members,
-        keep=args.keep, compile=args.compile,
+        keep=args.keep, member_validation=args.member_validation, compile=args.compile,
         num_workers=args.workers, **_data_options(args))
     result = train(config, args.out, index=index, resume=args.resume)
     print(f"{args.out}: {result.summary(config.train.select_metric)}")
@@ -100,6 +100,10 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--members", type=int,
                         help="networks trained from different seeds and averaged (default 1; "
                              "field 3): steadier on few clips, that many times the training")
+    parser.add_argument("--member-validation", choices=("shared", "rotate"),
+                        help="where the members validate: all on the run's val split "
+                             "(default), or each on its own fold of the training recordings, "
+                             "so that together they learn from every clip (field)")
     parser.add_argument("--workers", type=int, help="DataLoader worker processes")
     parser.add_argument("--on-error", choices=("raise", "skip"), default="raise",
                         help="skip unreadable files with a warning instead of stopping")

@@ -167,6 +167,11 @@ class TrainConfig:
     # early stopping after patience epochs without gain), or the last epoch's, at the end
     # of the cosine decay (no early stopping): steadier when validation is a few dozen clips
     keep: str = "best"
+    # where an ensemble's members validate: all on the run's val split (shared), or each on
+    # its own fold of the training recordings (rotate, :func:`whalelab.data.rotate_validation`),
+    # so that together they learn from every clip; thresholds are then chosen on each
+    # member's predictions for its own fold
+    member_validation: str = "shared"
     class_weights: bool = False
     seed: int = 0
     device: str = "auto"
@@ -197,6 +202,9 @@ class TrainConfig:
                               f"{self.frame_loss_weight}")
         if self.keep not in ("best", "last"):
             raise ConfigError(f"keep must be best or last, not {self.keep!r}")
+        if self.member_validation not in ("shared", "rotate"):
+            raise ConfigError(f"member_validation must be shared or rotate, not "
+                              f"{self.member_validation!r}")
         if self.select_metric not in ("macro_ap", "macro_f1", "val_loss"):
             raise ConfigError(f"select_metric must be macro_ap, macro_f1 or val_loss, "
                               f"not {self.select_metric!r}")

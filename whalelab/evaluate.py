@@ -72,6 +72,25 @@ def held_out_split(run_dir: str | Path) -> str:
     return "test" if splits.subset("test").clips else "val"
 
 
+def held_out_caveat(run_dir: str | Path) -> str:
+    """What a notebook says before it shows the run's val clips in place of a test split:
+    why those figures are optimistic for this run ("" for a run that keeps a test split)."""
+    if held_out_split(run_dir) == "test":
+        return ""
+    config = RunConfig.load(Path(run_dir) / "config.json")
+    train, members = config.train, config.model.members
+    if members > 1 and train.member_validation == "rotate":
+        why = (f"{members - 1} of the {members} networks of the ensemble trained on them (each "
+               f"validated on a fold of its own)")
+    elif train.keep == "last":
+        why = "the thresholds were chosen on them"
+    else:
+        why = "the best epoch and the thresholds were chosen on them"
+    return (f"This run keeps no test split of its data (test_fraction 0): its validation "
+            f"clips are shown instead, and {why}, so these figures are optimistic. Score "
+            f"held-out recordings with `whalelab evaluate RUN --data`.")
+
+
 def evaluate_run(run_dir: str | Path, *, data: str | None = None, split: str | None = None,
                  out: str | Path | None = None, device: str = "auto", baseline: bool = True,
                  progress: bool | None = None) -> dict[str, Any]:

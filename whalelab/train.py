@@ -37,7 +37,7 @@ from whalelab.clip_metrics import choose_thresholds
 from whalelab.config import (DataConfig, FeatureConfig, RunConfig, TrainConfig,
                              profile_values)
 from whalelab.data import (BACKGROUND, ClipCache, ClipDataset, ClipIndex, balanced_sampler,
-                           class_weights, read_data)
+                           class_weights, read_data, rotate_validation)
 from whalelab.errors import CheckpointError, ConfigError, DataError
 from whalelab.inference import predict_dataset
 from whalelab.losses import TrainingLoss
@@ -537,7 +537,8 @@ def train(config: RunConfig, run_dir: str | Path, *, index: ClipIndex | None = N
             tqdm.write(f"early stop: no improvement for {settings.patience} epochs")
             break
     if state.next_epoch < settings.epochs or not (run_dir / "thresholds.json").exists():
-        _write_thresholds(run_dir, config, dataset["val"], device, bands, progress)
+        _write_thresholds(run_dir, config, bands, validation_folds(config, index), device,
+                          progress)
     return _result(run_dir, state.history, state.best_epoch, state.best_score,
                    state.stopped_early, keep=settings.keep)
 
@@ -561,11 +562,12 @@ def member_config(config: RunConfig, member: int) -> RunConfig:
 
 def _train_ensemble(config: RunConfig, run_dir: Path, *, index: ClipIndex | None,
                     resume: bool, progress: bool | None) -> TrainResult:
-    """Train each member as a run of its own in ``run_dir/members/<k>`` (same splits,
-    its own seed: :func:`member_config`), one after another, each resumable; then
-    ``best.pt`` holds their :class:`~whalelab.model.WhaleEnsemble`, with thresholds
-    chosen on validation for the ensemble (put together once: resuming a finished
-    ensemble leaves ``best.pt`` as it is), and ``history.csv`` every member's epochs."""
+    """Train each member as a run of its own in ``run_dir/members/<k>`` (its own seed,
+    :func:`member_config`; the run's splits or, rotated, its own validation fold,
+    :func:`member_splits`), one after another, each resumable; then ``best.pt`` holds
+    their :class:`~whalelab.model.WhaleEnsemble`, with thresholds chosen on validation
+    (:func:`validation_folds`; put together once: resuming a finished ensemble leaves
+    ``best.pt`` as it is), and ``history.csv`` every member's epochs."""
     members_dir = run_dir / "members"
     if (members_dir.exists() or (run_dir / "last.pt").exists()) and not resume:
         raise CheckpointError(f"{run_dir} already holds a run; pass --resume to continue it "
@@ -578,18 +580,16 @@ def _train_ensemble(config: RunConfig, run_dir: Path, *, index: ClipIndex | None
     for member in range(count):
         tqdm.write(f"member {member + 1}/{count} of the ensemble")
         with warnings.catch_warnings():
-            if member > 0:  # the same clips and splits: the first member's warnings again
+            if member > 0:  # the same clips: the first member's warnings again
                 warnings.simplefilter("ignore")
             results.append(train(member_config(config, member), members_dir / str(member),
-                                 index=index, resume=resume, progress=progress))
+                                 index=member_splits(config, index, member), resume=resume,
+                                 progress=progress))
     history = pd.concat([result.history.assign(member=member)
                          for member, result in enumerate(results)], ignore_index=True)
     atomic_write(run_dir / "history.csv", lambda temporary: history.to_csv(temporary,
                                                                            index=False))
-    device, features = resolve_device(config.train.device), config.features
-    val_set = ClipDataset(index.subset("val"), sample_rate=features.sample_rate,
-                          clip_seconds=features.clip_seconds, hop_length=features.hop_length)
-    val_set.preload(progress=progress)
+    device, folds = resolve_device(config.train.device), validation_folds(config, index)
     if not (run_dir / "thresholds.json").exists():  # written last when it is put together
         _, bands = read_classes(members_dir / "0")
         write_classes(run_dir, config.classes, bands)
@@ -597,10 +597,11 @@ def _train_ensemble(config: RunConfig, run_dir: Path, *, index: ClipIndex | None
                                   for member in range(count)])
         save_checkpoint(run_dir / "best.pt", model_file_state(ensemble, config, bands=bands,
                                                               thresholds=None, epoch=-1))
-        _write_thresholds(run_dir, config, val_set, device, bands, progress)
-    figures = _validate(load_model(run_dir, device=device).model,
-                        TrainingLoss(frame_weight=config.train.frame_loss_weight), config,
-                        val_set, device, progress)
+        _write_thresholds(run_dir, config, bands, folds, device, progress)
+    predicted = _validation_predictions(load_model(run_dir, device=device).model, folds,
+                                        config, device, progress)
+    figures = _validation_figures(predicted,
+                                  TrainingLoss(frame_weight=config.train.frame_loss_weight))
     score = _score(config.train.select_metric, figures["val_macro_ap"],
                    figures["val_macro_f1"], figures["val_loss"])
     return TrainResult(run_dir=run_dir, history=history, best_epoch=None, best_score=score,
@@ -608,11 +609,52 @@ def _train_ensemble(config: RunConfig, run_dir: Path, *, index: ClipIndex | None
                        members=tuple(results), keep=config.train.keep)
 
 
-def _write_thresholds(run_dir: Path, config: RunConfig, val_set: ClipDataset,
-                      device: torch.device, bands: dict[str, Band],
+def member_splits(config: RunConfig, index: ClipIndex, member: int) -> ClipIndex:
+    """The clips and splits member ``member`` of an ensemble trains and validates on: the
+    run's own (``member_validation`` ``shared``), or validation fold ``member``
+    (``rotate``: :func:`whalelab.data.rotate_validation`, shuffled by the run's seed)."""
+    if config.train.member_validation == "shared":
+        return index
+    return dataclasses.replace(index, clips=rotate_validation(
+        index.clips, fold=member, seed=config.train.seed))
+
+
+def validation_folds(config: RunConfig, index: ClipIndex) -> list[ClipIndex]:
+    """The clips a trained model is validated on, one set per network that predicts
+    them: the run's val split, or for rotated members each member's own fold, which
+    that member never trained on (the others did, so the ensemble is not asked)."""
+    if config.model.members > 1 and config.train.member_validation == "rotate":
+        return [member_splits(config, index, member).subset("val")
+                for member in range(config.model.members)]
+    return [index.subset("val")]
+
+
+def _validation_predictions(model: torch.nn.Module, folds: list[ClipIndex],
+                            config: RunConfig, device: torch.device,
+                            progress: bool | None) -> dict[str, np.ndarray]:
+    """:func:`~whalelab.inference.predict_dataset` of the clips of :func:`validation_folds`
+    (``clipwise_output``, ``framewise_logit``, ``targets``...), every fold in one set:
+    one fold by the model, or fold ``k`` by member ``k`` of the ensemble."""
+    networks = model.members if len(folds) > 1 else [model]
+    features, parts = config.features, []
+    for network, fold in zip(networks, folds, strict=True):
+        dataset = ClipDataset(fold, sample_rate=features.sample_rate,
+                              clip_seconds=features.clip_seconds,
+                              hop_length=features.hop_length)
+        parts.append(predict_dataset(network, dataset, device=device,
+                                     batch_size=config.train.batch_size,
+                                     amp=config.train.amp, progress=progress,
+                                     desc="validate",
+                                     outputs=("clipwise_output", "framewise_logit")))
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
+def _write_thresholds(run_dir: Path, config: RunConfig, bands: dict[str, Band],
+                      folds: list[ClipIndex], device: torch.device,
                       progress: bool | None) -> None:
-    """Per-class decision thresholds of the best model, chosen on validation, written to
-    ``thresholds.json`` and into ``best.pt``, which then describes itself completely.
+    """Per-class decision thresholds of the best model, chosen on the validation
+    predictions of :func:`_validation_predictions`, written to ``thresholds.json`` and
+    into ``best.pt``, which then describes itself completely.
 
     Validation without call-free clips is a closed set: every clip holds a class, so the
     decision is the top class (thresholds 0); a threshold could only turn a right top
@@ -622,10 +664,8 @@ def _write_thresholds(run_dir: Path, config: RunConfig, val_set: ClipDataset,
     model = build_model(config).to(device)
     model.load_state_dict(best["model"])
     chosen = np.zeros(len(config.classes))
-    if not all(clip.labels for clip in val_set.index.clips):  # call-free clips: not closed
-        predicted = predict_dataset(model, val_set, device=device,
-                                    batch_size=config.train.batch_size, amp=config.train.amp,
-                                    progress=progress, desc="thresholds")
+    if not all(clip.labels for fold in folds for clip in fold.clips):  # not a closed set
+        predicted = _validation_predictions(model, folds, config, device, progress)
         chosen = choose_thresholds(predicted["clipwise_output"], predicted["targets"],
                                    classes=config.classes)
     thresholds = dict(zip(config.classes, map(float, chosen), strict=True))

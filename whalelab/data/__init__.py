@@ -22,7 +22,7 @@ One job per module, each building only on the ones before it:
 
 - :mod:`whalelab.data.clips`: :class:`Clip` (with its call spans where known),
   :class:`ClipIndex` (targets, counts, its ``splits.csv``), label parsing;
-- :mod:`whalelab.data.splits`: :func:`split_by_recording`;
+- :mod:`whalelab.data.splits`: :func:`split_by_recording`, :func:`rotate_validation`;
 - :mod:`whalelab.data.layouts`: :func:`load_index`, which reads the three layouts, and
   :func:`raven_pairs`;
 - :mod:`whalelab.data.dataset`: :class:`ClipDataset` (decoding, crop and pad, frame
@@ -34,7 +34,7 @@ from whalelab.data.clips import BACKGROUND, SPLITS, Clip, ClipIndex, parse_label
 from whalelab.data.dataset import (ClipCache, ClipDataset, balanced_sampler, class_weights,
                                    frame_targets)
 from whalelab.data.layouts import load_index, raven_pairs, read_data
-from whalelab.data.splits import split_by_recording
+from whalelab.data.splits import rotate_validation, split_by_recording
 
 __all__ = [
     "BACKGROUND",
@@ -50,5 +50,6 @@ __all__ = [
     "parse_labels",
     "raven_pairs",
     "read_data",
+    "rotate_validation",
     "split_by_recording",
 ]
