@@ -18,6 +18,7 @@ from whalelab.clip_metrics import choose_thresholds
 from whalelab.cli import main
 from whalelab.config import RunConfig
 from whalelab.data import ClipDataset, ClipIndex, load_index
+from whalelab.data import dataset as dataset_module
 from whalelab.errors import CheckpointError
 from whalelab.inference import predict_dataset
 from whalelab.model import WhaleEnsemble, WhaleSED
@@ -149,6 +150,19 @@ def test_rotated_members_validate_on_folds_of_their_own_that_choose_the_threshol
     assert not np.allclose(expected, 0.5)  # three positives a class: chosen, not the default
     chosen = json.loads((run / "thresholds.json").read_text())
     np.testing.assert_allclose([chosen["high"], chosen["low"]], expected, atol=1e-6)
+
+
+def test_one_network_decodes_each_val_clip_once_thresholds_included(tree, tmp_path, monkeypatch):
+    decoded = []
+    real_decode = dataset_module._decode
+    monkeypatch.setattr(dataset_module, "_decode",
+                        lambda clip, rate: decoded.append(clip.path) or real_decode(clip, rate))
+    index = load_index(tree, seed=3, window_s=1.0)
+    train(_config(tree, members=1, epochs=1), tmp_path / "run", index=index, progress=False)
+    assert (tmp_path / "run" / "thresholds.json").exists()
+    validation = [clip.path for clip in index.subset("val").clips]
+    assert any(not clip.labels for clip in index.subset("val").clips)  # thresholds chosen
+    assert sorted(path for path in decoded if path in validation) == sorted(validation)
 
 
 def test_an_ensemble_refuses_a_folder_holding_a_single_run(tree, tmp_path):

@@ -538,7 +538,7 @@ def train(config: RunConfig, run_dir: str | Path, *, index: ClipIndex | None = N
             break
     if state.next_epoch < settings.epochs or not (run_dir / "thresholds.json").exists():
         _write_thresholds(run_dir, config, bands, validation_folds(config, index), device,
-                          progress)
+                          progress, cache=dataset["val"].cache)
     return _result(run_dir, state.history, state.best_epoch, state.best_score,
                    state.stopped_early, keep=settings.keep)
 
@@ -590,6 +590,7 @@ def _train_ensemble(config: RunConfig, run_dir: Path, *, index: ClipIndex | None
     atomic_write(run_dir / "history.csv", lambda temporary: history.to_csv(temporary,
                                                                            index=False))
     device, folds = resolve_device(config.train.device), validation_folds(config, index)
+    cache = ClipCache()  # the val clips decoded once, for the thresholds and the figures
     if not (run_dir / "thresholds.json").exists():  # written last when it is put together
         _, bands = read_classes(members_dir / "0")
         write_classes(run_dir, config.classes, bands)
@@ -597,9 +598,9 @@ def _train_ensemble(config: RunConfig, run_dir: Path, *, index: ClipIndex | None
                                   for member in range(count)])
         save_checkpoint(run_dir / "best.pt", model_file_state(ensemble, config, bands=bands,
                                                               thresholds=None, epoch=-1))
-        _write_thresholds(run_dir, config, bands, folds, device, progress)
+        _write_thresholds(run_dir, config, bands, folds, device, progress, cache=cache)
     predicted = _validation_predictions(load_model(run_dir, device=device).model, folds,
-                                        config, device, progress)
+                                        config, device, progress, cache=cache)
     figures = _validation_figures(predicted,
                                   TrainingLoss(frame_weight=config.train.frame_loss_weight))
     score = _score(config.train.select_metric, figures["val_macro_ap"],
@@ -630,17 +631,18 @@ def validation_folds(config: RunConfig, index: ClipIndex) -> list[ClipIndex]:
 
 
 def _validation_predictions(model: torch.nn.Module, folds: list[ClipIndex],
-                            config: RunConfig, device: torch.device,
-                            progress: bool | None) -> dict[str, np.ndarray]:
+                            config: RunConfig, device: torch.device, progress: bool | None,
+                            *, cache: ClipCache | None = None) -> dict[str, np.ndarray]:
     """:func:`~whalelab.inference.predict_dataset` of the clips of :func:`validation_folds`
     (``clipwise_output``, ``framewise_logit``, ``targets``...), every fold in one set:
-    one fold by the model, or fold ``k`` by member ``k`` of the ensemble."""
+    one fold by the model, or fold ``k`` by member ``k`` of the ensemble. Clips already
+    in ``cache`` are not decoded again."""
     networks = model.members if len(folds) > 1 else [model]
     features, parts = config.features, []
     for network, fold in zip(networks, folds, strict=True):
         dataset = ClipDataset(fold, sample_rate=features.sample_rate,
                               clip_seconds=features.clip_seconds,
-                              hop_length=features.hop_length)
+                              hop_length=features.hop_length, cache=cache)
         parts.append(predict_dataset(network, dataset, device=device,
                                      batch_size=config.train.batch_size,
                                      amp=config.train.amp, progress=progress,
@@ -651,7 +653,7 @@ def _validation_predictions(model: torch.nn.Module, folds: list[ClipIndex],
 
 def _write_thresholds(run_dir: Path, config: RunConfig, bands: dict[str, Band],
                       folds: list[ClipIndex], device: torch.device,
-                      progress: bool | None) -> None:
+                      progress: bool | None, *, cache: ClipCache | None = None) -> None:
     """Per-class decision thresholds of the best model, chosen on the validation
     predictions of :func:`_validation_predictions`, written to ``thresholds.json`` and
     into ``best.pt``, which then describes itself completely.
@@ -665,7 +667,8 @@ def _write_thresholds(run_dir: Path, config: RunConfig, bands: dict[str, Band],
     model.load_state_dict(best["model"])
     chosen = np.zeros(len(config.classes))
     if not all(clip.labels for fold in folds for clip in fold.clips):  # not a closed set
-        predicted = _validation_predictions(model, folds, config, device, progress)
+        predicted = _validation_predictions(model, folds, config, device, progress,
+                                            cache=cache)
         chosen = choose_thresholds(predicted["clipwise_output"], predicted["targets"],
                                    classes=config.classes)
     thresholds = dict(zip(config.classes, map(float, chosen), strict=True))
