@@ -82,4 +82,4 @@ lab: setup
 	$(BIN)/jupyter lab notebooks/
 
 clean:
-	rm -rf reports runs data/synthetic data/cache
+	rm -rf reports runs data/synthetic

@@ -10,8 +10,8 @@ import soundfile
 import torch
 
 from whalelab import WhaleLabError
-from whalelab.audio import (AUDIO_SUFFIXES, audio_info, is_audio_file, load_audio, stream_audio,
-                            write_audio)
+from whalelab.audio import (AUDIO_SUFFIXES, Window, Windows, audio_info, is_audio_file,
+                            load_audio, stream_audio, tile, write_audio)
 from whalelab.errors import AudioError
 
 REAL_CALLS = Path(__file__).resolve().parents[2] / "shared" / "real" / "srkw_call_catalog"
@@ -261,6 +261,14 @@ def test_a_file_full_of_nan(tmp_path):
     assert_audio_error_naming(path)
 
 
+def test_a_file_too_short_to_leave_a_sample_at_the_new_rate_is_named(tmp_path):
+    path = tmp_path / "two.wav"
+    write_audio(path, np.array([0.5, 0.2], dtype=np.float32), 48000, subtype="FLOAT")
+    for read in (lambda: load_audio(path, 8000), lambda: list(stream_audio(path, 8000))):
+        with pytest.raises(AudioError, match=r"two\.wav: 2 sample\(s\) at 48000 Hz leave none"):
+            read()
+
+
 @pytest.mark.parametrize("offset", [1.0, 1.5, 100.0])
 def test_offset_past_the_end(tmp_path, offset):
     path = tmp_path / "one_second.wav"
@@ -388,3 +396,71 @@ def test_the_shipped_real_calls_load_and_give_features():
         assert logmel.max() - logmel.min() > 20  # a call stands out of its background
     assert (EXAMPLES / "LICENSE-OGL-Canada-2.0.html").is_file()
     assert "Open Government Licence" in (EXAMPLES / "README.md").read_text()
+
+
+# --- one window cutter, one way to a clip's length ----------------------------------------
+
+
+def test_tile_repeats_a_short_waveform_and_crops_a_long_one():
+    np.testing.assert_array_equal(tile(np.array([1.0, 2.0, 3.0]), 7, offset=2),
+                                  [2.0, 3.0, 1.0, 2.0, 3.0, 1.0, 2.0])
+    np.testing.assert_array_equal(tile(np.arange(10.0), 4, offset=-3), [3.0, 4.0, 5.0, 6.0])
+    np.testing.assert_array_equal(tile(np.arange(4.0), 4, offset=0), np.arange(4.0))
+
+
+def cut(signal: np.ndarray, *, block: int, **settings) -> tuple[list[Window], Windows]:
+    """Every window of ``signal`` read in blocks of ``block`` samples."""
+    windows = Windows((signal[i:i + block] for i in range(0, len(signal), block)), **settings)
+    return list(windows), windows
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 10_000])
+def test_windows_are_the_same_however_the_signal_is_blocked(block):
+    signal = np.random.default_rng(0).normal(size=1000).astype(np.float32)
+    reference, _ = cut(signal, block=len(signal), clip=128, hop=48, step=16, keep=6)
+    windows, cutter = cut(signal, block=block, clip=128, hop=48, step=16, keep=6)
+    assert cutter.samples == len(signal) and len(windows) == len(reference)
+    for window, expected in zip(windows, reference, strict=True):
+        assert window.start == expected.start and window.keep == expected.keep
+        np.testing.assert_array_equal(window.samples, expected.samples)
+
+
+def test_regular_windows_and_a_tail_ending_at_the_end_on_the_frame_grid():
+    signal = np.arange(1, 1011, dtype=np.float32)  # no zeros: padding shows
+    windows, _ = cut(signal, block=100, clip=128, hop=48, step=16)
+    starts = [window.start for window in windows]
+    assert starts[:-1] == list(range(0, 1010 - 128 + 1, 48))  # every hop while they fit
+    # the last of them (at 864) ends at frame 62 < 1010 // 16: one more window, at
+    # ceil((1010 - 128) / 16) * 16, 14 samples past the end
+    assert starts[-1] == 896
+    for window in windows[:-1]:
+        np.testing.assert_array_equal(window.samples, signal[window.start:window.start + 128])
+        assert window.keep == slice(0, 1 + 128 // 16)
+    tail = windows[-1]
+    np.testing.assert_array_equal(tail.samples[:114], signal[896:])
+    assert (tail.samples[114:] == 0).all() and tail.keep == slice(0, None)
+    # with step 1 the tail ends exactly at the end; none when the last window's frames
+    # reach the last one
+    assert cut(signal, block=100, clip=128, hop=48)[0][-1].start == 1010 - 128
+    assert [w.start for w in cut(signal[:1000], block=100, clip=128, hop=48, step=16)[0]] \
+        == list(range(0, 1000 - 128 + 1, 48))
+
+
+def test_a_tail_is_added_when_the_kept_frames_miss_the_last_frame():
+    signal = np.ones(176, dtype=np.float32)  # the window at 48 ends at the end
+    # keeping 6 of a window's 9 frames, the last window's kept frames end at frame 8 < 11
+    windows, _ = cut(signal, block=176, clip=128, hop=48, step=16, keep=6)
+    assert [window.start for window in windows] == [0, 48, 48]
+    assert windows[-1].keep == slice(0, None)
+
+
+@pytest.mark.parametrize("step", [1, 16])
+def test_a_short_signal_is_tiled_centred_on_the_frame_grid_never_padded(step):
+    signal = np.arange(1.0, 41.0, dtype=np.float32)  # 40 samples, no zeros
+    (window,), cutter = cut(signal, block=15, clip=128, hop=64, step=step)
+    left = (128 - 40) // 2 // step * step  # 44, or 32 on a 16-sample grid
+    assert window.start == -left and cutter.samples == 40
+    assert (window.samples != 0).all()
+    np.testing.assert_array_equal(window.samples[left:left + 40], signal)  # its own copy
+    np.testing.assert_array_equal(window.samples, signal[(np.arange(128) - left) % 40])
+    assert window.keep == slice(left // step, left // step + 1 + 40 // step)

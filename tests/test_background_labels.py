@@ -13,8 +13,9 @@ import pytest
 import soundfile
 
 from whalelab.cli import main
+from whalelab.config import RunConfig
 from whalelab.data import load_index
-from whalelab.detect import detect_files
+from whalelab.detection import detect_files, detection_settings
 
 RATE = 8000
 
@@ -77,8 +78,10 @@ def test_declared_background_is_no_class_and_is_never_detected(data, recording, 
     config = json.loads((tmp_path / "declared" / "config.json").read_text())
     assert config["classes"] == ["downsweep", "upcall"]
     assert config["data"]["background_labels"] == ["noise"]
+    settings = detection_settings(RunConfig.load(tmp_path / "declared" / "config.json"),
+                                  threshold=1e-4)
     events = detect_files(tmp_path / "declared", [recording], tmp_path / "declared_events",
-                          threshold=1e-4, device="cpu")
+                          settings=settings, device="cpu")
     assert len(events) and "noise" not in set(events["label"])
 
 
@@ -92,6 +95,7 @@ def test_undeclared_noise_becomes_a_class_that_detection_reports(data, recording
     warned = [line for line in finished.stderr.splitlines() if "look like call-free" in line]
     assert len(warned) == 1 and warned[0].startswith("whalelab: warning: ")
     assert "--background-label noise" in warned[0]
-    events = detect_files(run, [recording], tmp_path / "undeclared_events", threshold=1e-4,
+    settings = detection_settings(RunConfig.load(run / "config.json"), threshold=1e-4)
+    events = detect_files(run, [recording], tmp_path / "undeclared_events", settings=settings,
                           device="cpu")
     assert "noise" in set(events["label"])

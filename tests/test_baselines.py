@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from torch.utils.data import TensorDataset
 
 from whalelab import audio, baselines
+from whalelab.baselines import energy
+from whalelab.data import ClipItem
 from whalelab.band_contrast import BandContrast
 from whalelab.config import FeatureConfig
 from whalelab.data import Clip, ClipDataset, ClipIndex
@@ -46,9 +47,12 @@ def two_class_clips(seed: int, per_class: int, calls: dict[str, tuple[float, flo
     return np.stack(waveforms), np.stack(targets)
 
 
-def tensors(seed: int, per_class: int, calls: dict[str, tuple[float, float]]) -> TensorDataset:
+def tensors(seed: int, per_class: int, calls: dict[str, tuple[float, float]]) -> list[ClipItem]:
+    """Clips as a ClipDataset serves them, without frame targets."""
     waveforms, targets = two_class_clips(seed, per_class, calls)
-    return TensorDataset(torch.from_numpy(waveforms), torch.from_numpy(targets))
+    return [ClipItem(torch.from_numpy(waveform), torch.from_numpy(target),
+                     torch.zeros(0, len(target)), torch.tensor(0.0))
+            for waveform, target in zip(waveforms, targets, strict=True)]
 
 
 def test_band_statistics_summarise_each_band_of_the_level_normalised_logmel():
@@ -185,6 +189,24 @@ def test_the_stitched_contrast_of_one_clip_is_band_contrast_of_the_clip(tmp_path
     np.testing.assert_allclose(detector.contrast(path), expected, atol=1e-4)
 
 
+def test_a_short_recording_is_tiled_not_padded_with_silence(tmp_path):
+    path, _ = recording(tmp_path / "short.wav", seed=3, seconds=0.5)
+    samples = audio.load_audio(path, SR)
+    detector = baselines.EnergyDetector(FEATURES, BANDS, list(BANDS))
+    step = FEATURES.hop_length
+    # one copy centred in the clip on a whole frame, repeated end to end around it
+    left = (CLIP - len(samples)) // 2 // step * step
+    tiled = samples[(np.arange(CLIP) - left) % len(samples)]
+    alone = BandContrast(FEATURES, BANDS, list(BANDS))(torch.from_numpy(tiled)[None])[0]
+    frames = 1 + len(samples) // step
+    expected = alone.detach().numpy()[left // step:left // step + frames]
+    np.testing.assert_allclose(detector.contrast(path), expected, atol=1e-4)
+    detector.thresholds_db = {name: 0.01 for name in BANDS}  # an event wherever there is energy
+    events = detector.detect(path)
+    assert len(events) and (events.begin_s >= 0).all()
+    assert (events.end_s <= len(samples) / SR).all()  # none in the repeats
+
+
 @pytest.mark.parametrize("seconds", [1.0, 2.0 + 1 / SR, 7.3, 12.0])
 def test_the_contrast_covers_every_frame_and_reads_bounded_blocks(tmp_path, monkeypatch, seconds):
     path, _ = recording(tmp_path / "x.wav", seed=1, seconds=seconds)
@@ -194,8 +216,8 @@ def test_the_contrast_covers_every_frame_and_reads_bounded_blocks(tmp_path, monk
     assert whole.shape == (1 + samples // FEATURES.hop_length, 2)
     assert whole.dtype == np.float32 and np.isfinite(whole).all()
     blocks: list[int] = []
-    monkeypatch.setattr(baselines, "BLOCK_SECONDS", 0.5)
-    monkeypatch.setattr(baselines, "stream_audio", lambda *args, **kwargs: (
+    monkeypatch.setattr(energy, "BLOCK_SECONDS", 0.5)
+    monkeypatch.setattr(energy, "stream_audio", lambda *args, **kwargs: (
         blocks.append(len(block)) or block for block in audio.stream_audio(*args, **kwargs)))
     np.testing.assert_array_equal(detector.contrast(path), whole)  # same windows, any blocks
     assert max(blocks) <= 0.5 * SR and sum(blocks) == samples

@@ -56,8 +56,6 @@ def test_n_frames_is_what_the_spectrogram_gives(sample_rate, clip_seconds, n_fft
     (TrainConfig, dict(batch_size=0), "batch_size"),
     (TrainConfig, dict(learning_rate=0.0), "learning_rate"),
     (TrainConfig, dict(patience=0), "patience"),
-    (TrainConfig, dict(mixup=1.5), "mixup"),
-    (TrainConfig, dict(ema_decay=1.0), "ema_decay"),
     (TrainConfig, dict(select_metric="accuracy"), "select_metric"),
     (TrainConfig, dict(band_limit=1.01), "band_limit"),
     (TrainConfig, dict(band_limit=-0.5), "band_limit"),
@@ -163,6 +161,18 @@ def test_an_old_config_without_data_and_detect_parts_loads(tmp_path):
     assert loaded.data == DataConfig(path="/old/data") and loaded.detect == DetectConfig()
 
 
+def test_an_old_config_with_mixup_and_ema_off_loads_and_one_that_used_them_is_refused(tmp_path):
+    config = RunConfig.from_profile("smoke", data="/old/data", classes=CLASSES)
+    values = config.to_dict()
+    values["train"].update(mixup=0.0, ema_decay=None)  # what every config.json held before 0.4
+    (tmp_path / "config.json").write_text(json.dumps(values))
+    assert RunConfig.load(tmp_path / "config.json") == config
+    values["train"]["mixup"] = 0.2  # a run trained with mixup cannot be rebuilt
+    (tmp_path / "config.json").write_text(json.dumps(values))
+    with pytest.raises(ConfigError, match=r"config.json: mixup=0.2.*no longer"):
+        RunConfig.load(tmp_path / "config.json")
+
+
 def test_conflicts_name_each_changed_setting_and_ignore_runtime_ones(tmp_path):
     config = RunConfig.from_profile("smoke", data=tmp_path, classes=CLASSES)
     assert config.conflicts(epochs=1, device="cuda", num_workers=4, fmax=None,
@@ -178,12 +188,12 @@ def test_auto_profile_on_cpu_is_recorded_as_quick():
 def test_overrides_land_in_their_part():
     config = RunConfig.from_profile(
         "smoke", data="d", classes=CLASSES, device="cpu", epochs=3, batch_size=4,
-        learning_rate=0.01, seed=7, mixup=0.2, select_metric="macro_f1", sample_rate=16000,
+        learning_rate=0.01, seed=7, equalise_db=3.0, select_metric="macro_f1", sample_rate=16000,
         clip_seconds=2.0, n_mels=32, fmin=50.0, win_length=512, top_db=None, dropout=0.1,
         spec_augment=False, pretrained="weights.pt")
     assert (config.train.epochs, config.train.batch_size, config.train.learning_rate,
-            config.train.seed, config.train.mixup, config.train.select_metric) == \
-        (3, 4, 0.01, 7, 0.2, "macro_f1")
+            config.train.seed, config.train.equalise_db, config.train.select_metric) == \
+        (3, 4, 0.01, 7, 3.0, "macro_f1")
     assert (config.features.sample_rate, config.features.clip_seconds, config.features.n_mels,
             config.features.fmin, config.features.win_length) == (16000, 2.0, 32, 50.0, 512)
     assert config.features.top_db == 80.0  # None means "not given", not "no clipping"
@@ -263,7 +273,7 @@ def non_default_config() -> RunConfig:
                                win_length=400, n_mels=48, fmin=20.0, fmax=7000.0, top_db=None),
         model=ModelConfig(num_classes=3, pretrained="densenet.pt", dropout=0.25,
                           spec_augment=False, time_drop_width=16),
-        train=TrainConfig(epochs=7, batch_size=5, learning_rate=3e-4, mixup=0.3, ema_decay=0.99,
+        train=TrainConfig(epochs=7, batch_size=5, learning_rate=3e-4, equalise_db=6.0,
                           select_metric="val_loss", seed=11, device="cpu", amp=True),
         classes=CLASSES, data=DataConfig(path="/some/data/manifest.csv", label_column="Call",
                                          background_labels=["noise"], window_hop_s=2.0),

@@ -134,7 +134,7 @@ def test_bad_folders_and_files_are_named(tmp_path, make_problem, message):
 def test_skip_leaves_out_the_corrupt_file_with_a_counted_warning(tmp_path):
     _class_tree(tmp_path)
     (tmp_path / "fin" / "fin_2.wav").write_bytes(b"not audio at all")
-    with pytest.warns(UserWarning, match="skipped 1 unreadable"):
+    with pytest.warns(UserWarning, match=r"1 file\(s\) or row\(s\) could not be used"):
         index = load_index(tmp_path, on_error="skip")
     assert len(index) == 14 and len(index.skipped) == 1
     assert "fin_2.wav" in index.skipped[0]
@@ -297,7 +297,7 @@ def test_mixed_formats_rates_depths_and_channels_give_one_api(tmp_path):
     index = load_index(tmp_path, val_fraction=0.0, test_fraction=0.0)
     dataset = ClipDataset(index, sample_rate=RATE, clip_seconds=2.0)
     for item in range(len(dataset)):
-        waveform, target = dataset[item]
+        waveform, target = dataset[item].waveform, dataset[item].target
         assert waveform.shape == (2 * RATE,) and waveform.dtype == torch.float32
         assert target.shape == (2,) and target.sum() == 1
         spectrum = np.abs(np.fft.rfft(waveform.numpy()))
@@ -312,15 +312,15 @@ def test_dataset_crops_and_tiles_centred_in_eval_random_in_training():
     cache._waveforms.update({("long.wav", 0.0, None, 4): long_clip,
                              ("short.wav", 0.0, None, 4): short_clip})
     evaluation = ClipDataset(index, sample_rate=4, clip_seconds=1.5, cache=cache)
-    assert evaluation[0][0].tolist() == [2, 3, 4, 5, 6, 7]
-    assert evaluation[1][0].tolist() == [3, 1, 2, 3, 1, 2]  # repeated, one copy centred
+    assert evaluation[0].waveform.tolist() == [2, 3, 4, 5, 6, 7]
+    assert evaluation[1].waveform.tolist() == [3, 1, 2, 3, 1, 2]  # repeated, one copy centred
     training = ClipDataset(index, sample_rate=4, clip_seconds=1.5, train=True, cache=cache)
-    starts = {int(training[0][0][0]) for _ in range(60)}
+    starts = {int(training[0].waveform[0]) for _ in range(60)}
     assert starts == {0, 1, 2, 3, 4}
     torch.manual_seed(5)
-    first = [training[1][0].tolist() for _ in range(5)]
+    first = [training[1].waveform.tolist() for _ in range(5)]
     torch.manual_seed(5)
-    assert first == [training[1][0].tolist() for _ in range(5)]
+    assert first == [training[1].waveform.tolist() for _ in range(5)]
 
 
 def test_cache_decodes_each_clip_once(tmp_path, monkeypatch):
@@ -368,7 +368,7 @@ def test_one_call_stored_at_two_rates_gets_near_equal_predictions(tmp_path):
         write_audio(tmp_path / "call" / f"{rate}.wav", call.astype(np.float32), rate)
     index = load_index(tmp_path, val_fraction=0, test_fraction=0)
     dataset = ClipDataset(index, sample_rate=RATE, clip_seconds=5.0)
-    waveforms = torch.stack([dataset[0][0], dataset[1][0]])
+    waveforms = torch.stack([dataset[0].waveform, dataset[1].waveform])
     assert waveforms.shape == (2, 5 * RATE)
     config = RunConfig.from_profile("smoke", data=str(tmp_path), classes=["a", "b", "c"])
     torch.manual_seed(0)
@@ -560,17 +560,18 @@ def test_frame_targets_are_clipped_to_the_window_and_zero_where_unknown():
     index, cache = _call_index(3.0, (0.0, 3.0), rate)  # the call fills the clip
     eval_items = ClipDataset(index, sample_rate=rate, clip_seconds=2.0, cache=cache,
                              hop_length=hop)
-    frame_target = eval_items[0][2][:, 1]
+    frame_target = eval_items[0].frame_target[:, 1]
     assert frame_target.tolist() == [1.0] * 20 + [0.0]  # the last frame is the window's end
     index, cache = _call_index(1.0, (0.6, 1.5), rate)  # a span past the clip's audio
     padded = ClipDataset(index, sample_rate=rate, clip_seconds=2.0, cache=cache,
-                         hop_length=hop)[0][2][:, 1]
+                         hop_length=hop)[0].frame_target[:, 1]
     # the call repeats where its audio does (0.5 s before and after), never past its end
     assert padded.tolist() == [0.0] + [1.0] * 4 + [0.0] * 6 + [1.0] * 4 + [0.0] * 6
     index, cache = _call_index(1.0, (0.2, 0.4), rate, spans=False)
     unknown = ClipDataset(index, sample_rate=rate, clip_seconds=2.0, cache=cache,
                           hop_length=hop)[0]
-    assert unknown[2].shape == (21, 2) and unknown[2].sum() == 0 and unknown[3] == 0.0
+    assert unknown.frame_target.shape == (21, 2) and unknown.frame_target.sum() == 0 \
+        and unknown.strong == 0.0
     assert frame_targets([("b", 0.2, 0.4), ("a", 0.5, 0.7)], ["a", "b"], frames=10, hop_s=0.1,
                          offset_s=-0.2, end_s=0.9)[:4].tolist() == [
         [0, 1], [0, 1], [0, 0], [1, 0]]
@@ -582,11 +583,11 @@ def test_frame_targets_leave_the_random_crops_as_they_were():
     weak = ClipDataset(index, sample_rate=rate, clip_seconds=2.0, train=True, cache=cache)
     strong = ClipDataset(index, sample_rate=rate, clip_seconds=2.0, train=True, cache=cache,
                          hop_length=4)
-    assert len(weak[0]) == 2
+    assert weak[0].frame_target.shape == (0, 2)  # clip labels only: no frame targets
     torch.manual_seed(3)
-    first = [weak[0][0] for _ in range(5)]
+    first = [weak[0].waveform for _ in range(5)]
     torch.manual_seed(3)
-    second = [strong[0][0] for _ in range(5)]
+    second = [strong[0].waveform for _ in range(5)]
     assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
     waveforms, targets, frame_target, known = next(iter(torch.utils.data.DataLoader(
         strong, batch_size=1)))
@@ -611,7 +612,7 @@ def test_an_empty_raven_label_is_named_unless_the_user_says_what_it_means(tmp_pa
     with pytest.raises(DataError, match=r"long\.selections\.txt: 1 selection\(s\) have an "
                                         r"empty Species, first selection 7 at 21-22 s"):
         load_index(tmp_path, window_s=5.0, hop_s=1.0, background_cap=1.0)
-    with pytest.warns(UserWarning, match="skipped 1"):  # skip: the whole table, not the row
+    with pytest.warns(UserWarning, match="1 file"):  # skip: the whole table, not the row
         with pytest.raises(DataError, match="no usable audio clips"):
             load_index(tmp_path, window_s=5.0, hop_s=1.0, on_error="skip")
 
@@ -697,7 +698,7 @@ def test_short_background_clips_keep_their_log_mel_statistics_where_zeros_would_
         cache = ClipCache()
         cache._waveforms[("bg.wav", 0.0, None, RATE)] = cut
         tiled = ClipDataset(ClipIndex([Clip("bg.wav")], ["a"]), sample_rate=RATE,
-                            clip_seconds=features.clip_seconds, cache=cache)[0][0].numpy()
+                            clip_seconds=features.clip_seconds, cache=cache)[0].waveform.numpy()
         assert tiled.shape == full.shape
         left = (len(full) - len(cut)) // 2
         np.testing.assert_array_equal(tiled[left:left + len(cut)], cut)  # the clip, centred
@@ -720,7 +721,7 @@ def test_a_file_below_the_runs_band_warns_or_is_refused_and_1_hz_always_is(tmp_p
     assert [str(warning.message) for warning in caught] == [
         f"{low}: sample rate 4000 Hz: its Nyquist frequency 2000 Hz is below the run's "
         f"fmax 4000 Hz"]  # one line per file
-    assert dataset[0][0].shape == (RATE,)
+    assert dataset[0].waveform.shape == (RATE,)
     with pytest.raises(WhaleLabError, match=r"low\.wav: sample rate 4000 Hz cannot hold"):
         ClipDataset(index, sample_rate=RATE, clip_seconds=1.0, band=(10.0, 4000.0),
                     low_rate="refuse")

@@ -1,17 +1,20 @@
-"""ClipDataset's training augmentation: the random equaliser and band limits (crop and pad:
-test_data.py)."""
+"""ClipDataset's training augmentation (the random equaliser and band limits), a run's
+dataset (:meth:`ClipDataset.for_run`) and its named items (crop and pad: test_data.py)."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
 import soundfile
 import torch
+from torch.utils.data import DataLoader
 
-from whalelab.config import TrainConfig
-from whalelab.data import Clip, ClipDataset, ClipIndex
+from whalelab.config import RunConfig, TrainConfig
+from whalelab.data import Clip, ClipDataset, ClipIndex, ClipItem
 from whalelab.data.dataset import low_pass, random_equaliser
-from whalelab.errors import ConfigError
+from whalelab.errors import AudioError, ConfigError
 
 RATE = 8000
 
@@ -56,15 +59,15 @@ def test_training_items_are_equalised_evaluation_items_never(one_clip):
                             equalise_db=10.0)
     evaluated = ClipDataset(one_clip, sample_rate=RATE, clip_seconds=1.0, equalise_db=10.0)
     torch.manual_seed(0)
-    first = equalised[0][0].numpy()
-    second = equalised[0][0].numpy()
-    reference = plain[0][0].numpy()
+    first = equalised[0].waveform.numpy()
+    second = equalised[0].waveform.numpy()
+    reference = plain[0].waveform.numpy()
     assert not np.allclose(first, reference, atol=1e-3)  # coloured
     assert not np.allclose(first, second, atol=1e-3)  # differently each time
     assert np.abs(_gain_db(reference, first)).max() <= 10.0 + 1e-2
-    np.testing.assert_array_equal(evaluated[0][0].numpy(), reference)  # evaluation: untouched
+    np.testing.assert_array_equal(evaluated[0].waveform.numpy(), reference)  # evaluation: untouched
     torch.manual_seed(0)
-    np.testing.assert_array_equal(equalised[0][0].numpy(), first)  # the seed decides
+    np.testing.assert_array_equal(equalised[0].waveform.numpy(), first)  # the seed decides
 
 
 def test_the_cached_audio_is_never_written_into(one_clip):
@@ -120,14 +123,14 @@ def test_training_clips_of_every_class_get_the_empty_top_of_the_low_rate_files(t
     assert limited.clip(0).labels == ("wide",)
     torch.manual_seed(0)
     for _ in range(3):
-        assert _energy_above(limited[0][0].numpy(), RATE / 2, rate=2 * RATE) < 1e-10
+        assert _energy_above(limited[0].waveform.numpy(), RATE / 2, rate=2 * RATE) < 1e-10
     with pytest.warns(UserWarning):
         evaluated = ClipDataset(two_rates, band_limit=1.0, **options)
     # evaluation is never band-limited: the wide clip keeps its top half
-    assert _energy_above(evaluated[0][0].numpy(), RATE / 2, rate=2 * RATE) > 0.4
+    assert _energy_above(evaluated[0].waveform.numpy(), RATE / 2, rate=2 * RATE) > 0.4
     with pytest.warns(UserWarning):
         half = ClipDataset(two_rates, train=True, band_limit=0.5, **options)
-    tops = [_energy_above(half[0][0].numpy(), RATE / 2, rate=2 * RATE) for _ in range(40)]
+    tops = [_energy_above(half[0].waveform.numpy(), RATE / 2, rate=2 * RATE) for _ in range(40)]
     assert 8 <= sum(top < 1e-10 for top in tops) <= 32  # about half of the draws
     assert all(top < 1e-10 or top > 0.4 for top in tops)
 
@@ -137,7 +140,7 @@ def test_without_a_band_or_low_rate_files_nothing_is_band_limited(two_rates, one
     unchecked = ClipDataset(two_rates, sample_rate=2 * RATE, clip_seconds=1.0, train=True,
                             band_limit=1.0)
     assert len(unchecked.cutoffs) == 0
-    assert _energy_above(unchecked[0][0].numpy(), RATE / 2, rate=2 * RATE) > 0.4
+    assert _energy_above(unchecked[0].waveform.numpy(), RATE / 2, rate=2 * RATE) > 0.4
     one_rate = ClipDataset(one_clip, sample_rate=RATE, clip_seconds=1.0, train=True,
                            band_limit=1.0, band=(10.0, RATE / 2))
     assert len(one_rate.cutoffs) == 0
@@ -162,3 +165,34 @@ def test_many_low_rate_files_are_counted_in_one_warning(tmp_path):
     assert [str(warning.message) for warning in caught] == [
         f"5 files at 4000, 6000 Hz cannot hold the run's fmax 4000 Hz and keep an empty top "
         f"(the first: {tmp_path / 'c0.wav'})"]
+
+
+def test_a_runs_dataset_reads_every_setting_from_its_configuration(two_rates):
+    config = RunConfig.from_profile("smoke", data="d", classes=["narrow", "wide"],
+                                    sample_rate=2 * RATE, clip_seconds=0.5, hop_length=100,
+                                    equalise_db=4.0, band_limit=0.25, low_rate="refuse")
+    with pytest.raises(AudioError, match="narrow.wav"):  # the run's low_rate and band
+        ClipDataset.for_run(two_rates, config, train=True)
+    config = dataclasses.replace(config, data=dataclasses.replace(config.data, low_rate="warn"))
+    with pytest.warns(UserWarning, match="narrow.wav"):
+        training = ClipDataset.for_run(two_rates, config, train=True)
+    assert (training.sample_rate, training.samples, training.hop_length, training.train,
+            training.equalise_db, training.band_limit) == (2 * RATE, RATE, 100, True, 4.0, 0.25)
+    assert training.cutoffs.tolist() == [RATE / 2]
+    item = training[0]
+    assert item.waveform.shape == (RATE,) and item.frame_target.shape == (1 + RATE // 100, 2)
+    with pytest.warns(UserWarning):
+        evaluated = ClipDataset.for_run(two_rates, config)
+    assert not evaluated.train
+
+
+def test_items_are_named_and_a_batch_of_them_is_too(one_clip):
+    dataset = ClipDataset(one_clip, sample_rate=RATE, clip_seconds=1.0, hop_length=100)
+    item = dataset[0]
+    assert isinstance(item, ClipItem) and item.target.tolist() == [1.0]
+    batch = next(iter(DataLoader(dataset, batch_size=1)))
+    assert isinstance(batch, ClipItem)
+    assert batch.waveform.shape == (1, RATE) and batch.frame_target.shape == (1, 81, 1)
+    assert batch.strong.shape == (1,)
+    clip_labels_only = ClipDataset(one_clip, sample_rate=RATE, clip_seconds=1.0)[0]
+    assert clip_labels_only.frame_target.shape == (0, 1) and clip_labels_only.strong == 0

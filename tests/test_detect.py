@@ -1,4 +1,5 @@
-"""Streamed detection: stitching, short and multi-channel files, bounded reads, resume, CLI."""
+"""Streamed detection: stitching, short and multi-channel files, bounded reads, resume, CLI;
+the one detection path shared by ``whalelab detect``, evaluation and notebook 05."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ import torch
 from torch import nn
 
 import whalelab
-from whalelab import audio, detect, detection_evaluation
-from whalelab.checkpoint import TrainedModel, save_checkpoint, write_classes
+from whalelab import audio, checkpoint, detection
+from whalelab.checkpoint import TrainedModel, load_model, save_checkpoint, write_classes
 from whalelab.cli import main
-from whalelab.config import RunConfig
+from whalelab.config import DetectConfig, EventMatching, RunConfig
+from whalelab.detection import evaluation, output, streaming
+from whalelab.metrics.events import event_metrics
 from whalelab.errors import AudioError, WhaleLabError
 from whalelab.model import build_model
 from whalelab.raven import read_raven, write_raven
@@ -31,16 +34,27 @@ BANDS = {"low": (10.0, 100.0), "high": (500.0, 2000.0)}
 
 
 def use_model(monkeypatch, model: nn.Module) -> None:
-    """Make detection and its evaluation load ``model`` whatever the model source."""
-    for module in (detect, detection_evaluation):
+    """Make detection, its evaluation and the CLI load ``model`` whatever the model source."""
+    for module in (output, evaluation, checkpoint):
         monkeypatch.setattr(module, "load_model", stand_in(model))
 
 
 def stand_in(model: nn.Module):
     """A replacement for :func:`whalelab.checkpoint.load_model` that returns ``model``."""
-    return lambda source, **kwargs: TrainedModel(model=model, config=CONFIG, bands=BANDS,
-                                                 thresholds=np.full(len(CLASSES), 0.5),
-                                                 source=Path(source))
+    return lambda source, **kwargs: trained_as(model, source)
+
+
+def trained_as(model: nn.Module, source: str | Path = "stand-in") -> TrainedModel:
+    """``model`` with the test run's configuration and bands."""
+    return TrainedModel(model=model, config=CONFIG, bands=BANDS,
+                        thresholds=np.full(len(CLASSES), 0.5), source=Path(source))
+
+
+def settings(**overrides) -> DetectConfig:
+    """The test run's detection settings with ``overrides``."""
+    return detection.detection_settings(CONFIG, **overrides)
+
+
 STEP = CONFIG.features.hop_length  # 128 samples per frame; a clip is 40000 samples
 
 
@@ -72,10 +86,25 @@ class PositionModel(PointModel):
                 "clipwise_output": torch.ones(len(waveform), len(CLASSES))}
 
 
+def framewise(model: nn.Module, path: Path, *, hop_s: float | None = None, batch_size: int = 32,
+              channel: int | None = None) -> np.ndarray:
+    """``(frames, classes)`` ``framewise_output`` of ``model`` stitched over ``path``'s windows."""
+    return streaming.stitch(lambda waveform: model(waveform)["framewise_output"], CONFIG, path,
+                            hop=streaming.hop_frames(CONFIG, hop_s), width=len(CLASSES),
+                            batch_size=batch_size, channel=channel,
+                            device=torch.device("cpu")).traces()
+
+
 def single_pass(samples: np.ndarray) -> np.ndarray:
-    """What PointModel gives on the whole signal at once: ``(frames, classes)``."""
+    """What PointModel gives on the whole signal at once: ``(frames, classes)``.
+
+    A frame at the signal's very end reads past it: zeros after a longer signal (the
+    tail window reaches less than a frame past the end), the signal's start again after
+    one shorter than a clip (tiled into its window).
+    """
     frames = 1 + len(samples) // STEP
-    points = np.pad(samples, (0, STEP))[::STEP][:frames]
+    tiled = len(samples) < CONFIG.features.clip_samples
+    points = np.pad(samples, (0, STEP), mode="wrap" if tiled else "constant")[::STEP][:frames]
     return points[:, None] * np.arange(1.0, len(CLASSES) + 1)
 
 
@@ -93,15 +122,15 @@ def write(path: Path, samples: np.ndarray, sr: int = SR) -> Path:
 def test_stitching_overlapping_windows_reproduces_a_single_pass(tmp_path, samples):
     signal = noise(samples)
     path = write(tmp_path / "x.wav", signal)
-    stitched = detect.framewise_probabilities(PointModel(), CONFIG, path, batch_size=3)
+    stitched = framewise(PointModel(), path, batch_size=3)
     assert stitched.dtype == np.float32 and stitched.shape == (1 + samples // STEP, 2)
     np.testing.assert_allclose(stitched, single_pass(signal), atol=1e-6)
 
 
 def test_overlapping_estimates_are_averaged(tmp_path):
     path = write(tmp_path / "x.wav", noise(60 * SR))
-    stitched = detect.framewise_probabilities(PositionModel(), CONFIG, path)
-    hop = detect.hop_frames(CONFIG)
+    stitched = framewise(PositionModel(), path)
+    hop = streaming.hop_frames(CONFIG)
     assert hop == 156  # 2.5 s at 62.5 frames/s, rounded to a whole frame
     assert stitched[100, 0] == 100  # only the first window sees frame 100
     assert stitched[200, 0] == (200 + (200 - hop)) / 2  # the first two windows see frame 200
@@ -111,7 +140,7 @@ def test_overlapping_estimates_are_averaged(tmp_path):
     inner = np.arange(hop, len(stitched) - CONFIG.features.n_frames)  # before the tail window
     assert (stitched[inner, 0] == hop / 2 + inner % hop).all()
     # a shorter hop: frame 200 is seen by windows starting at 0, 62, 124 and 186 frames
-    dense = detect.framewise_probabilities(PositionModel(), CONFIG, path, hop_s=1.0)
+    dense = framewise(PositionModel(), path, hop_s=1.0)
     assert dense[200, 0] == pytest.approx(np.mean([200, 138, 76, 14]))
 
 
@@ -119,11 +148,10 @@ def test_batch_size_and_hop_do_not_change_a_pointwise_result(tmp_path):
     signal = noise(50_000, seed=3)
     path = write(tmp_path / "x.wav", signal)
     for hop_s, batch_size in [(5.0, 1), (0.7, 7), (None, 64)]:
-        result = detect.framewise_probabilities(PointModel(), CONFIG, path, hop_s=hop_s,
-                                                batch_size=batch_size)
+        result = framewise(PointModel(), path, hop_s=hop_s, batch_size=batch_size)
         np.testing.assert_allclose(result, single_pass(signal), atol=1e-6)
     with pytest.raises(WhaleLabError, match="hop_s"):
-        detect.framewise_probabilities(PointModel(), CONFIG, path, hop_s=6.0)
+        framewise(PointModel(), path, hop_s=6.0)
 
 
 class HalfSureModel(PointModel):
@@ -138,7 +166,9 @@ def test_detection_scores_are_framewise_times_clipwise_with_band_contrast(tmp_pa
     signal = noise(50_000, seed=4)
     path = write(tmp_path / "x.wav", signal)
     bands = {"low": (10.0, 100.0), "high": (500.0, 2000.0)}
-    scores, contrast = detect.detection_traces(HalfSureModel(), CONFIG, path, bands=bands)
+    found = detection.detect_recording(dataclasses.replace(trained_as(HalfSureModel()),
+                                                           bands=bands), path)
+    scores, contrast = found.scores, found.contrast
     np.testing.assert_allclose(scores, 0.5 * single_pass(signal), atol=1e-6)
     assert contrast.shape == scores.shape
     # white noise: every band sits near its floor (dB above the 20th percentile)
@@ -150,8 +180,9 @@ def test_without_the_gate_events_follow_the_bare_framewise_output(tmp_path, stan
     run, _ = stand_in_run
     use_model(monkeypatch, HalfSureModel())
     path = write(tmp_path / "calls.wav", calls(10, [2.0]))  # 0.9 for 1 s: "low" 0.9, "high" 1.8
-    gated = detect.detect_files(run, [path], tmp_path / "gated", trim=False)
-    bare = detect.detect_files(run, [path], tmp_path / "bare", trim=False, gate=False)
+    gated = detection.detect_files(run, [path], tmp_path / "gated", settings=settings(trim=False))
+    bare = detection.detect_files(run, [path], tmp_path / "bare",
+                                  settings=settings(trim=False, gate=False))
     # halved by the clipwise 0.5: "low" (0.45) no longer reaches the 0.5 threshold
     assert gated.label.tolist() == ["high"] and gated.score.tolist() == pytest.approx([0.9])
     assert sorted(bare.score) == pytest.approx([0.9, 1.8])
@@ -160,7 +191,7 @@ def test_without_the_gate_events_follow_the_bare_framewise_output(tmp_path, stan
 def test_files_at_another_sample_rate_are_resampled_as_a_stream(tmp_path):
     path = write(tmp_path / "x.wav", noise(22050 * 12), sr=22050)
     reference = single_pass(audio.load_audio(path, SR))
-    stitched = detect.framewise_probabilities(PointModel(), CONFIG, path)
+    stitched = framewise(PointModel(), path)
     assert stitched.shape == reference.shape
     np.testing.assert_allclose(stitched, reference, atol=1e-3)
 
@@ -169,17 +200,17 @@ def test_stereo_channel_selection(tmp_path):
     stereo = noise(30_000, channels=2)
     path = write(tmp_path / "stereo.wav", stereo)
     for channel, expected in [(0, stereo[:, 0]), (1, stereo[:, 1]), (None, stereo.mean(axis=1))]:
-        result = detect.framewise_probabilities(PointModel(), CONFIG, path, channel=channel)
+        result = framewise(PointModel(), path, channel=channel)
         np.testing.assert_allclose(result, single_pass(expected), atol=1e-6)
     with pytest.raises(AudioError, match="channel 2"):
-        detect.framewise_probabilities(PointModel(), CONFIG, path, channel=2)
+        framewise(PointModel(), path, channel=2)
 
 
 def test_streaming_reads_bounded_blocks(tmp_path, block_recorder):
     signal = noise(40 * SR, seed=4)
     path = write(tmp_path / "x.wav", signal)
-    blocks = block_recorder(detect, 3.0)
-    result = detect.framewise_probabilities(PointModel(), CONFIG, path)
+    blocks = block_recorder(streaming, 3.0)
+    result = framewise(PointModel(), path)
     assert len(blocks) >= 40 / 3 and max(blocks) <= 3 * SR
     assert sum(blocks) == len(signal)
     np.testing.assert_allclose(result, single_pass(signal), atol=1e-6)
@@ -195,12 +226,12 @@ def stand_in_run(tmp_path, monkeypatch):
     use_model(monkeypatch, PointModel())
     seen: list[str] = []
 
-    class SeenRecording(detect._Recording):
+    class SeenRecording(streaming.StitchedRecording):
         def __init__(self, path, *args, **kwargs):
             seen.append(Path(path).name)
             super().__init__(path, *args, **kwargs)
 
-    monkeypatch.setattr(detect, "_Recording", SeenRecording)
+    monkeypatch.setattr(streaming, "StitchedRecording", SeenRecording)
     return run, seen
 
 
@@ -224,7 +255,7 @@ def test_detect_files_writes_raven_tables_and_resumes(tmp_path, stand_in_run):
     write(folder / "a.wav", calls(20, [3.0]))
     write(folder / "deep" / "b.wav", calls(8, [1.0, 5.0]))
     out = tmp_path / "out"
-    events = detect.detect_files(run, [folder], out, progress=False)
+    events = detection.detect_files(run, [folder], out, progress=False)
     assert sorted(seen) == ["a.wav", "b.wav"]
     table_a = read_raven(out / "a.selections.txt")
     # class "low" scores 0.9, "high" 1.8 on the calls; both cross 0.5 over exactly 1 s
@@ -243,7 +274,7 @@ def test_detect_files_writes_raven_tables_and_resumes(tmp_path, stand_in_run):
     # resume: only the file without a table runs again; the CSV still has every event
     seen.clear()
     (out / "a.selections.txt").unlink()
-    again = detect.detect_files(run, [folder], out, progress=False)
+    again = detection.detect_files(run, [folder], out, progress=False)
     assert seen == ["a.wav"] and len(again) == 6
 
 
@@ -253,17 +284,17 @@ def test_bad_files_raise_naming_them_or_are_skipped(tmp_path, stand_in_run):
     write(folder / "good.wav", calls(6, [1.0]))
     (folder / "broken.wav").write_bytes(b"RIFF not really a wave file")
     with pytest.raises(AudioError, match="broken.wav"):
-        detect.detect_files(run, [folder], tmp_path / "out", progress=False)
+        detection.detect_files(run, [folder], tmp_path / "out", progress=False)
     with pytest.warns(UserWarning) as warned:
-        events = detect.detect_files(run, [folder], tmp_path / "out", on_error="skip",
-                                     progress=False)
+        events = detection.detect_files(run, [folder], tmp_path / "out", on_error="skip",
+                                        progress=False)
     messages = [str(warning.message) for warning in warned]
     assert any("broken.wav" in message for message in messages)
     assert any("1 of 2 file(s)" in message for message in messages)
     assert set(events.file) == {str(folder / "good.wav")}
     assert not (tmp_path / "out" / "broken.selections.txt").exists()
     with pytest.raises(AudioError, match="missing.wav"):
-        detect.detect_files(run, [tmp_path / "missing.wav"], tmp_path / "out")
+        detection.detect_files(run, [tmp_path / "missing.wav"], tmp_path / "out")
 
 
 def test_two_inputs_that_would_write_one_table_are_refused(tmp_path, stand_in_run):
@@ -271,7 +302,7 @@ def test_two_inputs_that_would_write_one_table_are_refused(tmp_path, stand_in_ru
     first = write(tmp_path / "one" / "x.wav", calls(6, []))
     second = write(tmp_path / "two" / "x.wav", calls(6, []))
     with pytest.raises(WhaleLabError, match="x.selections.txt"):
-        detect.detect_files(run, [first, second], tmp_path / "out")
+        detection.detect_files(run, [first, second], tmp_path / "out")
 
 
 @pytest.fixture(scope="module")
@@ -310,7 +341,7 @@ def test_events_are_trimmed_to_the_call_in_their_band_unless_asked_not_to(tmp_pa
     t = np.arange(SR) / SR
     signal[3 * SR:4 * SR] += 0.3 * np.sin(2 * np.pi * 1000 * t)  # "high" band: 500-2000 Hz
     path = write(tmp_path / "rec.wav", signal)
-    trimmed = detect.detect_files(run, [path], tmp_path / "trimmed")
+    trimmed = detection.detect_files(run, [path], tmp_path / "trimmed")
     high = trimmed[trimmed.label == "high"]
     assert len(high) == 1
     assert high.begin_s.iloc[0] == pytest.approx(3.0, abs=0.1)
@@ -357,19 +388,22 @@ def test_evaluate_scores_events_of_a_folder_of_recordings(tmp_path, real_run, ca
 
 def test_evaluate_of_a_folder_without_tables_is_a_user_error(tmp_path, real_run):
     with pytest.raises(WhaleLabError, match="Raven table"):
-        detection_evaluation.evaluate_recordings(real_run, tmp_path)
+        detection.evaluate_recordings(real_run, tmp_path)
 
 
 def test_bad_settings_fail_before_any_audio_is_read(tmp_path, stand_in_run):
     run, seen = stand_in_run
     path = write(tmp_path / "x.wav", calls(6, [1.0]))
-    for settings in ({"threshold": 0.5, "low_threshold": 0.9}, {"hop_s": 0.0},
-                     {"batch_size": 0}):
-        with pytest.raises(WhaleLabError):
-            detect.detect_files(run, [path], tmp_path / "out", **settings)
+    for bad in ({"threshold": 0.5, "low_threshold": 0.9}, {"hop_s": 0.0}):
+        with pytest.raises(WhaleLabError, match=next(iter(bad))):
+            settings(**bad)
+    with pytest.raises(WhaleLabError, match="hop_s"):  # longer than a clip
+        detection.detect_files(run, [path], tmp_path / "out", settings=settings(hop_s=6.0))
+    with pytest.raises(WhaleLabError, match="batch_size"):
+        detection.detect_files(run, [path], tmp_path / "out", batch_size=0)
     assert not (tmp_path / "out" / "x.selections.txt").exists()
     with pytest.raises(WhaleLabError, match="no audio"):
-        detect.detect_files(run, [], tmp_path / "out")
+        detection.detect_files(run, [], tmp_path / "out")
 
 
 def _annotated(folder: Path, name: str, seconds: float, at: list[float]) -> Path:
@@ -390,12 +424,12 @@ def test_settings_are_chosen_on_validation_and_scored_on_test(tmp_path, stand_in
     write(tmp_path / "test" / "quiet.wav", calls(20, []))  # call-free, empty table
     write_raven(pd.DataFrame(columns=["begin_s", "end_s", "low_hz", "high_hz", "label"]),
                 tmp_path / "test" / "quiet.selections.txt")
-    metrics = detection_evaluation.evaluate_recordings(run, tmp_path / "test", validation=tmp_path / "val",
-                                         progress=False)
+    metrics = detection.evaluate_recordings(run, tmp_path / "test", validation=tmp_path / "val",
+                                            progress=False)
     # validation traced first (once per gate setting), then the test recordings
     assert seen[:2] == ["v.wav", "v.wav"] and sorted(seen[2:]) == ["quiet.wav", "t.wav"]
     sweep = pd.DataFrame(metrics["settings_sweep"])
-    assert len(sweep) == 4 * len(detection_evaluation.THRESHOLDS)
+    assert len(sweep) == 4 * len(detection.THRESHOLDS)
     best = sweep.f1.max()
     assert metrics["settings"]["threshold"] == sweep[sweep.f1 == best].threshold.max()
     saved = json.loads((run / "config.json").read_text())["detect"]
@@ -409,7 +443,7 @@ def test_settings_are_chosen_on_validation_and_scored_on_test(tmp_path, stand_in
 def test_gating_and_trimming_are_compared_at_the_runs_threshold(tmp_path, stand_in_run):
     run, _ = stand_in_run
     _annotated(tmp_path / "test", "t", 20, [5.0, 14.0])
-    table = detection_evaluation.compare_gating_and_trimming(run, tmp_path / "test", progress=False)
+    table = detection.compare_gating_and_trimming(run, tmp_path / "test", progress=False)
     assert table[["gate", "trim"]].values.tolist() == [[True, True], [True, False],
                                                        [False, True], [False, False]]
     assert (table.f1 == 1.0).all()  # the stand-in's clipwise output is 1: the gate changes nothing
@@ -451,13 +485,11 @@ def test_gaps_that_span_block_edges_are_found_whole(tmp_path, monkeypatch):
     signal[int(11.9 * SR):int(12.6 * SR)] = -0.3  # over the edge at 12 s
     signal[int(15.0 * SR):int(15.4 * SR)] = 0.0  # shorter than MIN_GAP_S: not a gap
     path = write(tmp_path / "x.wav", signal)
-    settings = detect.detection_settings(CONFIG, trim=False)
     found = []
-    for seconds in (3.0, detect.BLOCK_SECONDS):
-        monkeypatch.setattr(detect, "BLOCK_SECONDS", seconds)
-        _, gaps = detect.detect_recording_with_gaps(PointModel(), CONFIG, path, bands=BANDS,
-                                                    settings=settings)
-        found.append(gaps)
+    for seconds in (3.0, streaming.BLOCK_SECONDS):
+        monkeypatch.setattr(streaming, "BLOCK_SECONDS", seconds)
+        found.append(detection.detect_recording(trained_as(PointModel()), path,
+                                                settings=settings(trim=False)).gaps)
     for gaps in found:
         assert gaps.kind.tolist() == ["silence", "flat"]
         np.testing.assert_allclose(gaps[["begin_s", "end_s"]], [[4.5, 10.2], [11.9, 12.6]],
@@ -468,7 +500,7 @@ def test_a_file_of_digital_silence_gives_no_event(tmp_path, stand_in_run, monkey
     run, _ = stand_in_run
     use_model(monkeypatch, EverywhereModel())
     path = write(tmp_path / "silent.wav", np.zeros(20 * SR, dtype=np.float32))
-    events = detect.detect_files(run, [path], tmp_path / "out", trim=False)
+    events = detection.detect_files(run, [path], tmp_path / "out", settings=settings(trim=False))
     assert events.empty and read_raven(tmp_path / "out" / "silent.selections.txt").empty
     gaps = pd.read_csv(tmp_path / "out" / "gaps.csv")
     assert gaps[["begin_s", "end_s", "kind"]].values.tolist() == [[0.0, 20.0, "silence"]]
@@ -478,19 +510,18 @@ def test_a_rerun_with_other_settings_is_refused_unless_overwritten(tmp_path, sta
     run, seen = stand_in_run
     path = write(tmp_path / "calls.wav", calls(10, [2.0, 6.0]))  # "low" 0.9, "high" 1.8
     out = tmp_path / "out"
-    first = detect.detect_files(run, [path], out, trim=False)
+    first = detection.detect_files(run, [path], out, settings=settings(trim=False))
     record = json.loads((out / "detection.json").read_text())
     assert record["model"] == str(run.resolve())
     assert record["model_sha256"] == hashlib.sha256((run / "best.pt").read_bytes()).hexdigest()
-    assert record["settings"] == {**dataclasses.asdict(detect.detection_settings(CONFIG,
-                                                                                 trim=False)),
+    assert record["settings"] == {**dataclasses.asdict(settings(trim=False)),
                                   "window_hop_s": 156 / 62.5, "batch_size": 32,
-                                  "channel": None, "min_gap_s": detect.MIN_GAP_S,
+                                  "channel": None, "min_gap_s": streaming.MIN_GAP_S,
                                   "engine": "torch"}
     assert record["whalelab_version"] == whalelab.__version__
     seen.clear()
     with pytest.raises(WhaleLabError, match=rf"{out}.*threshold 0.5 -> 0.95.*--overwrite"):
-        detect.detect_files(run, [path], out, trim=False, threshold=0.95)
+        detection.detect_files(run, [path], out, settings=settings(trim=False, threshold=0.95))
     assert seen == [] and pd.read_csv(out / "events.csv").equals(first)
     assert main(["detect", str(run), str(path), "--out", str(out), "--no-trim",
                  "--threshold", "0.95", "--overwrite"]) == 0
@@ -501,24 +532,25 @@ def test_a_rerun_with_other_settings_is_refused_unless_overwritten(tmp_path, sta
     older = json.loads((out / "detection.json").read_text())  # written before engines existed
     del older["settings"]["engine"]
     (out / "detection.json").write_text(json.dumps(older))
-    detect.detect_files(run, [path], out, trim=False, threshold=0.95)  # resumes, not refused
+    detection.detect_files(run, [path], out,  # resumes, not refused
+                           settings=settings(trim=False, threshold=0.95))
 
 
 def test_a_different_model_file_is_refused(tmp_path, stand_in_run):
     run, _ = stand_in_run
     path = write(tmp_path / "calls.wav", calls(6, [2.0]))
     out = tmp_path / "out"
-    detect.detect_files(run, [path], out)
-    detect.detect_files(run / "best.pt", [path], out)  # the same file, named directly: resumes
+    detection.detect_files(run, [path], out)
+    detection.detect_files(run / "best.pt", [path], out)  # the same file, named directly: resumes
     other = tmp_path / "other"
     other.mkdir()
     save_checkpoint(other / "best.pt", {"model": {"weight": torch.ones(1)}})
     with pytest.raises(WhaleLabError, match="model checksum"):
-        detect.detect_files(other, [path], out)
+        detection.detect_files(other, [path], out)
     old_tables = tmp_path / "old"  # tables that no detection.json vouches for
     write_raven(read_raven(out / "calls.selections.txt"), old_tables / "calls.selections.txt")
     with pytest.raises(WhaleLabError, match="without a detection.json"):
-        detect.detect_files(run, [path], old_tables)
+        detection.detect_files(run, [path], old_tables)
 
 
 def test_a_folder_locked_by_a_running_detection_is_refused(tmp_path, stand_in_run):
@@ -526,16 +558,16 @@ def test_a_folder_locked_by_a_running_detection_is_refused(tmp_path, stand_in_ru
     path = write(tmp_path / "calls.wav", calls(6, [2.0]))
     out = tmp_path / "out"
     out.mkdir()
-    lock = out / detect.LOCK_NAME
+    lock = out / output.LOCK_NAME
     lock.write_text(str(os.getpid()))  # a live process holds it
     with pytest.raises(WhaleLabError, match=rf"{out}: another detection \(process {os.getpid()}"):
-        detect.detect_files(run, [path], out)
+        detection.detect_files(run, [path], out)
     assert seen == [] and lock.read_text() == str(os.getpid())  # left to its holder
     lock.unlink()
     broken = tmp_path / "broken.wav"
     broken.write_bytes(b"RIFF not really a wave file")
     with pytest.raises(AudioError):
-        detect.detect_files(run, [path, broken], out)
+        detection.detect_files(run, [path, broken], out)
     assert not lock.exists()  # released on error too
 
 
@@ -544,11 +576,11 @@ def test_a_stale_lock_is_taken_over_with_a_warning(tmp_path, stand_in_run):
     path = write(tmp_path / "calls.wav", calls(6, [2.0]))
     finished = subprocess.Popen(["true"])  # a process id that has ended
     finished.wait()
-    lock = tmp_path / "out" / detect.LOCK_NAME
+    lock = tmp_path / "out" / output.LOCK_NAME
     lock.parent.mkdir()
     lock.write_text(str(finished.pid))
     with pytest.warns(UserWarning, match=f"process {finished.pid}.*taking the lock over"):
-        events = detect.detect_files(run, [path], tmp_path / "out")
+        events = detection.detect_files(run, [path], tmp_path / "out")
     assert seen == ["calls.wav"] and len(events) == 2
     assert not lock.exists()
 
@@ -564,15 +596,15 @@ def test_evaluation_scores_the_events_detect_writes_on_a_recording_with_gaps(tmp
     signal[int(20.5 * SR):22 * SR] = 0.9  # the second call's end is stuck: flat
     write(path, signal)
     scored = []
-    score_events = detection_evaluation.score_events
+    score_events = evaluation.score_events
 
     def spy(predicted, *args, **kwargs):
         scored.append(predicted)
         return score_events(predicted, *args, **kwargs)
 
-    monkeypatch.setattr(detection_evaluation, "score_events", spy)
-    detection_evaluation.evaluate_recordings(run, folder, trim=False, progress=False)
-    detected = detect.detect_files(run, [path], tmp_path / "out", trim=False)
+    monkeypatch.setattr(evaluation, "score_events", spy)
+    detection.evaluate_recordings(run, folder, overrides={"trim": False}, progress=False)
+    detected = detection.detect_files(run, [path], tmp_path / "out", settings=settings(trim=False))
     columns = ["file", "begin_s", "end_s", "label", "score"]
     pd.testing.assert_frame_equal(scored[0][columns], detected[columns], check_dtype=False)
     for label in CLASSES:  # the second call is cut where the flat stretch begins
@@ -601,11 +633,11 @@ def test_an_archive_shares_batches_across_files_and_each_file_gets_its_own_event
     write(folder / "b.wav", calls(0.7, [0.1]))  # shorter than a window
     write(folder / "c.wav", with_gap)
     alone, windows_alone, part_empty = {}, 0, 0
-    settings = detect.detection_settings(CONFIG)
     for name in ("a", "b", "c"):
         model = BatchRecordingModel()
-        alone[name] = detect.detect_recording_with_gaps(
-            model, CONFIG, folder / f"{name}.wav", bands=BANDS, settings=settings, batch_size=3)
+        found = detection.detect_recording(trained_as(model), folder / f"{name}.wav",
+                                           batch_size=3)
+        alone[name] = found.events, found.gaps
         windows_alone += sum(model.batches)
         part_empty += model.batches[-1] < 3
     assert part_empty >= 2  # alone, files end in part-empty batches
@@ -614,8 +646,8 @@ def test_an_archive_shares_batches_across_files_and_each_file_gets_its_own_event
     use_model(monkeypatch, model)
     run = tmp_path / "run"
     save_checkpoint(run / "best.pt", {"model": {}})
-    detect.detect_files(run, [folder], tmp_path / "out", batch_size=3, workers=workers,
-                        progress=False)
+    detection.detect_files(run, [folder], tmp_path / "out", batch_size=3, workers=workers,
+                           progress=False)
     assert sum(model.batches) == windows_alone  # every window once
     assert set(model.batches[:-1]) == {3}  # only the very last batch is part-empty
     for name, (events, gaps) in alone.items():
@@ -640,17 +672,17 @@ def test_a_file_that_fails_while_read_ahead_is_skipped_and_the_rest_detected(tmp
     write(folder / "b.wav", broken)
     write(folder / "c.wav", calls(12, [4.0]))
     with pytest.raises(AudioError, match="b.wav"):
-        detect.detect_files(run, [folder], tmp_path / "out", workers=2, batch_size=3,
-                            progress=False)
+        detection.detect_files(run, [folder], tmp_path / "out", workers=2, batch_size=3,
+                               progress=False)
     with pytest.warns(UserWarning, match="b.wav"):
-        events = detect.detect_files(run, [folder], tmp_path / "out", workers=2, batch_size=3,
-                                     on_error="skip", progress=False)
+        events = detection.detect_files(run, [folder], tmp_path / "out", workers=2, batch_size=3,
+                                        on_error="skip", progress=False)
     assert set(events.file) == {str(folder / "a.wav"), str(folder / "c.wav")}
 
 
 def test_detection_reads_ahead_only_with_a_gpu_by_default():
-    assert detect.default_workers(torch.device("cpu")) == 0
-    assert detect.default_workers(torch.device("cuda")) == 2
+    assert streaming.default_workers(torch.device("cpu")) == 0
+    assert streaming.default_workers(torch.device("cuda")) == 2
 
 
 def test_an_error_stops_the_readers_that_wait_with_full_queues(tmp_path, stand_in_run):
@@ -662,8 +694,8 @@ def test_an_error_stops_the_readers_that_wait_with_full_queues(tmp_path, stand_i
     for name in ("b", "c"):  # far more windows than a reader may queue at batch size 1
         write(folder / f"{name}.wav", calls(120, [2.0]))
     with pytest.raises(AudioError, match="a.wav"):  # returns: no reader is left waiting
-        detect.detect_files(run, [folder], tmp_path / "out", workers=2, batch_size=1,
-                            progress=False)
+        detection.detect_files(run, [folder], tmp_path / "out", workers=2, batch_size=1,
+                               progress=False)
 
 
 def test_the_cli_reads_ahead_with_workers(tmp_path, stand_in_run, capsys):
@@ -677,3 +709,74 @@ def test_the_cli_reads_ahead_with_workers(tmp_path, stand_in_run, capsys):
     assert "events in 3 file(s)" in capsys.readouterr().out
     assert json.loads((tmp_path / "out" / "detection.json").read_text())["settings"][
         "batch_size"] == 4
+
+
+def _two_level_call(seconds: float) -> np.ndarray:
+    """A call at 5-6 s: 0.9 for its first quarter second, then 0.3 (dithered as :func:`calls`).
+
+    PointModel scores "low" 0.9 then 0.3 on it, "high" 1.8 then 0.6: above half of any
+    threshold up to 0.6, "low" lasts the whole call; above it, only the first 0.26 s.
+    """
+    signal = np.zeros(int(seconds * SR), dtype=np.float32)
+    signal[5 * SR:int(5.25 * SR)] = 0.9
+    signal[int(5.25 * SR):6 * SR] = 0.3
+    signal[1::2] += DITHER
+    return signal
+
+
+def test_with_an_onset_tolerance_the_models_settings_are_chosen_by_onsets(tmp_path,
+                                                                          stand_in_run):
+    run, _ = stand_in_run
+    for split in ("val", "test"):
+        write(_annotated(tmp_path / split, split, 20, [5.0]), _two_level_call(20))
+    matching = EventMatching(onset_tolerance_s=0.1)
+    metrics = detection.evaluate_recordings(run, tmp_path / "test", validation=tmp_path / "val",
+                                            matching=matching, progress=False)
+    # every threshold finds both calls' onsets; ties go to the highest
+    assert metrics["settings"]["threshold"] == max(detection.THRESHOLDS) == 0.9
+    assert metrics["overall"]["f1"] == 1.0
+    assert metrics["criterion"] == {"onset_tolerance_s": 0.1}
+    assert metrics["baselines"]["band_energy"]["criterion"] == {"onset_tolerance_s": 0.1}
+    # by overlap, the 0.26-s "low" events above 0.6 miss their 1-s call (IoU 0.26)
+    by_overlap, _ = detection.choose_detection_settings(run, tmp_path / "val", progress=False)
+    assert by_overlap.threshold <= 0.6
+
+
+def test_the_threshold_sweep_scores_the_events_detect_writes(tmp_path, stand_in_run):
+    run, _ = stand_in_run
+    frames = 400
+    signal = np.zeros(frames * STEP + 1, dtype=np.float32)  # ends 1 sample into frame 400
+    signal[369 * STEP:] = 0.9  # an event from frame 369 (5.904 s) to the end (6.400125 s)
+    signal[1::2] += DITHER
+    path = write(tmp_path / "val" / "end.wav", signal)
+    # IoU with the event cut at the file's end 0.304; with its last frame whole, 0.295
+    truth = pd.DataFrame({"begin_s": 6.0, "end_s": 6.1508375, "low_hz": 10.0,
+                          "high_hz": 2000.0, "label": CLASSES})
+    write_raven(truth, tmp_path / "val" / "end.selections.txt")
+    detected = detection.detect_files(run, [path], tmp_path / "out",
+                                      settings=settings(trim=False, gate=False))
+    assert detected.end_s.tolist() == pytest.approx([len(signal) / SR] * 2)
+    written = event_metrics(detected, truth.assign(file=str(path)), CLASSES)["overall"]
+    _, sweep = detection.choose_detection_settings(run, tmp_path / "val", thresholds=[0.5],
+                                                   progress=False)
+    swept = sweep[~sweep.gate & ~sweep.trim].iloc[0]
+    assert written["tp"] == 2 and (swept.tp, swept.fp, swept.fn) == (2, 0, 0)
+
+
+def test_notebook_05s_events_are_the_tables_whalelab_detect_writes(tmp_path, real_run):
+    signal = noise(7 * SR + 37, seed=8)  # not a whole number of frames
+    signal[3 * SR:int(4.5 * SR)] = 0.0  # a dropout: a gap
+    path = write(tmp_path / "rec.wav", signal)
+    trained = load_model(real_run, device="cpu")
+    # as notebook 05 finds the events of each recording it shows
+    found = {str(path): detection.detect_recording(trained, path, progress=False)}
+    shown = pd.concat([result.events.assign(file=name) for name, result in found.items()],
+                      ignore_index=True)
+    detection.detect_files(real_run, [path], tmp_path / "out", device="cpu", progress=False)
+    written = read_raven(tmp_path / "out" / "rec.selections.txt")
+    columns = ["begin_s", "end_s", "label"]
+    assert len(shown) >= 2  # the model finds "low" everywhere but in the gap
+    pd.testing.assert_frame_equal(shown[columns], written[columns], check_dtype=False)
+    np.testing.assert_allclose(shown.score, written.score, rtol=1e-5)
+    assert not ((shown.begin_s < 4.5) & (shown.end_s > 3.0)).any()  # nothing in the gap
+    assert shown.end_s.max() <= len(signal) / SR  # nor past the end

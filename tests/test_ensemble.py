@@ -12,9 +12,9 @@ import soundfile
 import torch
 
 from whalelab import plots
-from whalelab import train as train_module
+from whalelab import training
 from whalelab.checkpoint import load_checkpoint, load_model
-from whalelab.clip_metrics import choose_thresholds
+from whalelab.metrics.clips import choose_thresholds
 from whalelab.cli import main
 from whalelab.config import RunConfig
 from whalelab.data import ClipDataset, ClipIndex, load_index
@@ -22,7 +22,8 @@ from whalelab.data import dataset as dataset_module
 from whalelab.errors import CheckpointError
 from whalelab.inference import predict_dataset
 from whalelab.model import WhaleEnsemble, WhaleSED
-from whalelab.train import train
+from whalelab.training import loop as loop_module
+from whalelab.training import train
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def test_each_member_is_a_run_of_its_own_and_the_ensemble_averages_them(tree, tm
     few = [str(w.message) for w in shown if "too few positive validation clips" in str(w.message)]
     assert len(few) == 2  # the first member's and the ensemble's; the second's would repeat them
     members = [load_model(run / "members" / str(k)) for k in range(2)]
-    assert [m.config.train.seed for m in members] == [3, 3 + train_module.MEMBER_SEED_STRIDE]
+    assert [m.config.train.seed for m in members] == [3, 3 + training.MEMBER_SEED_STRIDE]
     assert all(isinstance(m.model, WhaleSED) for m in members)
     assert not torch.equal(members[0].model.fc1.weight, members[1].model.fc1.weight)
     for member in members:  # the run's splits, not each member's own
@@ -66,9 +67,7 @@ def test_each_member_is_a_run_of_its_own_and_the_ensemble_averages_them(tree, tm
 
     ensemble = load_model(run)
     assert isinstance(ensemble.model, WhaleEnsemble) and ensemble.config.model.members == 2
-    features = ensemble.config.features
-    dataset = ClipDataset(index.subset("val"), sample_rate=features.sample_rate,
-                          clip_seconds=features.clip_seconds)
+    dataset = ClipDataset.for_run(index.subset("val"), ensemble.config)
     outputs = ("clipwise_output", "framewise_output", "norm_att")
     averaged = predict_dataset(ensemble.model, dataset, device=torch.device("cpu"),
                                outputs=outputs)
@@ -100,7 +99,7 @@ def test_an_ensemble_killed_in_its_second_member_resumes_to_the_same_weights(
     index = load_index(tree, seed=3, window_s=1.0)
     train(_config(tree), tmp_path / "whole", index=index, progress=False)
 
-    real_train_epoch, calls = train_module._train_epoch, []
+    real_train_epoch, calls = loop_module._train_epoch, []
 
     def dying_epoch(*args, **kwargs):
         calls.append(1)
@@ -108,18 +107,18 @@ def test_an_ensemble_killed_in_its_second_member_resumes_to_the_same_weights(
             raise _Interrupted
         return real_train_epoch(*args, **kwargs)
 
-    monkeypatch.setattr(train_module, "_train_epoch", dying_epoch)
+    monkeypatch.setattr(loop_module, "_train_epoch", dying_epoch)
     with pytest.raises(_Interrupted):
         train(_config(tree), tmp_path / "cut", index=index, progress=False)
     assert not (tmp_path / "cut" / "best.pt").exists()
-    monkeypatch.setattr(train_module, "_train_epoch", real_train_epoch)
+    monkeypatch.setattr(loop_module, "_train_epoch", real_train_epoch)
     train(_config(tree), tmp_path / "cut", resume=True, progress=False)
     whole, cut = (load_checkpoint(tmp_path / run / "best.pt")["model"] for run in ("whole", "cut"))
     assert whole.keys() == cut.keys() and any(key.startswith("members.1.") for key in whole)
     for key, tensor in whole.items():
         assert torch.equal(tensor, cut[key]), key
 
-    monkeypatch.setattr(train_module, "DataLoader", None)  # a finished ensemble trains nothing
+    monkeypatch.setattr(loop_module, "DataLoader", None)  # a finished ensemble trains nothing
     before = (tmp_path / "cut" / "best.pt").stat().st_mtime_ns
     assert train(_config(tree), tmp_path / "cut", resume=True, progress=False).members
     assert (tmp_path / "cut" / "best.pt").stat().st_mtime_ns == before  # nor rewrites it
@@ -140,8 +139,8 @@ def test_rotated_members_validate_on_folds_of_their_own_that_choose_the_threshol
                {clip.path for clip in index.subset("test").clips} for split in splits)
 
     members = [load_model(run / "members" / str(k)) for k in range(3)]
-    folds = [predict_dataset(member.model, ClipDataset(split.subset("val"), sample_rate=8000,
-                                                       clip_seconds=1.0),
+    folds = [predict_dataset(member.model,
+                             ClipDataset.for_run(split.subset("val"), member.config),
                              device=torch.device("cpu"))
              for member, split in zip(members, splits, strict=True)]
     expected = choose_thresholds(np.concatenate([f["clipwise_output"] for f in folds]),

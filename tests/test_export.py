@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -13,7 +14,7 @@ import torch
 from whalelab.checkpoint import load_checkpoint, load_model, save_checkpoint
 from whalelab.cli import main
 from whalelab.config import RunConfig
-from whalelab.detect import detect_files, detection_traces
+from whalelab.detection import detect_files, detect_recording, detection_settings
 from whalelab.errors import CheckpointError, ConfigError
 from whalelab.export import (ONNX_OUTPUTS, OnnxModel, check_engine, onnx_model, onnx_path,
                              parity_batch, write_onnx)
@@ -95,15 +96,17 @@ def test_detection_on_onnx_runtime_matches_pytorch(run, recording, tmp_path, cap
     exported = onnx_model(trained)  # exported on first use
     assert "none exists yet" in capsys.readouterr().out
     for engine_model, name in ((trained.model, "torch"), (exported, "onnx")):
-        scores, contrast = detection_traces(engine_model, trained.config, recording,
-                                            bands=trained.bands, progress=False)
+        found = detect_recording(dataclasses.replace(trained, model=engine_model), recording,
+                                 progress=False)
+        scores, contrast = found.scores, found.contrast
         if name == "torch":
             expected = scores, contrast
     np.testing.assert_allclose(scores, expected[0], atol=1e-5)
     np.testing.assert_allclose(contrast, expected[1], atol=1e-4)
 
+    settings = detection_settings(trained.config, threshold=0.2)
     events = {engine: detect_files(run, [recording], tmp_path / engine, engine=engine,
-                                   device="cpu", threshold=0.2, progress=False)
+                                   device="cpu", settings=settings, progress=False)
               for engine in ("torch", "onnx")}
     assert sorted(events["torch"]["label"]) == ["high", "low"]  # the two tones, trimmed
     pd.testing.assert_frame_equal(events["torch"], events["onnx"])
@@ -111,7 +114,7 @@ def test_detection_on_onnx_runtime_matches_pytorch(run, recording, tmp_path, cap
     assert record["settings"]["engine"] == "onnx"
     with pytest.raises(ConfigError, match="engine 'onnx' -> 'torch'"):
         detect_files(run, [recording], tmp_path / "onnx", engine="torch", device="cpu",
-                     threshold=0.2, progress=False)
+                     settings=settings, progress=False)
 
 
 def test_a_stale_export_is_made_again(run, capsys):

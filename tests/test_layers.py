@@ -23,19 +23,20 @@ LAYERS = [
     ("runtime",),                          # device, autocast, progress bars
     ("provenance",),                       # what made a run or report: code, data, versions
     ("profiles",),
+    ("backbones",),                        # the encoders a model can use, by name
     ("config",),
-    ("audio", "raven"),                    # file formats
+    ("audio", "raven", "silence"),         # file formats, windows; what counts as silence
     ("features",),                         # log-mel front end
     ("data",),                             # layouts, splits, dataset
     ("bands", "band_contrast", "events"),  # what the data knows about classes; decoding
     ("advise",),                           # the audio settings a data set implies
-    ("model", "losses", "event_scoring", "clip_metrics", "localisation", "synth"),
+    ("model", "losses", "metrics", "synth"),  # the model; what training minimises; scores
     ("checkpoint", "inference", "baselines"),  # run folders; model scores; simple baselines
     ("export",),                           # a model as ONNX, run by ONNX Runtime
-    ("train", "evaluate", "predict", "detect"),
-    ("detection_evaluation",),             # detection scored, its settings chosen
+    ("training", "evaluate", "predict"),
+    ("detection",),                        # long recordings to events; scored, settings chosen
     ("plots",),
-    ("bench", "report", "ablation"),  # measurements, the notebooks, side-by-side trainings
+    ("bench", "report"),                   # measurements, the notebooks
     ("cli",),                              # the front door to every command
 ]
 

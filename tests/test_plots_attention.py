@@ -10,10 +10,12 @@ from matplotlib.colors import to_rgba
 
 from whalelab import plots
 from whalelab.errors import DataError
-from whalelab.model import DENSENET_TIME_STRIDE, segments_to_frames
+from whalelab.model import segments_to_frames
 
 SR, HOP, FMIN, FMAX = 8000, 128, 10.0, 4000.0
-FEATURES = dict(sample_rate=SR, hop_length=HOP, fmin=FMIN, fmax=FMAX)
+SEGMENT_FRAMES = 32  # log-mel frames per segment of the model's backbone
+FEATURES = dict(sample_rate=SR, hop_length=HOP, fmin=FMIN, fmax=FMAX,
+                segment_frames=SEGMENT_FRAMES)
 
 
 def plotted(fig) -> list:
@@ -34,20 +36,21 @@ def test_class_probabilities_bars_thresholds_and_truth():
 
 def sed_outputs(batch: int = 2, classes: int = 4, frames: int = 157) -> dict[str, torch.Tensor]:
     generator = torch.Generator().manual_seed(0)
-    segments = frames // DENSENET_TIME_STRIDE
+    segments = frames // SEGMENT_FRAMES
     segmentwise = torch.rand(batch, segments, classes, generator=generator)
     attention = torch.softmax(torch.randn(batch, classes, segments, generator=generator), -1)
     return {"clipwise_output": (attention * segmentwise.transpose(1, 2)).sum(-1),
             "segmentwise_output": segmentwise,
-            "framewise_output": segments_to_frames(segmentwise, frames),
+            "framewise_output": segments_to_frames(segmentwise, frames,
+                                                   segment_frames=SEGMENT_FRAMES),
             "norm_att": attention}
 
 
 def test_attention_draws_the_top_classes_on_the_clip_time_axis():
-    outputs = sed_outputs(frames=4 * DENSENET_TIME_STRIDE)
+    outputs = sed_outputs(frames=4 * SEGMENT_FRAMES)
     # make class 2 of example 1 the top class
     outputs["clipwise_output"][1] = torch.tensor([0.1, 0.2, 0.9, 0.3])
-    logmel = torch.randn(2, 1, 4 * DENSENET_TIME_STRIDE, 16)
+    logmel = torch.randn(2, 1, 4 * SEGMENT_FRAMES, 16)
     fig = plots.attention(logmel, outputs, example=1, classes=["a", "b", "c", "d"], top_k=2,
                           truth=["c"], title="clip", **FEATURES)
     mel_ax, att_ax, seg_ax, frame_ax, bars_ax = plotted(fig)
@@ -69,7 +72,7 @@ def test_attention_draws_the_top_classes_on_the_clip_time_axis():
 
 
 def test_attention_last_segment_covers_the_tail_frames():
-    frames = 3 * DENSENET_TIME_STRIDE + 10  # the backbone drops the 10-frame tail
+    frames = 3 * SEGMENT_FRAMES + 10  # the backbone drops the 10-frame tail
     outputs = sed_outputs(batch=1, frames=frames)
     fig = plots.attention(torch.zeros(1, 1, frames, 8), outputs, classes=list("abcd"),
                           **FEATURES)
@@ -85,9 +88,9 @@ def span_bands(ax) -> list[tuple[float, float, tuple]]:
 
 
 def test_attention_draws_the_annotated_calls_on_every_time_panel():
-    outputs = sed_outputs(batch=1, frames=4 * DENSENET_TIME_STRIDE)
+    outputs = sed_outputs(batch=1, frames=4 * SEGMENT_FRAMES)
     spans = [("c", 0.5, 1.2), ("a", 1.5, 1.8)]
-    fig = plots.attention(torch.zeros(1, 1, 4 * DENSENET_TIME_STRIDE, 8), outputs,
+    fig = plots.attention(torch.zeros(1, 1, 4 * SEGMENT_FRAMES, 8), outputs,
                           classes=list("abcd"), spans=spans, **FEATURES)
     mel_ax, att_ax, seg_ax, frame_ax, bars_ax = plotted(fig)
     for ax in (mel_ax, att_ax, seg_ax, frame_ax):
@@ -105,8 +108,8 @@ def test_attention_draws_the_annotated_calls_on_every_time_panel():
 
 
 def test_attention_without_spans_draws_no_band_and_a_foreign_label_is_named():
-    outputs = sed_outputs(batch=1, frames=2 * DENSENET_TIME_STRIDE)
-    logmel = torch.zeros(1, 1, 2 * DENSENET_TIME_STRIDE, 8)
+    outputs = sed_outputs(batch=1, frames=2 * SEGMENT_FRAMES)
+    logmel = torch.zeros(1, 1, 2 * SEGMENT_FRAMES, 8)
     fig = plots.attention(logmel, outputs, classes=list("abcd"), **FEATURES)
     assert all(span_bands(ax) == [] for ax in fig.axes) and fig.axes[0].get_legend() is None
     with pytest.raises(DataError, match="spans: label 'whistle'"):
@@ -114,7 +117,7 @@ def test_attention_without_spans_draws_no_band_and_a_foreign_label_is_named():
                         **FEATURES)
 
 
-def comparison_outputs(norm_att_row: list[float], frames: int = 4 * DENSENET_TIME_STRIDE,
+def comparison_outputs(norm_att_row: list[float], frames: int = 4 * SEGMENT_FRAMES,
                        classes: int = 3) -> dict[str, torch.Tensor]:
     """One clip whose class 1 has attention ``norm_att_row``; the rest flat."""
     segments = len(norm_att_row)
@@ -131,14 +134,14 @@ def test_attention_comparison_puts_one_column_per_model_with_the_mass_on_the_cal
     by_name = {"clamp": comparison_outputs([0.1, 0.7, 0.1, 0.1]),
                "tanh": comparison_outputs([0.25, 0.25, 0.25, 0.25]),
                "none": comparison_outputs([0.4, 0.0, 0.3, 0.3])}
-    logmel = torch.randn(1, 1, 4 * DENSENET_TIME_STRIDE, 8)
+    logmel = torch.randn(1, 1, 4 * SEGMENT_FRAMES, 8)
     fig = plots.attention_comparison(logmel, by_name, spans=spans, classes=list("abc"),
                                      title="one clip", **FEATURES)
     assert len(plotted(fig)) == 3 * len(by_name)
     assert len(fig.axes) == 4 * len(by_name)  # a colour bar beside each log-mel
     columns = [plotted(fig)[3 * column:3 * column + 3] for column in range(len(by_name))]
     masses = {"clamp": "0.70", "tanh": "0.25", "none": "0.00"}
-    edges = (np.arange(5) * DENSENET_TIME_STRIDE - 0.5) * step
+    edges = (np.arange(5) * SEGMENT_FRAMES - 0.5) * step
     for (name, outputs), (mel_ax, att_ax, frame_ax) in zip(by_name.items(), columns):
         assert mel_ax.get_title().splitlines() == [
             name, f"attention on call: b {masses[name]} (flat 0.25)"]
@@ -161,7 +164,7 @@ def test_attention_comparison_puts_one_column_per_model_with_the_mass_on_the_cal
 
 
 def test_attention_comparison_draws_each_annotated_class_side_by_side():
-    frames = 3 * DENSENET_TIME_STRIDE + 10  # the last segment also covers a 10-frame tail
+    frames = 3 * SEGMENT_FRAMES + 10  # the last segment also covers a 10-frame tail
     step = HOP / SR
     outputs = comparison_outputs([0.2, 0.2, 0.6], frames=frames)
     spans = [("c", 0.0, 5 * step), ("b", (frames - 4) * step, frames * step)]
@@ -188,7 +191,7 @@ def test_attention_comparison_draws_each_annotated_class_side_by_side():
 ])
 def test_attention_comparison_names_what_is_missing(by_name, spans, message):
     if by_name:
-        by_name = {"m": comparison_outputs([0.5, 0.5], frames=2 * DENSENET_TIME_STRIDE)}
+        by_name = {"m": comparison_outputs([0.5, 0.5], frames=2 * SEGMENT_FRAMES)}
     with pytest.raises(DataError, match=message):
-        plots.attention_comparison(torch.zeros(1, 1, 2 * DENSENET_TIME_STRIDE, 8), by_name,
+        plots.attention_comparison(torch.zeros(1, 1, 2 * SEGMENT_FRAMES, 8), by_name,
                                    spans=spans, classes=list("abc"), **FEATURES)

@@ -10,6 +10,7 @@ import pytest
 from matplotlib.colors import to_rgba
 
 from whalelab import plots
+from whalelab.config import DetectConfig
 from whalelab.plots.style import mel_row_edges
 
 FPS, FMIN, FMAX, N_MELS = 10.0, 10.0, 4000.0, 64
@@ -20,12 +21,13 @@ def events(*rows) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["begin_s", "end_s", "low_hz", "high_hz", "label"])
 
 
-def overview(values: np.ndarray | None = None, **options):
+def overview(values: np.ndarray | None = None, settings: DetectConfig = DetectConfig(),
+             **options):
     frames = 100
     values = np.zeros((frames, N_MELS)) if values is None else values
     scores = np.linspace(0, 1, frames * 2).reshape(frames, 2)
     return plots.detection_overview(values, scores, classes=CLASSES, frames_per_second=FPS,
-                                    fmin=FMIN, fmax=FMAX, **options)
+                                    fmin=FMIN, fmax=FMAX, settings=settings, **options)
 
 
 @pytest.mark.parametrize("htk", [True, False])
@@ -78,16 +80,19 @@ def test_the_span_crops_image_traces_and_boxes():
     assert trace_ax.lines[0].get_xdata()[[0, -1]] == pytest.approx([2.05, 4.95])
 
 
-def test_scores_threshold_and_colour_bar_without_contrast():
-    fig = overview(threshold=0.3)
+def test_scores_the_detections_thresholds_and_colour_bar_without_contrast():
+    fig = overview(settings=DetectConfig(threshold=0.3))
     spec_ax, trace_ax, colorbar_ax = fig.axes
     scores = np.linspace(0, 1, 200).reshape(100, 2)
     for k in range(2):
         np.testing.assert_allclose(trace_ax.lines[k].get_ydata(), scores[:, k])
     assert trace_ax.lines[2].get_ydata() == pytest.approx([0.3, 0.3])  # the threshold
+    assert trace_ax.lines[3].get_ydata() == pytest.approx([0.15, 0.15])  # half of it
     assert [text.get_text() for text in trace_ax.get_legend().get_texts()] == [
-        *CLASSES, "threshold"]
+        *CLASSES, "threshold 0.3", "low threshold 0.15"]
     assert colorbar_ax.get_label() == "<colorbar>" and colorbar_ax.get_ylabel() == "dB"
+    given = overview(settings=DetectConfig(threshold=0.7, low_threshold=0.6)).axes[1]
+    assert [line.get_ydata()[0] for line in given.lines[2:]] == pytest.approx([0.7, 0.6])
 
 
 def test_the_band_contrast_panel_draws_each_class_on_the_shared_time_axis():

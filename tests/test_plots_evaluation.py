@@ -7,8 +7,8 @@ import pytest
 from matplotlib.colors import to_rgba
 
 from whalelab import plots
-from whalelab.clip_metrics import calibration
-from whalelab.clip_metrics import recall_by_snr as recall_by_snr_rows
+from whalelab.metrics.clips import calibration
+from whalelab.metrics.clips import recall_by_snr as recall_by_snr_rows
 from whalelab.errors import DataError
 
 

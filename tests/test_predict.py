@@ -11,10 +11,10 @@ import torch
 from torch import nn
 
 from whalelab import audio, predict
+from whalelab.audio import tile
 from whalelab.checkpoint import TrainedModel, save_checkpoint, write_classes
 from whalelab.cli import main
 from whalelab.config import RunConfig
-from whalelab.data.dataset import tile
 from whalelab.errors import ConfigError, WhaleLabError
 from whalelab.model import build_model
 
@@ -112,7 +112,8 @@ def test_a_file_shorter_than_one_stft_window_is_named_or_skipped(tmp_path, model
     assert table["file"].tolist() == [str(good)]
     messages = [str(warning.message) for warning in caught]
     assert messages[0].startswith(f"skipped {tiny}: 0.01 s is too short")
-    assert messages[-1] == "1 of 2 file(s) could not be scored and were skipped"
+    assert messages[-1] == (f"1 of 2 file(s) could not be used and were skipped; first: "
+                            f"{messages[0].removeprefix('skipped ')}")
     with pytest.raises(ConfigError, match="on_error"):
         predict.predict_files("run", [good], on_error="ignore")
 
@@ -171,7 +172,7 @@ def test_cli_predict_skips_bad_files_and_writes_windows(tmp_path, model, capsys)
         assert main(["predict", "run", str(good), str(tiny), "--on-error", "skip",
                      "--out", str(out), "--windows", str(windows)]) == 0
     assert [str(warning.message).split(":")[0] for warning in caught] == [
-        f"skipped {tiny}", "1 of 2 file(s) could not be scored and were skipped"]
+        f"skipped {tiny}", "1 of 2 file(s) could not be used and were skipped; first"]
     assert capsys.readouterr().out == f"wrote {windows} (3 windows)\nwrote {out} (1 files)\n"
     assert pd.read_csv(out)["file"].tolist() == [str(good)]
     written = pd.read_csv(windows)

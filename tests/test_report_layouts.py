@@ -25,7 +25,7 @@ from whalelab.audio import load_audio, write_audio
 from whalelab import report
 from whalelab.cli import build_parser, main
 from whalelab.config import RunConfig
-from whalelab.detection_evaluation import SHOWN_TEST_CLIPS, detection_material
+from whalelab.detection import SHOWN_TEST_CLIPS, detection_material
 from whalelab.errors import DataError
 from whalelab.raven import write_raven
 from whalelab.report import run_report

@@ -50,6 +50,21 @@ def test_autocast_gives_bf16_on_cuda():
             == torch.bfloat16
 
 
+def test_inference_never_lowers_precision_on_cpu_whatever_the_run_trained_with():
+    for amp in (True, False):
+        with runtime.inference_autocast(torch.device("cpu"), amp):
+            assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("amp, dtype", [(True, torch.bfloat16), (False, torch.float32)])
+def test_inference_on_cuda_follows_the_runs_training_precision(amp, dtype):
+    ones = torch.ones(2, 2, device="cuda")
+    with runtime.inference_autocast(torch.device("cuda"), amp):
+        assert (ones @ ones).dtype == dtype
+
+
 def test_progress_switch():
     assert [bar_disabled(value) for value in (None, True, False)] == [None, False, True]
     assert progress_bar(range(3), progress=False).disable

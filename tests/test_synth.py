@@ -26,7 +26,7 @@ from whalelab.synth.calls import LOW_SNR_SHARE, SNR_DB
 from whalelab.synth.mixing import band_power
 
 SR = 8000
-# published ranges (DESIGN.md §4) that each species' spectral peak must fall in
+# published ranges (cited in whalelab.synth.calls) that each species' spectral peak must fall in
 PEAK_HZ = {
     "blue_whale": (17.0, 53.0),       # B call 3rd harmonic ~50 -> 44 Hz, Z call 28 -> 18 Hz
     "fin_whale": (14.0, 32.0),        # ~30 -> 15 Hz

@@ -10,7 +10,7 @@ import pytest
 import soundfile
 import torch
 
-from whalelab import train as train_module
+from whalelab import training
 from whalelab.bands import write_bands
 from whalelab.checkpoint import load_checkpoint
 from whalelab.cli import main
@@ -18,7 +18,8 @@ from whalelab.config import RunConfig
 from whalelab.data import ClipDataset, ClipIndex, load_index
 from whalelab.errors import CheckpointError, DataError
 from whalelab.raven import write_raven
-from whalelab.train import train
+from whalelab.training import loop as loop_module
+from whalelab.training import train
 
 
 def _sweep(low: float, high: float, rate: int, seconds: float = 1.0, *, seed: int) -> np.ndarray:
@@ -111,7 +112,7 @@ def test_resume_after_a_kill_mid_epoch_ends_where_an_uninterrupted_run_does(tree
     config = _config(tree, epochs=3)
     train(config, tmp_path / "whole", index=index, progress=False)
 
-    real_loader = train_module.DataLoader
+    real_loader = loop_module.DataLoader
     epochs_started = []
 
     def dying_loader(*args, **kwargs):
@@ -126,11 +127,11 @@ def test_resume_after_a_kill_mid_epoch_ends_where_an_uninterrupted_run_does(tree
 
         return one_batch_then_die()
 
-    monkeypatch.setattr(train_module, "DataLoader", dying_loader)
+    monkeypatch.setattr(loop_module, "DataLoader", dying_loader)
     with pytest.raises(_Interrupted):
         train(config, tmp_path / "cut", index=index, progress=False)
     assert load_checkpoint(tmp_path / "cut" / "last.pt")["epoch"] == 0
-    monkeypatch.setattr(train_module, "DataLoader", real_loader)
+    monkeypatch.setattr(loop_module, "DataLoader", real_loader)
     train(config, tmp_path / "cut", resume=True, progress=False)
 
     whole, cut = (pd.read_csv(tmp_path / run / "history.csv") for run in ("whole", "cut"))
@@ -147,7 +148,7 @@ def test_a_finished_run_is_left_as_it_is(tree, tmp_path, monkeypatch):
     index = load_index(tree, seed=0, window_s=1.0)
     train(_config(tree, epochs=1), tmp_path / "run", index=index, progress=False)
     before = (tmp_path / "run" / "best.pt").stat().st_mtime_ns
-    monkeypatch.setattr(train_module, "DataLoader", None)  # any training would fail
+    monkeypatch.setattr(loop_module, "DataLoader", None)  # any training would fail
     result = train(_config(tree, epochs=1), tmp_path / "run", resume=True, progress=False)
     assert result.best_epoch == 1
     assert (tmp_path / "run" / "best.pt").stat().st_mtime_ns == before
@@ -160,7 +161,7 @@ def test_class_bands_come_from_the_data_never_from_the_generator(tmp_path):
     write_raven(events, tmp_path / "r.selections.txt")
     config = RunConfig.from_profile("smoke", data=str(tmp_path), device="cpu",
                                     classes=["clicks", "fin_whale", "mystery"])
-    bands = train_module.run_bands(config, ClipIndex([], config.classes))
+    bands = training.run_bands(config, ClipIndex([], config.classes))
     assert bands["clicks"] == (300.0, 4000.0)  # annotated, cut at fmax
     assert bands["fin_whale"] == bands["mystery"] == (config.features.fmin, config.features.fmax)
 
@@ -168,7 +169,7 @@ def test_class_bands_come_from_the_data_never_from_the_generator(tmp_path):
     write_bands(tree, {"fin_whale": (12.0, 35.0)})  # a user's statement of the band
     config = RunConfig.from_profile("smoke", data=str(tree), device="cpu",
                                     classes=["fin_whale", "mystery"])
-    assert train_module.run_bands(config, ClipIndex([], config.classes)) == {
+    assert training.run_bands(config, ClipIndex([], config.classes)) == {
         "fin_whale": (12.0, 35.0), "mystery": (config.features.fmin, config.features.fmax)}
 
 
@@ -177,7 +178,7 @@ def test_bands_are_estimated_from_the_training_clips_where_the_data_states_none(
     index = load_index(strong_manifest, seed=0, window_s=1.0)
     config = RunConfig.from_profile("smoke", data=strong_manifest, classes=index.classes,
                                     clip_seconds=1.0)
-    bands = train_module.run_bands(config, index)
+    bands = training.run_bands(config, index)
     for name, frequency in (("low", 500.0), ("high", 1500.0)):  # the tones of the fixture
         low, high = bands[name]
         assert low <= frequency <= high and high - low < 200, (name, bands[name])
@@ -290,8 +291,7 @@ def test_validation_loss_is_the_training_loss_on_validation_clips(strong_manifes
     train(config, tmp_path / "run", index=index, progress=False)
     model = build_model(config)
     model.load_state_dict(load_checkpoint(tmp_path / "run" / "last.pt")["model"])
-    validation = ClipDataset(index.subset("val"), sample_rate=8000, clip_seconds=1.0,
-                             hop_length=config.features.hop_length)
+    validation = ClipDataset.for_run(index.subset("val"), config)
     predicted = predict_dataset(model, validation, device=torch.device("cpu"),
                                 outputs=("clipwise_output", "framewise_logit"))
     assert predicted["strong"].any()
@@ -319,7 +319,7 @@ def test_evaluation_reports_localisation_where_call_spans_are_known(strong_manif
 
 
 def _refused(tree, tmp_path, monkeypatch, clips, classes, message):
-    monkeypatch.setattr(train_module, "build_model", None)  # refused before any model
+    monkeypatch.setattr(loop_module, "build_model", None)  # refused before any model
     with pytest.raises(DataError, match=message):
         train(_config(tree, epochs=1), tmp_path / "run", index=ClipIndex(clips, classes),
               progress=False)
@@ -337,7 +337,7 @@ def test_one_class_without_background_is_refused_naming_the_data(tree, tmp_path,
 def test_a_class_too_small_to_train_or_validate_is_refused_naming_it(tree, tmp_path,
                                                                      monkeypatch):
     index = load_index(tree, seed=0, window_s=1.0)
-    assert train_module.MIN_TRAIN_CLIPS == 2 and train_module.MIN_VAL_CLIPS == 1
+    assert training.MIN_TRAIN_CLIPS == 2 and training.MIN_VAL_CLIPS == 1
     no_val = [clip for clip in index.clips
               if not (clip.labels == ("downsweep",) and clip.split == "val")]
     _refused(tree, tmp_path, monkeypatch, no_val, index.classes,
@@ -353,7 +353,7 @@ def test_a_class_too_small_to_train_or_validate_is_refused_naming_it(tree, tmp_p
 def test_the_field_profile_takes_its_audio_settings_from_the_data(tree, tmp_path):
     from whalelab.advise import advise
 
-    config, index = train_module.plan_run(tmp_path / "run", data=tree, profile="field",
+    config, index = training.plan_run(tmp_path / "run", data=tree, profile="field",
                                           device="cpu", backbone="tiny")
     # a third of every class is recorded at 6 kHz: the calls' band (300-1500 Hz) is
     # estimated below 3 kHz, where every class is recorded, and fmax stops an octave above it
@@ -366,7 +366,7 @@ def test_the_field_profile_takes_its_audio_settings_from_the_data(tree, tmp_path
     assert {name: getattr(config.model if name == "time_drop_width" else config.features, name)
             for name in advised} == advised
     # what the user names wins; a named rate brings its own band and frames
-    config, _ = train_module.plan_run(tmp_path / "other", data=tree, profile="field",
+    config, _ = training.plan_run(tmp_path / "other", data=tree, profile="field",
                                       device="cpu", backbone="tiny", clip_seconds=0.5,
                                       sample_rate=16000)
     assert (config.features.clip_seconds, config.features.sample_rate,

@@ -26,7 +26,7 @@ training clips, and picks the settings that suit them, each with its reason:
 - **profile**: ``field``, whose training suits few, imbalanced real clips.
 
 The same :class:`Advice` feeds training (a profile with ``follows_data``, see
-:func:`whalelab.train.plan_run`) and notebook 01.
+:func:`whalelab.training.plan_run`) and notebook 01.
 """
 
 from __future__ import annotations

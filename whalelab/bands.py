@@ -142,11 +142,11 @@ def _mean_spectra(index: ClipIndex, features: FeatureConfig,
     quiet_sum, quiet_count = np.zeros(freq), 0
     targets = index.targets()
     for item in progress_bar(range(len(dataset)), progress=progress, desc="bands", leave=False):
-        waveform, _, frame_target, strong = dataset[item]
+        served = dataset[item]  # a ClipItem
         with torch.no_grad():
-            power = spectrogram(waveform[None].double())[0, 0].numpy()  # (frames, freq)
+            power = spectrogram(served.waveform[None].double())[0, 0].numpy()  # (frames, freq)
         power = 10 * np.log10(np.maximum(power / max(float(np.median(power)), 1e-20), 1e-10))
-        calls = frame_target.numpy() if strong else np.repeat(
+        calls = served.frame_target.numpy() if served.strong else np.repeat(
             targets[item][None], len(power), axis=0)  # (frames, classes)
         sums += calls.T @ power
         counts += calls.sum(axis=0)

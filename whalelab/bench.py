@@ -11,12 +11,12 @@ One run on one machine measures, each candidate warm and several times (median):
    = librosa seconds / whalelab seconds; on CUDA too when there is one.
 2. **training** -- clips/s of the whole training step through the real data pipeline
    (:class:`~whalelab.data.ClipDataset` over the train split with a preloaded
-   :class:`~whalelab.data.ClipCache`, a DataLoader as :mod:`whalelab.train` builds it)
+   :class:`~whalelab.data.ClipCache`, a DataLoader as :mod:`whalelab.training` builds it)
    against the bare step on a batch already in memory; steps of the two alternate so
    that a change in the machine's load hits both alike.
 3. **inference** -- clips/s in eval mode, detection speed as a multiple of real time on a
-   long recording (:func:`whalelab.detect.detection_traces`, what ``whalelab detect``
-   runs: scores and band contrast, 50 % overlap), and
+   long recording (:func:`whalelab.detection.detect_recording`, what ``whalelab detect``
+   runs for each file: scores, band contrast, gaps and events, 50 % overlap), and
    peak memory for a 10-min and a 2-h recording, each in a fresh process; and a folder
    of recordings detected in one call (windows of consecutive files sharing batches)
    against one file at a time, with whether their events are the same.
@@ -61,7 +61,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from whalelab.atomic import write_json
 from whalelab.audio import write_audio
-from whalelab.checkpoint import model_file_state, save_checkpoint, write_classes
+from whalelab.checkpoint import TrainedModel, model_file_state, save_checkpoint, write_classes
 from whalelab.config import FeatureConfig, RunConfig, profile_values
 from whalelab.data import ClipCache, ClipDataset, load_index
 from whalelab.errors import ConfigError, DataError
@@ -69,9 +69,9 @@ from whalelab.features import logmel_pipeline
 from whalelab.losses import TrainingLoss
 from whalelab.raven import read_raven
 from whalelab.model import build_model, build_network
-from whalelab.runtime import autocast, progress_bar, resolve_device
+from whalelab.runtime import autocast, inference_autocast, progress_bar, resolve_device
 from whalelab.synth import ocean_noise
-from whalelab.train import make_optimizer, train_step
+from whalelab.training import make_optimizer, train_step
 
 
 @dataclasses.dataclass(frozen=True)
@@ -258,7 +258,7 @@ def bench_features(features: FeatureConfig, *, seconds: float, batch_size: int,
 
 def _batches(dataset: ClipDataset, config: RunConfig, device: torch.device
              ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Training batches as :func:`whalelab.train.train` loads them, epoch after epoch."""
+    """Training batches as :func:`whalelab.training.train` loads them, epoch after epoch."""
     settings = config.train
     drop_last = len(dataset) > settings.batch_size
     epoch = 0
@@ -317,28 +317,32 @@ def bench_training(config: RunConfig, dataset: ClipDataset, *, device: torch.dev
 def bench_inference(config: RunConfig, dataset: ClipDataset, *, device: torch.device,
                     batches: int) -> dict[str, Any]:
     """Eval-mode clips/s on one batch of real clips."""
-    amp = config.train.amp and device.type == "cuda"
     model = _model(config, device).eval()
     count = min(config.train.batch_size, len(dataset))
-    waveforms = torch.stack([dataset[i][0] for i in range(count)]).to(device)
+    waveforms = torch.stack([dataset[i].waveform for i in range(count)]).to(device)
 
     def forward() -> None:
-        with torch.inference_mode(), autocast(device, amp):
+        with torch.inference_mode(), inference_autocast(device, config.train.amp):
             model(waveforms)
 
     seconds = median_seconds({"forward": forward}, repeats=batches,
                              synchronize=_synchronizer(device))["forward"]
-    return {"batch_size": count, "amp": amp, "clips_per_s": count / seconds}
+    return {"batch_size": count, "amp": config.train.amp and device.type == "cuda",
+            "clips_per_s": count / seconds}
 
 
 def _detection_call(model: torch.nn.Module, config: RunConfig, path: str | Path, *,
                     hop_s: float) -> Callable[[], object]:
-    """:func:`whalelab.detect.detection_traces` of ``path``, ready to time. Every class
-    gets the whole spectrum as its band: the contrast costs the same whatever the bands."""
-    from whalelab.detect import detection_traces
+    """:func:`whalelab.detection.detect_recording` of ``path`` with the run's settings at
+    ``hop_s``, ready to time. Every class gets the whole spectrum as its band: the
+    contrast costs the same whatever the bands."""
+    from whalelab.detection import detect_recording
 
     bands = {name: (config.features.fmin, config.features.fmax) for name in config.classes}
-    return partial(detection_traces, model, config, path, bands=bands, hop_s=hop_s,
+    trained = TrainedModel(model=model, config=config, bands=bands,
+                           thresholds=np.full(len(config.classes), 0.5), source=Path(path))
+    return partial(detect_recording, trained, path,
+                   settings=dataclasses.replace(config.detect, hop_s=hop_s),
                    batch_size=config.train.batch_size, progress=False)
 
 
@@ -440,7 +444,7 @@ def ceiling_shares(results: dict[str, Any]) -> dict[str, float]:
 
 def detection_seconds(model: torch.nn.Module, config: RunConfig, path: str | Path, *,
                       hop_s: float, repeats: int = 1) -> float:
-    """Median seconds of :func:`whalelab.detect.detection_traces` on ``path``."""
+    """Median seconds of :func:`whalelab.detection.detect_recording` on ``path``."""
     device = next(model.parameters()).device
     return median_seconds({"detect": _detection_call(model, config, path, hop_s=hop_s)},
                           repeats=repeats, warmup=0,
@@ -482,7 +486,7 @@ def bench_detection(config: RunConfig, *, device: torch.device, sizes: Sizes,
     with tempfile.TemporaryDirectory(prefix="whalelab-bench-") as folder:
         audio = Path(folder) / "detect.wav"
         write_audio(audio, _noise(sizes.detect_seconds, rate), rate)
-        with torch.inference_mode(), autocast(device, True):
+        with torch.inference_mode(), inference_autocast(device, config.train.amp):
             model(torch.zeros(1, config.features.clip_samples, device=device))  # warm-up
         seconds = detection_seconds(model, config, audio, hop_s=clip_seconds / 2,
                                     repeats=sizes.detect_repeats)
@@ -506,16 +510,16 @@ def bench_detection(config: RunConfig, *, device: torch.device, sizes: Sizes,
 
 def bench_archive(config: RunConfig, *, device: torch.device, sizes: Sizes) -> dict[str, Any]:
     """Detection over a folder of recordings as ``whalelab detect`` runs it (windows of
-    consecutive files sharing batches, :func:`whalelab.detect.default_workers` threads
-    reading ahead) against the one-file path (each file alone): times real time, and
-    whether every file's events are the same."""
-    from whalelab.detect import (TABLE_SUFFIX, default_workers, detect_files,
-                                 detect_recording_with_gaps, detection_settings)
+    consecutive files sharing batches,
+    :func:`whalelab.detection.streaming.default_workers` threads reading ahead) against
+    the one-file path (:func:`whalelab.detection.detect_recording`, each file alone):
+    times real time, and whether every file's events are the same."""
+    from whalelab.detection import TABLE_SUFFIX, detect_files, detect_recording
+    from whalelab.detection.streaming import default_workers
 
     model = _model(config, device).eval()
     rate, batch_size = config.features.sample_rate, config.train.batch_size
     bands = {name: (config.features.fmin, config.features.fmax) for name in config.classes}
-    settings = detection_settings(config)
     with tempfile.TemporaryDirectory(prefix="whalelab-bench-") as folder:
         root = Path(folder)
         run = root / "run"
@@ -530,9 +534,10 @@ def bench_archive(config: RunConfig, *, device: torch.device, sizes: Sizes) -> d
             recordings.append(path)
         synchronize = _synchronizer(device)
         started = time.perf_counter()
-        alone = {path.stem: detect_recording_with_gaps(model, config, path, bands=bands,
-                                                       settings=settings,
-                                                       batch_size=batch_size)[0]
+        trained = TrainedModel(model=model, config=config, bands=bands,
+                               thresholds=np.full(len(config.classes), 0.5), source=run)
+        alone = {path.stem: detect_recording(trained, path, batch_size=batch_size,
+                                             progress=False).events
                  for path in recordings}
         synchronize()
         alone_s = time.perf_counter() - started
@@ -566,7 +571,7 @@ def bench_onnx(config: RunConfig, dataset: ClipDataset, *, sizes: Sizes,
 
     model = _model(config, torch.device("cpu")).eval()
     count = min(config.train.batch_size, len(dataset))
-    waveforms = torch.stack([dataset[i][0] for i in range(count)])  # (batch, samples)
+    waveforms = torch.stack([dataset[i].waveform for i in range(count)])  # (batch, samples)
     rate, clip_seconds = config.features.sample_rate, config.features.clip_seconds
     with tempfile.TemporaryDirectory(prefix="whalelab-bench-") as folder:
         export = write_onnx(model, config, Path(folder) / "model.onnx")
@@ -650,18 +655,20 @@ def bench_flops(config: RunConfig, *, device: torch.device, inference_clips_per_
 # ---------------------------------------------------------------------------------- run
 
 
-def _training_set(data: str | Path, features: FeatureConfig,
-                  progress: bool | None) -> ClipDataset:
-    """The train split of ``data``, decoded into memory as :func:`whalelab.train.train` does."""
-    index = load_index(data, window_s=features.clip_seconds)
+def _training_set(data: str | Path, profile: str, *, device: str, batch_size: int,
+                  progress: bool | None) -> tuple[RunConfig, ClipDataset]:
+    """The profile's configuration for ``data``, and its train split decoded into memory
+    as :func:`whalelab.training.train` reads it (:meth:`ClipDataset.for_run`)."""
+    _, values = profile_values(profile, data=data, device=device)
+    index = load_index(data, window_s=FeatureConfig(**values["features"]).clip_seconds)
     train_index = index.subset("train")
     if len(train_index) == 0:
         raise DataError(f"{data}: the benchmark needs clips in the train split")
-    dataset = ClipDataset(train_index, sample_rate=features.sample_rate,
-                          clip_seconds=features.clip_seconds, train=True, cache=ClipCache(),
-                          hop_length=features.hop_length)
+    config = RunConfig.from_profile(profile, data=str(data), classes=train_index.classes,
+                                    device=device, batch_size=batch_size)
+    dataset = ClipDataset.for_run(train_index, config, train=True, cache=ClipCache())
     dataset.preload(progress=progress)
-    return dataset
+    return config, dataset
 
 
 def run_bench(*, data: str | Path, profile: str = "quick", device: str = "auto",
@@ -704,10 +711,8 @@ def run_bench(*, data: str | Path, profile: str = "quick", device: str = "auto",
         if threads < 1:
             raise ConfigError(f"threads must be at least 1, not {threads}")
         torch.set_num_threads(threads)
-    _, values = profile_values(profile, data=data, device=device)
-    dataset = _training_set(data, FeatureConfig(**values["features"]), progress)
-    config = RunConfig.from_profile(profile, data=str(data), classes=dataset.index.classes,
-                                    device=device, batch_size=sizes.batch_size)
+    config, dataset = _training_set(data, profile, device=device, batch_size=sizes.batch_size,
+                                    progress=progress)
     results: dict[str, Any] = {
         "device": describe_device(where),
         "settings": {"profile": config.profile, "data": str(data), "repeats": repeats,

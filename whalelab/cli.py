@@ -43,7 +43,7 @@ def _add_synth(commands: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from whalelab.train import plan_run, train
+    from whalelab.training import plan_run, train
 
     config, index = plan_run(
         args.out, data=args.data, profile=args.profile, device=args.device,
@@ -59,7 +59,7 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _add_train(commands: argparse._SubParsersAction) -> None:
-    from whalelab.config import BACKBONES
+    from whalelab.backbones import BACKBONES
 
     parser = commands.add_parser(
         "train", help="train a model into a run folder",
@@ -152,18 +152,19 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from whalelab.clip_metrics import format_difference, format_metrics
-    from whalelab.detection_evaluation import annotated_recordings, evaluate_recordings
+    from whalelab.metrics.clips import format_difference, format_metrics
+    from whalelab.config import EventMatching
+    from whalelab.detection import annotated_recordings, evaluate_recordings
     from whalelab.evaluate import evaluate_run
-    from whalelab.event_scoring import format_event_metrics
-    from whalelab.localisation import format_localisation
+    from whalelab.metrics.events import format_event_metrics
+    from whalelab.metrics.localisation import format_localisation
 
     if args.data and Path(args.data).is_dir() and annotated_recordings(args.data):
-        metrics = evaluate_recordings(args.run, args.data, validation=args.validation,
-                                      out=args.out, iou=args.iou,
-                                      onset_tolerance_s=args.onset_tolerance_s,
-                                      threshold=args.threshold, trim=args.trim,
-                                      gate=args.gate, device=args.device)
+        metrics = evaluate_recordings(
+            args.run, args.data, validation=args.validation, out=args.out,
+            matching=EventMatching(iou=args.iou, onset_tolerance_s=args.onset_tolerance_s),
+            overrides={"threshold": args.threshold, "trim": args.trim, "gate": args.gate},
+            device=args.device)
         print(format_event_metrics(metrics))
         for name, baseline in metrics.get("baselines", {}).items():
             print(f"\nbaseline: {name} ({baseline['method']})\n{format_event_metrics(baseline)}")
@@ -186,6 +187,8 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _add_evaluate(commands: argparse._SubParsersAction) -> None:
+    from whalelab.config import EventMatching
+
     parser = commands.add_parser(
         "evaluate", help="clip-level metrics of a run on a split",
         description="Score RUN's best model; writes RUN/metrics.json (or --out).")
@@ -207,8 +210,9 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
                         help="other recordings with Raven tables: choose the detection settings "
                              "there (saved as the run's) and fit the band-energy baseline, "
                              "then score both on --data")
-    events.add_argument("--iou", type=float, default=0.3,
-                        help="least time overlap (intersection over union) for a match")
+    events.add_argument("--iou", type=float, default=EventMatching.iou,
+                        help="least time overlap (intersection over union) for a match "
+                             "(default %(default)s)")
     events.add_argument("--onset-tolerance-s", type=float,
                         help="match on onsets at most this many seconds apart instead")
     events.add_argument("--threshold", type=float,
@@ -258,15 +262,17 @@ def _add_predict(commands: argparse._SubParsersAction) -> None:
 
 
 def _detect(args: argparse.Namespace) -> None:
-    from whalelab.detect import detect_files, gap_summary
+    from whalelab.checkpoint import load_model
+    from whalelab.detection import detect_files, detection_settings, gap_summary
 
-    events = detect_files(args.run, args.inputs, args.out, hop_s=args.hop_s,
-                          threshold=args.threshold, low_threshold=args.low_threshold,
-                          min_duration_s=args.min_duration_s,
-                          merge_gap_s=args.merge_gap_s, trim=args.trim, gate=args.gate,
-                          batch_size=args.batch_size, device=args.device,
-                          engine=args.engine, workers=args.workers, channel=args.channel,
-                          on_error=args.on_error,
+    trained = load_model(args.run, device=args.device)
+    settings = detection_settings(trained.config, hop_s=args.hop_s, threshold=args.threshold,
+                                  low_threshold=args.low_threshold,
+                                  min_duration_s=args.min_duration_s,
+                                  merge_gap_s=args.merge_gap_s, trim=args.trim, gate=args.gate)
+    events = detect_files(trained, args.inputs, args.out, settings=settings,
+                          batch_size=args.batch_size, engine=args.engine, workers=args.workers,
+                          channel=args.channel, on_error=args.on_error,
                           overwrite=args.overwrite)
     counts = events.groupby("label").size().to_dict() if len(events) else {}
     print(f"{args.out}: {len(events)} events in {events['file'].nunique()} file(s)"

@@ -26,11 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from whalelab.atomic import write_json
+from whalelab.backbones import check_backbone
 from whalelab.errors import ConfigError
 from whalelab.profiles import resolve_profile
 
-#: the encoders WhaleSED can use: DenseNet121 (the recipe) and a few conv layers for tests
-BACKBONES = ("densenet121", "tiny")
 #: what a file whose Nyquist frequency lies below the run's fmax does: a warning, or an error
 LOW_RATE_ACTIONS = ("warn", "refuse")
 #: how the attention block bounds its logits: PANNs' clamp to [-10, 10], or tanh (before 0.2)
@@ -116,7 +115,8 @@ class FeatureConfig:
 
 @dataclasses.dataclass
 class ModelConfig:
-    """The WhaleSED architecture."""
+    """The WhaleSED architecture; ``backbone`` names an encoder of
+    :data:`whalelab.backbones.BACKBONES`."""
 
     num_classes: int
     backbone: str = "densenet121"
@@ -135,17 +135,12 @@ class ModelConfig:
             raise ConfigError(f"members must be at least 1, not {self.members}")
         if self.num_classes < 1:
             raise ConfigError(f"num_classes must be at least 1, not {self.num_classes}")
-        if self.backbone not in BACKBONES:
-            raise ConfigError(f"backbone {self.backbone!r} is not known; use one of "
-                              f"{', '.join(BACKBONES)}")
+        check_backbone(self.backbone, pretrained=self.pretrained)
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1), not {self.dropout}")
         if self.attention not in ATTENTION_MODES:
             raise ConfigError(f"attention must be one of {', '.join(ATTENTION_MODES)}, "
                               f"not {self.attention!r}")
-        if self.pretrained is not None and self.backbone != "densenet121":
-            raise ConfigError(f"pretrained={self.pretrained!r}: pretrained weights exist only "
-                              f"for backbone 'densenet121', not {self.backbone!r}")
 
 
 @dataclasses.dataclass
@@ -158,10 +153,8 @@ class TrainConfig:
     weight_decay: float = 1e-2
     warmup_epochs: float = 1.0
     patience: int = 5
-    mixup: float = 0.0
     equalise_db: float = 0.0  # random equaliser of training clips, at most this many dB
     band_limit: float = 0.0  # share of training clips low-passed at a Nyquist found in the data
-    ema_decay: float | None = None
     select_metric: str = "macro_ap"
     # which weights best.pt keeps: the epoch best on validation by select_metric (with
     # early stopping after patience epochs without gain), or the last epoch's, at the end
@@ -189,14 +182,10 @@ class TrainConfig:
             raise ConfigError(f"learning_rate must be positive, not {self.learning_rate}")
         if self.patience < 1:
             raise ConfigError(f"patience must be at least 1, not {self.patience}")
-        if not 0 <= self.mixup <= 1:
-            raise ConfigError(f"mixup must be in [0, 1], not {self.mixup}")
         if self.equalise_db < 0:
             raise ConfigError(f"equalise_db must not be negative, not {self.equalise_db}")
         if not 0 <= self.band_limit <= 1:
             raise ConfigError(f"band_limit must be in [0, 1], not {self.band_limit}")
-        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
-            raise ConfigError(f"ema_decay must be in (0, 1) or None, not {self.ema_decay}")
         if self.frame_loss_weight < 0:
             raise ConfigError(f"frame_loss_weight must not be negative, not "
                               f"{self.frame_loss_weight}")
@@ -212,7 +201,7 @@ class TrainConfig:
 
 @dataclasses.dataclass
 class DataConfig:
-    """How the training data is read (DESIGN.md §3): where, and the user's conventions.
+    """How the training data is read (the layouts of :mod:`whalelab.data`): where, and the user's conventions.
 
     ``path`` is stored resolved, so a run folder works from any working directory.
     ``background_labels`` are the labels (class folders, manifest labels, Raven labels)
@@ -264,7 +253,7 @@ class DataConfig:
 
 @dataclasses.dataclass
 class DetectConfig:
-    """How detection turns a recording into events (see :mod:`whalelab.detect`).
+    """How detection turns a recording into events (see :mod:`whalelab.detection`).
 
     ``hop_s`` between windows (None: half a clip); an event starts where a class's
     score reaches ``threshold`` and continues down to ``low_threshold`` (None: half of
@@ -294,11 +283,63 @@ class DetectConfig:
             raise ConfigError("merge_gap_s and min_duration_s must not be negative")
 
 
+@dataclasses.dataclass(frozen=True)
+class EventMatching:
+    """When a detected event matches an annotated one (:mod:`whalelab.metrics.events`).
+
+    Events of one class match when their time intersection over union reaches ``iou``,
+    or, with ``onset_tolerance_s``, when their onsets lie at most that many seconds
+    apart instead. The one criterion of an evaluation: the model's detection settings
+    and the band-energy baseline are chosen with it, and both are scored with it.
+
+    Examples
+    --------
+    >>> EventMatching().criterion, EventMatching(onset_tolerance_s=0.5).criterion
+    ({'iou': 0.3}, {'onset_tolerance_s': 0.5})
+    """
+
+    iou: float = 0.3
+    onset_tolerance_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 < self.iou <= 1:
+            raise ConfigError(f"iou must be in (0, 1], not {self.iou}")
+        if self.onset_tolerance_s is not None and self.onset_tolerance_s < 0:
+            raise ConfigError(f"onset_tolerance_s must be >= 0, not {self.onset_tolerance_s}")
+
+    @property
+    def criterion(self) -> dict[str, float]:
+        """What decides a match: ``{"onset_tolerance_s": s}`` when given, else ``{"iou": x}``."""
+        if self.onset_tolerance_s is not None:
+            return {"onset_tolerance_s": self.onset_tolerance_s}
+        return {"iou": self.iou}
+
+
 #: the parts of a run configuration, in ``config.json`` order
 PARTS = {"features": FeatureConfig, "model": ModelConfig, "train": TrainConfig,
          "data": DataConfig, "detect": DetectConfig}
 #: settings that say where or how fast a run goes, not what it computes
 RUNTIME_SETTINGS = {("train", "device"), ("train", "num_workers"), ("train", "compile")}
+#: training settings that whalelab no longer has, with the value that left them off: a
+#: ``config.json`` written before they went (every such file holds these) still loads
+REMOVED_SETTINGS = {("train", "mixup"): 0.0, ("train", "ema_decay"): None}
+
+
+def _without_removed(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` (a ``config.json``'s parts) without :data:`REMOVED_SETTINGS` at their
+    off value; one set to anything else is a :class:`ConfigError`, since the run it
+    describes cannot be rebuilt."""
+    values = dict(values)
+    for (part, name), off in REMOVED_SETTINGS.items():
+        if not isinstance(values.get(part), dict) or name not in values[part]:
+            continue
+        settings = dict(values[part])
+        if settings.pop(name) != off:
+            raise ConfigError(f"{name}={values[part][name]!r}: this run trained with {name}, "
+                              f"which whalelab no longer has, so it cannot be rebuilt; only "
+                              f"{name}={off!r} (off) still loads")
+        values[part] = settings
+    return values
 
 
 def _part_of(name: str) -> str:
@@ -406,10 +447,11 @@ class RunConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
         """Rebuild from :meth:`to_dict`'s output; ``config.json`` files written before
-        ``data`` and ``detect`` were parts (``"data": "path"``) still load, and those
+        ``data`` and ``detect`` were parts (``"data": "path"``) still load, those
         written before the attention mode was a setting keep the tanh attention they
-        were trained with."""
-        values = dict(values)
+        were trained with, and those that name a removed setting at its off value
+        (:data:`REMOVED_SETTINGS`: ``mixup`` 0, ``ema_decay`` None) load without it."""
+        values = _without_removed(values)
         if not isinstance(values.get("data", {}), dict):
             values["data"] = {"path": values["data"]}
         if isinstance(values.get("model"), dict):  # runs before 0.2 used tanh attention

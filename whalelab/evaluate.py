@@ -1,12 +1,15 @@
 """Clip-level evaluation of a trained run on a split: scores, metrics, ``metrics.json``.
 
-The figures themselves are :mod:`whalelab.clip_metrics`; this module picks the clips
+The figures themselves are :mod:`whalelab.metrics.clips`; this module picks the clips
 (the run's own split, or another data set read with the run's data settings), scores
-them with the run's model and writes the result.
+them once with the run's model (:func:`score_split`, whose :class:`SplitScores` feed
+``metrics.json`` and notebooks 03 and 04's tables and figures alike) and writes the
+result (:func:`evaluate_scores`, :func:`evaluate_run`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +17,13 @@ import numpy as np
 
 from whalelab.atomic import write_json
 from whalelab.baselines import clip_baseline
-from whalelab.checkpoint import load_model
-from whalelab.clip_metrics import classification_metrics, recall_by_snr
+from whalelab.checkpoint import TrainedModel, load_model
+from whalelab.metrics.clips import classification_metrics, recall_by_snr
 from whalelab.config import RunConfig
 from whalelab.data import ClipDataset, ClipIndex, read_data
 from whalelab.errors import DataError
 from whalelab.inference import predict_dataset
-from whalelab.localisation import localisation_metrics
+from whalelab.metrics.localisation import localisation_metrics
 
 
 def write_metrics(path: str | Path, metrics: dict[str, Any]) -> Path:
@@ -91,46 +94,85 @@ def held_out_caveat(run_dir: str | Path) -> str:
             f"held-out recordings with `whalelab evaluate RUN --data`.")
 
 
-def evaluate_run(run_dir: str | Path, *, data: str | None = None, split: str | None = None,
-                 out: str | Path | None = None, device: str = "auto", baseline: bool = True,
-                 progress: bool | None = None) -> dict[str, Any]:
-    """Score a run's best model on a split and write ``metrics.json`` (or ``out``).
+#: the model outputs :func:`score_split` keeps for every clip
+SCORED_OUTPUTS = ("clipwise_output", "segmentwise_output", "framewise_output", "norm_att")
 
-    Clip-level figures (:func:`whalelab.clip_metrics.classification_metrics`) always;
+
+@dataclasses.dataclass
+class SplitScores:
+    """A run's model scored once on a set of clips (:func:`score_split`).
+
+    Attributes
+    ----------
+    trained : TrainedModel
+        The model (eval mode), its configuration, classes and thresholds ``(classes,)``.
+    dataset : ClipDataset
+        The clips as the model heard them (:meth:`ClipDataset.for_run`, evaluation mode);
+        ``dataset.index`` is the clip index, ``dataset[i].waveform`` a clip's audio.
+    data, split : str
+        The data set scored and which clips: ``test``, ``val``, ``train`` or ``all``.
+    predicted : dict of numpy.ndarray
+        Per clip, in the dataset's order: ``clipwise_output (clips, classes)``,
+        ``segmentwise_output (clips, segments, classes)``, ``framewise_output (clips,
+        frames, classes)``, ``norm_att (clips, classes, segments)``, and the truth
+        ``targets (clips, classes)``, ``frame_targets (clips, frames, classes)``,
+        ``strong (clips,)``.
+    metrics : dict
+        :func:`whalelab.metrics.clips.classification_metrics` of the clipwise output,
+        with ``recall_by_snr`` and ``localisation`` where the clips allow them, and
+        ``run``, ``data``, ``split``.
+    """
+
+    trained: TrainedModel
+    dataset: ClipDataset
+    data: str
+    split: str
+    predicted: dict[str, np.ndarray]
+    metrics: dict[str, Any]
+
+    @property
+    def index(self) -> ClipIndex:
+        """The clips scored, in order."""
+        return self.dataset.index
+
+    def outputs(self, clips: list[int]) -> dict[str, np.ndarray]:
+        """The model's outputs (:data:`SCORED_OUTPUTS`) for the clips at positions
+        ``clips``, each with those clips as its batch axis, as a WhaleSED call on them
+        would give (what :func:`whalelab.plots.attention` draws)."""
+        return {name: self.predicted[name][clips] for name in SCORED_OUTPUTS}
+
+
+def score_split(run_dir: str | Path, *, data: str | None = None, split: str | None = None,
+                device: str = "auto", progress: bool | None = None) -> SplitScores:
+    """Score a run's best model once on a split: its outputs, the truth, and the metrics.
+
+    Clip-level figures (:func:`whalelab.metrics.clips.classification_metrics`) always;
     where clips state the SNR of their calls (the synthetic manifest does),
-    ``recall_by_snr`` (:func:`whalelab.clip_metrics.recall_by_snr`), for the baseline too;
-    for clips whose calls' onsets and offsets are known, ``localisation`` too
-    (:func:`whalelab.localisation.localisation_metrics`): frame-level AUC and AP of the
-    framewise output, the attention mass on the call, and onset/offset errors.
+    ``recall_by_snr`` (:func:`whalelab.metrics.clips.recall_by_snr`); for clips whose
+    calls' onsets and offsets are known, ``localisation``
+    (:func:`whalelab.metrics.localisation.localisation_metrics`): frame-level AUC and AP of the
+    framewise output, the attention mass on the call, and onset/offset errors. The
+    model runs in the run's inference precision
+    (:func:`whalelab.runtime.inference_autocast`).
 
     Parameters
     ----------
     run_dir : path
         A trained run folder.
     data : str or None
-        None evaluates on the run's own split (``splits.csv``); another data set is read
+        None scores the run's own split (``splits.csv``); another data set is read
         with the run's data settings.
     split : {"test", "val", "train"} or None
         Which clips to score (:func:`evaluation_index`): None is the run's own test
-        split, or every clip of another data set. ``metrics["split"]`` names what was
-        scored (``all`` for every clip) and ``metrics["clips"]`` how many.
-    baseline : bool
-        Also score the logistic baseline (:func:`whalelab.baselines.clip_baseline`,
-        fitted on the run's own train split and tuned on its val split) on the same clips,
-        under ``baselines``.
+        split, or every clip of another data set.
     """
     trained = load_model(run_dir, device=device)
     config = trained.config
     index = evaluation_index(run_dir, config, data, split)
-    features = config.features
-    dataset = ClipDataset(index, sample_rate=features.sample_rate,
-                          clip_seconds=features.clip_seconds, train=False,
-                          hop_length=features.hop_length, band=(features.fmin, features.fmax),
-                          low_rate=config.data.low_rate)
+    dataset = ClipDataset.for_run(index, config)
     predicted = predict_dataset(
         trained.model, dataset, device=trained.device, batch_size=config.train.batch_size,
-        amp=config.train.amp, progress=progress, desc=split,
-        outputs=("clipwise_output", "framewise_output", "norm_att"))
+        amp=config.train.amp, progress=progress, desc=split, outputs=SCORED_OUTPUTS)
     metrics = classification_metrics(predicted["clipwise_output"], predicted["targets"],
                                       config.classes, trained.thresholds,
                                       seed=config.train.seed)
@@ -143,17 +185,50 @@ def evaluate_run(run_dir: str | Path, *, data: str | None = None, split: str | N
         metrics["localisation"] = localisation_metrics(
             predicted["framewise_output"], predicted["norm_att"], predicted["frame_targets"],
             predicted["strong"].astype(bool), predicted["targets"], classes=config.classes,
-            frames_per_second=config.features.frames_per_second)
-    if baseline:
-        own = ClipIndex.load_csv(Path(run_dir) / "splits.csv")
-        sources = [ClipDataset(own.subset(name), sample_rate=features.sample_rate,
-                               clip_seconds=features.clip_seconds)
-                   for name in ("train", "val")]
-        metrics["baselines"] = {"logistic": clip_baseline(
-            *sources, dataset, features=config.features, classes=config.classes,
-            seed=config.train.seed,
-            model=(predicted["clipwise_output"], trained.thresholds), snr_db=snr_db)}
+            frames_per_second=config.features.frames_per_second,
+            segment_frames=trained.model.segment_frames)
+    scored = split or ("test" if is_run_data(config, data) else "all")
     metrics.update({"run": str(run_dir), "data": str(data or config.data.path),
-                    "split": split or ("test" if is_run_data(config, data) else "all")})
-    write_metrics(out or Path(run_dir) / "metrics.json", metrics)
+                    "split": scored})
+    return SplitScores(trained=trained, dataset=dataset, data=str(data or config.data.path),
+                       split=scored, predicted=predicted, metrics=metrics)
+
+
+def evaluate_scores(scores: SplitScores, *, baseline: bool = True,
+                    out: str | Path | None = None) -> dict[str, Any]:
+    """The metrics of ``scores``, with the baseline's beside them, written to
+    ``metrics.json`` in the run folder (or ``out``).
+
+    Parameters
+    ----------
+    baseline : bool
+        Also score the logistic baseline (:func:`whalelab.baselines.clip_baseline`,
+        fitted on the run's own train split and tuned on its val split) on the same clips,
+        under ``baselines``.
+    """
+    trained, config = scores.trained, scores.trained.config
+    run_dir = Path(scores.metrics["run"])
+    metrics = dict(scores.metrics)
+    if baseline:
+        own = ClipIndex.load_csv(run_dir / "splits.csv")
+        sources = [ClipDataset.for_run(own.subset(name), config) for name in ("train", "val")]
+        metrics["baselines"] = {"logistic": clip_baseline(
+            *sources, scores.dataset, features=config.features, classes=config.classes,
+            seed=config.train.seed,
+            model=(scores.predicted["clipwise_output"], trained.thresholds),
+            snr_db=scores.index.snr_db())}
+    write_metrics(out or run_dir / "metrics.json", metrics)
     return metrics
+
+
+def evaluate_run(run_dir: str | Path, *, data: str | None = None, split: str | None = None,
+                 out: str | Path | None = None, device: str = "auto", baseline: bool = True,
+                 progress: bool | None = None) -> dict[str, Any]:
+    """Score a run's best model on a split (:func:`score_split`) and write
+    ``metrics.json`` (or ``out``) with the baseline beside it (:func:`evaluate_scores`).
+
+    ``metrics["split"]`` names what was scored (``all`` for every clip of another data
+    set) and ``metrics["clips"]`` how many.
+    """
+    scores = score_split(run_dir, data=data, split=split, device=device, progress=progress)
+    return evaluate_scores(scores, baseline=baseline, out=out)

@@ -16,7 +16,7 @@ Detection turns each class's probability trace into events in up to four steps:
 
 Frame ``f`` covers the time ``[f / fps, (f + 1) / fps)``, so an event over frames
 ``a..b`` runs from ``a / fps`` to ``(b + 1) / fps`` seconds. Scoring the events against
-annotations is :mod:`whalelab.event_scoring`'s job.
+annotations is :mod:`whalelab.metrics.events`'s job.
 
 Examples
 --------

@@ -1,12 +1,15 @@
 """Clip-level probabilities for audio files, window by window, read as a stream.
 
 A file is read block by block (:func:`whalelab.audio.stream_audio`, ``BLOCK_SECONDS``
-at a time) and cut into windows of the run's clip length with 50 % overlap (the last
-window ends at the file's end), so memory stays flat whatever the file's length: one
-block, one window and one batch of windows, plus a row of scores per window. A file
-shorter than the clip length is repeated end to end into one window, one copy centred
-(:func:`whalelab.data.dataset.tile`, as training pads short clips): digital silence
-around a short clip is a picture no recording has, and a model scores it as a call.
+at a time) and cut into windows of the run's clip length with 50 % overlap by
+:class:`whalelab.audio.Windows`, the window cutter detection uses too (the last window
+ends at the file's end), so memory stays flat whatever the file's length: one block,
+one window and one batch of windows, plus a row of scores per window. A file shorter
+than the clip length is tiled, never padded: repeated end to end into one window, one
+copy centred (:func:`whalelab.audio.tile`, as training serves short clips): digital
+silence around a short clip is a picture no recording has, and a model scores it as a
+call. The model runs in the precision the run trained in
+(:func:`whalelab.runtime.inference_autocast`).
 Each class's score for the file is its largest window score: the probability that the
 call is somewhere in the file.
 
@@ -20,113 +23,40 @@ Input the model cannot answer for is named, not scored:
   ``fmax`` (``low_rate="warn"``, the reason also in the row's ``note``) or refused
   (``low_rate="refuse"``);
 - silence: a sample is silent when it is exactly zero or within ``FLAT_TOLERANCE`` of the
-  sample before it (a dead channel, a DC level, a clipped flat line). A window more than
+  sample before it (a dead channel, a DC level, a clipped flat line:
+  :mod:`whalelab.silence`, whose runs are detection's gaps). A window more than
   ``SILENT_FRACTION`` silent is not scored (NaN scores, the reason in its ``note``); a
   file more than ``SILENT_FRACTION`` silent, or whose every window is, gets ``top_class``
   ``"silence"`` (never a class), NaN scores and the reason in its ``note``.
 
-With ``on_error="skip"``, a file that is refused or cannot be read is reported as a
-warning naming it and left out; the other files keep their rows, and the number of
-skipped files is reported at the end.
+With ``on_error="skip"`` (:class:`whalelab.errors.OnError`), a file that is refused or
+cannot be read is reported as a warning naming it and left out; the other files keep
+their rows, and the number of skipped files is reported at the end.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from whalelab.audio import audio_info, stream_audio
+from whalelab.audio import BLOCK_SECONDS, Windows, audio_info, stream_audio
 from whalelab.checkpoint import TrainedModel, load_model
-from whalelab.clip_metrics import BACKGROUND, single_label
-from whalelab.data.dataset import check_low_rate, check_sample_rate, tile
-from whalelab.errors import AudioError, ConfigError, check_on_error
-from whalelab.runtime import autocast, progress_bar
+from whalelab.metrics.clips import BACKGROUND, single_label
+from whalelab.data.dataset import check_low_rate, check_sample_rate
+from whalelab.errors import AudioError, ConfigError, OnError
+from whalelab.runtime import inference_autocast, progress_bar
+from whalelab.silence import MIN_GAP_S, SILENT_FRACTION, Silence, silent_samples
 
-#: seconds of audio read from disk at a time
-BLOCK_SECONDS = 60.0
 #: ``top_class`` of a file that is mostly silence
 SILENCE = "silence"
-#: share of silent samples above which a window or a file is silence
-SILENT_FRACTION = 0.5
-#: a sample this close to the one before it is part of a flat line
-FLAT_TOLERANCE = 1e-6
-
-
-def clip_windows(blocks: Iterable[np.ndarray], samples: int, *,
-                 hop: int) -> Iterator[tuple[int, np.ndarray]]:
-    """Cut a signal read as consecutive ``(n,)`` blocks into ``(start, (samples,))`` windows.
-
-    Windows start every ``hop`` samples; where they miss the signal's tail, one more ends
-    at its end. A signal shorter than ``samples`` is repeated into one window
-    (:func:`~whalelab.data.dataset.tile`) with one copy centred; its ``start`` is then
-    negative, where the window begins relative to the signal. Only the samples the next
-    window needs are held.
-
-    Examples
-    --------
-    >>> [start for start, _ in clip_windows([np.arange(6.0), np.arange(6.0, 11.0)], 4, hop=3)]
-    [0, 3, 6, 7]
-    >>> next(clip_windows([np.array([1.0, 2.0])], 5, hop=2))
-    (-1, array([2., 1., 2., 1., 2.]))
-    """
-    buffer, offset, start, total = np.zeros(0, dtype=np.float32), 0, 0, 0  # buffer[0]: offset
-    for block in blocks:
-        buffer = np.concatenate([buffer, block])
-        total += len(block)
-        while start + samples <= total:
-            yield start, buffer[start - offset:start - offset + samples]
-            start += hop
-        keep_from = max(offset, min(start, total - samples))  # the next window, or the tail
-        buffer, offset = buffer[keep_from - offset:], keep_from
-    if total < samples:
-        left = (samples - total) // 2
-        yield -left, tile(buffer, samples, offset=left)
-    elif start - hop + samples < total:
-        yield total - samples, buffer[total - samples - offset:]
-
-
-def silent_samples(samples: np.ndarray, *, previous: float | None = None) -> np.ndarray:
-    """Bool ``(n,)``: each sample exactly zero or within ``FLAT_TOLERANCE`` of the one before.
-
-    ``previous`` is the sample before the first (from the block before), if any.
-
-    Examples
-    --------
-    >>> silent_samples(np.array([0.5, 0.5, 0.0, 0.2, -0.1])).tolist()
-    [False, True, True, False, False]
-    """
-    before = np.concatenate([[np.nan if previous is None else previous], samples[:-1]])
-    return (samples == 0) | (np.abs(samples - before) <= FLAT_TOLERANCE)
-
-
-class _SilenceCount:
-    """Passes blocks through and counts their samples and silent samples."""
-
-    def __init__(self, blocks: Iterable[np.ndarray]) -> None:
-        self.blocks, self.samples, self.silent = blocks, 0, 0
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        previous = None
-        for block in self.blocks:
-            self.samples += len(block)
-            self.silent += int(silent_samples(block, previous=previous).sum())
-            previous = block[-1] if len(block) else previous
-            yield block
-
-    @property
-    def fraction(self) -> float:
-        return self.silent / max(self.samples, 1)
-
-
 def _clipwise(trained: TrainedModel, windows: list[np.ndarray]) -> np.ndarray:
     """``clipwise_output`` of a list of ``(samples,)`` windows: ``(windows, classes)``."""
     batch = torch.from_numpy(np.stack(windows)).to(trained.device)  # (windows, samples)
-    with torch.inference_mode(), autocast(trained.device, trained.config.train.amp):
+    with torch.inference_mode(), inference_autocast(trained.device, trained.config.train.amp):
         return trained.model(batch)["clipwise_output"].float().cpu().numpy()
 
 
@@ -146,7 +76,9 @@ def _score_file(trained: TrainedModel, path: str | Path, *, batch_size: int,
                          f"({features.n_fft / rate:.3g} s)")
     notes = [check_sample_rate(info, band=(features.fmin, features.fmax), low_rate=low_rate,
                                stacklevel=3)]
-    stream = _SilenceCount(stream_audio(path, rate, block_seconds=BLOCK_SECONDS))
+    silence = Silence(min_gap=round(MIN_GAP_S * rate))
+    cut = Windows(silence.watch(stream_audio(path, rate, block_seconds=BLOCK_SECONDS)),
+                  clip=clip, hop=clip // 2)
     windows, scores, pending = [], [], {}  # pending: {row: window} not scored yet
 
     def score_pending() -> None:
@@ -154,10 +86,10 @@ def _score_file(trained: TrainedModel, path: str | Path, *, batch_size: int,
             scores[row] = score
         pending.clear()
 
-    for start, window in clip_windows(stream, clip, hop=clip // 2):
+    for start, window, _ in cut:
         silent = float(silent_samples(window).mean())
         windows.append({"file": str(path), "start_s": max(start, 0) / rate,
-                        "end_s": min(start + clip, stream.samples) / rate,
+                        "end_s": min(start + clip, cut.samples) / rate,
                         "note": _silence_note(silent) if silent > SILENT_FRACTION else ""})
         scores.append(np.full(len(classes), np.nan, dtype=np.float32))
         if silent <= SILENT_FRACTION:
@@ -167,16 +99,16 @@ def _score_file(trained: TrainedModel, path: str | Path, *, batch_size: int,
     if pending:
         score_pending()
     scores = np.stack(scores)  # (windows, classes)
-    if stream.fraction > SILENT_FRACTION or np.isnan(scores).all():
+    if silence.fraction > SILENT_FRACTION or np.isnan(scores).all():
         file_scores = np.full(len(classes), np.nan)
         top_class = SILENCE
-        notes.append(_silence_note(stream.fraction) if stream.fraction > SILENT_FRACTION
+        notes.append(_silence_note(silence.fraction) if silence.fraction > SILENT_FRACTION
                      else "silence: every window is more than half exact zeros or a flat line")
     else:
         file_scores = np.nanmax(scores, axis=0)  # (classes,)
         top = single_label(file_scores[None], trained.thresholds)[0]
         top_class = classes[top] if top < len(classes) else BACKGROUND
-    row = {"file": str(path), "duration_s": stream.samples / rate, "windows": len(windows),
+    row = {"file": str(path), "duration_s": cut.samples / rate, "windows": len(windows),
            "top_class": top_class, **dict(zip(classes, map(float, file_scores), strict=True)),
            "note": "; ".join(note for note in notes if note)}
     for window, score in zip(windows, scores, strict=True):
@@ -216,29 +148,24 @@ def predict_files(model_source: str | Path, files: Sequence[str | Path], *, devi
         why). With ``return_windows``, also the windows: ``file, start_s, end_s``, one
         column per class (NaN for a silent window), ``note``.
     """
-    check_on_error(on_error)
+    failures = OnError(on_error)
     if batch_size < 1:
         raise ConfigError(f"batch_size must be at least 1, not {batch_size}")
     trained = load_model(model_source, device=device)
     low_rate = trained.config.data.low_rate if low_rate is None else low_rate
     check_low_rate(low_rate)
     classes = trained.config.classes
-    rows, windows, skipped = [], [], 0
+    rows, windows = [], []
     for path in progress_bar(files, progress=progress, desc="predict"):
         try:
             row, file_windows = _score_file(trained, path, batch_size=batch_size,
                                             low_rate=low_rate)
         except AudioError as error:
-            if on_error == "raise":
-                raise
-            warnings.warn(f"skipped {error}", stacklevel=2)
-            skipped += 1
+            failures.fail(error)
             continue
         rows.append(row)
         windows.extend(file_windows)
-    if skipped:
-        warnings.warn(f"{skipped} of {len(files)} file(s) could not be scored and were skipped",
-                      stacklevel=2)
+    failures.summary(total=len(files))
     table = pd.DataFrame(rows, columns=["file", "duration_s", "windows", "top_class", *classes,
                                         "note"])
     if not return_windows:

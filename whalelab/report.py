@@ -319,6 +319,28 @@ def _side_by_side(path: Path, rows: list[tuple[str, Callable[[dict], str | None]
     return "\n".join([*lines, "</table>"])
 
 
+def _clip_heading(path: Path) -> str:
+    """The heading of the clip metrics table, naming the clips they were scored on.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "metrics.json").write_text('{"split": "val"}')
+    >>> _clip_heading(folder / "metrics.json")
+    'Clip metrics on the validation split (the run keeps no test split: optimistic)'
+    >>> _clip_heading(folder / "missing.json")
+    'Clip metrics'
+    """
+    figures, _ = _read_json(path)
+    split = (figures or {}).get("split")
+    if split == "val":
+        return "Clip metrics on the validation split (the run keeps no test split: optimistic)"
+    if split == "all":
+        return "Clip metrics on every clip of held-out data"
+    return f"Clip metrics on the {split} split" if split else "Clip metrics"
+
+
 def _event_note(path: Path) -> str:
     """What the event metrics were scored on: recordings, hours, matching criterion."""
     figures, _ = _read_json(path)
@@ -423,7 +445,7 @@ li {{ margin: 0.4em 0; }} .failed {{ color: #b00020; }} .not-run {{ color: #777;
 <table>
 {fact_rows}
 </table>
-<h2>Test metrics</h2>
+<h2>{html.escape(_clip_heading(run / "metrics.json"))}</h2>
 {_side_by_side(run / "metrics.json", CLIP_ROWS)}
 {event_section}
 <h2>Notebooks</h2>
@@ -458,7 +480,7 @@ def run_report(out: str | Path, *, profile: str, device: str, data: str | Path,
     data_options : mapping or None
         How the data is read (:class:`whalelab.config.DataConfig` fields such as
         ``label_column`` or ``background_labels``), the ``data_options`` parameter that
-        the training notebook hands to :func:`whalelab.train.plan_run`; passed only when
+        the training notebook hands to :func:`whalelab.training.plan_run`; passed only when
         not empty.
     detect : sequence of paths
         Audio files or folders the detection notebook runs the model over, the

@@ -1,6 +1,6 @@
 """Labelled clips from any of the field's layouts, split by recording, served as tensors.
 
-Three layouts give the same :class:`ClipIndex` (see DESIGN.md §3):
+Three layouts give the same :class:`ClipIndex` (the README's "Your own data" section shows each):
 
 - a folder per class, ``ROOT/<class>/<file>``, optionally under ``ROOT/{train,val,test}/``;
 - a manifest CSV with ``path,label`` and optional ``split,recording,start_s,end_s``
@@ -26,13 +26,14 @@ One job per module, each building only on the ones before it:
 - :mod:`whalelab.data.layouts`: :func:`load_index`, which reads the three layouts, and
   :func:`raven_pairs`;
 - :mod:`whalelab.data.dataset`: :class:`ClipDataset` (decoding, crop and pad, frame
-  targets), :func:`frame_targets`, :class:`ClipCache`, :func:`class_weights`,
-  :func:`balanced_sampler`.
+  targets; :meth:`ClipDataset.for_run`, a run's clips as its configuration reads them)
+  serving named :class:`ClipItem`, :func:`frame_targets`, :class:`ClipCache`,
+  :func:`class_weights`, :func:`balanced_sampler`.
 """
 
 from whalelab.data.clips import BACKGROUND, SPLITS, Clip, ClipIndex, parse_labels
-from whalelab.data.dataset import (ClipCache, ClipDataset, balanced_sampler, class_weights,
-                                   frame_targets)
+from whalelab.data.dataset import (ClipCache, ClipDataset, ClipItem, balanced_sampler,
+                                   class_weights, frame_targets)
 from whalelab.data.layouts import load_index, raven_pairs, read_data
 from whalelab.data.splits import rotate_validation, split_by_recording
 
@@ -43,6 +44,7 @@ __all__ = [
     "ClipCache",
     "ClipDataset",
     "ClipIndex",
+    "ClipItem",
     "balanced_sampler",
     "class_weights",
     "frame_targets",

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -34,8 +35,8 @@ import torch
 from torch.utils.data import Dataset, WeightedRandomSampler
 from tqdm.auto import tqdm
 
-from whalelab.audio import AudioInfo, audio_info, load_audio
-from whalelab.config import LOW_RATE_ACTIONS
+from whalelab.audio import AudioInfo, audio_info, load_audio, tile
+from whalelab.config import LOW_RATE_ACTIONS, RunConfig
 from whalelab.data.clips import BACKGROUND, Clip, ClipIndex, Span
 from whalelab.errors import AudioError, ConfigError
 
@@ -151,17 +152,6 @@ def low_pass(waveform: np.ndarray, *, sample_rate: int, cutoff: float) -> np.nda
 EQUALISER_TERMS = 3
 
 
-def tile(waveform: np.ndarray, samples: int, *, offset: int) -> np.ndarray:
-    """``(n,)`` repeated end to end into ``(samples,)``, one copy starting at ``offset``.
-
-    Examples
-    --------
-    >>> tile(np.arange(3.0), 7, offset=2)
-    array([1., 2., 0., 1., 2., 0., 1.])
-    """
-    return waveform[(np.arange(samples) - offset) % len(waveform)]
-
-
 class ClipCache:
     """Decoded, resampled clips kept in memory so that later epochs do not decode again.
 
@@ -186,6 +176,30 @@ def _decode(clip: Clip, sample_rate: int) -> np.ndarray:
     return load_audio(clip.path, sample_rate, offset=clip.start_s, duration=clip.duration_s)
 
 
+class ClipItem(NamedTuple):
+    """One clip as :class:`ClipDataset` serves it (PyTorch's DataLoader stacks each field
+    over a batch, giving a ``ClipItem`` of batches).
+
+    Fields
+    ------
+    waveform : torch.Tensor
+        float32 ``(samples,)``: the clip cropped or repeated to the clip length.
+    target : torch.Tensor
+        float32 ``(classes,)`` multi-hot: the clip's classes.
+    frame_target : torch.Tensor
+        float32 ``(frames, classes)``: 1 in the frames of a call of the class
+        (:func:`frame_targets`); ``(0, classes)`` for a dataset without ``hop_length``.
+    strong : torch.Tensor
+        float32 ``()``: 1 where the clip's call spans are known (else ``frame_target``
+        is all zero and says nothing).
+    """
+
+    waveform: torch.Tensor
+    target: torch.Tensor
+    frame_target: torch.Tensor
+    strong: torch.Tensor
+
+
 class ClipDataset(Dataset):
     """Fixed-length waveforms and multi-hot targets of a :class:`~whalelab.data.clips.ClipIndex`.
 
@@ -195,13 +209,18 @@ class ClipDataset(Dataset):
     others before and after it. Random positions come from torch's global generator,
     which the training loop seeds per epoch (and DataLoader seeds per worker).
 
-    Items are ``(waveform, target)``: float32 ``(samples,)`` and ``(classes,)``. With
-    ``hop_length`` (the log-mel hop, in samples) they are ``(waveform, target,
-    frame_target, strong)``: ``frame_target`` float32 ``(frames, classes)`` with
-    ``frames = 1 + samples // hop_length`` (:func:`frame_targets`, the clip's spans moved
-    with the crop this item got, or repeated with each copy of a repeated clip: the
-    model hears the call in every copy), and ``strong`` a float32 scalar, 1 where the
-    clip's spans are known (else its frame target is all zero).
+    Items are :class:`ClipItem` ``(waveform, target, frame_target, strong)``: float32
+    ``(samples,)``, ``(classes,)``, and with ``hop_length`` (the log-mel hop, in samples)
+    ``frame_target`` ``(frames, classes)`` with ``frames = 1 + samples // hop_length``
+    (:func:`frame_targets`, the clip's spans moved with the crop this item got, or
+    repeated with each copy of a repeated clip: the model hears the call in every copy)
+    and ``strong``, 1 where the clip's spans are known (else its frame target is all
+    zero). Without ``hop_length`` the frame target is empty ``(0, classes)`` and
+    ``strong`` 0: clip labels only.
+
+    A run's datasets come from :meth:`for_run`, which reads all of these settings from
+    its configuration; the constructor is for clips outside a run (tests, notebooks on
+    raw data).
 
     With ``band``, the run's ``(fmin, fmax)`` in Hz, each file's sample rate is checked
     when the dataset is made (:func:`check_sample_rate`, with ``low_rate``). In training,
@@ -239,6 +258,28 @@ class ClipDataset(Dataset):
             nyquist = np.array([infos[clip.path].sample_rate / 2 for clip in index.clips])
             self.cutoffs = nyquist[nyquist < band[1]]
 
+    @classmethod
+    def for_run(cls, index: ClipIndex, config: RunConfig, *, train: bool = False,
+                cache: ClipCache | None = None) -> "ClipDataset":
+        """The clips of ``index`` as the run ``config`` reads them, in training (``train``:
+        random crops and offsets, the run's ``equalise_db`` and ``band_limit``) or in
+        evaluation (centred, untouched): the run's sample rate and clip length, frame
+        targets at its log-mel hop, and each file's rate checked against its band
+        ``(fmin, fmax)`` with its ``low_rate`` action.
+
+        Examples
+        --------
+        >>> config = RunConfig.from_profile("smoke", data="d", classes=["a"], equalise_db=6.0)
+        >>> dataset = ClipDataset.for_run(ClipIndex([], ["a"]), config, train=True)
+        >>> dataset.samples, dataset.hop_length, dataset.equalise_db
+        (40000, 128, 6.0)
+        """
+        features = config.features
+        return cls(index, sample_rate=features.sample_rate, clip_seconds=features.clip_seconds,
+                   train=train, cache=cache, hop_length=features.hop_length,
+                   band=(features.fmin, features.fmax), low_rate=config.data.low_rate,
+                   equalise_db=config.train.equalise_db, band_limit=config.train.band_limit)
+
     def __len__(self) -> int:
         return len(self.index.clips)
 
@@ -260,7 +301,7 @@ class ClipDataset(Dataset):
         return self.cache.get(clip, self.sample_rate) if self.cache is not None \
             else _decode(clip, self.sample_rate)
 
-    def __getitem__(self, item: int) -> tuple[torch.Tensor, ...]:
+    def __getitem__(self, item: int) -> ClipItem:
         audio = self.waveform(item)
         shift = 0  # where the clip's first sample lands in the served waveform
         length = len(audio)
@@ -280,11 +321,13 @@ class ClipDataset(Dataset):
             audio = low_pass(audio, sample_rate=self.sample_rate, cutoff=float(cutoff))
         audio = torch.from_numpy(audio)
         if self.hop_length is None:
-            return audio, self.targets[item]
+            return ClipItem(audio, self.targets[item],
+                            torch.zeros(0, len(self.index.classes)), torch.tensor(0.0))
         spans = self.index.clips[item].spans
-        return (audio, self.targets[item],
-                torch.from_numpy(self._frame_target(spans or (), shift=shift, length=length)),
-                torch.tensor(float(spans is not None)))
+        return ClipItem(
+            audio, self.targets[item],
+            torch.from_numpy(self._frame_target(spans or (), shift=shift, length=length)),
+            torch.tensor(float(spans is not None)))
 
     def _frame_target(self, spans: Sequence[Span], *, shift: int, length: int) -> np.ndarray:
         """:func:`frame_targets` of each copy of the clip (one unless it is repeated), merged."""

@@ -12,8 +12,9 @@
 Clips know where their calls lie (:attr:`~whalelab.data.clips.Clip.spans`) when the
 manifest says so and in windows cut from Raven tables; background clips always do.
 
-Bad files and rows either stop the reading with a message naming them or are skipped
-with one counted warning (``on_error``). A Raven selection with an empty label is such a
+Bad files and rows either stop the reading with a message naming them or are skipped,
+each with a warning naming it and the lot counted at the end (``on_error``, the policy
+of :class:`whalelab.errors.OnError`). A Raven selection with an empty label is such a
 row unless ``empty_label`` says what it means.
 
 Clips whose audio is byte-identical never sit on both sides of a split
@@ -28,7 +29,7 @@ import hashlib
 import math
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,7 @@ from whalelab.config import DataConfig
 from whalelab.data.clips import (BACKGROUND, SPLITS, Clip, ClipIndex, Span, looks_like_background,
                                  parse_labels)
 from whalelab.data.splits import split_by_recording
-from whalelab.errors import DataError, WhaleLabError, check_on_error
+from whalelab.errors import DataError, OnError, WhaleLabError
 from whalelab.raven import read_raven
 
 
@@ -61,7 +62,7 @@ def load_index(data: str | Path, *, seed: int = 0, val_fraction: float = 0.15,
         Fixes the split where the data holds none, and the background subsample.
     on_error : {"raise", "skip"}
         ``raise`` stops at the first unreadable file or bad row with a message naming it;
-        ``skip`` leaves it out with a warning that counts what was skipped.
+        ``skip`` leaves it out with a warning naming it, and one that counts what was skipped.
     window_s, hop_s, min_call_fraction, label_column, background_cap, block_s
         Raven layout only: window length and hop (default half a window) in seconds, the
         share of a call that must lie in a window to label it, the label column, the
@@ -85,13 +86,12 @@ def load_index(data: str | Path, *, seed: int = 0, val_fraction: float = 0.15,
     DataError
         A file, row or setting that cannot be used, named.
     """
-    check_on_error(on_error)
+    report = OnError(on_error)
     if isinstance(background_labels, str):
         raise DataError(f"background_labels must be a sequence of labels, not the string "
                         f"{background_labels!r}")
     background_labels = tuple(background_labels)
     path = Path(data)
-    report = _Problems(on_error)
     if path.is_file() and path.suffix.lower() == ".csv":
         clips = _read_manifest(path, report, background_labels=background_labels)
     elif path.is_dir() and (path / "manifest.csv").is_file():
@@ -107,7 +107,7 @@ def load_index(data: str | Path, *, seed: int = 0, val_fraction: float = 0.15,
         clips = _read_class_tree(path, report, background_labels=background_labels)
     else:
         raise DataError(f"{path}: no such data folder or manifest CSV")
-    report.finish(path)
+    report.summary(source=path, what="file(s) or row(s)")
     if not clips:
         raise DataError(f"{path}: no usable audio clips found")
     data_split = all(clip.split for clip in clips)
@@ -147,31 +147,6 @@ def read_data(settings: DataConfig, data: str | Path | None = None, *, seed: int
                       background_labels=settings.background_labels, on_error=on_error,
                       empty_label=settings.empty_label, val_fraction=settings.val_fraction,
                       test_fraction=settings.test_fraction)
-
-
-class _Problems:
-    """Raise at the first bad file or row, or collect them and warn once with a count."""
-
-    def __init__(self, on_error: str) -> None:
-        self.on_error, self.skipped = on_error, []
-
-    def fail(self, error: WhaleLabError) -> None:
-        if self.on_error == "raise":
-            raise error
-        self.skipped.append(str(error))
-
-    def attempt(self, action: Callable[[], object]) -> object | None:
-        """``action()``, or None when it raised a WhaleLabError that is being skipped."""
-        try:
-            return action()
-        except WhaleLabError as error:
-            self.fail(error)
-            return None
-
-    def finish(self, source: Path) -> None:
-        if self.skipped:
-            warnings.warn(f"{source}: skipped {len(self.skipped)} unreadable file(s) or "
-                          f"row(s); first: {self.skipped[0]}", stacklevel=3)
 
 
 def _classes_seen_in_training(clips: list[Clip], source: Path) -> list[str]:
@@ -279,7 +254,7 @@ def _audio_files(folder: Path) -> list[Path]:
 # ---------------------------------------------------------------------------- class tree
 
 
-def _read_class_tree(root: Path, report: _Problems, *,
+def _read_class_tree(root: Path, report: OnError, *,
                      background_labels: tuple[str, ...]) -> list[Clip]:
     split_dirs = [root / split for split in SPLITS if (root / split).is_dir()]
     layers = [(d, d.name) for d in split_dirs] if split_dirs else [(root, "")]
@@ -307,7 +282,7 @@ def _read_class_tree(root: Path, report: _Problems, *,
 # ---------------------------------------------------------------------------- manifest
 
 
-def _read_manifest(manifest: Path, report: _Problems, *,
+def _read_manifest(manifest: Path, report: OnError, *,
                    background_labels: tuple[str, ...]) -> list[Clip]:
     try:
         table = pd.read_csv(manifest, dtype=str, keep_default_na=False)
@@ -426,7 +401,7 @@ def raven_pairs(folder: Path) -> list[tuple[Path, Path]]:
     return [(audio, tables[audio.stem]) for audio in _audio_files(folder) if audio.stem in tables]
 
 
-def _read_raven_folder(folder: Path, report: _Problems, *, window_s: float, hop_s: float,
+def _read_raven_folder(folder: Path, report: OnError, *, window_s: float, hop_s: float,
                        min_call_fraction: float, label_column: str, background_cap: float,
                        block_s: float, seed: int, background_labels: tuple[str, ...],
                        empty_label: str | None) -> list[Clip]:

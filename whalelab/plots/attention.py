@@ -20,8 +20,7 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
 from whalelab.errors import DataError
-from whalelab.localisation import call_segments
-from whalelab.model import DENSENET_TIME_STRIDE
+from whalelab.metrics.localisation import call_segments
 from whalelab.plots.style import as_image, as_numpy, draw_logmel, new_figure
 
 Span = tuple[str, float, float]
@@ -32,13 +31,13 @@ def _colour(k: int) -> str:
     return f"C{k % 10}"
 
 
-def _segment_edges(frames: int, segments: int, step: float) -> np.ndarray:
+def _segment_edges(frames: int, segments: int, step: float, segment_frames: int) -> np.ndarray:
     """``(segments + 1,)`` segment boundaries in seconds on the frame-centred time axis.
 
-    Segment s covers frames [32 s, 32 (s + 1)); the last one also the tail
-    (``segments_to_frames``).
+    Segment s covers frames [n s, n (s + 1)), ``n = segment_frames``; the last one also
+    the tail (``whalelab.model.segments_to_frames``).
     """
-    edges = np.minimum(np.arange(segments + 1) * DENSENET_TIME_STRIDE, frames)
+    edges = np.minimum(np.arange(segments + 1) * segment_frames, frames)
     edges[-1] = frames
     return (edges - 0.5) * step
 
@@ -118,8 +117,8 @@ def class_probabilities(probabilities: Any, *, classes: Sequence[str],
 
 
 def attention(logmel_features: Any, outputs: Mapping[str, Any], *, classes: Sequence[str],
-              sample_rate: int, hop_length: int, fmin: float, fmax: float, htk: bool = True,
-              example: int = 0,
+              sample_rate: int, hop_length: int, fmin: float, fmax: float, segment_frames: int,
+              htk: bool = True, example: int = 0,
               top_k: int = 3, truth: Sequence[str] = (), thresholds: Any = None,
               title: str = "", spans: Sequence[Span] | None = None) -> Figure:
     """What the attention head sees and says about one clip, on one time axis.
@@ -136,6 +135,8 @@ def attention(logmel_features: Any, outputs: Mapping[str, Any], *, classes: Sequ
         ``WhaleSED`` output for the batch: ``norm_att (batch, classes, segments)``,
         ``segmentwise_output (batch, segments, classes)``,
         ``framewise_output (batch, frames, classes)``, ``clipwise_output (batch, classes)``.
+    segment_frames : int
+        Log-mel frames per segment: the model's ``segment_frames`` (its backbone's).
     example : int
         Which clip of the batch to draw.
     truth : sequence of str
@@ -161,7 +162,7 @@ def attention(logmel_features: Any, outputs: Mapping[str, Any], *, classes: Sequ
     clipwise = as_numpy(outputs["clipwise_output"][example])  # (classes,)
     frames, segments = framewise.shape[0], segmentwise.shape[0]
     step = hop_length / sample_rate
-    edges = _segment_edges(frames, segments, step)
+    edges = _segment_edges(frames, segments, step, segment_frames)
     top = np.argsort(clipwise)[::-1][:top_k]
 
     fig = new_figure(13, 8)
@@ -196,7 +197,8 @@ def attention(logmel_features: Any, outputs: Mapping[str, Any], *, classes: Sequ
 
 def attention_comparison(logmel_features: Any, outputs_by_name: Mapping[str, Mapping[str, Any]],
                          *, spans: Sequence[Span], classes: Sequence[str], sample_rate: int,
-                         hop_length: int, fmin: float, fmax: float, htk: bool = True,
+                         hop_length: int, fmin: float, fmax: float, segment_frames: int,
+                         htk: bool = True,
                          example: int = 0, title: str = "") -> Figure:
     """Several models' attention on the same clip, one column each, against its calls.
 
@@ -204,7 +206,7 @@ def attention_comparison(logmel_features: Any, outputs_by_name: Mapping[str, Map
     as bars per segment, with a dashed line at the flat level ``1 / segments``; the
     framewise output of each annotated class. Each column's title gives the attention
     mass on the call (the ``norm_att`` of the segments the call overlaps, as
-    :func:`whalelab.localisation.localisation_metrics` counts it) beside the flat share.
+    :func:`whalelab.metrics.localisation.localisation_metrics` counts it) beside the flat share.
 
     Parameters
     ----------
@@ -237,7 +239,7 @@ def attention_comparison(logmel_features: Any, outputs_by_name: Mapping[str, Map
     ...            "framewise_output": torch.rand(1, 128, 2)}
     >>> fig = attention_comparison(torch.zeros(1, 1, 128, 8), {"clamp": outputs, "tanh": outputs},
     ...                            spans=[("b", 0.6, 1.0)], classes=["a", "b"], sample_rate=8000,
-    ...                            hop_length=128, fmin=10, fmax=4000)
+    ...                            hop_length=128, fmin=10, fmax=4000, segment_frames=32)
     >>> len(fig.axes), fig.axes[0].get_title().splitlines()  # 2 x 3 axes, 2 colour bars
     (8, ['clamp', 'attention on call: b 0.25 (flat 0.25)'])
     """
@@ -256,7 +258,7 @@ def attention_comparison(logmel_features: Any, outputs_by_name: Mapping[str, Map
         norm_att = as_numpy(outputs["norm_att"][example])  # (classes, segments)
         framewise = as_numpy(outputs["framewise_output"][example])  # (frames, classes)
         segments = norm_att.shape[1]
-        edges = _segment_edges(frames, segments, step)
+        edges = _segment_edges(frames, segments, step, segment_frames)
         mel_ax = fig.add_subplot(grid[0, column], sharex=first_mel)
         att_ax = fig.add_subplot(grid[1, column], sharex=mel_ax, sharey=first_att)
         frame_ax = fig.add_subplot(grid[2, column], sharex=mel_ax)
@@ -271,7 +273,7 @@ def attention_comparison(logmel_features: Any, outputs_by_name: Mapping[str, Map
             frame_ax.plot(np.arange(frames) * step, framewise[:, k], color=_colour(k),
                           label=classes[k])
             overlap = call_segments(_call_frames(spans, classes[k], frames, step), segments,
-                                    segment_frames=DENSENET_TIME_STRIDE)  # (segments,)
+                                    segment_frames=segment_frames)  # (segments,)
             masses.append(f"{classes[k]} {norm_att[k, overlap].sum():.2f} "
                           f"(flat {overlap.mean():.2f})")
         att_ax.axhline(1 / segments, color="black", linestyle="--", linewidth=1,

@@ -23,6 +23,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
+from whalelab.config import DetectConfig
+from whalelab.events import LOW_THRESHOLD_FRACTION
 from whalelab.plots.style import as_image, as_numpy, draw_mel_bands, new_figure
 
 TRUTH_STYLE = {"edgecolor": "white", "linestyle": "-", "linewidth": 1.5}
@@ -46,14 +48,16 @@ def _boxes(ax, events: pd.DataFrame, span: tuple[float, float], fmin: float, fma
 
 
 def detection_overview(logmel: Any, probabilities: Any, *, classes: Sequence[str],
-                       frames_per_second: float, fmin: float, fmax: float, htk: bool = True,
+                       frames_per_second: float, fmin: float, fmax: float,
+                       settings: DetectConfig, htk: bool = True,
                        truth: pd.DataFrame | None = None, detected: pd.DataFrame | None = None,
-                       threshold: float = 0.5, span: tuple[float, float] | None = None,
-                       contrast: Any = None, title: str = "") -> Figure:
+                       span: tuple[float, float] | None = None, contrast: Any = None,
+                       title: str = "") -> Figure:
     """A recording's log-mel spectrogram with event boxes, and the class scores beneath.
 
     True events are drawn as solid white boxes, detections as dashed boxes in their
-    class's colour; the traces below share the time axis, with the threshold dashed.
+    class's colour; the traces below share the time axis, with the detection's threshold
+    dashed and its low threshold (where an event ends) dotted.
     With ``contrast``, a panel between them draws each class's band contrast, which
     trims the events.
 
@@ -63,11 +67,13 @@ def detection_overview(logmel: Any, probabilities: Any, *, classes: Sequence[str
         ``(time, mel)`` (or ``(1, time, mel)``) log-mel in dB at ``frames_per_second``;
         frame t spans ``t / frames_per_second`` to ``(t + 1) / frames_per_second`` s.
     probabilities : array
-        ``(frames, classes)`` framewise probabilities or detection scores
-        (:func:`whalelab.detect.detection_traces`) at the same frame rate.
+        ``(frames, classes)`` detection scores
+        (:attr:`whalelab.detection.RecordingDetection.scores`) at the same frame rate.
     fmin, fmax : float
         The mel filterbank's range in Hz, to place the bands (as
         :mod:`whalelab.plots.style` says; the y axis is in Hz on the mel scale).
+    settings : DetectConfig
+        The settings ``detected`` was found with: its threshold and low threshold are drawn.
     htk : bool
         The filterbank's mel scale (``FeatureConfig.htk``), to place the bands in Hz.
     truth, detected : pandas.DataFrame or None
@@ -76,7 +82,8 @@ def detection_overview(logmel: Any, probabilities: Any, *, classes: Sequence[str
         Seconds to show; None shows everything.
     contrast : array or None
         ``(frames, classes)`` dB by which each class's band stands above its noise floor
-        (:func:`whalelab.detect.detection_traces`), at the same frame rate; None draws no
+        (:attr:`whalelab.detection.RecordingDetection.contrast`), at the same frame rate;
+        None draws no
         contrast panel.
 
     Returns
@@ -89,7 +96,7 @@ def detection_overview(logmel: Any, probabilities: Any, *, classes: Sequence[str
     --------
     >>> fig = detection_overview(np.zeros((100, 8)), np.zeros((100, 2)), classes=["a", "b"],
     ...                          frames_per_second=10.0, fmin=10, fmax=4000,
-    ...                          contrast=np.zeros((100, 2)))
+    ...                          settings=DetectConfig(), contrast=np.zeros((100, 2)))
     >>> [ax.get_ylabel() for ax in fig.axes]
     ['frequency (Hz, mel scale)', 'band contrast (dB)', 'score', 'dB']
     """
@@ -123,7 +130,11 @@ def detection_overview(logmel: Any, probabilities: Any, *, classes: Sequence[str
         line_axes[0].title.set_fontsize("medium")
     trace_ax = line_axes[-1]
     _draw_traces(trace_ax, traces, first, stop, frames_per_second, classes, colours)
-    trace_ax.axhline(threshold, color="black", linestyle="--", linewidth=1, label="threshold")
+    low_threshold = settings.low_threshold or LOW_THRESHOLD_FRACTION * settings.threshold
+    trace_ax.axhline(settings.threshold, color="black", linestyle="--", linewidth=1,
+                     label=f"threshold {settings.threshold:g}")
+    trace_ax.axhline(low_threshold, color="black", linestyle=":", linewidth=1,
+                     label=f"low threshold {low_threshold:g}")
     trace_ax.set(xlim=span, ylim=(0, 1.02), xlabel="time (s)", ylabel="score")
     trace_ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
     return fig
@@ -144,7 +155,7 @@ def threshold_tradeoff(sweep: pd.DataFrame, *, chosen: float | None = None) -> F
     Parameters
     ----------
     sweep : pandas.DataFrame
-        ``threshold, precision, recall, f1`` (:func:`whalelab.events.threshold_sweep`).
+        ``threshold, precision, recall, f1`` (:func:`whalelab.detection.threshold_sweep`).
     chosen : float or None
         A threshold to mark (the one detection uses).
     """

@@ -131,7 +131,7 @@ def reliability_diagram(calibration: dict[str, Any], *,
     Parameters
     ----------
     calibration : dict
-        The output of :func:`whalelab.clip_metrics.calibration` (``metrics["calibration"]``
+        The output of :func:`whalelab.metrics.clips.calibration` (``metrics["calibration"]``
         of an evaluation): ``edges`` and ``per_class`` ``{name: {mean_predicted, observed,
         count, ece}}``. Empty bins (``None``) are left out of the lines.
     classes : sequence of str or None
@@ -189,7 +189,7 @@ def recall_by_snr(curves: dict[str, Sequence[dict[str, Any]]]) -> Figure:
     Parameters
     ----------
     curves : dict
-        ``{name: rows}``, ``rows`` as :func:`whalelab.clip_metrics.recall_by_snr` returns
+        ``{name: rows}``, ``rows`` as :func:`whalelab.metrics.clips.recall_by_snr` returns
         them (``metrics["recall_by_snr"]``; the same bins for every name).
 
     Returns

@@ -1,12 +1,14 @@
 """The embedded synthetic whale-call data set: six species' calls over ocean noise.
 
-It is whalelab's default data (DESIGN.md §4): the report, the tests and the benchmarks
+It is whalelab's default data: the report, the tests and the benchmarks
 run on it offline. Each species has one small call model that follows a published
 description of its call, with duration, frequency and shape drawn at random within the
 published ranges. Calls are mixed into noise (ocean noise, often with a passing ship or
 snapping shrimp, or plain white, pink or brown noise) at a random signal-to-noise ratio
-measured in the call's band, a quarter of them faint (below 0 dB, down to -10 dB); clips
-may hold two calls or a call cut by the clip's edge, and humpback and killer whale calls
+measured in the call's band, 10 % of them faint (-10 to 0 dB; blue and fin whales 0 to
+5 dB; :data:`~whalelab.synth.calls.LOW_SNR_SHARE`); 15 % of call clips hold two calls
+(:data:`~whalelab.synth.clips.TWO_CALL_SHARE`) and 15 % of the calls are cut by the clip's
+edge (:data:`~whalelab.synth.clips.EDGE_CUT_SHARE`); humpback and killer whale calls
 overlap in frequency, so that a model must look at more than band energy. Every clip is
 peak-normalised to a random level. Every draw comes from a seeded generator, so the same
 seed gives the same bytes.

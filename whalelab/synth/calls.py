@@ -1,7 +1,7 @@
 """Call models of the six species: each follows a published description of its call.
 
 Duration, frequency and shape are drawn at random within the published ranges
-(DESIGN.md §4), and every call comes with the band it occupies (:class:`Call`).
+cited in each function, and every call comes with the band it occupies (:class:`Call`).
 
 The calls span 10 Hz to 4 kHz (the Nyquist frequency of the default 8 kHz sample
 rate): harmonics are never rendered above 4 kHz, nor above 95 % of the Nyquist frequency
@@ -137,7 +137,7 @@ def blue_whale_call(rng: np.random.Generator, sample_rate: int) -> Call:
     10-14 %, with the third harmonic (about 50 -> 44 Hz) the strongest (Rivers 1997;
     McDonald, Mesnick & Hildebrand 2006, J. Cetacean Res. Manage. 8:55-65).
     Z call: a tone near 28 Hz, a 1-2 s downsweep, then a tone near 18 Hz, 10-20 s in all
-    (Sirovic et al. 2004, Deep-Sea Res. II 51:2327-2344). See DESIGN.md §4.
+    (Sirovic et al. 2004, Deep-Sea Res. II 51:2327-2344).
     """
     if rng.random() < 0.7:
         start = rng.uniform(16.0, 17.3)
@@ -157,7 +157,7 @@ def fin_whale_call(rng: np.random.Generator, sample_rate: int) -> Call:
     """Fin whale "20 Hz pulse": a 0.7-1.3 s downsweep from about 25-32 Hz to 14-18 Hz.
 
     The pulses come in long series, one every 7-30 s, so a 5 s clip holds one
-    (Watkins et al. 1987, J. Acoust. Soc. Am. 82:1901-1912; DESIGN.md §4).
+    (Watkins et al. 1987, J. Acoust. Soc. Am. 82:1901-1912).
     """
     seconds = rng.uniform(0.7, 1.3)
     track = _sweep(rng.uniform(25.0, 32.0), rng.uniform(14.0, 18.0),
@@ -169,7 +169,7 @@ def right_whale_call(rng: np.random.Generator, sample_rate: int) -> Call:
     """North Atlantic right whale upcall: a 0.6-1.4 s upsweep from 50-80 Hz to 150-220 Hz.
 
     Rises slowly, then faster (the "J" shape), with two weaker harmonics
-    (Parks & Tyack 2005, J. Acoust. Soc. Am. 117:3297-3306; DESIGN.md §4).
+    (Parks & Tyack 2005, J. Acoust. Soc. Am. 117:3297-3306).
     """
     track = _sweep(rng.uniform(50.0, 80.0), rng.uniform(150.0, 220.0),
                    sample_count(rng.uniform(0.6, 1.4), sample_rate), rng.uniform(1.0, 2.0))
@@ -182,7 +182,7 @@ def humpback_whale_call(rng: np.random.Generator, sample_rate: int) -> Call:
     Each unit is harmonic and frequency-modulated (rising, falling, arched or U-shaped,
     with slight vibrato) on a fundamental of 80 Hz to about 2 kHz, its harmonics up to
     4 kHz (Payne & McVay 1971, Science 173:585-597; Au et al. 2006, J. Acoust. Soc. Am.
-    120:1103-1110; DESIGN.md §4: units 0.1-4 s, about 80 Hz to 4 kHz). A share
+    120:1103-1110: units 0.1-4 s, about 80 Hz to 4 kHz). A share
     :data:`HUMPBACK_HIGH_SHARE` of phrases is sung high, each unit starting at
     500-1200 Hz, inside the killer whale band.
     """
@@ -211,7 +211,7 @@ def minke_whale_call(rng: np.random.Generator, sample_rate: int) -> Call:
 
     A brief loud onset pulse, then the long amplitude-modulated part; the pulsing puts
     sidebands one pulse rate either side of the carrier (Rankin & Barlow 2005,
-    J. Acoust. Soc. Am. 118:3346-3351; DESIGN.md §4).
+    J. Acoust. Soc. Am. 118:3346-3351).
     """
     samples = sample_count(rng.uniform(1.5, 3.5), sample_rate)
     start = rng.uniform(1300.0, 1450.0)
@@ -230,7 +230,7 @@ def killer_whale_call(rng: np.random.Generator, sample_rate: int) -> Call:
 
     The fundamental (the pulse repetition rate) wanders smoothly within ±25 % and half
     of the calls end in an upsweep; harmonics fall off as ``k ** -tilt`` (tilt 0.5-1.5)
-    and reach up to 4 kHz (Ford 1989, Can. J. Zool. 67:727-745; DESIGN.md §4). A share
+    and reach up to 4 kHz (Ford 1989, Can. J. Zool. 67:727-745). A share
     :data:`KILLER_LOW_SHARE` sits at the low end: a 550-700 Hz fundamental, tilt
     1.5-2.5, most energy below 1.5 kHz, where humpback units usually sit.
     """

@@ -6,18 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from whalelab.config import EventMatching
 from whalelab.errors import WhaleLabError
-from whalelab.event_scoring import (event_metrics, event_metrics_table, format_event_metrics,
-                                    match_events, threshold_sweep)
-
-FPS = 10.0
-
-
-def probabilities_with(first: int, stop: int, value: float) -> np.ndarray:
-    """``(200, 1)`` zeros with ``value`` on frames ``[first, stop)``."""
-    probabilities = np.zeros((200, 1), dtype=np.float32)
-    probabilities[first:stop, 0] = value
-    return probabilities
+from whalelab.metrics.events import (event_metrics, event_metrics_table, format_event_metrics,
+                                    match_events, score_events)
 
 
 def table(*rows: tuple[float, float, str], file: str | None = None) -> pd.DataFrame:
@@ -30,30 +22,32 @@ def test_matching_by_iou_needs_enough_overlap_and_the_same_label():
     predicted = table((0.5, 1.5, "a"),   # IoU 0.5/1.5 = 1/3: a match at 0.3
                       (5.8, 6.8, "a"),   # IoU 0.2/1.8 = 0.11: no
                       (10.0, 11.0, "a"))  # right time, wrong label
-    matched = match_events(predicted, truth, iou=0.3)
+    matched = match_events(predicted, truth)  # the default IoU, 0.3
     assert matched[["predicted", "truth"]].values.tolist() == [[0, 0]]
     assert matched.iou.iloc[0] == pytest.approx(1 / 3)
-    assert match_events(predicted, truth, iou=0.4).empty
+    assert match_events(predicted, truth, matching=EventMatching(iou=0.4)).empty
 
 
 def test_matching_by_onset_tolerance_ignores_duration():
     truth = table((2.0, 3.0, "a"))
     long_prediction = table((2.3, 9.0, "a"))  # IoU 0.1, onset 0.3 s late
-    assert match_events(long_prediction, truth, iou=0.3).empty
-    matched = match_events(long_prediction, truth, onset_tolerance_s=0.5)
+    assert match_events(long_prediction, truth).empty
+    matched = match_events(long_prediction, truth,
+                           matching=EventMatching(onset_tolerance_s=0.5))
     assert matched.onset_error_s.tolist() == pytest.approx([0.3])
-    assert match_events(long_prediction, truth, onset_tolerance_s=0.2).empty
+    assert match_events(long_prediction, truth,
+                        matching=EventMatching(onset_tolerance_s=0.2)).empty
 
 
 def test_matching_is_one_to_one_and_maximal():
     # one long prediction over two calls matches only one of them
     truth = table((0.0, 1.0, "a"), (1.2, 2.2, "a"))
-    assert len(match_events(table((0.0, 2.2, "a")), truth, iou=0.3)) == 1
+    assert len(match_events(table((0.0, 2.2, "a")), truth)) == 1
     # IoU p0-t0 0.25, p0-t1 0.3, p1-t1 0.2: greedy on best overlap would give p0 to t1
     # and leave p1 and t0 unmatched; the maximal matching pairs p0-t0 and p1-t1
     truth = table((0.0, 1.0, "a"), (1.0, 2.0, "a"))
     predicted = table((0.6, 1.6, "a"), (1.8, 2.0, "a"))
-    matched = match_events(predicted, truth, iou=0.15)
+    matched = match_events(predicted, truth, matching=EventMatching(iou=0.15))
     assert sorted(matched[["predicted", "truth"]].values.tolist()) == [[0, 0], [1, 1]]
 
 
@@ -93,21 +87,24 @@ def test_perfect_and_empty_predictions():
 
 
 def test_bad_matching_settings_are_user_errors():
-    with pytest.raises(WhaleLabError, match="iou"):
-        match_events(table(), table(), iou=0)
+    for settings in ({"iou": 0}, {"iou": 1.5}, {"onset_tolerance_s": -0.1}):
+        with pytest.raises(WhaleLabError, match=next(iter(settings))):
+            EventMatching(**settings)
     with pytest.raises(WhaleLabError, match="begin_s"):
         match_events(pd.DataFrame({"label": []}), table())
 
 
-def test_threshold_sweep_decodes_then_scores_each_threshold():
-    probabilities = {"x.wav": probabilities_with(10, 20, 0.9),
-                     "y.wav": probabilities_with(50, 60, 0.4)}
-    truth = table((1.0, 2.0, "c0"), file="x.wav")
-    sweep = threshold_sweep(probabilities, truth, ["c0"], frames_per_second=FPS,
-                            thresholds=[0.3, 0.5, 0.95])
-    assert sweep.threshold.tolist() == [0.3, 0.5, 0.95]
-    assert sweep[["tp", "fp", "fn"]].values.tolist() == [[1, 1, 0], [1, 0, 0], [0, 0, 1]]
-    assert sweep.precision.tolist() == [0.5, 1.0, 0.0]
+def test_one_matching_reaches_the_scores_their_intervals_and_the_criterion():
+    truth = table((2.0, 3.0, "a"), file="x.wav")
+    late_and_long = table((2.3, 9.0, "a"), file="x.wav")  # IoU 0.1, onset 0.3 s late
+    by_iou = score_events(late_and_long, truth, ["a"], hours={"x.wav": 1.0})
+    by_onset = score_events(late_and_long, truth, ["a"], hours={"x.wav": 1.0},
+                            matching=EventMatching(onset_tolerance_s=0.5))
+    assert by_iou["overall"]["f1"] == 0.0 and by_iou["criterion"] == {"iou": 0.3}
+    assert by_onset["overall"]["f1"] == 1.0
+    assert by_onset["criterion"] == {"onset_tolerance_s": 0.5}
+    assert by_iou["intervals_95"]["f1"] == [0.0, 0.0]
+    assert by_onset["intervals_95"]["f1"] == [1.0, 1.0]
 
 
 def test_the_metrics_table_has_a_row_per_class_then_overall():
@@ -123,7 +120,7 @@ def test_the_metrics_table_has_a_row_per_class_then_overall():
 
 
 def test_event_intervals_resample_blocks_and_contain_the_estimate():
-    from whalelab.event_scoring import event_intervals, event_metrics
+    from whalelab.metrics.events import event_intervals, event_metrics
 
     rng = np.random.default_rng(0)
     begins = np.sort(rng.uniform(0, 3600, 120))

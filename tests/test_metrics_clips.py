@@ -9,7 +9,7 @@ import pytest
 from sklearn import metrics as skm
 
 from whalelab.errors import ConfigError, DataError, WhaleLabError
-from whalelab.clip_metrics import (BACKGROUND, bootstrap_intervals, calibration,
+from whalelab.metrics.clips import (BACKGROUND, bootstrap_intervals, calibration,
                                    choose_thresholds, classification_metrics, decisions,
                                    format_metrics, paired_difference, recall_by_snr,
                                    single_label)

@@ -1,15 +1,16 @@
 """Detected events scored against annotated ones: matching, precision, recall and F1.
 
 Scoring matches predicted to true events of the same class (and the same file, when
-both tables carry a ``file`` column) one to one: a pair may match when their time
+both tables carry a ``file`` column) one to one, as a
+:class:`whalelab.config.EventMatching` says: a pair may match when their time
 intersection over union reaches ``iou`` or, when ``onset_tolerance_s`` is given, when
 their onsets differ by at most that much. Among the pairs allowed, the largest number
 of matches is taken (ties broken towards the best overlap or the closest onsets).
 Matched predictions are true positives, the other predictions false positives and the
 unmatched true events false negatives.
 
-Events come from :mod:`whalelab.events`; :func:`threshold_sweep` decodes them at each
-threshold and scores them, to show how precision trades for recall.
+Events come from :mod:`whalelab.events` (the model's through
+:func:`whalelab.detection.detect_recording`).
 
 Examples
 --------
@@ -28,12 +29,12 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
+from whalelab.config import EventMatching
 from whalelab.errors import DataError
-from whalelab.events import find_file_events
 
 
-def _pair_quality(predicted: pd.DataFrame, truth: pd.DataFrame, iou: float,
-                  onset_tolerance_s: float | None) -> tuple[np.ndarray, np.ndarray]:
+def _pair_quality(predicted: pd.DataFrame, truth: pd.DataFrame,
+                  matching: EventMatching) -> tuple[np.ndarray, np.ndarray]:
     """``(predicted, truth)`` arrays: whether each pair may match, and how well (higher better)."""
     p_begin = predicted["begin_s"].to_numpy()[:, None]
     p_end = predicted["end_s"].to_numpy()[:, None]
@@ -41,14 +42,14 @@ def _pair_quality(predicted: pd.DataFrame, truth: pd.DataFrame, iou: float,
     intersection = np.clip(np.minimum(p_end, t_end) - np.maximum(p_begin, t_begin), 0, None)
     union = np.maximum(p_end, t_end) - np.minimum(p_begin, t_begin)
     overlap = intersection / np.maximum(union, 1e-12)
-    if onset_tolerance_s is None:
-        return overlap >= iou, overlap
+    if matching.onset_tolerance_s is None:
+        return overlap >= matching.iou, overlap
     onset_error = np.abs(p_begin - t_begin)
-    return onset_error <= onset_tolerance_s, -onset_error
+    return onset_error <= matching.onset_tolerance_s, -onset_error
 
 
-def match_events(predicted: pd.DataFrame, truth: pd.DataFrame, *, iou: float = 0.3,
-                 onset_tolerance_s: float | None = None) -> pd.DataFrame:
+def match_events(predicted: pd.DataFrame, truth: pd.DataFrame, *,
+                 matching: EventMatching = EventMatching()) -> pd.DataFrame:
     """One-to-one matches between predicted and true events of the same class.
 
     Parameters
@@ -56,11 +57,9 @@ def match_events(predicted: pd.DataFrame, truth: pd.DataFrame, *, iou: float = 0
     predicted, truth : pandas.DataFrame
         Events with ``begin_s``, ``end_s`` and ``label`` (and optionally ``file``: when
         both have it, only events of the same file match).
-    iou : float
-        Least time intersection over union for a match (used when
-        ``onset_tolerance_s`` is None).
-    onset_tolerance_s : float or None
-        When given, a match needs onsets at most this many seconds apart instead.
+    matching : EventMatching
+        Least time intersection over union for a match, or (``onset_tolerance_s``)
+        most seconds between the onsets instead.
 
     Returns
     -------
@@ -75,10 +74,6 @@ def match_events(predicted: pd.DataFrame, truth: pd.DataFrame, *, iou: float = 0
     >>> match_events(predicted, truth)[["predicted", "truth"]].values.tolist()
     [[1, 0]]
     """
-    if iou <= 0 or iou > 1:
-        raise DataError(f"iou must be in (0, 1], not {iou}")
-    if onset_tolerance_s is not None and onset_tolerance_s < 0:
-        raise DataError(f"onset_tolerance_s must be >= 0, not {onset_tolerance_s}")
     for name, table in (("predicted", predicted), ("truth", truth)):
         missing = {"begin_s", "end_s", "label"} - set(table.columns)
         if missing:
@@ -91,7 +86,7 @@ def match_events(predicted: pd.DataFrame, truth: pd.DataFrame, *, iou: float = 0
         candidates = truth_groups.get(key)
         if candidates is None:
             continue
-        allowed, quality = _pair_quality(group, candidates, iou, onset_tolerance_s)
+        allowed, quality = _pair_quality(group, candidates, matching)
         if not allowed.any():
             continue
         # maximise the number of matches first, then their quality (squashed into (0, 1))
@@ -117,7 +112,7 @@ def _scores(tp: int, fp: int, fn: int) -> dict[str, float | int]:
 
 
 def event_metrics(predicted: pd.DataFrame, truth: pd.DataFrame, classes: Sequence[str], *,
-                  iou: float = 0.3, onset_tolerance_s: float | None = None) -> dict[str, Any]:
+                  matching: EventMatching = EventMatching()) -> dict[str, Any]:
     """Event-level precision, recall and F1 per class and overall (micro), as a JSON-ready dict.
 
     Events whose label is not in ``classes`` are left out and counted under ``ignored``.
@@ -129,7 +124,8 @@ def event_metrics(predicted: pd.DataFrame, truth: pd.DataFrame, classes: Sequenc
     dict
         ``per_class`` ``{name: {precision, recall, f1, tp, fp, fn}}``, ``overall``
         (the same keys, counts summed over classes), ``macro_f1``, ``ignored``
-        ``{"predicted": {label: n}, "truth": {label: n}}`` and ``criterion``.
+        ``{"predicted": {label: n}, "truth": {label: n}}`` and ``criterion``
+        (:attr:`whalelab.config.EventMatching.criterion`).
 
     Examples
     --------
@@ -143,7 +139,7 @@ def event_metrics(predicted: pd.DataFrame, truth: pd.DataFrame, classes: Sequenc
                for name, table in (("predicted", predicted), ("truth", truth))}
     predicted = predicted[predicted["label"].isin(known)]
     truth = truth[truth["label"].isin(known)]
-    matched = match_events(predicted, truth, iou=iou, onset_tolerance_s=onset_tolerance_s)
+    matched = match_events(predicted, truth, matching=matching)
     per_class = {}
     for name in classes:
         tp = int((matched["label"] == name).sum())
@@ -157,15 +153,13 @@ def event_metrics(predicted: pd.DataFrame, truth: pd.DataFrame, classes: Sequenc
         "macro_f1": float(np.mean(with_truth)) if with_truth else 0.0,
         "ignored": {name: {str(k): int(v) for k, v in counts.items()}
                     for name, counts in ignored.items()},
-        "criterion": {"onset_tolerance_s": onset_tolerance_s} if onset_tolerance_s is not None
-        else {"iou": iou},
+        "criterion": matching.criterion,
     }
 
 
 def event_intervals(predicted: pd.DataFrame, truth: pd.DataFrame, classes: Sequence[str], *,
-                    iou: float = 0.3, onset_tolerance_s: float | None = None,
-                    block_s: float = 60.0, rounds: int = 500,
-                    seed: int = 0) -> dict[str, list[float]]:
+                    matching: EventMatching = EventMatching(), block_s: float = 60.0,
+                    rounds: int = 500, seed: int = 0) -> dict[str, list[float]]:
     """95 % bootstrap intervals of overall precision, recall and F1.
 
     Events are matched once; the recordings are cut into blocks of ``block_s`` seconds
@@ -183,7 +177,7 @@ def event_intervals(predicted: pd.DataFrame, truth: pd.DataFrame, classes: Seque
     known = set(classes)
     predicted = predicted[predicted["label"].isin(known)].reset_index(drop=True)
     truth = truth[truth["label"].isin(known)].reset_index(drop=True)
-    matched = match_events(predicted, truth, iou=iou, onset_tolerance_s=onset_tolerance_s)
+    matched = match_events(predicted, truth, matching=matching)
 
     def blocks(table: pd.DataFrame) -> pd.Series:
         files = table["file"].astype(str) if "file" in table else pd.Series("", index=table.index)
@@ -212,8 +206,8 @@ def event_intervals(predicted: pd.DataFrame, truth: pd.DataFrame, classes: Seque
 
 
 def score_events(predicted: pd.DataFrame, truth: pd.DataFrame, classes: Sequence[str], *,
-                 hours: Mapping[str, float], iou: float = 0.3,
-                 onset_tolerance_s: float | None = None, seed: int = 0) -> dict[str, Any]:
+                 hours: Mapping[str, float], matching: EventMatching = EventMatching(),
+                 seed: int = 0) -> dict[str, Any]:
     """:func:`event_metrics` with bootstrap ``intervals_95`` (:func:`event_intervals`) and
     ``false_alarms_per_hour``: events per hour of the recordings that hold no true event.
 
@@ -223,10 +217,9 @@ def score_events(predicted: pd.DataFrame, truth: pd.DataFrame, classes: Sequence
     quiet = [name for name in hours if not (truth["file"] == name).any()]
     quiet_hours = sum(hours[name] for name in quiet)
     alarms = predicted[predicted["file"].isin(quiet) & predicted["label"].isin(set(classes))]
-    return {**event_metrics(predicted, truth, classes, iou=iou,
-                            onset_tolerance_s=onset_tolerance_s),
-            "intervals_95": event_intervals(predicted, truth, classes, iou=iou,
-                                            onset_tolerance_s=onset_tolerance_s, seed=seed),
+    return {**event_metrics(predicted, truth, classes, matching=matching),
+            "intervals_95": event_intervals(predicted, truth, classes, matching=matching,
+                                            seed=seed),
             "false_alarms_per_hour": float(len(alarms) / quiet_hours) if quiet_hours > 0
             else None,
             "hours_without_calls": quiet_hours}
@@ -251,36 +244,3 @@ def format_event_metrics(metrics: dict[str, Any]) -> str:
     return event_metrics_table(metrics).to_string(
         float_format=lambda value: f"{value:.3f}", col_space=6)
 
-
-def threshold_sweep(probabilities: Mapping[str, np.ndarray], truth: pd.DataFrame,
-                    classes: Sequence[str], *, frames_per_second: float,
-                    thresholds: Sequence[float] = tuple(np.round(np.arange(0.05, 1.0, 0.05), 2)),
-                    iou: float = 0.3, onset_tolerance_s: float | None = None,
-                    **settings: Any) -> pd.DataFrame:
-    """Overall event precision, recall and F1 at each threshold: how one trades for the other.
-
-    Parameters
-    ----------
-    probabilities : mapping
-        ``{file: (frames, classes) array}``; ``truth`` carries the same names in a
-        ``file`` column.
-    thresholds : sequence of float
-        Thresholds to try; the low threshold stays the same fraction of each unless
-        ``low_threshold`` is given in ``settings``.
-    **settings
-        Passed to :func:`whalelab.events.find_file_events` (``min_duration_s``,
-        ``merge_gap_s``, ``bands``, ``contrasts``...).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``threshold, precision, recall, f1, tp, fp, fn``, one row per threshold.
-    """
-    rows = []
-    for threshold in thresholds:
-        predicted = find_file_events(probabilities, classes, frames_per_second=frames_per_second,
-                                     threshold=float(threshold), **settings)
-        overall = event_metrics(predicted, truth, classes, iou=iou,
-                                onset_tolerance_s=onset_tolerance_s)["overall"]
-        rows.append({"threshold": float(threshold), **overall})
-    return pd.DataFrame(rows)

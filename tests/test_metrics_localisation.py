@@ -1,4 +1,4 @@
-"""whalelab.localisation: frame scores, attention on the call and boundary errors.
+"""whalelab.metrics.localisation: frame scores, attention on the call and boundary errors.
 
 Every case is built by hand so that the answer is known by construction.
 """
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from whalelab.errors import DataError
-from whalelab.localisation import (format_localisation, localisation_metrics,
+from whalelab.metrics.localisation import (format_localisation, localisation_metrics,
                                    localisation_table, peak_region, true_span)
 
 FPS, SEG = 10.0, 4  # frames per second; frames per segment
@@ -223,7 +223,7 @@ def test_bad_values_raise_a_data_error(changes, message):
 
 
 def test_frame_spans_give_back_the_calls_of_frame_targets():
-    from whalelab.localisation import frame_spans
+    from whalelab.metrics.localisation import frame_spans
 
     targets = np.zeros((50, 3))
     targets[10:20, 2] = 1

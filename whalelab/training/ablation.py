@@ -16,7 +16,7 @@ from pathlib import Path
 from whalelab.checkpoint import TrainedModel, load_model
 from whalelab.config import ATTENTION_MODES, RunConfig
 from whalelab.data import ClipIndex
-from whalelab.train import train
+from whalelab.training.run import train
 
 #: epochs of each comparison model (the tiny backbone takes seconds an epoch on a CPU)
 COMPARISON_EPOCHS = 12

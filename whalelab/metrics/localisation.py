@@ -10,7 +10,7 @@ each class, three views of one question, *where is the call?*:
 - boundaries: the onset and offset errors in seconds of the framewise peak region
   against the true span.
 
-A segment covers ``segment_frames`` frames (``whalelab.model.DENSENET_TIME_STRIDE``);
+A segment covers ``segment_frames`` frames (the model's ``segment_frames``, its backbone's);
 the last one also covers the tail frames past ``segments * segment_frames``, as
 ``whalelab.model.segments_to_frames`` spreads segments back to frames.
 """
@@ -43,7 +43,7 @@ def _check_shape(name: str, array: np.ndarray, expected: tuple[int | None, ...],
                         f"{tuple('any' if size is None else size for size in expected)}")
 
 
-def frame_segments(frames: int, segments: int, *, segment_frames: int = 32) -> np.ndarray:
+def frame_segments(frames: int, segments: int, *, segment_frames: int) -> np.ndarray:
     """The segment each frame belongs to; frames past the last segment belong to it.
 
     Shapes
@@ -58,7 +58,7 @@ def frame_segments(frames: int, segments: int, *, segment_frames: int = 32) -> n
     return np.minimum(np.arange(frames) // segment_frames, segments - 1)
 
 
-def call_segments(positive: np.ndarray, segments: int, *, segment_frames: int = 32) -> np.ndarray:
+def call_segments(positive: np.ndarray, segments: int, *, segment_frames: int) -> np.ndarray:
     """Which segments overlap a positive frame.
 
     Shapes
@@ -145,7 +145,7 @@ def _frame_scores(scores: np.ndarray, truth: np.ndarray) -> tuple[float | None, 
 
 def localisation_metrics(framewise: Any, norm_att: Any, frame_targets: Any, strong: Any,
                          targets: Any, *, classes: list[str], frames_per_second: float,
-                         segment_frames: int = 32) -> dict[str, Any]:
+                         segment_frames: int) -> dict[str, Any]:
     """Every localisation figure whalelab reports, as a JSON-ready dict.
 
     Only the strong clips count. A (clip, class) pair *holds a call* when the clip is
