@@ -2,9 +2,34 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
+import soundfile
 
 from whalelab import audio, runtime
+
+
+def _write_tone_tree(root: Path, *, seed: int, rate: int = 8000) -> Path:
+    """A folder per class under ``root``: ``low`` (500 Hz) and ``high`` (2 kHz) tones and
+    ``background``, six one-second files each, over faint noise drawn from ``seed``."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(rate) / rate
+    for name, frequency in (("low", 500.0), ("high", 2000.0), ("background", None)):
+        (root / name).mkdir(parents=True)
+        for i in range(6):
+            tone = 0.0 if frequency is None else 0.3 * np.sin(2 * np.pi * frequency * t)
+            soundfile.write(root / name / f"{name}_{i}.wav",
+                            (tone + 0.02 * rng.standard_normal(rate)).astype(np.float32), rate)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tone_tree():
+    """``tone_tree(root, seed=, rate=8000)``: write two tone classes and background, six
+    one-second files each, as a folder per class under ``root``; returns ``root``."""
+    return _write_tone_tree
 
 
 @pytest.fixture

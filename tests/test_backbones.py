@@ -28,18 +28,9 @@ EACH_BACKBONE = [pytest.param(name, marks=pytest.mark.slow) if name == "densenet
 
 
 @pytest.fixture(scope="module")
-def tree(tmp_path_factory):
+def tree(tmp_path_factory, tone_tree):
     """Two tone classes and background, 6 one-second 8 kHz files each."""
-    root = tmp_path_factory.mktemp("tones")
-    rng = np.random.default_rng(5)
-    t = np.arange(RATE) / RATE
-    for name, frequency in (("low", 500.0), ("high", 2000.0), ("background", None)):
-        (root / name).mkdir()
-        for i in range(6):
-            tone = 0.0 if frequency is None else 0.3 * np.sin(2 * np.pi * frequency * t)
-            soundfile.write(root / name / f"{name}_{i}.wav",
-                            (tone + 0.02 * rng.standard_normal(RATE)).astype(np.float32), RATE)
-    return root
+    return tone_tree(tmp_path_factory.mktemp("tones") / "tree", seed=5, rate=RATE)
 
 
 @pytest.fixture(scope="module")

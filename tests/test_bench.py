@@ -142,7 +142,7 @@ def test_cli_bench_with_a_missing_data_folder_fails_in_one_line(tmp_path, capsys
 def test_peak_rss_of_a_child_is_its_own_not_its_parents():
     # ru_maxrss would carry the parent's peak across fork + exec into every child
     block = np.ones(300 * 2 ** 20 // 8)  # 300 MiB, touched
-    code = "from whalelab.bench import peak_rss_mb; print(peak_rss_mb())"
+    code = "from whalelab.bench.timing import peak_rss_mb; print(peak_rss_mb())"
     child = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                  check=True).stdout)
     assert bench.peak_rss_mb() >= 300
@@ -158,7 +158,7 @@ def test_the_ceiling_compiles_on_cuda_and_doubles_the_batch():
     config = RunConfig.from_profile("smoke", data="d", classes=["a", "b"], backbone="tiny",
                                     batch_size=4, device="cuda")
     sizes = bench.Sizes(train_warmup=1, train_steps=2, inference_batches=2)
-    assert bench._ceiling_batches(config, torch.device("cuda"), sizes)[:3] == [4, 8, 16]
+    assert bench.training._ceiling_batches(config, torch.device("cuda"), sizes)[:3] == [4, 8, 16]
     ceiling = bench.bench_ceiling(config, device=torch.device("cuda"),
                                   sizes=bench.Sizes(train_warmup=1, train_steps=2,
                                                     inference_batches=2,

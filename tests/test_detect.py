@@ -22,8 +22,8 @@ from whalelab.checkpoint import TrainedModel, load_model, save_checkpoint, write
 from whalelab.cli import main
 from whalelab.config import DetectConfig, EventMatching, RunConfig
 from whalelab.detection import evaluation, output, streaming
-from whalelab.metrics.events import event_metrics
 from whalelab.errors import AudioError, WhaleLabError
+from whalelab.metrics.events import event_metrics
 from whalelab.model import build_model
 from whalelab.raven import read_raven, write_raven
 

@@ -11,16 +11,15 @@ import pytest
 import soundfile
 import torch
 
-from whalelab import plots
-from whalelab import training
+from whalelab import plots, training
 from whalelab.checkpoint import load_checkpoint, load_model
-from whalelab.metrics.clips import choose_thresholds
 from whalelab.cli import main
 from whalelab.config import RunConfig
 from whalelab.data import ClipDataset, ClipIndex, load_index
 from whalelab.data import dataset as dataset_module
 from whalelab.errors import CheckpointError
 from whalelab.inference import predict_dataset
+from whalelab.metrics.clips import choose_thresholds
 from whalelab.model import WhaleEnsemble, WhaleSED
 from whalelab.training import loop as loop_module
 from whalelab.training import train

@@ -23,23 +23,11 @@ from whalelab.model import build_model
 pytest.importorskip("onnxruntime")
 
 
-def _tone_tree(root, rate=8000):
-    rng = np.random.default_rng(1)
-    t = np.arange(rate) / rate
-    for name, frequency in (("low", 500.0), ("high", 2000.0), ("background", None)):
-        (root / name).mkdir(parents=True)
-        for i in range(6):
-            tone = 0.0 if frequency is None else 0.3 * np.sin(2 * np.pi * frequency * t)
-            soundfile.write(root / name / f"{name}_{i}.wav",
-                            (tone + 0.02 * rng.standard_normal(rate)).astype(np.float32), rate)
-    return root
-
-
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def run(tmp_path_factory, tone_tree):
     """A tiny model trained for two epochs on tones at 8 kHz, one-second clips."""
     root = tmp_path_factory.mktemp("export")
-    tree = _tone_tree(root / "tree")
+    tree = tone_tree(root / "tree", seed=1)
     out = root / "run"
     assert main(["train", "--data", str(tree), "--out", str(out), "--profile", "smoke",
                  "--device", "cpu", "--clip-seconds", "1", "--epochs", "2", "--backbone",

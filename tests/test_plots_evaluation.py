@@ -7,9 +7,9 @@ import pytest
 from matplotlib.colors import to_rgba
 
 from whalelab import plots
+from whalelab.errors import DataError
 from whalelab.metrics.clips import calibration
 from whalelab.metrics.clips import recall_by_snr as recall_by_snr_rows
-from whalelab.errors import DataError
 
 
 def test_confusion_matrix_colours_row_shares_and_writes_counts():

@@ -52,7 +52,7 @@ def test_autocast_gives_bf16_on_cuda():
 
 def test_inference_never_lowers_precision_on_cpu_whatever_the_run_trained_with():
     for amp in (True, False):
-        with runtime.inference_autocast(torch.device("cpu"), amp):
+        with runtime.autocast(torch.device("cpu"), amp):
             assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
 
 
@@ -61,7 +61,7 @@ def test_inference_never_lowers_precision_on_cpu_whatever_the_run_trained_with()
 @pytest.mark.parametrize("amp, dtype", [(True, torch.bfloat16), (False, torch.float32)])
 def test_inference_on_cuda_follows_the_runs_training_precision(amp, dtype):
     ones = torch.ones(2, 2, device="cuda")
-    with runtime.inference_autocast(torch.device("cuda"), amp):
+    with runtime.autocast(torch.device("cuda"), amp):
         assert (ones @ ones).dtype == dtype
 
 

@@ -18,17 +18,12 @@ import numpy as np
 from whalelab.atomic import write_json
 from whalelab.baselines import clip_baseline
 from whalelab.checkpoint import TrainedModel, load_model
-from whalelab.metrics.clips import classification_metrics, recall_by_snr
 from whalelab.config import RunConfig
 from whalelab.data import ClipDataset, ClipIndex, read_data
 from whalelab.errors import DataError
 from whalelab.inference import predict_dataset
+from whalelab.metrics.clips import classification_metrics, recall_by_snr
 from whalelab.metrics.localisation import localisation_metrics
-
-
-def write_metrics(path: str | Path, metrics: dict[str, Any]) -> Path:
-    """Write ``metrics.json`` atomically."""
-    return write_json(path, metrics)
 
 
 def is_run_data(config: RunConfig, data: str | Path | None) -> bool:
@@ -153,7 +148,7 @@ def score_split(run_dir: str | Path, *, data: str | None = None, split: str | No
     (:func:`whalelab.metrics.localisation.localisation_metrics`): frame-level AUC and AP of the
     framewise output, the attention mass on the call, and onset/offset errors. The
     model runs in the run's inference precision
-    (:func:`whalelab.runtime.inference_autocast`).
+    (:func:`whalelab.runtime.autocast`).
 
     Parameters
     ----------
@@ -217,7 +212,7 @@ def evaluate_scores(scores: SplitScores, *, baseline: bool = True,
             seed=config.train.seed,
             model=(scores.predicted["clipwise_output"], trained.thresholds),
             snr_db=scores.index.snr_db())}
-    write_metrics(out or run_dir / "metrics.json", metrics)
+    write_json(out or run_dir / "metrics.json", metrics)
     return metrics
 
 

@@ -2,7 +2,7 @@
 
 Shared by validation during training and by evaluation, so that both score clips the
 same way (same batching, and the run's inference precision,
-:func:`whalelab.runtime.inference_autocast`).
+:func:`whalelab.runtime.autocast`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from whalelab.runtime import inference_autocast, progress_bar
+from whalelab.runtime import autocast, progress_bar
 
 #: the truth a :class:`whalelab.data.ClipItem` carries, by the name it is returned under
 TRUTH = {"target": "targets", "frame_target": "frame_targets", "strong": "strong"}
@@ -42,7 +42,7 @@ def predict_dataset(model: torch.nn.Module, dataset: Dataset, *, device: torch.d
                         pin_memory=device.type == "cuda")
     collected: dict[str, list[np.ndarray]] = {}
     for batch in progress_bar(loader, progress=progress, desc=desc, leave=False):
-        with inference_autocast(device, amp):
+        with autocast(device, amp):
             output = model(batch.waveform.to(device, non_blocking=True))
         for name in outputs:
             collected.setdefault(name, []).append(output[name].float().cpu().numpy())

@@ -9,7 +9,7 @@ than the clip length is tiled, never padded: repeated end to end into one window
 copy centred (:func:`whalelab.audio.tile`, as training serves short clips): digital
 silence around a short clip is a picture no recording has, and a model scores it as a
 call. The model runs in the precision the run trained in
-(:func:`whalelab.runtime.inference_autocast`).
+(:func:`whalelab.runtime.autocast`).
 Each class's score for the file is its largest window score: the probability that the
 call is somewhere in the file.
 
@@ -45,10 +45,10 @@ import torch
 
 from whalelab.audio import BLOCK_SECONDS, Windows, audio_info, stream_audio
 from whalelab.checkpoint import TrainedModel, load_model
-from whalelab.metrics.clips import BACKGROUND, single_label
 from whalelab.data.dataset import check_low_rate, check_sample_rate
 from whalelab.errors import AudioError, ConfigError, OnError
-from whalelab.runtime import inference_autocast, progress_bar
+from whalelab.metrics.clips import BACKGROUND, single_label
+from whalelab.runtime import autocast, progress_bar
 from whalelab.silence import MIN_GAP_S, SILENT_FRACTION, Silence, silent_samples
 
 #: ``top_class`` of a file that is mostly silence
@@ -56,7 +56,7 @@ SILENCE = "silence"
 def _clipwise(trained: TrainedModel, windows: list[np.ndarray]) -> np.ndarray:
     """``clipwise_output`` of a list of ``(samples,)`` windows: ``(windows, classes)``."""
     batch = torch.from_numpy(np.stack(windows)).to(trained.device)  # (windows, samples)
-    with torch.inference_mode(), inference_autocast(trained.device, trained.config.train.amp):
+    with torch.inference_mode(), autocast(trained.device, trained.config.train.amp):
         return trained.model(batch)["clipwise_output"].float().cpu().numpy()
 
 

@@ -1,8 +1,8 @@
 """Where and how code runs: the device, mixed precision, and progress bars.
 
 Every module that runs a model or a long loop asks this one for the device
-(:func:`resolve_device`), for bf16 autocast (:func:`autocast`; in inference
-:func:`inference_autocast`, which follows the run's training precision) and for its tqdm bar
+(:func:`resolve_device`), for bf16 autocast (:func:`autocast`, which inference and
+training alike take from the run's ``config.train.amp``) and for its tqdm bar
 (:func:`progress_bar`), so that ``--device auto`` and ``progress=None`` mean the same
 thing everywhere.
 
@@ -46,26 +46,22 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return torch.device(device)
 
 
-def autocast(device: torch.device, enabled: bool):
-    """bf16 autocast on CUDA when ``enabled``; a no-op context on CPU."""
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16,
-                          enabled=enabled and device.type == "cuda")
+def autocast(device: torch.device, amp: bool):
+    """bf16 autocast exactly when ``amp`` and ``device`` is CUDA; a no-op context on the CPU.
 
-
-def inference_autocast(device: torch.device, amp: bool):
-    """The one precision rule for inference: bf16 autocast exactly when the run trained
-    with mixed precision (``amp``, a run's ``config.train.amp``) and ``device`` is CUDA.
-
-    A model scores in the precision it was trained and validated in, so that detection,
-    prediction, evaluation and the notebooks all see the same numbers from one run.
+    The one precision rule, for training and inference alike: ``amp`` is the run's
+    ``config.train.amp``, so a model scores (prediction, detection, evaluation, the
+    notebooks, the benchmarks) in the precision it was trained and validated in, and
+    every figure of one run comes from the same numbers.
 
     Examples
     --------
-    >>> with inference_autocast(torch.device("cpu"), True):
+    >>> with autocast(torch.device("cpu"), True):
     ...     (torch.ones(2) * 2).dtype  # fp32 on the CPU whatever the run trained with
     torch.float32
     """
-    return autocast(device, amp)
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16,
+                          enabled=amp and device.type == "cuda")
 
 
 def bar_disabled(progress: bool | None) -> bool | None:

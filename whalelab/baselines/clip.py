@@ -20,11 +20,15 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from whalelab.metrics.clips import (choose_thresholds, classification_metrics, paired_difference,
-                                   recall_by_snr)
 from whalelab.config import FeatureConfig
 from whalelab.errors import ConfigError, DataError
 from whalelab.features import logmel_pipeline
+from whalelab.metrics.clips import (
+    choose_thresholds,
+    classification_metrics,
+    paired_difference,
+    recall_by_snr,
+)
 
 CLIP_METHOD = "logistic regression on per-band log-mel statistics"
 #: the summaries of each mel band over time, in the order :func:`band_statistics` gives them

@@ -22,8 +22,8 @@ from whalelab.audio import BLOCK_SECONDS, Window, Windows, audio_info, stream_au
 from whalelab.band_contrast import BandContrast
 from whalelab.config import DetectConfig, EventMatching, FeatureConfig
 from whalelab.errors import ConfigError, DataError
-from whalelab.metrics.events import event_metrics, score_events
 from whalelab.events import EVENT_COLUMNS, find_file_events
+from whalelab.metrics.events import event_metrics, score_events
 from whalelab.raven import read_raven
 
 EVENT_METHOD = "band-energy detector: band contrast above a per-class dB threshold"

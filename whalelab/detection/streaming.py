@@ -49,7 +49,7 @@ import torch
 from whalelab.audio import BLOCK_SECONDS, Window, Windows, audio_info, stream_audio
 from whalelab.config import RunConfig
 from whalelab.errors import AudioError, ConfigError
-from whalelab.runtime import inference_autocast
+from whalelab.runtime import autocast
 from whalelab.silence import MIN_GAP_S, Silence
 
 
@@ -216,7 +216,7 @@ def score_recordings(score: Score, paths: Sequence[Path], *, config: RunConfig, 
 
     def flush() -> None:
         waveform = torch.from_numpy(np.stack([window for _, _, window, _ in batch]))
-        with torch.inference_mode(), inference_autocast(device, batch[0][0].amp):
+        with torch.inference_mode(), autocast(device, batch[0][0].amp):
             scored = score(waveform.to(device)).float().cpu().numpy()  # (batch, frames, width)
         advance(sum(recording.add(start, keep, frames) for (recording, start, _, keep), frames
                     in zip(batch, scored, strict=True)))

@@ -18,16 +18,7 @@ def train(config: RunConfig, run_dir: str | Path, *, index: ClipIndex | None = N
     the model configuration an ensemble of them
     (:func:`whalelab.training.ensemble.train_ensemble`).
 
-    Parameters
-    ----------
-    config : RunConfig
-        Data, features, model and training settings; saved as ``config.json``.
-    run_dir : path
-        The run folder. A folder that already holds a run needs ``resume=True``.
-    index : ClipIndex or None
-        The clips with their splits; None reads ``splits.csv`` of a resumed run.
-    progress : bool or None
-        tqdm bars; None shows them only on a terminal or in a notebook.
+    The parameters are :func:`~whalelab.training.loop.train_network`'s.
     """
     chosen = train_ensemble if config.model.members > 1 else train_network
     return chosen(config, run_dir, index=index, resume=resume, progress=progress)

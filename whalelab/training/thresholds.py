@@ -11,9 +11,9 @@ import torch
 from whalelab.atomic import write_json
 from whalelab.bands import Band
 from whalelab.checkpoint import load_checkpoint, model_file_state, save_checkpoint
-from whalelab.metrics.clips import choose_thresholds
 from whalelab.config import RunConfig
 from whalelab.data import ClipCache, ClipIndex
+from whalelab.metrics.clips import choose_thresholds
 from whalelab.model import build_model
 from whalelab.training.validation import validation_predictions
 
