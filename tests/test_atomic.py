@@ -10,7 +10,7 @@ import re
 import pytest
 import torch
 
-from whalelab.atomic import atomic_write, write_json, write_text
+from whalelab.atomic import atomic_write, output_folder, write_json, write_text
 from whalelab.checkpoint import load_checkpoint, save_checkpoint
 from whalelab.errors import StorageError, WhaleLabError
 
@@ -133,3 +133,60 @@ def test_a_folder_that_cannot_be_made_is_named(tmp_path):
     with pytest.raises(StorageError,
                        match=f"^not a directory while writing {re.escape(str(target))}$"):
         write_json(target, {})
+
+
+def test_torch_s_unexpected_pos_on_a_full_disk_is_one_line_naming_the_checkpoint(
+        tmp_path, monkeypatch):
+    path = save_checkpoint(tmp_path / "last.pt", {"model": {"w": torch.ones(3)}, "epoch": 4})
+
+    def short_write(state, file):  # what torch's zip writer raises when the disk fills
+        file.write(b"PK")
+        raise RuntimeError("[enforce fail at inline_container.cc:778] . PytorchStreamWriter "
+                           "failed writing file data/0: file write failed\nunexpected pos 64 "
+                           "vs 0")
+
+    monkeypatch.setattr(torch, "save", short_write)
+    with pytest.raises(StorageError, match=rf"^the checkpoint could not be written, is the disk "
+                                           rf"full\? \(torch: unexpected pos 64 vs 0\) while "
+                                           rf"writing {re.escape(str(path))}$"):
+        save_checkpoint(path, {"model": {"w": torch.zeros(3)}, "epoch": 5})
+    monkeypatch.undo()
+    assert load_checkpoint(path)["epoch"] == 4 and names(tmp_path) == ["last.pt"]
+
+
+def test_an_output_folder_that_is_a_file_or_cannot_be_written_in_is_refused_naming_it(
+        tmp_path, monkeypatch):
+    (tmp_path / "taken").write_text("a file")
+    with pytest.raises(StorageError, match=rf"^{re.escape(str(tmp_path / 'taken'))}: is a "
+                                           rf"file, not a folder"):
+        output_folder(tmp_path / "taken", records=["record.json"])
+    real_open = os.open
+
+    def read_only(path, *args, **kwargs):  # chmod stops no write of root's, who runs tests
+        if str(path).startswith(str(tmp_path / "locked")):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", read_only)
+    with pytest.raises(StorageError, match=rf"^permission denied while writing in "
+                                           rf"{re.escape(str(tmp_path / 'locked'))}$"):
+        output_folder(tmp_path / "locked", records=["record.json"])
+
+
+def test_a_folder_of_other_files_needs_force_and_a_lock_alone_is_whalelabs(tmp_path):
+    assert output_folder(tmp_path / "new" / "out", records=["record.json"]).is_dir()
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / ".whalelab-detect.lock").write_text("123")  # whalelab's own: still empty
+    assert output_folder(folder, records=["record.json"]) == folder
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(StorageError, match=r"data: holds files that whalelab has no record of "
+                                           r"writing \(no record.json\); write into a new or "
+                                           r"empty folder, or pass --force"):
+        output_folder(folder, records=["record.json"])
+    with pytest.raises(StorageError, match=r"empty folder$"):  # a command without --force
+        output_folder(folder, records=["record.json"], flag=None)
+    assert output_folder(folder, records=["record.json"], force=True) == folder
+    (folder / "record.json").write_text("{}")
+    assert output_folder(folder, records=["record.json"]) == folder
+    assert sorted(names(folder)) == [".whalelab-detect.lock", "notes.txt", "record.json"]

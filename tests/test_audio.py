@@ -74,7 +74,7 @@ def test_audio_info_reads_the_header(tmp_path):
 
 
 def test_suffixes():
-    assert {".wav", ".flac", ".aif", ".aiff", ".ogg"} <= set(AUDIO_SUFFIXES)
+    assert {".wav", ".flac", ".aif", ".aiff", ".ogg", ".opus", ".mp3"} <= set(AUDIO_SUFFIXES)
     assert is_audio_file(Path("a/B.WAV")) and is_audio_file(Path("x.Flac"))
     assert not is_audio_file(Path("notes.txt")) and not is_audio_file(Path("table.selections.txt"))
 
@@ -231,6 +231,85 @@ def test_a_wav_with_trailing_chunks_is_not_taken_for_truncated(tmp_path):
     assert len(load_audio(path, 8000)) == 1001
 
 
+def _with_sample_chunk_size(path: Path, size: int) -> Path:
+    """``path`` with its WAV ``data`` (or AIFF ``SSND``) chunk's size field set to ``size``."""
+    data = bytearray(path.read_bytes())
+    at = max(data.find(b"data"), data.find(b"SSND"))
+    data[at + 4:at + 8] = size.to_bytes(4, "little" if data[:4] == b"RIFF" else "big")
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".aiff"])
+@pytest.mark.parametrize("header_s", [10, 0])
+def test_a_header_that_says_fewer_samples_than_follow_is_refused_as_unfinalised(
+        tmp_path, suffix, header_s):
+    path = tmp_path / f"recorder{suffix}"
+    soundfile.write(str(path), noise(60 * 1000, seed=8), 1000, subtype="PCM_16")
+    extra = 8 if suffix == ".aiff" else 0  # SSND's offset and block size
+    _with_sample_chunk_size(path, header_s * 1000 * 2 + extra)
+    expected = (rf"{path.name}: the header says {header_s * 2000 + extra} bytes \({header_s:g} s\) "
+                rf"of samples but {120000 + 8 if suffix == '.aiff' else 120000} bytes \(60 s\) "
+                rf"follow: the header looks unfinalised")
+    for read in (lambda: audio_info(path), lambda: load_audio(path, 1000),
+                 lambda: list(stream_audio(path, 1000))):
+        with pytest.raises(AudioError, match=expected) as caught:
+            read()
+        assert "sox --ignore-length" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_wav_with_a_short_tag_after_its_samples_is_read_whole(tmp_path):
+    path = tmp_path / "tagged.wav"
+    soundfile.write(str(path), noise(8000, seed=9), 8000, subtype="PCM_16")
+    path.write_bytes(path.read_bytes() + b"TAG" + bytes(125))  # an ID3v1 tag, not a chunk
+    assert len(load_audio(path, 8000)) == 8000
+
+
+@pytest.mark.parametrize("damage", ["a page's capture pattern", "3000 bytes"])
+def test_a_corrupt_ogg_is_refused_naming_both_lengths(tmp_path, damage):
+    whole = tmp_path / "whole.ogg"
+    soundfile.write(str(whole), noise(10 * 8000, seed=10), 8000, format="OGG", subtype="VORBIS")
+    data = bytearray(whole.read_bytes())
+    middle = data.find(b"OggS", len(data) // 2)
+    size = 4 if damage == "a page's capture pattern" else 3000
+    data[middle:middle + size] = bytes(size)
+    path = tmp_path / "corrupt.ogg"
+    path.write_bytes(bytes(data))
+    with soundfile.SoundFile(str(path)) as handle:  # libsndfile reads it short, silently
+        assert len(handle.read()) < 9 * 8000
+    for read in (lambda: load_audio(path, 8000), lambda: list(stream_audio(path, 8000)),
+                 lambda: load_audio(path, 8000, offset=1.0)):
+        with pytest.raises(AudioError, match=r"corrupt\.ogg: corrupt audio: the file promises "
+                                             r"80000 samples \(10 s\) but only \d+ "):
+            read()
+    assert len(load_audio(whole, 8000)) == 80000
+
+
+def test_a_decoder_that_stops_short_of_the_header_is_refused(tmp_path):
+    whole = tmp_path / "whole.mp3"
+    soundfile.write(str(whole), noise(10 * 8000, seed=11), 8000, format="MP3")
+    path = tmp_path / "cut.mp3"
+    path.write_bytes(whole.read_bytes()[:whole.stat().st_size * 7 // 10])
+    assert audio_info(path).frames == 80000  # its header still says 10 s
+    for read in (lambda: load_audio(path, 8000), lambda: list(stream_audio(path, 8000)),
+                 lambda: load_audio(path, 8000, offset=6.0, duration=2.0)):
+        with pytest.raises(AudioError, match=r"cut\.mp3: corrupt audio: the file promises "
+                                             r"80000 samples \(10 s\) but only"):
+            read()
+
+
+def test_an_mp3_is_read_and_an_offset_read_is_the_slice_of_the_whole(tmp_path):
+    path = tmp_path / "call.mp3"
+    soundfile.write(str(path), noise(10 * 8000, seed=12), 8000, format="MP3")
+    assert is_audio_file(path)
+    whole = load_audio(path, 8000)
+    assert len(whole) == 80000 and len(np.concatenate(list(stream_audio(path, 8000)))) == 80000
+    for offset in (1.0, 3.3, 7.5):
+        part = load_audio(path, 8000, offset=offset, duration=1.0)
+        start = round(offset * 8000)
+        np.testing.assert_allclose(part, whole[start:start + 8000], atol=1e-6)
+
+
 def test_zero_length_wav(tmp_path):
     path = tmp_path / "empty.wav"
     soundfile.write(str(path), np.zeros(0, np.float32), 8000)
@@ -354,8 +433,10 @@ def test_write_audio_multichannel_and_new_folders(tmp_path):
     np.testing.assert_allclose(load_audio(path, 8000, mono=False), samples.T, atol=2 ** -23)
 
 
-def test_write_audio_rejects_an_unknown_suffix(tmp_path):
-    with pytest.raises(AudioError, match="out.mp3"):
+def test_write_audio_rejects_an_unknown_suffix_or_a_subtype_its_format_lacks(tmp_path):
+    with pytest.raises(AudioError, match="out.m4a"):
+        write_audio(tmp_path / "out.m4a", noise(100), 8000)
+    with pytest.raises(AudioError, match=r"out\.mp3: cannot write MP3 as 'PCM_16'"):
         write_audio(tmp_path / "out.mp3", noise(100), 8000)
     assert list(tmp_path.iterdir()) == []
 

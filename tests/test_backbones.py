@@ -56,6 +56,7 @@ def run(request, tree, tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_predict_detect_evaluate_and_export_take_every_backbone(run, recording, tmp_path):
     pytest.importorskip("onnxruntime")
     from whalelab.export import export_onnx

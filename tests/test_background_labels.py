@@ -85,6 +85,7 @@ def test_declared_background_is_no_class_and_is_never_detected(data, recording, 
     assert len(events) and "noise" not in set(events["label"])
 
 
+@pytest.mark.slow
 def test_undeclared_noise_becomes_a_class_that_detection_reports(data, recording, tmp_path):
     run = tmp_path / "undeclared"
     finished = subprocess.run(

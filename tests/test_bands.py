@@ -24,9 +24,11 @@ def _boxes(begin_s, low_hz, high_hz, labels) -> pd.DataFrame:
                          "high_hz": high_hz, "label": labels})
 
 
-def _annotated(folder, name, boxes: pd.DataFrame) -> None:
-    """A recording (its audio does not matter here) with its Raven table beside it."""
-    write_audio(folder / f"{name}.wav", np.zeros(RATE, dtype=np.float32), RATE)
+def _annotated(folder, name, boxes: pd.DataFrame, *, seconds: float | None = None) -> None:
+    """A recording (silent: its audio does not matter here) with its Raven table beside it,
+    ``seconds`` long (default: a second past its last box)."""
+    seconds = float(boxes["end_s"].max()) + 1.0 if seconds is None else seconds
+    write_audio(folder / f"{name}.wav", np.zeros(int(seconds * RATE), dtype=np.float32), RATE)
     write_raven(boxes, folder / f"{name}.selections.txt")
 
 
@@ -96,7 +98,7 @@ def test_dataset_bands_of_a_manifest_are_read_beside_it(tmp_path):
 
 def test_dataset_bands_use_the_label_column_of_the_annotations(tmp_path):
     boxes = _boxes([1.0], [50.0], [200.0], ["fin"])
-    write_audio(tmp_path / "a.wav", np.zeros(RATE, dtype=np.float32), RATE)
+    write_audio(tmp_path / "a.wav", np.zeros(3 * RATE, dtype=np.float32), RATE)
     write_raven(boxes, tmp_path / "a.selections.txt", label_column="Call")
     assert dataset_bands(tmp_path, label_column="Call") == {"fin": (50.0, 200.0)}
 
@@ -132,3 +134,35 @@ def test_bands_are_estimated_from_clips_with_labels_alone(tmp_path):
     assert bands["whistle"][0] <= 1200.0 <= bands["whistle"][1] < 1400.0
     assert 100.0 < bands["moan"][0] <= 150.0 <= bands["moan"][1] < 300.0
     assert estimate_bands(ClipIndex(clips[2::3], ["moan"]), features) == {}  # no moan clip
+
+
+def test_a_selection_past_the_recording_s_end_is_left_out_of_the_band_with_a_warning(tmp_path):
+    """Ten boxes at 50-200 Hz, and one from another recording, at 14-2176 Hz, past the end."""
+    boxes = _boxes([*np.arange(10) * 2.0, 40.0], [50.0] * 10 + [14.0], [200.0] * 10 + [2176.0],
+                   ["fin"] * 11)
+    _annotated(tmp_path, "a", boxes, seconds=30.0)
+    with pytest.warns(UserWarning, match=r"a.selections.txt: 1 selection\(s\) run past the end "
+                                         r".* first selection 11 at 40-41 s"):
+        assert annotated_bands(tmp_path) == {"fin": (50.0, 200.0)}
+
+
+def test_bands_estimated_from_fewer_than_ten_clips_a_class_are_warned_of(tmp_path, tone_tree):
+    from whalelab.config import RunConfig
+    from whalelab.data import Clip, ClipIndex
+    from whalelab.training import run_bands
+
+    tree = tone_tree(tmp_path / "tree", seed=0)
+    clips = [Clip(str(path), labels=() if path.parent.name == "background"
+                  else (path.parent.name,), split="train") for path in sorted(tree.rglob("*.wav"))]
+    index = ClipIndex(clips, ["high", "low"])
+    config = RunConfig.from_profile("smoke", data=tree, classes=index.classes, clip_seconds=1.0)
+    with pytest.warns(UserWarning) as caught:
+        run_bands(config, index, progress=False)
+    messages = [str(warning.message) for warning in caught]
+    for name in ("high", "low"):
+        assert any(f"band of '{name}' is estimated from only 6 clip(s) (fewer than 10)" in message
+                   and "bands.json" in message and "Raven" in message for message in messages)
+    write_bands(tree, {"high": (1900.0, 2100.0)})  # stated: no warning for it
+    with pytest.warns(UserWarning) as caught:
+        run_bands(config, index, progress=False)
+    assert [str(warning.message).split("band of ")[1][:5] for warning in caught] == ["'low'"]

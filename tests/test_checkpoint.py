@@ -85,8 +85,8 @@ def test_a_file_without_weights_or_config_is_a_clear_error(tmp_path, run):
     ("classes.json", '{"classes": ["a", "b"], "bands": {"a": [1, 2]}}', "no band for"),
     ("classes.json", '{"classes": ["a", "b"], "bands": {"a": 3, "b": [1, 2]}}', "low_hz"),
     ("thresholds.json", "[0.5]", "expected"),
-    ("thresholds.json", '{"a": "high"}', "number"),
-    ("thresholds.json", '{"a": 7}', r"\[0, 1\]"),
+    ("thresholds.json", '{"a": "high", "b": 0.5}', "number"),
+    ("thresholds.json", '{"a": 7, "b": 0.5}', r"\[0, 1\]"),
     ("config.json", '{"features": ', "not valid JSON"),
     ("config.json", "[]", "JSON object"),
 ])
@@ -103,9 +103,61 @@ def test_classes_that_disagree_with_the_config_are_named(run):
 
 
 def test_run_file_readers(run, tmp_path):
-    assert read_classes(run) == (CLASSES, BANDS)
-    np.testing.assert_array_equal(read_thresholds(run, ["b", "c"]), [0.7, 0.5])
+    assert read_classes(run, sample_rate=8000) == (CLASSES, BANDS)
+    np.testing.assert_array_equal(read_thresholds(run, ["b", "a"]), [0.7, 0.3])
     np.testing.assert_array_equal(read_thresholds(tmp_path, CLASSES), [0.5, 0.5])
+
+
+def test_class_names_swapped_in_config_and_classes_json_are_refused_as_best_pt_names_them(run):
+    """Swapping the names in both files, as a user might, would swap the labels silently."""
+    config = json.loads((run / "config.json").read_text())
+    config["classes"] = ["b", "a"]
+    (run / "config.json").write_text(json.dumps(config))
+    write_classes(run, ["b", "a"], BANDS)
+    with pytest.raises(CheckpointError, match=r"config.json: classes \['b', 'a'\] differ from "
+                                              r"best.pt's own \['a', 'b'\]"):
+        load_model(run)
+
+
+@pytest.mark.parametrize("thresholds, message", [
+    ({"a": 0.3, "bb": 0.7}, r"\['bb'\] are not classes"),  # a misspelt class
+    ({"a": 0.3}, r"no threshold for \['b'\]"),
+    ({"a": 0.3, "b": 0.7, "c": 0.1}, r"\['c'\] are not classes"),
+])
+def test_thresholds_json_must_name_each_class_and_no_other(run, thresholds, message):
+    (run / "thresholds.json").write_text(json.dumps(thresholds))
+    with pytest.raises(CheckpointError, match=f"thresholds.json: {message}"):
+        load_model(run)
+
+
+@pytest.mark.parametrize("bands, message", [
+    ({"a": [10, 100], "b": [200, 9000]}, r"band of 'b', 200-9000 Hz.*<= 4000 Hz"),
+    ({"a": [900, 200], "b": [200, 900]}, r"band of 'a', 900-200 Hz"),
+    ({"a": [10, float("inf")], "b": [200, 900]}, r"band of 'a'"),
+    ({"a": [-5, 100], "b": [200, 900]}, r"band of 'a'"),
+    ({"a": [10, 100], "b": [200, 900], "c": [1, 2]}, r"bands for \['c'\], which are not"),
+])
+def test_bands_in_classes_json_outside_0_to_nyquist_name_the_file_and_class(run, bands,
+                                                                           message):
+    (run / "classes.json").write_text(json.dumps({"classes": CLASSES, "bands": bands}))
+    with pytest.raises(CheckpointError, match=f"classes.json: .*{message}"):
+        load_model(run)
+
+
+def test_unknown_keys_in_classes_json_are_errors(run):
+    (run / "classes.json").write_text(json.dumps(
+        {"classes": CLASSES, "bands": {name: list(band) for name, band in BANDS.items()},
+         "thresholds": {"a": 0.1}}))
+    with pytest.raises(CheckpointError, match=r"classes.json: unknown keys \['thresholds'\]"):
+        load_model(run)
+
+
+def test_a_band_out_of_range_inside_best_pt_names_best_pt(run):
+    state = load_checkpoint(run / "best.pt")
+    save_checkpoint(run / "best.pt", {**state, "bands": {"a": [10.0, 100.0],
+                                                         "b": [5000.0, 6000.0]}})
+    with pytest.raises(CheckpointError, match=r"best.pt: the band of 'b'"):
+        load_model(run / "best.pt")
 
 
 def test_a_run_folder_from_before_0_2_loads_predicts_and_detects_as_it_did(tmp_path):

@@ -36,6 +36,7 @@ def add_failing_command(error: BaseException):
     return add
 
 
+@pytest.mark.slow
 def test_help_lists_every_subcommand():
     result = run("--help")
     assert result.returncode == 0, result.stderr
@@ -44,6 +45,7 @@ def test_help_lists_every_subcommand():
         assert name in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SCRIPT.exists(), reason="console script not installed")
 def test_the_installed_script_runs():
     result = subprocess.run([str(SCRIPT), "--help"], capture_output=True, text=True, timeout=120)
@@ -107,6 +109,7 @@ def test_a_programming_error_is_not_hidden(monkeypatch):
         cli.main(["fail"])
 
 
+@pytest.mark.slow
 def test_a_whalelab_error_in_a_real_process_has_no_traceback(tmp_path):
     code = textwrap.dedent("""
         import sys
@@ -128,3 +131,24 @@ def test_a_whalelab_error_in_a_real_process_has_no_traceback(tmp_path):
     assert result.returncode == 2
     assert result.stderr == f"whalelab: {path}: the audio holds NaN or infinite samples\n"
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_folder_given_to_predict_is_called_a_folder_and_detect_is_offered(tmp_path, capsys):
+    import torch
+
+    from whalelab.checkpoint import model_file_state, save_checkpoint
+    from whalelab.config import RunConfig
+    from whalelab.model import build_model
+
+    config = RunConfig.from_profile("smoke", data=tmp_path, classes=["a", "b"], backbone="tiny",
+                                    clip_seconds=1.0)
+    torch.manual_seed(0)
+    model_file = tmp_path / "best.pt"
+    save_checkpoint(model_file, model_file_state(
+        build_model(config), config, bands={"a": (10.0, 100.0), "b": (200.0, 900.0)},
+        thresholds=None, epoch=0))
+    (tmp_path / "recordings").mkdir()
+    assert cli.main(["predict", str(model_file), str(tmp_path / "recordings")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"whalelab: {tmp_path / 'recordings'}: a folder, not an audio file")
+    assert "whalelab detect" in error and "\n" not in error

@@ -311,6 +311,23 @@ def test_from_dict_rejects_unknown_and_missing_keys():
         RunConfig.from_dict(values)
 
 
+@pytest.mark.parametrize("part, name, value, message", [
+    ("features", "sample_rate", "8000", r"features.sample_rate must be int, not '8000' \(str\)"),
+    ("features", "htk", 1, r"features.htk must be bool, not 1 \(int\)"),
+    ("train", "epochs", 2.5, r"train.epochs must be int, not 2.5 \(float\)"),
+    ("data", "background_labels", "noise", r"data.background_labels must be list\[str\]"),
+    ("model", "dropuot", 0.1, r"unknown model setting\(s\) \['dropuot'\]"),
+])
+def test_a_config_json_setting_of_the_wrong_type_or_name_is_named(tmp_path, part, name, value,
+                                                                 message):
+    values = non_default_config().to_dict()
+    values[part][name] = value
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(values))
+    with pytest.raises(ConfigError, match=f"config.json: {message}"):
+        RunConfig.load(path)
+
+
 def test_load_validates_values(tmp_path):
     values = non_default_config().to_dict()
     values["features"]["hop_length"] = 0

@@ -227,6 +227,22 @@ def test_raven_folder_problems_are_named(tmp_path):
         load_index(tmp_path)
 
 
+def test_a_raven_selection_past_the_end_of_its_recording_is_cut_there_with_a_warning(
+        tmp_path):
+    """A 10 s recording whose table's one call runs 8-14 s: its last window holds 2 s of it,
+    all there is, and is a call; read as 6 s long, the call would grace it too little."""
+    write_audio(tmp_path / "r.wav", _tone(100, 10.0), RATE)
+    write_raven(pd.DataFrame({"begin_s": [8.0], "end_s": [14.0], "low_hz": [50.0],
+                              "high_hz": [200.0], "label": ["fin"]}),
+                tmp_path / "r.selections.txt")
+    with pytest.warns(UserWarning, match=r"r.selections.txt: 1 selection\(s\) run past the end "
+                                         r"of its recording \(10 s\), first selection 1 at 8-14"):
+        index = load_index(tmp_path, window_s=5.0, hop_s=2.5, background_cap=1.0,
+                           val_fraction=0.0, test_fraction=0.0)
+    last = [clip for clip in index.clips if clip.start_s == 5.0]
+    assert last and last[0].labels == ("fin",) and list(last[0].spans) == [("fin", 3.0, 5.0)]
+
+
 NO_CALL = [("noise",), ("noise", "ambient")]
 
 
@@ -758,3 +774,17 @@ def test_manifest_snr_keeps_the_faintest_call_and_survives_splits_csv(tmp_path):
     (tmp_path / "bad.csv").write_text("path,label,snr_db\na.wav,fin,loud\n")
     with pytest.raises(DataError, match="bad.csv line 2: snr_db 'loud' is not a number"):
         load_index(tmp_path / "bad.csv")
+
+
+def test_an_mp3_in_a_class_folder_is_read_and_formats_whalelab_cannot_read_are_counted(tmp_path):
+    root = _class_tree(tmp_path / "data", files=4)
+    soundfile.write(root / "fin" / "fin_mp3.mp3", _tone(230.0, 1.0), RATE, format="MP3")
+    for name in ("fin/a.m4a", "minke/b.m4a", "minke/c.wma", "minke/.hidden.aac"):
+        (root / name).write_bytes(b"not decodable here")
+    with pytest.warns(UserWarning) as caught:
+        index = load_index(root, seed=0)
+    assert any(clip.path.endswith("fin_mp3.mp3") for clip in index.clips)
+    assert [str(warning.message) for warning in caught
+            if "left out" in str(warning.message)] == [
+        f"{root}: 3 audio file(s) left out (.m4a, .wma), a format whalelab cannot read; "
+        f"convert them (e.g. ffmpeg -i x.m4a x.flac) to use them"]

@@ -4,6 +4,7 @@ the one detection path shared by ``whalelab detect``, evaluation and notebook 05
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
 import os
@@ -257,7 +258,7 @@ def test_detect_files_writes_raven_tables_and_resumes(tmp_path, stand_in_run):
     out = tmp_path / "out"
     events = detection.detect_files(run, [folder], out, progress=False)
     assert sorted(seen) == ["a.wav", "b.wav"]
-    table_a = read_raven(out / "a.selections.txt")
+    table_a = read_raven(out / "audio" / "a.selections.txt")  # under the folder's name
     # class "low" scores 0.9, "high" 1.8 on the calls; both cross 0.5 over exactly 1 s
     assert sorted(table_a.label) == sorted(CLASSES)
     assert table_a.begin_s.tolist() == pytest.approx([3.0, 3.0], abs=1 / 62.5)
@@ -266,14 +267,14 @@ def test_detect_files_writes_raven_tables_and_resumes(tmp_path, stand_in_run):
     low = table_a[table_a.label == "low"].iloc[0]
     assert (low.low_hz, low.high_hz) == (10.0, 100.0)
     assert (table_a.begin_file == "a.wav").all()
-    assert len(read_raven(out / "deep" / "b.selections.txt")) == 4
+    assert len(read_raven(out / "audio" / "deep" / "b.selections.txt")) == 4
     combined = pd.read_csv(out / "events.csv")
     assert len(combined) == len(events) == 6
     assert sorted(combined.file.unique()) == sorted([str(folder / "a.wav"),
                                                      str(folder / "deep" / "b.wav")])
     # resume: only the file without a table runs again; the CSV still has every event
     seen.clear()
-    (out / "a.selections.txt").unlink()
+    (out / "audio" / "a.selections.txt").unlink()
     again = detection.detect_files(run, [folder], out, progress=False)
     assert seen == ["a.wav"] and len(again) == 6
 
@@ -417,6 +418,7 @@ def _annotated(folder: Path, name: str, seconds: float, at: list[float]) -> Path
     return audio
 
 
+@pytest.mark.slow
 def test_settings_are_chosen_on_validation_and_scored_on_test(tmp_path, stand_in_run):
     run, seen = stand_in_run
     _annotated(tmp_path / "val", "v", 20, [3.0, 11.0])
@@ -515,7 +517,7 @@ def test_a_rerun_with_other_settings_is_refused_unless_overwritten(tmp_path, sta
     assert record["model"] == str(run.resolve())
     assert record["model_sha256"] == hashlib.sha256((run / "best.pt").read_bytes()).hexdigest()
     assert record["settings"] == {**dataclasses.asdict(settings(trim=False)),
-                                  "window_hop_s": 156 / 62.5, "batch_size": 32,
+                                  "window_hop_s": 156 / 62.5,
                                   "channel": None, "min_gap_s": streaming.MIN_GAP_S,
                                   "engine": "torch"}
     assert record["whalelab_version"] == whalelab.__version__
@@ -549,7 +551,7 @@ def test_a_different_model_file_is_refused(tmp_path, stand_in_run):
         detection.detect_files(other, [path], out)
     old_tables = tmp_path / "old"  # tables that no detection.json vouches for
     write_raven(read_raven(out / "calls.selections.txt"), old_tables / "calls.selections.txt")
-    with pytest.raises(WhaleLabError, match="without a detection.json"):
+    with pytest.raises(WhaleLabError, match="no record of writing"):
         detection.detect_files(run, [path], old_tables)
 
 
@@ -651,13 +653,13 @@ def test_an_archive_shares_batches_across_files_and_each_file_gets_its_own_event
     assert sum(model.batches) == windows_alone  # every window once
     assert set(model.batches[:-1]) == {3}  # only the very last batch is part-empty
     for name, (events, gaps) in alone.items():
-        table = read_raven(tmp_path / "out" / f"{name}.selections.txt")
+        table = read_raven(tmp_path / "out" / "archive" / f"{name}.selections.txt")
         assert len(events) > 0
         pd.testing.assert_frame_equal(table[["begin_s", "end_s", "label"]].reset_index(drop=True),
                                       events[["begin_s", "end_s", "label"]].reset_index(drop=True),
                                       check_dtype=False)
         if len(gaps):
-            written = pd.read_csv(tmp_path / "out" / f"{name}.gaps.csv")
+            written = pd.read_csv(tmp_path / "out" / "archive" / f"{name}.gaps.csv")
             pd.testing.assert_frame_equal(written, gaps.reset_index(drop=True), check_dtype=False)
     assert len(alone["c"][1]) == 1
 
@@ -707,8 +709,6 @@ def test_the_cli_reads_ahead_with_workers(tmp_path, stand_in_run, capsys):
                  "--workers", "2", "--batch-size", "4"]) == 0
     assert sorted(seen) == ["a.wav", "b.wav", "c.wav"]
     assert "events in 3 file(s)" in capsys.readouterr().out
-    assert json.loads((tmp_path / "out" / "detection.json").read_text())["settings"][
-        "batch_size"] == 4
 
 
 def _two_level_call(seconds: float) -> np.ndarray:
@@ -724,6 +724,7 @@ def _two_level_call(seconds: float) -> np.ndarray:
     return signal
 
 
+@pytest.mark.slow
 def test_with_an_onset_tolerance_the_models_settings_are_chosen_by_onsets(tmp_path,
                                                                           stand_in_run):
     run, _ = stand_in_run
@@ -780,3 +781,225 @@ def test_notebook_05s_events_are_the_tables_whalelab_detect_writes(tmp_path, rea
     np.testing.assert_allclose(shown.score, written.score, rtol=1e-5)
     assert not ((shown.begin_s < 4.5) & (shown.end_s > 3.0)).any()  # nothing in the gap
     assert shown.end_s.max() <= len(signal) / SR  # nor past the end
+
+
+def _one_line_error(capsys) -> str:
+    """What the command line printed on stderr, checked to be one ``whalelab:`` line."""
+    error = capsys.readouterr().err
+    assert error.startswith("whalelab: ") and error.count("\n") == 1, error
+    return error
+
+
+def test_overwrite_deletes_only_the_tables_whalelab_wrote(tmp_path, stand_in_run):
+    run, _ = stand_in_run
+    path = write(tmp_path / "x.wav", calls(10, [2.0, 6.0]))
+    out = tmp_path / "P"
+    assert main(["detect", str(run), str(path), "--out", str(out)]) == 0
+    truth = write_raven(pd.DataFrame({"begin_s": [2.0], "end_s": [3.0], "low_hz": [10.0],
+                                      "high_hz": [100.0], "label": ["low"]}),
+                        out / "truth" / "x.selections.txt")  # the user's own annotations
+    mine = (out / "truth" / "x.gaps.csv", out / "notes.selections.txt")
+    for other in mine:
+        other.write_text("the user's")
+    kept = {other: other.read_bytes() for other in (truth, *mine)}
+    assert main(["detect", str(run), str(path), "--out", str(out), "--threshold", "0.95",
+                 "--overwrite"]) == 0
+    assert {other: other.read_bytes() for other in kept} == kept
+    assert set(read_raven(out / "x.selections.txt").label) == {"high"}  # detected again
+
+
+def test_a_folder_of_other_files_is_refused_without_force_and_left_as_it_was_with_it(
+        tmp_path, stand_in_run, capsys):
+    run, seen = stand_in_run
+    path = write(tmp_path / "calls.wav", calls(6, [2.0]))
+    out = tmp_path / "mine"
+    (out / "sub").mkdir(parents=True)
+    (out / "notes.txt").write_text("field notes")
+    (out / "sub" / "calls.selections.txt").write_text("a table of the user's")
+    assert main(["detect", str(run), str(path), "--out", str(out)]) == 2
+    refusal = _one_line_error(capsys)
+    assert f"{out}: holds files that whalelab has no record of writing" in refusal
+    assert "--force" in refusal
+    assert seen == [] and not (out / "detection.json").exists()
+    assert main(["detect", str(run), str(path), "--out", str(out), "--force"]) == 0
+    assert (out / "notes.txt").read_text() == "field notes"
+    assert (out / "sub" / "calls.selections.txt").read_text() == "a table of the user's"
+    assert len(read_raven(out / "calls.selections.txt")) == 2
+    other = tmp_path / "other"  # with a file of the user's where whalelab would write one
+    other.mkdir()
+    (other / "calls.gaps.csv").write_text("the user's")
+    assert main(["detect", str(run), str(path), "--out", str(other), "--force"]) == 2
+    assert f"{other / 'calls.gaps.csv'}: whalelab would write this file" in _one_line_error(capsys)
+    assert [path.name for path in other.iterdir()] == ["calls.gaps.csv"]
+    assert (other / "calls.gaps.csv").read_text() == "the user's"
+
+
+def test_events_csv_lists_the_files_of_every_call_into_the_folder(tmp_path, stand_in_run,
+                                                                  capsys):
+    run, _ = stand_in_run
+    first = write(tmp_path / "a.wav", calls(6, [2.0]))
+    second = write(tmp_path / "b.wav", calls(6, [1.0, 4.0]))
+    out = tmp_path / "O"
+    assert main(["detect", str(run), str(first), "--out", str(out)]) == 0
+    assert main(["detect", str(run), str(second), "--out", str(out)]) == 0
+    assert f"{out}: 6 events in 2 file(s)" in capsys.readouterr().out
+    events = pd.read_csv(out / "events.csv")
+    assert events.groupby("file").size().to_dict() == {str(first): 2, str(second): 4}
+
+
+def test_recordings_of_one_name_in_two_folders_get_tables_of_their_own(tmp_path, stand_in_run):
+    run, seen = stand_in_run
+    write(tmp_path / "dayA" / "rec.wav", calls(10, [2.0]))
+    write(tmp_path / "dayB" / "rec.wav", calls(10, [6.0]))
+    out = tmp_path / "O"
+    detection.detect_files(run, [tmp_path / "dayA"], out)
+    events = detection.detect_files(run, [tmp_path / "dayB"], out)
+    assert seen == ["rec.wav", "rec.wav"]  # dayB's file was detected, not dayA's reused
+    for day, begin in (("dayA", 2.0), ("dayB", 6.0)):
+        table = read_raven(out / day / "rec.selections.txt")
+        assert table.begin_s.tolist() == pytest.approx([begin, begin], abs=1 / 62.5)
+        listed = events[events.file == str(tmp_path / day / "rec.wav")]
+        assert listed.begin_s.tolist() == pytest.approx([begin, begin], abs=1 / 62.5)
+
+
+def test_a_table_detected_from_another_recording_is_never_reused(tmp_path, stand_in_run):
+    run, seen = stand_in_run
+    first = write(tmp_path / "one" / "x.wav", calls(10, [2.0]))
+    second = write(tmp_path / "two" / "x.wav", calls(10, [6.0]))
+    out = tmp_path / "O"
+    detection.detect_files(run, [first], out)
+    seen.clear()
+    with pytest.raises(WhaleLabError, match=rf"{out / 'x.selections.txt'}: detected from "
+                                            rf"{first}, not from {second}"):
+        detection.detect_files(run, [second], out)
+    assert seen == []
+    write(first, calls(10, [6.0]))  # the recording changed since its table was written
+    os.utime(first, ns=(1, 1))
+    events = detection.detect_files(run, [first], out)
+    assert seen == ["x.wav"]
+    assert events.begin_s.tolist() == pytest.approx([6.0, 6.0], abs=1 / 62.5)
+
+
+def _failing_open(monkeypatch, fails, error: int) -> None:
+    """Make ``os.open`` raise ``error`` (an errno) for the paths ``fails(path)`` picks."""
+    real_open = os.open
+
+    def failing(path, *args, **kwargs):
+        if fails(Path(path)):
+            raise OSError(error, os.strerror(error), str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", failing)
+
+
+def test_a_full_disk_a_read_only_folder_or_a_file_as_out_is_one_line(tmp_path, stand_in_run,
+                                                                      monkeypatch, capsys):
+    run, _ = stand_in_run
+    first = write(tmp_path / "a.wav", calls(6, [2.0]))
+    second = write(tmp_path / "b.wav", calls(6, [2.0]))
+    out = tmp_path / "O"
+    assert main(["detect", str(run), str(first), "--out", str(out)]) == 0
+    finished = {name: (out / name).read_bytes() for name in ("a.selections.txt", "events.csv")}
+    with monkeypatch.context() as patch:  # the disk is full when the lock is written
+        _failing_open(patch, lambda path: path.name == output.LOCK_NAME, errno.ENOSPC)
+        assert main(["detect", str(run), str(second), "--out", str(out)]) == 2
+    assert (f"no space left on device while writing {out / output.LOCK_NAME}"
+            in _one_line_error(capsys))
+    with monkeypatch.context() as patch:  # the lock is made, but its first byte fails
+        patch.setattr(os, "write", lambda *args: (_ for _ in ()).throw(
+            OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))))
+        assert main(["detect", str(run), str(second), "--out", str(out)]) == 2
+    assert f"while writing {out / output.LOCK_NAME}" in _one_line_error(capsys)
+    real_replace = os.replace
+    with monkeypatch.context() as patch:  # and full when b's table is written
+        patch.setattr(os, "replace", lambda source, target: (_ for _ in ()).throw(OSError(
+            errno.ENOSPC, os.strerror(errno.ENOSPC))) if Path(target).name == "b.selections.txt"
+            else real_replace(source, target))
+        assert main(["detect", str(run), str(second), "--out", str(out)]) == 2
+    assert (f"no space left on device while writing {out / 'b.selections.txt'}"
+            in _one_line_error(capsys))
+    assert {name: (out / name).read_bytes() for name in finished} == finished  # nothing lost
+    assert not (out / output.LOCK_NAME).exists()
+    assert main(["detect", str(run), str(second), "--out", str(out)]) == 0  # room again
+    assert set(pd.read_csv(out / "events.csv").file) == {str(first), str(second)}
+    capsys.readouterr()
+    # a read-only folder (simulated: the tests run as root, whom chmod does not stop)
+    locked = tmp_path / "read-only"
+    locked.mkdir()
+    with monkeypatch.context() as patch:
+        _failing_open(patch, lambda path: path.is_relative_to(locked), errno.EACCES)
+        assert main(["detect", str(run), str(first), "--out", str(locked)]) == 2
+    assert f"permission denied while writing in {locked}" in _one_line_error(capsys)
+    assert main(["detect", str(run), str(first), "--out", str(first)]) == 2
+    assert f"{first}: is a file, not a folder" in _one_line_error(capsys)
+
+
+def test_a_tab_or_line_break_in_a_file_name_is_refused_before_detection(tmp_path, stand_in_run):
+    run, seen = stand_in_run
+    folder = tmp_path / "audio"
+    write(folder / "good.wav", calls(6, [2.0]))
+    for name in ("tab\tname.wav", "line\nbreak.wav"):
+        write(folder / name, calls(6, [2.0]))
+    with pytest.raises(AudioError, match=r"'.*line\\nbreak.wav': a tab or line break"):
+        detection.detect_files(run, [folder], tmp_path / "out")
+    assert seen == []  # refused before any inference
+    with pytest.warns(UserWarning) as warned:
+        events = detection.detect_files(run, [folder], tmp_path / "out", on_error="skip")
+    messages = [str(warning.message) for warning in warned]
+    assert sum(message.startswith("skipped") and "a tab or line break in the file name" in
+               message for message in messages) == 2
+    assert any(message.startswith("2 of 3 file(s)") for message in messages)
+    assert seen == ["good.wav"] and set(events.file) == {str(folder / "good.wav")}
+
+
+def test_a_rerun_with_another_batch_size_resumes(tmp_path, stand_in_run, capsys):
+    run, seen = stand_in_run
+    path = write(tmp_path / "calls.wav", calls(6, [2.0]))
+    out = tmp_path / "out"
+    assert main(["detect", str(run), str(path), "--out", str(out)]) == 0
+    seen.clear()
+    assert main(["detect", str(run), str(path), "--out", str(out), "--batch-size", "16",
+                 "--workers", "2"]) == 0
+    assert seen == [] and f"{out}: 2 events in 1 file(s)" in capsys.readouterr().out
+    assert main(["detect", str(run), str(path), "--out", str(out), "--threshold", "0.95"]) == 2
+    refusal = _one_line_error(capsys)
+    assert "holds 1 table(s) detected with another model or other settings" in refusal
+    assert refusal.index("another --out folder") < refusal.index("--overwrite")
+
+
+def test_a_folder_without_finished_tables_takes_other_settings(tmp_path, stand_in_run):
+    run, seen = stand_in_run
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF not really a wave file")
+    out = tmp_path / "out"
+    with pytest.warns(UserWarning, match="broken.wav"):
+        detection.detect_files(run, [broken], out, on_error="skip")
+    path = write(tmp_path / "calls.wav", calls(6, [2.0]))
+    events = detection.detect_files(run, [path], out, settings=settings(threshold=0.95))
+    assert seen == ["calls.wav"] and events.label.tolist() == ["high"]
+    assert json.loads((out / "detection.json").read_text())["settings"]["threshold"] == 0.95
+
+
+def test_the_file_count_includes_finished_files_without_events(tmp_path, stand_in_run, capsys):
+    run, _ = stand_in_run
+    folder = tmp_path / "quiet"
+    for name in ("a", "b"):
+        write(folder / f"{name}.wav", calls(6, []))
+    for _ in range(2):  # and again, resumed: both files are done
+        assert main(["detect", str(run), str(folder), "--out", str(tmp_path / "out")]) == 0
+        assert f"{tmp_path / 'out'}: 0 events in 2 file(s)" in capsys.readouterr().out
+
+
+def test_a_detection_json_listing_files_outside_its_folder_is_refused(tmp_path, stand_in_run):
+    run, _ = stand_in_run
+    path = write(tmp_path / "calls.wav", calls(6, [2.0]))
+    out = tmp_path / "out"
+    detection.detect_files(run, [path], out)
+    outside = tmp_path / "precious.selections.txt"
+    outside.write_text("the user's")
+    record = json.loads((out / "detection.json").read_text())
+    record["tables"]["../precious.selections.txt"] = record["tables"]["calls.selections.txt"]
+    (out / "detection.json").write_text(json.dumps(record))
+    with pytest.raises(WhaleLabError, match=r"detection.json: unreadable .*'\.\./precious"):
+        detection.detect_files(run, [path], out, overwrite=True)
+    assert outside.read_text() == "the user's"

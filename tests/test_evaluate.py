@@ -42,6 +42,7 @@ def run(tmp_path_factory):
     return run
 
 
+@pytest.mark.slow
 def test_another_data_set_is_scored_whole_and_the_count_is_said(run, tmp_path, capsys):
     held_out = _tree(tmp_path / "held_out", seed=1, per_class=7)
     capsys.readouterr()
@@ -56,6 +57,7 @@ def test_another_data_set_is_scored_whole_and_the_count_is_said(run, tmp_path, c
     assert named["split"] == "test" and 0 < named["clips"] < 21
 
 
+@pytest.mark.slow
 def test_the_run_s_own_data_is_scored_on_its_test_split_only(run, tmp_path):
     main(["evaluate", str(run), "--out", str(tmp_path / "own.json")])
     metrics = json.loads((tmp_path / "own.json").read_text())
@@ -64,6 +66,7 @@ def test_the_run_s_own_data_is_scored_on_its_test_split_only(run, tmp_path):
     assert metrics["clips"] == int((splits["split"] == "test").sum()) < len(splits)
 
 
+@pytest.mark.slow
 def test_the_model_s_lead_over_the_baseline_is_paired(run, tmp_path, capsys):
     main(["evaluate", str(run), "--out", str(tmp_path / "own.json")])
     metrics = json.loads((tmp_path / "own.json").read_text())
@@ -76,6 +79,7 @@ def test_the_model_s_lead_over_the_baseline_is_paired(run, tmp_path, capsys):
     assert "model minus logistic" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_recall_by_snr_where_the_data_states_it_for_model_and_baseline(run, tmp_path):
     held_out = _tree(tmp_path / "held_out", seed=2, per_class=6)
     rows = ["path,label,snr_db"]
@@ -114,3 +118,14 @@ def test_a_run_without_a_test_split_says_where_to_score_and_notebooks_use_val(tm
     config["model"]["members"], config["train"]["member_validation"] = 3, "rotate"
     (run / "config.json").write_text(json.dumps(config))
     assert "2 of the 3 networks of the ensemble trained on them" in held_out_caveat(run)
+
+
+@pytest.mark.parametrize("flags", [["--threshold", "0.9"], ["--no-trim", "--no-gate"],
+                                   ["--iou", "0.5"]])
+def test_event_level_flags_are_refused_for_a_clip_level_evaluation(run, tmp_path, capsys, flags):
+    capsys.readouterr()
+    out = tmp_path / "metrics.json"
+    assert main(["evaluate", str(run), "--out", str(out), *flags]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"whalelab: {flags[0]}") and "\n" not in error
+    assert "long recordings with Raven tables" in error and not out.exists()

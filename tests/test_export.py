@@ -11,7 +11,8 @@ import pytest
 import soundfile
 import torch
 
-from whalelab.checkpoint import load_checkpoint, load_model, save_checkpoint
+from whalelab.checkpoint import (checkpoint_sha256, load_checkpoint, load_model,
+                                 save_checkpoint)
 from whalelab.cli import main
 from whalelab.config import RunConfig
 from whalelab.detection import detect_files, detect_recording, detection_settings
@@ -48,6 +49,7 @@ def recording(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_the_cli_exports_the_whole_model_and_states_its_difference_from_pytorch(run, capsys):
     assert main(["export", str(run), "--format", "onnx"]) == 0
     printed = capsys.readouterr().out
@@ -67,6 +69,7 @@ def test_the_cli_exports_the_whole_model_and_states_its_difference_from_pytorch(
                                    err_msg=name)
 
 
+@pytest.mark.slow
 def test_an_ensemble_exports_with_the_mean_of_its_members(tmp_path):
     config = RunConfig.from_profile("smoke", data="d", classes=["a", "b"], members=2,
                                     backbone="tiny", sample_rate=8000, clip_seconds=1.0)
@@ -78,6 +81,7 @@ def test_an_ensemble_exports_with_the_mean_of_its_members(tmp_path):
     assert json.loads(OnnxModel(result.path).metadata["config"])["model"]["members"] == 2
 
 
+@pytest.mark.slow
 def test_detection_on_onnx_runtime_matches_pytorch(run, recording, tmp_path, capsys):
     trained = load_model(run)
     onnx_path(run).unlink(missing_ok=True)
@@ -105,6 +109,7 @@ def test_detection_on_onnx_runtime_matches_pytorch(run, recording, tmp_path, cap
                      settings=settings, progress=False)
 
 
+@pytest.mark.slow
 def test_a_stale_export_is_made_again(run, capsys):
     trained = load_model(run)
     onnx_model(trained)
@@ -115,6 +120,37 @@ def test_a_stale_export_is_made_again(run, capsys):
     assert "weights have changed" in capsys.readouterr().out
     onnx_model(load_model(run))
     assert capsys.readouterr().out == ""  # now current: used as it is
+
+
+@pytest.mark.slow
+def test_an_onnx_file_that_does_not_match_best_pt_is_refused_and_left_as_it_is(
+        run, recording, tmp_path, capsys):
+    """Another network's export with this run's checksum (and classes) forged into it."""
+    trained = load_model(run)
+    path = onnx_path(run)
+    forged = {"source_sha256": checkpoint_sha256(run), "classes": json.dumps(trained.classes)}
+    torch.manual_seed(7)
+    write_onnx(build_model(trained.config), trained.config, path, metadata=forged)
+    before = path.read_bytes()
+    with pytest.raises(CheckpointError, match=r"model.onnx: does not match .*best.pt: on 4 "
+                                              r"test clips .* largest difference"):
+        onnx_model(trained)
+    assert path.read_bytes() == before  # refused, never overwritten
+    three = RunConfig.from_profile("smoke", data="d", classes=["a", "b", "c"],
+                                   backbone="tiny", sample_rate=8000, clip_seconds=1.0)
+    write_onnx(build_model(three), three, path, metadata=forged)  # another class count
+    capsys.readouterr()
+    assert main(["detect", str(run), str(recording), "--out", str(tmp_path / "out"),
+                 "--engine", "onnx", "--device", "cpu"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"whalelab: {path}: does not match") and "\n" not in error
+    assert "another output shape" in error and "whalelab export" in error
+    write_onnx(build_model(trained.config), trained.config, path)  # no checksum: the user's?
+    before = path.read_bytes()
+    with pytest.raises(CheckpointError, match="model.onnx: not a whalelab export"):
+        onnx_model(trained)
+    assert path.read_bytes() == before
+    path.unlink()
 
 
 def test_a_broken_onnx_file_is_one_clear_error(tmp_path):

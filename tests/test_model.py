@@ -228,6 +228,7 @@ def _attention_on_second_half(attention: str) -> float:
     return norm_att[:, norm_att.shape[1] // 2:].sum(dim=1).mean().item()
 
 
+@pytest.mark.slow
 def test_attention_moves_onto_the_half_that_holds_the_call():
     """A call about one segment long: clamped attention gathers nearly all its mass on the
     call's half. tanh caps each attention logit at 1, so the last four segments of seven
@@ -283,6 +284,24 @@ def test_bad_pretrained_files_are_clear_errors(tmp_path):
     garbage.write_bytes(b"not a checkpoint")
     with pytest.raises(WhaleLabError, match="garbage.pth"):
         small_model(backbone="densenet121", pretrained=str(garbage))
+
+
+class _Payload:
+    """Unpickling this would run a command: a pretrained file that is more than tensors."""
+
+    def __reduce__(self):
+        return (print, ("unpickled",))
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+def test_a_pretrained_file_holding_objects_is_refused_without_torch_s_advice(tmp_path):
+    path = tmp_path / "objects.pth"
+    torch.save({"features.conv0.weight": torch.zeros(1), "extra": _Payload()}, path)
+    with pytest.raises(CheckpointError) as refused:
+        small_model(backbone="densenet121", pretrained=str(path))
+    message = str(refused.value)
+    assert message.startswith(f"{path}: holds more than tensors") and "will not unpickle" in message
+    assert "weights_only" not in message and "\n" not in message
 
 
 def test_a_run_folder_rebuilds_the_same_model(tmp_path):

@@ -42,14 +42,48 @@ class LevelModel(nn.Module):
         return {"clipwise_output": (level * self.scale).clamp(0, 1)}  # (batch, classes)
 
 
+class BandShareModel(nn.Module):
+    """Stand-in whose score of a class is the share of a window's power in the class's
+    band: blind to the level, as the real model's per-clip normalisation makes it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(()))
+
+    def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
+        power = torch.fft.rfft(waveform.double()).abs() ** 2  # (batch, bins)
+        frequency = torch.fft.rfftfreq(waveform.shape[1], 1 / SR)
+        shares = [power[:, (frequency >= low) & (frequency <= high)].sum(dim=1)
+                  / power.sum(dim=1).clamp_min(1e-300) for low, high in BANDS.values()]
+        return {"clipwise_output": torch.stack(shares, dim=1).float() * self.scale}
+
+
+class ScriptedModel(nn.Module):
+    """Stand-in that gives the windows, in the order it sees them, the rows of ``scores``."""
+
+    def __init__(self, scores: np.ndarray) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(()))
+        self.scores, self.given = torch.as_tensor(scores, dtype=torch.float32), 0
+
+    def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
+        given = self.scores[self.given:self.given + len(waveform)]
+        self.given += len(waveform)
+        return {"clipwise_output": given * self.scale}
+
+
+def use(monkeypatch, stand_in: nn.Module) -> nn.Module:
+    """Make :func:`whalelab.predict.load_model` return ``stand_in`` whatever it is asked."""
+    monkeypatch.setattr(predict, "load_model", lambda source, **kwargs: TrainedModel(
+        model=stand_in, config=CONFIG, bands=BANDS, thresholds=np.full(len(CLASSES), 0.5),
+        source=Path(source)))
+    return stand_in
+
+
 @pytest.fixture
 def model(monkeypatch) -> LevelModel:
     """A LevelModel that :func:`whalelab.predict.load_model` returns whatever it is asked."""
-    level = LevelModel()
-    monkeypatch.setattr(predict, "load_model", lambda source, **kwargs: TrainedModel(
-        model=level, config=CONFIG, bands=BANDS, thresholds=np.full(len(CLASSES), 0.5),
-        source=Path(source)))
-    return level
+    return use(monkeypatch, LevelModel())
 
 
 def noise(seconds: float, seed: int = 0, rate: int = SR) -> np.ndarray:
@@ -80,11 +114,14 @@ def test_streamed_prediction_reads_bounded_blocks_and_equals_the_whole_file(tmp_
     np.testing.assert_allclose(windows[CLASSES].to_numpy(), expected, rtol=1e-6)
     assert list(windows.columns) == ["file", "start_s", "end_s", *CLASSES, "note"]
     assert list(table.columns) == ["file", "duration_s", "windows", "top_class", *CLASSES,
-                                   "note"]
+                                   "windows_above_low", "windows_above_high", "note"]
     row = table.iloc[0]
     assert row["file"] == str(path) and row["windows"] == len(starts) == 16
     assert row["duration_s"] == pytest.approx(40.3) and row["note"] == ""
-    np.testing.assert_allclose(row[CLASSES].to_numpy(float), expected.max(axis=0), rtol=1e-6)
+    # 16 windows: each class's score is the best of neighbouring windows' lower scores
+    pairs = [np.minimum(expected[k], expected[k + 1]) for k in range(len(expected) - 1)]
+    np.testing.assert_allclose(row[CLASSES].to_numpy(float), np.max(pairs, axis=0), rtol=1e-6)
+    assert row["windows_above_low"] == row["windows_above_high"] == 0
     assert row["top_class"] == "background"  # no class clears its threshold of 0.5
     whole = predict.predict_files("run", [path])  # one block
     pd.testing.assert_frame_equal(whole, table)
@@ -149,7 +186,8 @@ def test_mostly_silent_files_and_windows_get_no_class(tmp_path, model):
     for path, share in [(zeros, 100), (flat, 100), (gappy_path, 75)]:
         row = table.loc[str(path)]
         assert row["top_class"] == "silence" and row[CLASSES].isna().all()
-        assert row["note"] == f"silence: {share}% of the samples are exact zeros or a flat line"
+        assert row["note"] == (f"silence: {share}% of the samples are runs of exact zeros or "
+                               f"a flat line of 0.5 s or more")
     # a quarter silent: its silent window goes unscored, the file keeps its class scores
     row = table.loc[str(half_path)]
     assert row["top_class"] != "silence" and row["note"] == ""
@@ -157,8 +195,10 @@ def test_mostly_silent_files_and_windows_get_no_class(tmp_path, model):
     assert mine[CLASSES].iloc[0].isna().all() and mine["note"].iloc[0].startswith("silence")
     assert mine[CLASSES].iloc[1:].notna().all().all() and (mine["note"].iloc[1:] == "").all()
     starts = [int(start * SR) for start in mine["start_s"].iloc[1:]]
-    np.testing.assert_allclose(row[CLASSES].to_numpy(float), expected_scores(
-        [half[start:start + CLIP] for start in starts]).max(axis=0), rtol=1e-6)
+    scored = expected_scores([half[start:start + CLIP] for start in starts])
+    # the unscored first window counts for nothing: its neighbour stands alone
+    pairs = [scored[0], *(np.minimum(scored[k], scored[k + 1]) for k in range(len(scored) - 1))]
+    np.testing.assert_allclose(row[CLASSES].to_numpy(float), np.max(pairs, axis=0), rtol=1e-6)
     assert not any((window == 0).float().mean() > 0.5 for window in model.seen)
 
 
@@ -191,3 +231,69 @@ def test_a_real_tiny_model_predicts_through_its_run_folder(tmp_path):
     assert table["windows"].tolist() == [2, 1]
     assert table[CLASSES].to_numpy().min() >= 0 and table[CLASSES].to_numpy().max() <= 1
     assert set(table["top_class"]) <= {*CLASSES, "background"}
+
+
+@pytest.mark.parametrize("subtype, peak_dbfs, tolerance",
+                         [("PCM_16", -66.0, 0.02), ("PCM_U8", -30.0, 0.1)])
+def test_a_quiet_16_bit_or_an_8_bit_call_is_not_silence_and_scores_as_at_full_level(
+        tmp_path, monkeypatch, subtype, peak_dbfs, tolerance):
+    # a 50 Hz call ("low" band) over noise 40 dB below it: at full level in float, and at
+    # peak_dbfs in integer PCM (-30 dBFS is 4 steps of 8-bit, which has no -66 dBFS, and
+    # whose quantisation noise, 20 dB below the call, moves the band share), where most
+    # samples repeat the quantised value before them
+    use(monkeypatch, BandShareModel())
+    t = np.arange(12 * SR) / SR
+    call = (0.5 * np.sin(2 * np.pi * 50 * t)
+            + 0.005 * np.random.default_rng(0).standard_normal(len(t)))
+    loud = write(tmp_path / "loud.wav", call.astype(np.float32))
+    quiet = tmp_path / "quiet.wav"
+    audio.write_audio(quiet, (call * 10 ** ((peak_dbfs + 6.02) / 20)).astype(np.float32), SR,
+                      subtype=subtype)
+    samples = audio.load_audio(quiet, SR)
+    assert np.mean(samples[1:] == samples[:-1]) > 0.5  # what once was called silence
+    table = predict.predict_files("run", [loud, quiet]).set_index("file")
+    assert table.loc[str(quiet), "top_class"] == "low" and table.loc[str(quiet), "note"] == ""
+    np.testing.assert_allclose(table.loc[str(quiet), CLASSES].to_numpy(float),
+                               table.loc[str(loud), CLASSES].to_numpy(float), atol=tolerance)
+
+
+def test_a_six_channel_file_is_read_from_the_channel_asked_for_and_mixing_it_is_warned_of(
+        tmp_path, model, capsys):
+    channels = np.zeros((8 * SR, 6), np.float32)
+    channels[:, 2] = noise(8.0, seed=3)  # the call is on one hydrophone
+    six = write(tmp_path / "six.wav", channels)
+    mono = write(tmp_path / "mono.wav", channels[:, 2])
+    chosen = predict.predict_files("run", [six], channel=2)
+    alone = predict.predict_files("run", [mono])
+    pd.testing.assert_frame_equal(chosen.drop(columns="file"), alone.drop(columns="file"))
+    with pytest.warns(UserWarning) as caught:
+        mixed = predict.predict_files("run", [six])
+    (message,) = [str(warning.message) for warning in caught]
+    assert message.startswith(f"{six}: its 6 channels are mixed into one")
+    assert "--channel" in message
+    assert "6 channels are mixed" in mixed["note"].iloc[0]
+    assert mixed["low"].iloc[0] < chosen["low"].iloc[0] / 3
+    with pytest.raises(WhaleLabError, match=r"six\.wav: channel 6 asked for, the file has 6"):
+        predict.predict_files("run", [six], channel=6)
+    out = tmp_path / "p.csv"
+    assert main(["predict", "run", str(six), "--channel", "2", "--out", str(out)]) == 0
+    assert pd.read_csv(out)["low"].tolist() == pytest.approx(chosen["low"].tolist())
+
+
+def test_in_a_file_of_many_windows_a_class_needs_two_neighbouring_windows_above_its_threshold(
+        tmp_path, monkeypatch):
+    path = write(tmp_path / "minute.wav", noise(60.0))  # 23 windows of 5 s, 2.5 s apart
+    scores = np.random.default_rng(0).uniform(0.0, 0.4, (23, len(CLASSES)))
+    scores[[3, 10, 17], 0] = 0.9  # "low" clears its threshold in lone windows: chance
+    use(monkeypatch, ScriptedModel(scores))
+    table, windows = predict.predict_files("run", [path], return_windows=True)
+    row = table.iloc[0]
+    assert row["windows"] == 23 and row["top_class"] == "background"
+    assert (row["windows_above_low"], row["windows_above_high"]) == (3, 0)
+    assert row["low"] < 0.5
+    np.testing.assert_allclose(windows[CLASSES].to_numpy(), scores, rtol=1e-6)  # per window
+    scores[11, 0] = 0.8  # window 10's neighbour agrees: a call lies in both
+    use(monkeypatch, ScriptedModel(scores))
+    row = predict.predict_files("run", [path]).iloc[0]
+    assert row["top_class"] == "low" and row["low"] == pytest.approx(0.8)
+    assert row["windows_above_low"] == 4

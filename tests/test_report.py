@@ -91,6 +91,7 @@ def stream_text(notebook: Path) -> str:
                    for output in cell.outputs)
 
 
+@pytest.mark.slow
 def test_two_notebooks_one_failing(tmp_path):
     folder = tmp_path / "notebooks"
     folder.mkdir()
@@ -169,6 +170,7 @@ plots.live(lambda n: plots.waveform(np.zeros(n), sample_rate=100),
            n=widgets.IntSlider(value=50, min=10, max=100))"""
 
 
+@pytest.mark.slow
 def test_a_small_report_works_offline_shows_widget_stills_and_its_provenance(tmp_path):
     folder = tmp_path / "notebooks"
     folder.mkdir()

@@ -261,6 +261,7 @@ def test_report_and_train_share_the_data_flags():
     assert report.detect == ["a.wav", "more/"]
 
 
+@pytest.mark.slow
 def test_optional_parameters_go_to_the_notebooks_that_declare_them(tmp_path):
     folder = tmp_path / "notebooks"
     folder.mkdir()

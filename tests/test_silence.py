@@ -1,4 +1,4 @@
-"""One rule for silence: silent samples, their share (prediction) and their runs (detection's gaps)."""
+"""One rule for silence: runs of still samples, their share (prediction) and detection's gaps."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from whalelab import silence
-from whalelab.silence import Silence, silent_samples
+from whalelab.silence import Silence, silent_samples, still_samples
 
 
 def runs(mask: np.ndarray, at_least: int) -> list[tuple[int, int]]:
@@ -24,11 +24,14 @@ def runs(mask: np.ndarray, at_least: int) -> list[tuple[int, int]]:
     return found
 
 
-def test_a_silent_sample_is_zero_or_continues_a_flat_line():
+def test_a_still_sample_is_zero_or_continues_a_flat_line_and_only_long_runs_are_silent():
     samples = np.array([0.3, 0.0, 0.0, 0.7, 0.7, 0.7 + 5e-7, 0.2, -0.0], dtype=np.float32)
-    assert silent_samples(samples).tolist() == [False, True, True, False, True, True, False,
-                                                True]
-    assert silent_samples(samples[1:], previous=0.3).tolist() == silent_samples(samples)[1:].tolist()
+    still = [False, True, True, False, True, True, False, True]
+    assert still_samples(samples).tolist() == still
+    assert still_samples(samples[1:], previous=0.3).tolist() == still[1:]
+    assert silent_samples(samples, min_run=2).tolist() == [
+        False, True, True, False, True, True, False, False]  # the lone -0.0 is no run
+    assert not silent_samples(samples, min_run=3).any()
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -40,11 +43,12 @@ def test_the_gaps_are_the_long_runs_of_the_silent_samples_however_the_blocks_fal
     cuts = np.sort(rng.integers(0, len(signal), size=rng.integers(0, 8)))
     found = Silence(min_gap=5)
     assert sum(map(len, found.watch(np.split(signal, cuts)))) == len(signal)
-    mask = silent_samples(signal)
-    assert [gap[:2] for gap in found.gaps] == runs(mask, 5)
+    assert [gap[:2] for gap in found.gaps] == runs(still_samples(signal), 5)
     assert [gap[2] for gap in found.gaps] == [
         "silence" if not signal[begin:end].any() else "flat" for begin, end, _ in found.gaps]
-    # prediction's share counts the same samples
+    # prediction's share counts the samples in the same runs
+    mask = silent_samples(signal, min_run=5)
+    assert mask.sum() == sum(end - begin for begin, end, _ in found.gaps)
     assert found.silent == mask.sum() and found.fraction == pytest.approx(mask.mean())
 
 

@@ -4,7 +4,10 @@ make it hard, the manifest's spans and signal-to-noise ratios, layout, determini
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
+import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -224,6 +227,7 @@ def test_layout_and_manifest_agree(dataset):
     assert {label for text in manifest.label for label in text.split(";")} == {*synth.SPECIES, ""}
 
 
+@pytest.mark.slow
 def test_manifest_says_where_each_clip_s_call_is(larger):
     manifest = pd.read_csv(larger / "manifest.csv", keep_default_na=False, dtype=str)
     background = manifest[manifest.label == ""]
@@ -262,6 +266,7 @@ def test_manifest_says_where_each_clip_s_call_is(larger):
             larger.resolve()).as_posix()])
 
 
+@pytest.mark.slow
 def test_snr_column_matches_the_generator_and_the_audio(larger):
     """Each call's SNR as generated; re-derived from the file where the call is alone."""
     manifest = pd.read_csv(larger / "manifest.csv", keep_default_na=False, dtype=str)
@@ -431,30 +436,77 @@ def test_command_line_twice_gives_identical_files(tmp_path):
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
 
 
-def test_rewriting_with_fewer_clips_leaves_no_stale_files(tmp_path):
+def test_rewriting_with_fewer_clips_removes_only_synth_s_own_stale_files(tmp_path):
     synth.make_dataset(tmp_path, profile="smoke", seed=0, per_class=6, progress=False)
-    # files of the layout before 0.3: recordings straight under long/, oracle bands
-    for name in ("long/long_000.wav", "long/long_000.selections.txt", "long/long_007.wav",
-                 "long/bands.json", "bands.json", "long/val/long_005.wav",
-                 "long/test/no_calls_003.selections.txt"):
-        (tmp_path / name).write_text("stale")
-    (tmp_path / "long" / "notes.txt").write_text("a user's file stays")
+    recorded = json.loads((tmp_path / synth_dataset.RECORD_NAME).read_text())["outputs"]
+    assert "train/blue_whale/blue_whale_0003.wav" in recorded and "manifest.csv" in recorded
+    # files of the user's, some named as synth names its own
+    for name in ("long/long_000.wav", "long/val/long_005.wav", "bands.json", "long/notes.txt",
+                 "train/blue_whale/blue_whale_9999.wav"):
+        (tmp_path / name).write_text("a user's file stays")
     synth.make_dataset(tmp_path, profile="smoke", seed=0, per_class=3, progress=False)
     manifest = pd.read_csv(tmp_path / "manifest.csv", keep_default_na=False)
     clips = {p.relative_to(tmp_path).as_posix() for p in tmp_path.glob("*/*/*.wav")
-             if not p.is_relative_to(tmp_path / "long")}
-    assert clips == set(manifest.path)
+             if not p.is_relative_to(tmp_path / "long")
+             and p.read_bytes() != b"a user's file stays"}
+    assert clips == set(manifest.path)  # the 6-per-class set's other clips are gone
     assert sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / "long").rglob("*")
                   if p.is_file()) == [
-        "long/notes.txt", "long/test/long_000.selections.txt", "long/test/long_000.wav",
-        "long/test/no_calls_000.selections.txt", "long/test/no_calls_000.wav",
-        "long/val/long_000.selections.txt", "long/val/long_000.wav"]
-    assert not (tmp_path / "bands.json").exists()
+        "long/long_000.wav", "long/notes.txt", "long/test/long_000.selections.txt",
+        "long/test/long_000.wav", "long/test/no_calls_000.selections.txt",
+        "long/test/no_calls_000.wav", "long/val/long_000.selections.txt",
+        "long/val/long_000.wav", "long/val/long_005.wav"]
+    assert (tmp_path / "bands.json").read_text() == "a user's file stays"
+    recorded = json.loads((tmp_path / synth_dataset.RECORD_NAME).read_text())["outputs"]
+    assert sorted(recorded) == sorted([*manifest.path, "manifest.csv", *(
+        f"long/{part}/{name}_000.{suffix}" for part, name in (
+            ("val", "long"), ("test", "long"), ("test", "no_calls"))
+        for suffix in ("wav", "selections.txt"))])
     fresh = synth.make_dataset(tmp_path / "fresh", profile="smoke", seed=0, per_class=3,
                                progress=False)
-    again = _digest(tmp_path)
-    assert {name: digest for name, digest in again.items()
-            if not name.startswith("fresh/") and name != "long/notes.txt"} == _digest(fresh)
+    assert {name: digest for name, digest in _digest(tmp_path).items() if name in recorded
+            or name == synth_dataset.RECORD_NAME} == _digest(fresh)
+
+
+def test_synth_over_a_folder_of_the_user_s_data_deletes_and_overwrites_none_of_it(
+        tmp_path, capsys):
+    data = tmp_path / "MYDATA"
+    for name in ("bands.json", "long/val/long_000.wav", "long/val/long_007.selections.txt",
+                 "train/blue_whale/blue_whale_0000.wav", "train/fin_whale/fin_whale_0042.wav"):
+        (data / name).parent.mkdir(parents=True, exist_ok=True)
+        (data / name).write_text(f"the user's {name}")
+    before = _digest(data)
+    arguments = ["synth", "--profile", "smoke", "--per-class", "3", "--out", str(data)]
+    assert main(arguments) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"whalelab: {data}: holds files that whalelab has no record")
+    assert "--force" in error and error.count("\n") == 1
+    assert main([*arguments, "--force"]) == 2  # synth would write over two of them
+    error = capsys.readouterr().err
+    assert error.startswith(f"whalelab: {data / 'train/blue_whale/blue_whale_0000.wav'}: "
+                            f"synth would write this file and 1 more")
+    assert _digest(data) == before
+    for name in ("long/val/long_000.wav", "train/blue_whale/blue_whale_0000.wav"):
+        (data / name).unlink()
+        del before[name]
+    assert main([*arguments, "--force"]) == 0  # beside them
+    assert {name: digest for name, digest in _digest(data).items() if name in before} == before
+    assert (data / "manifest.csv").is_file()
+
+
+def test_synth_into_a_file_or_a_read_only_folder_is_one_line(tmp_path, monkeypatch, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("a file")
+    assert main(["synth", "--profile", "smoke", "--per-class", "3", "--out", str(taken)]) == 2
+    assert capsys.readouterr().err == (f"whalelab: {taken}: is a file, not a folder; give --out "
+                                       f"a folder (new or one whalelab wrote)\n")
+    locked = tmp_path / "read-only"  # simulated: the tests run as root, whom chmod does not stop
+    real_open = os.open
+    monkeypatch.setattr(os, "open", lambda path, *args, **kwargs: (_ for _ in ()).throw(
+        PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path)))
+        if str(path).startswith(str(locked)) else real_open(path, *args, **kwargs))
+    assert main(["synth", "--profile", "smoke", "--per-class", "3", "--out", str(locked)]) == 2
+    assert capsys.readouterr().err == f"whalelab: permission denied while writing in {locked}\n"
 
 
 def test_long_recordings_match_their_raven_tables(dataset):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -184,6 +186,7 @@ def test_bands_are_estimated_from_the_training_clips_where_the_data_states_none(
         assert low <= frequency <= high and high - low < 200, (name, bands[name])
 
 
+@pytest.mark.slow
 def test_cli_train_evaluate_predict_on_mixed_rates_and_formats(tree, tmp_path, capsys):
     run = tmp_path / "run"
     main(["train", "--data", str(tree), "--out", str(run), "--profile", "smoke",
@@ -255,6 +258,61 @@ def test_resume_with_different_settings_says_which(tree, tmp_path, capsys):
 
 
 
+def _train_arguments(tree, run, epochs: int = 2) -> list[str]:
+    return ["train", "--data", str(tree), "--out", str(run), "--profile", "smoke", "--device",
+            "cpu", "--clip-seconds", "1", "--epochs", str(epochs), "--backbone", "tiny",
+            "--batch-size", "4"]
+
+
+def test_a_full_disk_while_training_is_one_line_and_the_finished_epoch_resumes(
+        tree, tmp_path, monkeypatch, capsys):
+    run = tmp_path / "run"
+    real_save, saved = torch.save, []
+
+    def full_on_the_third(state, file):  # best.pt and last.pt of epoch 1, then a full disk
+        if len(saved) == 2:  # torch's zip writer on a full disk: RuntimeError, not OSError
+            raise RuntimeError("[enforce fail at inline_container.cc:778] . PytorchStreamWriter "
+                               "failed writing file data/0: file write failed\nunexpected pos "
+                               "64 vs 0")
+        saved.append(state)
+        real_save(state, file)
+
+    monkeypatch.setattr(torch, "save", full_on_the_third)
+    assert main(_train_arguments(tree, run)) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("whalelab: ") and error.count("\n") == 1
+    assert "unexpected pos" in error  # epoch 2's best.pt or last.pt, named
+    assert error.rstrip().endswith((f"while writing {run / 'best.pt'}",
+                                    f"while writing {run / 'last.pt'}"))
+    monkeypatch.undo()
+    assert load_checkpoint(run / "last.pt")["epoch"] == 0  # epoch 1 is kept
+    assert main([*_train_arguments(tree, run), "--resume"]) == 0
+    assert pd.read_csv(run / "history.csv")["epoch"].tolist() == [1, 2]
+
+
+def test_train_into_a_file_a_read_only_folder_or_a_folder_of_other_files_is_one_line(
+        tree, tmp_path, monkeypatch, capsys):
+    taken = tmp_path / "notes.txt"
+    taken.write_text("a file of the user's")
+    assert main(_train_arguments(tree, taken, epochs=1)) == 2
+    assert f"{taken}: is a file, not a folder" in capsys.readouterr().err
+    data = tmp_path / "recordings"  # the user's folder, given as --out by mistake
+    data.mkdir()
+    (data / "config.json.bak").write_text("the user's")
+    assert main(_train_arguments(tree, data, epochs=1)) == 2
+    error = capsys.readouterr().err
+    assert f"{data}: holds files that whalelab has no record of writing" in error
+    assert sorted(path.name for path in data.iterdir()) == ["config.json.bak"]
+    locked = tmp_path / "read-only"  # simulated: the tests run as root, whom chmod does not stop
+    real_open = os.open
+    monkeypatch.setattr(os, "open", lambda path, *args, **kwargs: (_ for _ in ()).throw(
+        PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path)))
+        if str(path).startswith(str(locked)) else real_open(path, *args, **kwargs))
+    assert main(_train_arguments(tree, locked, epochs=1)) == 2
+    error = capsys.readouterr().err
+    assert error == f"whalelab: permission denied while writing in {locked}\n"
+
+
 @pytest.fixture(scope="module")
 def strong_manifest(tmp_path_factory):
     """Two classes of 1-s clips with a 0.3-s tone at a known time, and background; the
@@ -302,6 +360,7 @@ def test_validation_loss_is_the_training_loss_on_validation_clips(strong_manifes
     assert history["val_loss"].iloc[-1] == pytest.approx(loss.item(), rel=1e-5)
 
 
+@pytest.mark.slow
 def test_evaluation_reports_localisation_where_call_spans_are_known(strong_manifest, tmp_path,
                                                                    capsys):
     run = tmp_path / "run"
@@ -391,3 +450,20 @@ def test_without_call_free_clips_the_decision_is_the_top_class(tree, tmp_path):
     train(_config(tree, epochs=1), tmp_path / "with", index=load_index(tree, seed=0, window_s=1.0),
           progress=False)
     assert set(json.loads((tmp_path / "with" / "thresholds.json").read_text()).values()) != {0.0}
+
+
+def test_the_same_audio_under_two_labels_is_warned_of_naming_both_files(tmp_path, tone_tree):
+    import shutil
+
+    from whalelab.data import Clip
+
+    tree = tone_tree(tmp_path / "tree", seed=0)
+    shutil.copy(tree / "low" / "low_0.wav", tree / "high" / "high_copy.wav")  # mislabelled
+    clips = [Clip(str(path), labels=() if path.parent.name == "background"
+                  else (path.parent.name,), split="val" if path.stem.endswith("_5") else "train")
+             for path in sorted(tree.rglob("*.wav"))]
+    with pytest.warns(UserWarning, match=r"1 clip\(s\) hold the same audio as another under "
+                                         r"different labels") as caught:
+        training.check_trainable(ClipIndex(clips, ["high", "low"]), tree)
+    message = str(caught[0].message)
+    assert "high_copy.wav (high)" in message and "low_0.wav (low)" in message

@@ -31,6 +31,7 @@ Examples
 
 from __future__ import annotations
 
+import pickle
 import re
 from collections import OrderedDict
 from pathlib import Path
@@ -56,8 +57,14 @@ def _densenet121_features(pretrained: str | None) -> nn.Sequential:
             raise CheckpointError(f"{path}: no such DenseNet121 weights file")
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError:  # torch's text would advise weights_only=False
+            raise CheckpointError(f"{path}: holds more than tensors (pickled objects or code), "
+                                  f"and whalelab will not unpickle it; give a state dict of "
+                                  f"tensors alone") from None
         except Exception as error:  # torch raises many kinds for a bad file
-            raise CheckpointError(f"{path}: not a readable torch state dict ({error})") from None
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise CheckpointError(f"{path}: not a readable torch state dict ({reason})") \
+                from None
         if not isinstance(state, dict):
             raise CheckpointError(f"{path}: expected a state dict, found {type(state).__name__}")
         # the published ImageNet files name layers 'norm.1'; torchvision now says 'norm1'

@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -32,8 +33,10 @@ import pandas as pd
 import torch
 
 from whalelab.atomic import write_json
+from whalelab.audio import audio_info
 from whalelab.config import FeatureConfig
 from whalelab.data import ClipDataset, ClipIndex, raven_pairs
+from whalelab.data.layouts import events_within
 from whalelab.errors import DataError, WhaleLabError
 from whalelab.features import Spectrogram
 from whalelab.raven import read_raven
@@ -43,6 +46,14 @@ from whalelab.runtime import progress_bar
 BANDS_FILE = "bands.json"
 
 Band = tuple[float, float]
+
+#: the fewest clips of a class whose band :func:`estimate_bands` gives without a warning.
+#: The band is read off the class's mean spectrum less the call-free one; with a handful of
+#: clips, one clip's noise (a ship, another species, a loud stretch of surf) can stand
+#: further out than the calls themselves, and the band lands there (five clips put a fin
+#: whale's band at 2500-3539 Hz for calls at 15-31 Hz). From ten clips on, one clip
+#: weighs a tenth of the mean at most, below the excess of a call that stands a few dB out.
+MIN_BAND_CLIPS = 10
 
 
 def write_bands(folder: str | Path, bands: Mapping[str, Band]) -> Path:
@@ -83,9 +94,11 @@ def annotated_bands(folder: str | Path, *, label_column: str = "Species",
 
     The band runs from a low percentile of the annotations' ``Low Freq`` to a high one
     of their ``High Freq``, so that it holds ``coverage`` of the calls' extent without
-    being stretched by one careless box. An empty dict means ``folder`` holds no
-    annotated recordings (or is not a folder); tables that cannot be read are left out
-    here, as :func:`whalelab.data.load_index` has already reported them.
+    being stretched by one careless box; selections that begin past their recording's
+    end are left out, with a warning (:func:`whalelab.data.layouts.events_within`). An
+    empty dict means ``folder`` holds no annotated recordings (or is not a folder);
+    tables that cannot be read are left out here, as :func:`whalelab.data.load_index`
+    has already reported them.
 
     Examples
     --------
@@ -96,9 +109,10 @@ def annotated_bands(folder: str | Path, *, label_column: str = "Species",
     if not folder.is_dir():
         return {}
     tables = []
-    for _, table in raven_pairs(folder):
+    for audio, table in raven_pairs(folder):
         try:
-            tables.append(read_raven(table, label_column=label_column))
+            tables.append(events_within(read_raven(table, label_column=label_column), table,
+                                        audio_info(audio).duration))
         except WhaleLabError:
             continue
     events = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
@@ -165,8 +179,9 @@ def estimate_bands(index: ClipIndex, features: FeatureConfig, *, coverage: float
     exceeds half of its largest excess is taken as a distribution over frequency, and the
     band runs from its ``(1 - coverage) / 2`` to its ``(1 + coverage) / 2`` quantile
     (half the peak, as :mod:`whalelab.band_contrast` trims events, so that a class whose
-    calls stand 20 dB out and one whose calls stand 2 dB out both get their core band). A class with no clip, or whose calls nowhere exceed
-    the call-free audio, is left out (it gets the whole range from :func:`class_bands`).
+    calls stand 20 dB out and one whose calls stand 2 dB out both get their core band). A
+    class with no clip, or whose calls nowhere exceed the call-free audio, is left out (it
+    gets the whole range from :func:`class_bands`).
 
     Parameters
     ----------
@@ -192,11 +207,45 @@ def estimate_bands(index: ClipIndex, features: FeatureConfig, *, coverage: float
     return bands
 
 
+def warn_of_thin_estimates(index: ClipIndex, classes: Sequence[str], *,
+                           source: str | Path) -> None:
+    """Warn, one line per class of ``classes``, where :func:`estimate_bands` would read its
+    band off fewer than :data:`MIN_BAND_CLIPS` clips of ``index``.
+
+    Examples
+    --------
+    >>> from whalelab.data import Clip
+    >>> clips = ClipIndex([Clip(f"{i}.wav", labels=("fin",)) for i in range(4)], ["fin"])
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_of_thin_estimates(clips, ["fin"], source="calls/")
+    >>> str(caught[0].message).split(", so")[0]
+    "calls/: the band of 'fin' is estimated from only 4 clip(s) (fewer than 10)"
+    """
+    counts = dict(zip(index.classes, index.targets().sum(axis=0).astype(int), strict=True))
+    for name in classes:
+        count = counts.get(name, 0)
+        if count < MIN_BAND_CLIPS:
+            warnings.warn(f"{source}: the band of {name!r} is estimated from only {count} "
+                          f"clip(s) (fewer than {MIN_BAND_CLIPS}), so it may be far off; "
+                          f"state it in a {BANDS_FILE} beside the data ({{\"bands\": "
+                          f"{{\"{name}\": [low_hz, high_hz]}}}}) or annotate the calls in "
+                          f"Raven tables", stacklevel=2)
+
+
 def class_bands(classes: Sequence[str], known: Mapping[str, Band], *, fmin: float,
                 fmax: float) -> dict[str, Band]:
-    """A band for every class: the known one clipped to ``fmin``-``fmax``, else that range."""
+    """A band for every class: the known one clipped to ``fmin``-``fmax``, else that range
+    (also for a known band wholly outside it, which clipping would leave without width).
+
+    Examples
+    --------
+    >>> class_bands(["a"], {"a": (5000.0, 6000.0)}, fmin=10.0, fmax=4000.0)
+    {'a': (10.0, 4000.0)}
+    """
     bands = {}
     for name in classes:
         low, high = known.get(name, (fmin, fmax))
-        bands[name] = (min(max(low, fmin), fmax), max(min(high, fmax), fmin))
+        low, high = min(max(low, fmin), fmax), max(min(high, fmax), fmin)
+        bands[name] = (low, high) if low < high else (fmin, fmax)
     return bands

@@ -35,8 +35,19 @@ Band = tuple[float, float]
 
 
 def _save(state: dict[str, Any], temporary: Path) -> None:
-    with open(temporary, "wb") as file:  # a full disk then raises OSError, not RuntimeError
-        torch.save(state, file)
+    """``torch.save`` into ``temporary``; a failed write raises :class:`OSError`.
+
+    torch's zip writer reports a write that fell short (a full disk) as
+    ``RuntimeError: ... unexpected pos ...``: that becomes an OSError, which
+    :func:`~whalelab.atomic.atomic_write` turns into a StorageError naming the file.
+    """
+    try:
+        with open(temporary, "wb") as file:
+            torch.save(state, file)
+    except RuntimeError as error:
+        reason = str(error).strip().splitlines()[-1] if str(error).strip() else "no reason given"
+        raise OSError(f"the checkpoint could not be written, is the disk full? (torch: "
+                      f"{reason})") from None
 
 
 def checkpoint_sha256(source: str | Path) -> str:
@@ -47,7 +58,14 @@ def checkpoint_sha256(source: str | Path) -> str:
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
-    """Write a checkpoint dict (``model`` state and whatever resuming needs) atomically."""
+    """Write a checkpoint dict (``model`` state and whatever resuming needs) atomically.
+
+    Raises
+    ------
+    StorageError
+        The write failed (a full disk, a read-only folder): naming ``path``, whose old
+        contents stay.
+    """
     return atomic_write(path, lambda temporary: _save(state, temporary))
 
 
@@ -99,7 +117,10 @@ def write_classes(run_dir: str | Path, classes: list[str], bands: Mapping[str, B
                {"classes": classes, "bands": {name: list(bands[name]) for name in classes}})
 
 
-def _checked_bands(values: Any, classes: Sequence[str], where: Path) -> dict[str, Band]:
+def _checked_bands(values: Any, classes: Sequence[str], where: Path, *,
+                   sample_rate: int) -> dict[str, Band]:
+    """Each class's ``(low_hz, high_hz)``: one per class and no other, finite, with
+    ``0 <= low < high <=`` the Nyquist frequency of ``sample_rate``."""
     try:
         bands = {str(name): (float(band[0]), float(band[1])) for name, band in values.items()}
     except (AttributeError, TypeError, ValueError, IndexError, KeyError):
@@ -108,25 +129,52 @@ def _checked_bands(values: Any, classes: Sequence[str], where: Path) -> dict[str
     missing = [name for name in classes if name not in bands]
     if missing:
         raise CheckpointError(f"{where}: no band for {missing}")
+    unknown = sorted(set(bands) - set(classes))
+    if unknown:
+        raise CheckpointError(f"{where}: bands for {unknown}, which are not classes of the "
+                              f"model ({', '.join(classes)})")
+    nyquist = sample_rate / 2
+    for name in classes:
+        low, high = bands[name]
+        if not (np.isfinite(low) and np.isfinite(high) and 0 <= low < high <= nyquist):
+            raise CheckpointError(f"{where}: the band of {name!r}, {low:g}-{high:g} Hz, needs "
+                                  f"0 <= low_hz < high_hz <= {nyquist:g} Hz (the Nyquist "
+                                  f"frequency of the run's {sample_rate} Hz)")
     return bands
 
 
-def read_classes(run_dir: str | Path) -> tuple[list[str], dict[str, Band]]:
-    """Class names in output order and their frequency bands (``classes.json``)."""
+def read_classes(run_dir: str | Path, *, sample_rate: int) -> tuple[list[str], dict[str, Band]]:
+    """Class names in output order and their frequency bands (``classes.json``), each band
+    within 0 Hz and the Nyquist frequency of the run's ``sample_rate``."""
     path = Path(run_dir) / "classes.json"
     values = _read_json(path)
     if not isinstance(values, dict) or not isinstance(values.get("classes"), list) \
             or not all(isinstance(name, str) for name in values["classes"]):
         raise CheckpointError(f"{path}: expected {{\"classes\": [names], \"bands\": {{...}}}}")
-    return values["classes"], _checked_bands(values.get("bands"), values["classes"], path)
+    unknown = sorted(set(values) - {"classes", "bands"})
+    if unknown:
+        raise CheckpointError(f"{path}: unknown keys {unknown} (it holds \"classes\" and "
+                              f"\"bands\" only)")
+    return values["classes"], _checked_bands(values.get("bands"), values["classes"], path,
+                                             sample_rate=sample_rate)
 
 
 def _checked_thresholds(values: Any, classes: Sequence[str], where: Path) -> np.ndarray:
-    """``(classes,)`` thresholds in class order; 0.5 for a class none was chosen for."""
+    """``(classes,)`` thresholds in class order: ``values`` names each class and no other
+    (None: none chosen yet, 0.5 for every class)."""
+    if values is None:
+        return np.full(len(classes), 0.5)
     if not isinstance(values, dict):
         raise CheckpointError(f"{where}: expected {{class: threshold}}")
+    unknown = sorted(set(values) - set(classes))
+    if unknown:
+        raise CheckpointError(f"{where}: {unknown} are not classes of the model "
+                              f"({', '.join(classes)}); is a class name misspelt?")
+    missing = [name for name in classes if name not in values]
+    if missing:
+        raise CheckpointError(f"{where}: no threshold for {missing}; give one per class")
     try:
-        thresholds = np.array([float(values.get(name, 0.5)) for name in classes])
+        thresholds = np.array([float(values[name]) for name in classes])
     except (TypeError, ValueError):
         raise CheckpointError(f"{where}: every threshold must be a number") from None
     if not np.all((thresholds >= 0) & (thresholds <= 1)):
@@ -135,7 +183,8 @@ def _checked_thresholds(values: Any, classes: Sequence[str], where: Path) -> np.
 
 
 def read_thresholds(run_dir: str | Path, classes: Sequence[str]) -> np.ndarray:
-    """The run's per-class thresholds (``thresholds.json``), 0.5 where none was chosen."""
+    """The run's per-class thresholds (``thresholds.json``, which names each class and no
+    other), 0.5 for every class where there is no such file (none chosen yet)."""
     path = Path(run_dir) / "thresholds.json"
     if not path.is_file():
         return np.full(len(classes), 0.5)
@@ -184,19 +233,31 @@ def _from_file(path: Path) -> tuple[RunConfig, dict[str, Any], dict[str, Band], 
         config = RunConfig.from_dict(state["config"])
     except ConfigError as error:
         raise CheckpointError(f"{path}: {error}") from None
-    bands = _checked_bands(state.get("bands") or {}, config.classes, path)
-    thresholds = _checked_thresholds(state.get("thresholds") or {}, config.classes, path)
+    bands = _checked_bands(state.get("bands") or {}, config.classes, path,
+                           sample_rate=config.features.sample_rate)
+    thresholds = _checked_thresholds(state.get("thresholds"), config.classes, path)
     return config, state, bands, thresholds
 
 
 def _from_folder(run_dir: Path, which: str) -> tuple[RunConfig, dict[str, Any],
                                                     dict[str, Band], np.ndarray]:
+    """The run folder's model: the classes of ``config.json`` and ``classes.json`` must be
+    those the checkpoint itself carries (its own list is the truth: a file edited to
+    rename or reorder them would swap the labels); runs older than that list are checked
+    against ``config.json``."""
     config = RunConfig.load(run_dir / "config.json")
-    state = load_checkpoint(run_dir / f"{which}.pt")
-    classes, bands = read_classes(run_dir)
+    checkpoint = run_dir / f"{which}.pt"
+    state = load_checkpoint(checkpoint)
+    truth, named = state.get("classes"), "config.json's"
+    if truth is not None:
+        truth, named = list(truth), f"{checkpoint.name}'s own"
+        if config.classes != truth:
+            raise CheckpointError(f"{run_dir / 'config.json'}: classes {config.classes} differ "
+                                  f"from {named} {truth}; restore config.json's class list")
+    classes, bands = read_classes(run_dir, sample_rate=config.features.sample_rate)
     if classes != config.classes:
         raise CheckpointError(f"{run_dir / 'classes.json'}: classes {classes} differ from "
-                              f"config.json's {config.classes}")
+                              f"{named} {config.classes}; restore classes.json's class list")
     return config, state, bands, read_thresholds(run_dir, config.classes)
 
 
@@ -208,8 +269,10 @@ def load_model(source: str | Path, *, which: str = "best",
     ----------
     source : path
         A run folder (its ``config.json``, ``classes.json``, ``thresholds.json`` and
-        ``<which>.pt`` are read; edits to those files take effect) or a self-describing
-        model file such as ``RUN/best.pt``.
+        ``<which>.pt`` are read; edits to the bands, thresholds and detection settings
+        take effect, but the class lists must stay those ``<which>.pt`` carries, and
+        ``thresholds.json`` must name each class) or a self-describing model file such
+        as ``RUN/best.pt``.
     which : {"best", "last"}
         For a run folder: ``best.pt`` (chosen on validation) or ``last.pt``.
     device : str or torch.device

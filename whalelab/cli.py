@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from whalelab.errors import WhaleLabError
+from whalelab.errors import AudioError, ConfigError, WhaleLabError
 
 
 def _synth(args: argparse.Namespace) -> None:
@@ -24,7 +24,7 @@ def _synth(args: argparse.Namespace) -> None:
 
     synth.make_dataset(args.out, profile=args.profile, seed=args.seed,
                        per_class=args.per_class, sample_rate=args.sr,
-                       clip_seconds=args.duration)
+                       clip_seconds=args.duration, force=args.force)
 
 
 def _add_synth(commands: argparse._SubParsersAction) -> None:
@@ -39,6 +39,9 @@ def _add_synth(commands: argparse._SubParsersAction) -> None:
                         help="clips per class over all splits (default: the profile's)")
     parser.add_argument("--sr", type=int, default=8000, help="sample rate in Hz")
     parser.add_argument("--duration", type=float, default=5.0, help="clip length in seconds")
+    parser.add_argument("--force", action="store_true",
+                        help="write into a folder that holds files synth did not write, "
+                             "beside them (none of them is deleted or written over)")
     parser.set_defaults(handler=_synth)
 
 
@@ -160,9 +163,10 @@ def _evaluate(args: argparse.Namespace) -> None:
     from whalelab.metrics.localisation import format_localisation
 
     if args.data and Path(args.data).is_dir() and annotated_recordings(args.data):
+        iou = EventMatching.iou if args.iou is None else args.iou
         metrics = evaluate_recordings(
             args.run, args.data, validation=args.validation, out=args.out,
-            matching=EventMatching(iou=args.iou, onset_tolerance_s=args.onset_tolerance_s),
+            matching=EventMatching(iou=iou, onset_tolerance_s=args.onset_tolerance_s),
             overrides={"threshold": args.threshold, "trim": args.trim, "gate": args.gate},
             device=args.device)
         print(format_event_metrics(metrics))
@@ -172,6 +176,7 @@ def _evaluate(args: argparse.Namespace) -> None:
             print(f"\nfalse alarms per hour of call-free audio: "
                   f"{metrics['false_alarms_per_hour']:.1f}")
         return
+    _refuse_event_flags(args)
     metrics = evaluate_run(args.run, data=args.data, split=args.split, out=args.out,
                            device=args.device, baseline=not args.no_baseline)
     print(f"{metrics['data']}: scored {metrics['clips']} clips "
@@ -184,6 +189,25 @@ def _evaluate(args: argparse.Namespace) -> None:
     if "localisation" in metrics:
         print(f"\nlocalisation ({metrics['localisation']['clips']} clips with known call "
               f"spans)\n{format_localisation(metrics['localisation'])}")
+
+
+#: the event-level flags of ``evaluate`` (their dests), which clip-level evaluation refuses
+EVENT_FLAGS = {"validation": "--validation", "iou": "--iou",
+               "onset_tolerance_s": "--onset-tolerance-s", "threshold": "--threshold",
+               "trim": "--no-trim", "gate": "--no-gate"}
+
+
+def _refuse_event_flags(args: argparse.Namespace) -> None:
+    """Refuse event-level flags for a clip-level evaluation, where nothing would use them:
+    clips are decided by the run's per-class thresholds (``thresholds.json``, chosen on
+    validation), not by a detection score, and have no events to trim, gate or match."""
+
+    given = [flag for dest, flag in EVENT_FLAGS.items() if getattr(args, dest) is not None]
+    if given:
+        data = args.data or f"{args.run}'s own split"
+        raise ConfigError(f"{', '.join(given)}: event-level flags, which apply only when --data "
+                          f"is a folder of long recordings with Raven tables beside them; "
+                          f"{data} is scored clip by clip, with the run's thresholds.json")
 
 
 def _add_evaluate(commands: argparse._SubParsersAction) -> None:
@@ -205,14 +229,14 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
     events = parser.add_argument_group(
         "event level", "when --data is a folder of long recordings with Raven tables beside "
                        "them (NAME.wav + NAME.selections.txt), detected events are scored "
-                       "against the tables instead")
+                       "against the tables instead; these flags apply only then")
     events.add_argument("--validation", metavar="DIR",
                         help="other recordings with Raven tables: choose the detection settings "
                              "there (saved as the run's) and fit the band-energy baseline, "
                              "then score both on --data")
-    events.add_argument("--iou", type=float, default=EventMatching.iou,
-                        help="least time overlap (intersection over union) for a match "
-                             "(default %(default)s)")
+    events.add_argument("--iou", type=float,
+                        help=f"least time overlap (intersection over union) for a match "
+                             f"(default {EventMatching.iou})")
     events.add_argument("--onset-tolerance-s", type=float,
                         help="match on onsets at most this many seconds apart instead")
     events.add_argument("--threshold", type=float,
@@ -230,8 +254,14 @@ def _predict(args: argparse.Namespace) -> None:
     from whalelab.atomic import atomic_write
     from whalelab.predict import predict_files
 
+    folders = [name for name in args.files if Path(name).is_dir()]
+    if folders:
+        raise AudioError(f"{folders[0]}: a folder, not an audio file; predict takes files "
+                         f"(such as {Path(folders[0]) / '*.wav'}), while detect searches "
+                         f"folders (whalelab detect {args.run} {folders[0]} --out OUT)")
     table, windows = predict_files(args.run, args.files, device=args.device,
-                                   on_error=args.on_error, return_windows=True)
+                                   on_error=args.on_error, channel=args.channel,
+                                   return_windows=True)
     if args.windows:
         atomic_write(args.windows, lambda temporary: windows.to_csv(temporary, index=False))
         print(f"wrote {args.windows} ({len(windows)} windows)")
@@ -246,14 +276,20 @@ def _add_predict(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "predict", help="class probabilities for audio files",
         description="Score each file window by window (streamed; any length); a class's "
-                    "score is its best window's. Files that are mostly silence get the top "
-                    "class 'silence' and no scores, with the reason in the note column.")
+                    "score is its best window's, or in a file of more than 3 windows the "
+                    "best pair of neighbouring windows' lower score (a class is present "
+                    "where two overlapping windows both clear its threshold; the row counts "
+                    "the windows above each threshold, and --windows writes every window's "
+                    "scores). Files that are mostly silence get the top class 'silence' and "
+                    "no scores, with the reason in the note column.")
     parser.add_argument("run", help="trained run folder, or a model file (RUN/best.pt) alone")
     parser.add_argument("files", nargs="+", help="audio files")
     parser.add_argument("--out", help="CSV to write (default: print a table)")
     parser.add_argument("--windows", metavar="OUT.csv",
                         help="also write every window's scores: file, start_s, end_s, "
                              "one column per class, note")
+    parser.add_argument("--channel", type=int, help="channel of multi-channel files "
+                                                    "(0-based; default: their mean)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--on-error", choices=("raise", "skip"), default="raise",
                         help="skip unreadable, too short or refused files with a warning "
@@ -264,6 +300,7 @@ def _add_predict(commands: argparse._SubParsersAction) -> None:
 def _detect(args: argparse.Namespace) -> None:
     from whalelab.checkpoint import load_model
     from whalelab.detection import detect_files, detection_settings, gap_summary
+    from whalelab.detection.output import finished_tables
 
     trained = load_model(args.run, device=args.device)
     settings = detection_settings(trained.config, hop_s=args.hop_s, threshold=args.threshold,
@@ -273,9 +310,9 @@ def _detect(args: argparse.Namespace) -> None:
     events = detect_files(trained, args.inputs, args.out, settings=settings,
                           batch_size=args.batch_size, engine=args.engine, workers=args.workers,
                           channel=args.channel, on_error=args.on_error,
-                          overwrite=args.overwrite)
+                          overwrite=args.overwrite, force=args.force)
     counts = events.groupby("label").size().to_dict() if len(events) else {}
-    print(f"{args.out}: {len(events)} events in {events['file'].nunique()} file(s)"
+    print(f"{args.out}: {len(events)} events in {len(finished_tables(args.out))} file(s)"
           + "".join(f"\n  {label:<16} {count}" for label, count in counts.items()))
     print(gap_summary(args.out))
 
@@ -311,11 +348,14 @@ def _add_detect(commands: argparse._SubParsersAction) -> None:
                     "the detection scores (framewise x clipwise probability) of overlapping "
                     "windows, find events, trim each to where its class's frequency band "
                     "stands out of the noise, and write them as OUT/<name>.selections.txt "
-                    "per file plus OUT/events.csv. Runs of digital silence or of a flat "
-                    "signal (0.5 s or longer) hold no event and are listed in OUT/gaps.csv. "
-                    "OUT/detection.json records the model and settings: files whose table "
-                    "exists are skipped, so a stopped run resumes, but a run with another "
-                    "model or other settings is refused unless --overwrite.")
+                    "per file (OUT/<folder>/<path>.selections.txt for a folder's files) "
+                    "plus OUT/events.csv, which lists every table in OUT. Runs of digital "
+                    "silence or of a flat signal (0.5 s or longer) hold no event and are "
+                    "listed in OUT/gaps.csv. OUT/detection.json records the model, the "
+                    "settings and each table with its recording: files whose table exists "
+                    "are skipped, so a stopped run resumes, but a run with another model or "
+                    "other settings is refused unless --overwrite. whalelab deletes or "
+                    "overwrites only the files it recorded there.")
     parser.add_argument("run", help="trained run folder, or a model file (RUN/best.pt) alone")
     parser.add_argument("inputs", nargs="+", metavar="AUDIO_OR_DIR",
                         help="audio files, or folders searched recursively")
@@ -353,8 +393,11 @@ def _add_detect(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--on-error", choices=("raise", "skip"), default="raise",
                         help="skip unreadable files with a warning instead of stopping")
     parser.add_argument("--overwrite", action="store_true",
-                        help="delete the detections already in OUT (its tables, events.csv, "
-                             "gaps.csv, detection.json) and start again")
+                        help="delete the detections OUT/detection.json lists (those tables, "
+                             "events.csv, gaps.csv) and start again; no other file is touched")
+    parser.add_argument("--force", action="store_true",
+                        help="write into a folder that holds files detect did not write, "
+                             "beside them (none of them is deleted or written over)")
     parser.set_defaults(handler=_detect)
 
 

@@ -22,6 +22,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import types
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -201,7 +203,8 @@ class TrainConfig:
 
 @dataclasses.dataclass
 class DataConfig:
-    """How the training data is read (the layouts of :mod:`whalelab.data`): where, and the user's conventions.
+    """How the training data is read (the layouts of :mod:`whalelab.data`): where, and the
+    user's conventions.
 
     ``path`` is stored resolved, so a run folder works from any working directory.
     ``background_labels`` are the labels (class folders, manifest labels, Raven labels)
@@ -406,6 +409,60 @@ def _follow_sample_rate(features: dict[str, Any], *, named: set[str]) -> None:
             features[name] = followers[name]
 
 
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a JSON ``value`` is of the type a setting's annotation ``hint`` names
+    (an integer passes for a float; a bool never passes for a number).
+
+    Examples
+    --------
+    >>> _fits(8000, int), _fits("8000", int), _fits(True, int), _fits(5, float | None)
+    (True, False, False, True)
+    """
+    if typing.get_origin(hint) in (types.UnionType, typing.Union):
+        return any(_fits(value, each) for each in typing.get_args(hint))
+    if typing.get_origin(hint) is list:
+        (item,) = typing.get_args(hint)
+        return isinstance(value, list) and all(_fits(each, item) for each in value)
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint) if isinstance(hint, type) else True
+
+
+def _type_name(hint: Any) -> str:
+    """``int``, ``float or None``, ``list[str]``: a setting's annotation as a message says it."""
+    if typing.get_origin(hint) in (types.UnionType, typing.Union):
+        return " or ".join(_type_name(each) for each in typing.get_args(hint))
+    if hint is type(None):
+        return "None"
+    return str(hint) if typing.get_origin(hint) is not None else hint.__name__
+
+
+def _part_values(kind: type, part: str, values: Any) -> dict[str, Any]:
+    """``values`` as the keyword arguments of ``kind`` (the dataclass of ``part``):
+    a :class:`ConfigError` names an unknown or missing setting, or one of the wrong type."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{part} must be an object of settings, not {values!r}")
+    fields = {field.name: field for field in dataclasses.fields(kind)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(f"unknown {part} setting(s) {unknown}")
+    missing = [name for name, field in fields.items() if name not in values
+               and field.default is dataclasses.MISSING
+               and field.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ConfigError(f"{part} setting(s) {missing} missing")
+    hints = typing.get_type_hints(kind)
+    for name, value in values.items():
+        if not _fits(value, hints[name]):
+            raise ConfigError(f"{part}.{name} must be {_type_name(hints[name])}, not "
+                              f"{value!r} ({type(value).__name__})")
+    return values
+
+
 @dataclasses.dataclass
 class RunConfig:
     """Everything a run folder needs to rebuild its data reading, features, model,
@@ -456,16 +513,23 @@ class RunConfig:
             values["data"] = {"path": values["data"]}
         if isinstance(values.get("model"), dict):  # runs before 0.2 used tanh attention
             values["model"] = {"attention": "tanh", **values["model"]}
-        try:
-            parts = {part: kind(**values.get(part, {})) if part in ("data", "detect")
-                     else kind(**values[part]) for part, kind in PARTS.items()}
-            unknown = set(values) - set(PARTS) - {"classes", "profile"}
-            if unknown:
-                raise TypeError(f"unknown keys {sorted(unknown)}")
-            return cls(**parts, classes=list(values["classes"]),
-                       profile=values.get("profile", "quick"))
-        except (KeyError, TypeError) as error:
-            raise ConfigError(f"configuration is incomplete or has unknown keys: {error}") from None
+        unknown = sorted(set(values) - set(PARTS) - {"classes", "profile"})
+        if unknown:
+            raise ConfigError(f"unknown keys {unknown} (a configuration holds "
+                              f"{', '.join([*PARTS, 'classes', 'profile'])})")
+        for part in ("features", "model", "train"):
+            if part not in values:
+                raise ConfigError(f"the {part!r} part is missing")
+        parts = {part: kind(**_part_values(kind, part, values.get(part, {})))
+                 for part, kind in PARTS.items()}
+        if "classes" not in values:
+            raise ConfigError("the 'classes' list is missing")
+        classes, profile = values["classes"], values.get("profile", "quick")
+        if not _fits(classes, list[str]):
+            raise ConfigError(f"classes must be a list of names, not {classes!r}")
+        if not isinstance(profile, str):
+            raise ConfigError(f"profile must be a name, not {profile!r}")
+        return cls(**parts, classes=list(classes), profile=profile)
 
     def conflicts(self, **requested: Any) -> list[str]:
         """``name: saved -> requested`` for each requested setting (None ignored) that

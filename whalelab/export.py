@@ -14,7 +14,8 @@ The file's metadata names the classes, sample rate, clip length, thresholds, the
 whalelab version and the SHA-256 of the checkpoint it was made from (so a retrained run
 is exported again rather than detected with stale weights). Every export is checked
 against PyTorch on a fixed batch (:func:`parity_batch`), and the largest absolute
-difference of each output is returned.
+difference of each output is returned; an existing file is checked the same way before
+detection uses it (:func:`onnx_model`), so that an edited or forged one is refused.
 
 :class:`OnnxModel` wraps an exported file as a module with WhaleSED's call signature,
 so that detection runs on it unchanged (``whalelab detect --engine onnx``).
@@ -75,6 +76,10 @@ class ExportResult:
 
 #: clips of :func:`parity_batch`
 PARITY_CLIPS = 4
+#: the largest absolute difference from PyTorch, on :func:`parity_batch`, of an ONNX file
+#: that holds the same model: float rounding keeps DenseNet121's exports below 1e-4
+#: (outputs are probabilities), while other weights differ by far more
+PARITY_TOLERANCE = 1e-3
 
 
 def parity_batch(config: RunConfig, *, seed: int = 0) -> np.ndarray:
@@ -138,14 +143,21 @@ def write_onnx(model: nn.Module, config: RunConfig, path: str | Path, *,
     path = Path(path)
     model = model.float().cpu().eval()
     atomic_write(path, lambda temporary: _write_onnx(model, config, metadata or {}, temporary))
+    return ExportResult(path=path, max_abs_difference=parity(OnnxModel(path), model, config),
+                        seconds=time.perf_counter() - started)
+
+
+def parity(exported: OnnxModel, model: nn.Module, config: RunConfig) -> dict[str, float]:
+    """The largest absolute difference of each output of ``exported`` from ``model``'s
+    (float32, on the CPU, in eval mode) on :func:`parity_batch`; infinite for an output
+    whose shape differs (another class count or clip length)."""
     batch = torch.from_numpy(parity_batch(config))
-    exported = OnnxModel(path)(batch)
+    got = exported(batch)
     with torch.inference_mode():
         expected = model(batch)
-    difference = {name: float((exported[name] - expected[name]).abs().max())
-                  for name in ONNX_OUTPUTS}
-    return ExportResult(path=path, max_abs_difference=difference,
-                        seconds=time.perf_counter() - started)
+    return {name: float((got[name] - expected[name]).abs().max())
+            if got[name].shape == expected[name].shape else float("inf")
+            for name in ONNX_OUTPUTS}
 
 
 def export_onnx(source: str | Path, out: str | Path | None = None) -> ExportResult:
@@ -199,15 +211,51 @@ class OnnxModel(nn.Module):
                                                                        strict=True)}
 
 
+def _check_matches(exported: OnnxModel, trained: TrainedModel) -> None:
+    """Refuse an ONNX file whose classes or behaviour differ from ``trained``'s: a file
+    edited, or another model's with this one's checksum written into it."""
+    weights = trained.source / "best.pt" if trained.source.is_dir() else trained.source
+    remedy = f"delete it, or run `whalelab export {trained.source}` again"
+    try:
+        classes = json.loads(exported.metadata.get("classes", "null"))
+    except json.JSONDecodeError:
+        classes = exported.metadata.get("classes")
+    if classes != trained.classes:
+        raise CheckpointError(f"{exported.path}: does not match {weights}: its classes "
+                              f"{classes} are not {trained.classes}; {remedy}")
+    difference = parity(exported, trained.model, trained.config)
+    worst = max(difference, key=difference.get)
+    if difference[worst] > PARITY_TOLERANCE:
+        found = ("another output shape" if difference[worst] == float("inf") else
+                 f"a largest difference of {difference[worst]:.1e}")
+        raise CheckpointError(f"{exported.path}: does not match {weights}: on "
+                              f"{PARITY_CLIPS} test clips its {worst} has {found} from the "
+                              f"model's (at most {PARITY_TOLERANCE:g} is float rounding); "
+                              f"{remedy}")
+
+
 def onnx_model(trained: TrainedModel, *, threads: int | None = None) -> OnnxModel:
     """``trained``'s ONNX export, run by ONNX Runtime: :func:`onnx_path` of its source,
-    exported first (with a line saying so) where missing or made from other weights."""
+    exported first (with a line saying so) where missing or made from other weights.
+
+    An existing file made from these weights (by its metadata's checksum) is checked
+    against them before it is used: its classes, and its outputs on
+    :func:`parity_batch` against PyTorch's. One that differs was edited or forged and is
+    refused (a :class:`~whalelab.errors.CheckpointError` naming it), never overwritten;
+    so is a file without whalelab's metadata, which may be the user's own.
+    """
     path = onnx_path(trained.source)
     current = checkpoint_sha256(trained.source)
     if path.is_file():
         model = OnnxModel(path, threads=threads)
-        if model.metadata.get("source_sha256") == current:
+        made_from = model.metadata.get("source_sha256")
+        if made_from == current:
+            _check_matches(model, trained)
             return model
+        if made_from is None:
+            raise CheckpointError(f"{path}: not a whalelab export (its metadata names no "
+                                  f"checkpoint), so it is left alone; move it away, or run "
+                                  f"`whalelab export {trained.source}` to replace it")
         reason = "its weights have changed since"
     else:
         reason = "none exists yet"

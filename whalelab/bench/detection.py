@@ -153,10 +153,11 @@ def bench_archive(config: RunConfig, *, device: torch.device, sizes: Sizes) -> d
                      device=str(device), progress=False)
         synchronize()
         archive_s = time.perf_counter() - started
-        same = all(np.allclose(read_raven(root / "out" / f"{stem}{TABLE_SUFFIX}")[
+        tables = root / "out" / "archive"  # a folder's tables go under its name
+        same = all(np.allclose(read_raven(tables / f"{stem}{TABLE_SUFFIX}")[
             ["begin_s", "end_s", "score"]].to_numpy(float), events[
             ["begin_s", "end_s", "score"]].to_numpy(float), atol=1e-4) and list(
-            read_raven(root / "out" / f"{stem}{TABLE_SUFFIX}")["label"]) == list(events["label"])
+            read_raven(tables / f"{stem}{TABLE_SUFFIX}")["label"]) == list(events["label"])
             for stem, events in alone.items())
     audio_s = sizes.archive_files * sizes.archive_seconds
     return {"recordings": sizes.archive_files, "recording_s": sizes.archive_seconds,

@@ -19,13 +19,14 @@ empty top occurs in every class and identifies none; validation and evaluation c
 are never touched.
 
 A file whose sample rate cannot hold the run's band (Nyquist frequency below ``fmax``)
-holds nothing in the top of it: :func:`check_sample_rate` warns or refuses it
-(``low_rate``), and always refuses one whose Nyquist frequency is at or below ``fmin``.
+holds nothing in the top of it: the one rule of what audio a run reads
+(:class:`whalelab.audio.AudioRule`, as prediction and detection apply it) warns of it or
+refuses it (``low_rate``), and always refuses one whose Nyquist frequency is at or below
+``fmin``.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -35,72 +36,10 @@ import torch
 from torch.utils.data import Dataset, WeightedRandomSampler
 from tqdm.auto import tqdm
 
-from whalelab.audio import AudioInfo, audio_info, load_audio, tile
-from whalelab.config import LOW_RATE_ACTIONS, RunConfig
+from whalelab.audio import AudioRule, audio_info, load_audio, tile
+from whalelab.config import RunConfig
 from whalelab.data.clips import BACKGROUND, Clip, ClipIndex, Span
-from whalelab.errors import AudioError, ConfigError
-
-#: what a file whose Nyquist frequency lies below the run's ``fmax`` does: warn, or be refused
-
-
-def check_low_rate(low_rate: str) -> None:
-    """Raise :class:`ConfigError` unless ``low_rate`` is one of :data:`LOW_RATE_ACTIONS`."""
-    if low_rate not in LOW_RATE_ACTIONS:
-        raise ConfigError(f"low_rate must be one of {', '.join(LOW_RATE_ACTIONS)}, "
-                          f"not {low_rate!r}")
-
-
-def check_sample_rate(info: AudioInfo, *, band: tuple[float, float], low_rate: str = "warn",
-                      stacklevel: int = 2, warn: bool = True) -> str:
-    """Check that ``info``'s sample rate can hold the run's ``band`` = ``(fmin, fmax)`` Hz.
-
-    A file whose Nyquist frequency lies at or below ``fmin`` holds none of the band and is
-    always refused; one whose Nyquist frequency lies below ``fmax`` holds only part of it:
-    with ``low_rate="warn"`` one warning names the file, its rate and ``fmax``, with
-    ``"refuse"`` it is refused. ``stacklevel`` is :func:`warnings.warn`'s, counted from
-    the function that calls this one; ``warn=False`` leaves the warning to the caller.
-
-    Returns
-    -------
-    str
-        ``""``, or the warning's text for a file that holds only part of the band.
-
-    Raises
-    ------
-    AudioError
-        The file is refused, naming it, its rate and the band.
-    """
-    check_low_rate(low_rate)
-    fmin, fmax = band
-    nyquist = info.sample_rate / 2
-    if nyquist >= fmax:
-        return ""
-    if nyquist <= fmin or low_rate == "refuse":
-        raise AudioError(f"{info.path}: sample rate {info.sample_rate} Hz cannot hold the "
-                         f"run's band {fmin:g}-{fmax:g} Hz (Nyquist frequency {nyquist:g} Hz)")
-    note = (f"sample rate {info.sample_rate} Hz: its Nyquist frequency {nyquist:g} Hz is below "
-            f"the run's fmax {fmax:g} Hz")
-    if warn:
-        warnings.warn(f"{info.path}: {note}", stacklevel=stacklevel + 1)
-    return note
-
-
-#: low-rate files named one warning each; more are counted in one warning
-LOW_RATE_NAMED = 3
-
-
-def _warn_of_low_rates(notes: list[tuple[AudioInfo, str]], *, fmax: float) -> None:
-    """One warning per low-rate file ``(info, note)``, or, for more than
-    :data:`LOW_RATE_NAMED` of them, one warning counting them and naming the first."""
-    if len(notes) <= LOW_RATE_NAMED:
-        for info, note in notes:
-            warnings.warn(f"{info.path}: {note}", stacklevel=3)
-        return
-    rates = sorted({info.sample_rate for info, _ in notes})
-    warnings.warn(f"{len(notes)} files at {', '.join(map(str, rates))} Hz cannot hold the run's "
-                  f"fmax {fmax:g} Hz and keep an empty top (the first: {notes[0][0].path})",
-                  stacklevel=3)
-
+from whalelab.errors import ConfigError
 
 def _filtered(waveform: np.ndarray, gain: np.ndarray) -> np.ndarray:
     """``(samples,)`` float32 with each rFFT bin scaled by ``gain`` ``(samples // 2 + 1,)``."""
@@ -223,7 +162,8 @@ class ClipDataset(Dataset):
     raw data).
 
     With ``band``, the run's ``(fmin, fmax)`` in Hz, each file's sample rate is checked
-    when the dataset is made (:func:`check_sample_rate`, with ``low_rate``). In training,
+    when the dataset is made (:meth:`whalelab.audio.AudioRule.check_files`, with
+    ``low_rate``: a low-rate file named in a warning, or many counted in one). In training,
     ``equalise_db`` > 0 passes each item through a :func:`random_equaliser` of at most
     that many dB, drawn from torch's global generator, and ``band_limit`` is the share of
     training items low-passed (:func:`low_pass`) at a cutoff drawn from :attr:`cutoffs`:
@@ -236,7 +176,7 @@ class ClipDataset(Dataset):
                  hop_length: int | None = None, band: tuple[float, float] | None = None,
                  low_rate: str = "warn", equalise_db: float = 0.0,
                  band_limit: float = 0.0) -> None:
-        check_low_rate(low_rate)
+        rule = AudioRule(sample_rate=sample_rate, band=band, low_rate=low_rate)
         if equalise_db < 0:
             raise ConfigError(f"equalise_db must not be negative, not {equalise_db}")
         if not 0 <= band_limit <= 1:
@@ -252,9 +192,7 @@ class ClipDataset(Dataset):
         if band is not None:
             infos = {path: audio_info(path) for path in dict.fromkeys(clip.path
                                                                       for clip in index.clips)}
-            notes = [(info, check_sample_rate(info, band=band, low_rate=low_rate, warn=False))
-                     for info in infos.values()]
-            _warn_of_low_rates([(info, note) for info, note in notes if note], fmax=band[1])
+            rule.check_files(infos.values(), stacklevel=2)
             nyquist = np.array([infos[clip.path].sample_rate / 2 for clip in index.clips])
             self.cutoffs = nyquist[nyquist < band[1]]
 

@@ -15,7 +15,9 @@ manifest says so and in windows cut from Raven tables; background clips always d
 Bad files and rows either stop the reading with a message naming them or are skipped,
 each with a warning naming it and the lot counted at the end (``on_error``, the policy
 of :class:`whalelab.errors.OnError`). A Raven selection with an empty label is such a
-row unless ``empty_label`` says what it means.
+row unless ``empty_label`` says what it means. Files of an audio format whalelab cannot
+read (:data:`whalelab.audio.UNREADABLE_SUFFIXES`: ``.m4a``, ``.aac``, ``.wma``...) in a
+data folder are left out with one warning counting them and naming their suffixes.
 
 Clips whose audio is byte-identical never sit on both sides of a split
 (:func:`keep_identical_audio_together`): a model must not be scored on what it heard in
@@ -35,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from whalelab.audio import audio_info, is_audio_file
+from whalelab.audio import AUDIO_SUFFIXES, audio_info, is_audio_file, warn_of_unreadable_audio
 from whalelab.config import DataConfig
 from whalelab.data.clips import (BACKGROUND, SPLITS, Clip, ClipIndex, Span, looks_like_background,
                                  parse_labels)
@@ -92,6 +94,8 @@ def load_index(data: str | Path, *, seed: int = 0, val_fraction: float = 0.15,
                         f"{background_labels!r}")
     background_labels = tuple(background_labels)
     path = Path(data)
+    if path.is_dir():
+        warn_of_unreadable_audio(path.rglob("*"), where=path)
     if path.is_file() and path.suffix.lower() == ".csv":
         clips = _read_manifest(path, report, background_labels=background_labels)
     elif path.is_dir() and (path / "manifest.csv").is_file():
@@ -194,7 +198,7 @@ def keep_identical_audio_together(clips: list[Clip], source: str | Path, *,
     1 clip(s) hold byte-identical audio to a clip in another split
     """
     groups: dict[tuple, list[int]] = {}
-    for position, (clip, identity) in enumerate(zip(clips, _file_identities(clips),
+    for position, (clip, identity) in enumerate(zip(clips, file_identities(clips),
                                                     strict=True)):
         groups.setdefault((identity, clip.start_s, clip.duration_s), []).append(position)
     rank = {split: order for order, split in enumerate(SPLITS)}
@@ -216,7 +220,7 @@ def keep_identical_audio_together(clips: list[Clip], source: str | Path, *,
     return [clip for clip in kept if clip is not None]
 
 
-def _file_identities(clips: list[Clip]) -> list[str]:
+def file_identities(clips: list[Clip]) -> list[str]:
     """Per clip, one path of the clip's file's byte-identical copies (its own if none).
 
     Copies are found by narrowing: the same size, then the same first 64 KiB, then the
@@ -270,7 +274,7 @@ def _read_class_tree(root: Path, report: OnError, *,
             files = _audio_files(class_dir)
             if not files:
                 raise DataError(f"{class_dir}: class folder holds no audio files "
-                                f"(.wav .flac .aif .aiff .ogg)")
+                                f"({' '.join(AUDIO_SUFFIXES)})")
             labels = parse_labels(class_dir.name, background_labels=background_labels)
             for file in files:
                 if report.attempt(lambda f=file: audio_info(f)) is not None:
@@ -421,6 +425,7 @@ def _read_raven_folder(folder: Path, report: OnError, *, window_s: float, hop_s:
         if found is None:
             continue
         info, events = found
+        events = events_within(events, table, info.duration)
         for clip in _windows(audio, info.duration, events, window_s=window_s,
                              hop_s=hop_s, min_call_fraction=min_call_fraction, block_s=block_s,
                              background_labels=background_labels):
@@ -447,14 +452,54 @@ def _labelled_events(table: Path, label_column: str, empty_label: str | None) ->
     if empty_label is not None:
         return events.assign(label=np.where(empty, empty_label, events["label"]))
     row = int(np.flatnonzero(empty)[0])
-    try:  # the same reader with the Selection column as labels: the same rows, in order
-        name = f"selection {read_raven(table, label_column='Selection')['label'].iloc[row]} "
-    except DataError:  # no Selection column
-        name = "the selection "
     raise DataError(f"{table}: {int(empty.sum())} selection(s) have an empty {label_column}, "
-                    f"first {name}at {events['begin_s'].iloc[row]:g}-"
+                    f"first {_selection_name(table, row)}at {events['begin_s'].iloc[row]:g}-"
                     f"{events['end_s'].iloc[row]:g} s; label them, or say what an empty label "
                     f"means (empty_label, --empty-label: 'background' for no call, or a class)")
+
+
+def _selection_name(table: Path, row: int) -> str:
+    """``selection N `` for the table's row ``row`` (of :func:`read_raven`'s events), by
+    its ``Selection`` number; ``the selection `` for a table without that column."""
+    try:  # the same reader with the Selection column as labels: the same rows, in order
+        return f"selection {read_raven(table, label_column='Selection')['label'].iloc[row]} "
+    except DataError:  # no Selection column
+        return "the selection "
+
+
+#: how far past its recording's end (s) a selection may run unnoticed: rounding in a table
+END_SLACK_S = 0.01
+
+
+def events_within(events: pd.DataFrame, table: Path, duration: float) -> pd.DataFrame:
+    """``table``'s ``events`` inside its recording of ``duration`` seconds: a selection that
+    begins at or after the end is left out, one that runs past it is cut there, with one
+    warning naming the table and the first such selection (a box drawn past the end, or
+    a table that belongs to another recording, would otherwise label windows and widen a
+    band with what the recording does not hold).
+
+    Examples
+    --------
+    >>> events = pd.DataFrame({"begin_s": [1.0, 9.0, 12.0], "end_s": [2.0, 11.0, 13.0],
+    ...                        "low_hz": 50.0, "high_hz": 100.0, "label": "fin"})
+    >>> with warnings.catch_warnings(record=True):
+    ...     warnings.simplefilter("always")
+    ...     events_within(events, Path("no/such/table.txt"), 10.0)[["begin_s", "end_s"]]
+       begin_s  end_s
+    0      1.0    2.0
+    1      9.0   10.0
+    """
+    past = (events["end_s"] > duration + END_SLACK_S).to_numpy()
+    if past.any():
+        row = int(np.flatnonzero(past)[0])
+        warnings.warn(f"{table}: {int(past.sum())} selection(s) run past the end of its "
+                      f"recording ({duration:g} s), first {_selection_name(table, row)}at "
+                      f"{events['begin_s'].iloc[row]:g}-{events['end_s'].iloc[row]:g} s; the "
+                      f"part past the end is left out (does the table belong to this "
+                      f"recording?)")  # one location: the same table is warned of once
+    inside = (events["begin_s"] < duration).to_numpy()
+    return events[inside].assign(end_s=np.minimum(events["end_s"][inside], duration)) \
+        .reset_index(drop=True)
 
 
 def _windows(audio: Path, duration: float, events: pd.DataFrame, *, window_s: float,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from whalelab.audio import is_audio_file
+from whalelab.audio import audio_files_under
 from whalelab.config import RunConfig
 from whalelab.data import ClipIndex, raven_pairs
 from whalelab.errors import DataError
@@ -82,8 +82,7 @@ def _audio_under(inputs: Sequence[str | Path]) -> list[Path]:
     found = []
     for item in map(Path, inputs):
         if item.is_dir():
-            found += sorted(path for path in item.rglob("*") if is_audio_file(path)
-                            and not path.name.startswith("."))
+            found += audio_files_under(item)
         elif item.is_file():
             found.append(item)
         else:

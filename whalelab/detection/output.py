@@ -4,13 +4,32 @@
 :func:`whalelab.detection.detect_recording` detects one file (the windows of
 consecutive files share batches, which changes no file's events).
 
-An output folder says what made it: ``OUT/detection.json`` holds the model file and its
-SHA-256, the detection settings and whalelab's version. A rerun with the same model and
-settings resumes; with others it is refused unless ``overwrite``. A lock file
-(``OUT/.whalelab-detect.lock``, holding the process id) keeps two runs from writing
-into one folder at once; a lock whose process has ended is taken over with a warning.
+An output folder says what made it and what whalelab wrote in it: ``OUT/detection.json``
+holds the model file and its SHA-256, the detection settings, whalelab's version, and
+``tables``: each Raven table whalelab wrote (its path relative to ``OUT``), with the
+recording it was detected from (the path given, the resolved path, size and
+modification time). A table's gaps file (``<stem>.gaps.csv`` beside it), ``events.csv``
+and ``gaps.csv`` are whalelab's too. whalelab deletes or overwrites nothing else:
 
-Bad files: an audio file that cannot be read raises :class:`whalelab.errors.AudioError`
+- a folder that holds files but no ``detection.json`` is refused unless ``force``, and
+  even then no file already there is written over;
+- a rerun with the same model and settings resumes (a recording that changed since its
+  table was written is detected again); with others it is refused unless
+  ``overwrite``, which deletes only the files ``detection.json`` lists;
+- ``events.csv`` and ``gaps.csv`` are rebuilt from every table listed, those of earlier
+  calls into the folder included.
+
+A table's path is its recording's path relative to the input folder, under that folder's
+own name (``detect RQ dayA dayB --out O`` writes ``O/dayA/rec.selections.txt`` and
+``O/dayB/rec.selections.txt``); a file given alone writes ``O/<stem>.selections.txt``.
+A table listed as detected from another recording is never reused for this one.
+
+A lock file (``OUT/.whalelab-detect.lock``, holding the process id) keeps two runs from
+writing into one folder at once; a lock whose process has ended is taken over with a
+warning.
+
+Bad files: an audio file that cannot be read (or whose name holds a tab or a line
+break, which a Raven table cannot hold) raises :class:`whalelab.errors.AudioError`
 naming it; with ``on_error="skip"`` it is reported as a warning and skipped instead,
 and the number of skipped files is reported at the end (a later run tries them again).
 """
@@ -31,14 +50,15 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 import whalelab
-from whalelab.atomic import atomic_write, write_json
-from whalelab.audio import audio_info, is_audio_file
+from whalelab.atomic import atomic_write, output_folder, storage_error, write_json
+from whalelab.audio import audio_files_under, audio_info
 from whalelab.checkpoint import TrainedModel, checkpoint_sha256, load_model
 from whalelab.config import DetectConfig
 from whalelab.detection.recording import recording_events
 from whalelab.detection.streaming import MIN_GAP_S, default_workers, hop_frames, score_recordings
 from whalelab.detection.traces import detection_score, gapped_traces
-from whalelab.errors import AudioError, ConfigError, DataError, OnError, WhaleLabError
+from whalelab.errors import (AudioError, ConfigError, DataError, OnError, StorageError,
+                             WhaleLabError)
 from whalelab.export import check_engine, onnx_model
 from whalelab.raven import read_raven, write_raven
 from whalelab.runtime import progress_bar, resolve_device
@@ -54,24 +74,40 @@ GAPS_SUFFIX = ".gaps.csv"
 RECORD_NAME, LOCK_NAME = "detection.json", ".whalelab-detect.lock"
 #: what a setting recorded in ``detection.json`` was before whalelab recorded it
 RECORD_DEFAULTS = {"engine": "torch"}
+#: characters of a file name that a Raven table (tab-separated lines) cannot hold
+UNWRITABLE_NAME_CHARACTERS = "\t\n\r"
+
+Job = tuple[Path, str]  # (recording, its table's path relative to OUT, POSIX)
 
 
-def _jobs(inputs: Sequence[str | Path], out: Path) -> list[tuple[Path, Path]]:
-    """``(audio, table)`` for every input file and every audio file under an input folder.
+def _jobs(inputs: Sequence[str | Path]) -> list[Job]:
+    """``(audio, table)`` for every input file and every audio file under an input folder;
+    ``table`` is relative to the output folder.
 
-    Files inside a folder keep their relative subfolder under ``out``.
+    A file inside a folder keeps its path relative to the folder, under the folder's own
+    name; a file given alone is named by its stem.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> for name in ("dayA/rec.wav", "dayA/deep/rec.wav", "dayB/rec.wav"):
+    ...     (root / name).parent.mkdir(parents=True, exist_ok=True)
+    ...     (root / name).touch()
+    >>> [table for _, table in _jobs([root / "dayA", root / "dayB/rec.wav"])]
+    ['dayA/deep/rec.selections.txt', 'dayA/rec.selections.txt', 'rec.selections.txt']
     """
-    jobs: dict[Path, Path] = {}  # table -> audio
+    jobs: dict[str, Path] = {}  # table -> audio
     for item in map(Path, inputs):
         if item.is_dir():
-            found = sorted(path for path in item.rglob("*") if is_audio_file(path)
-                           and not path.name.startswith("."))
+            found = audio_files_under(item)
             if not found:
                 raise DataError(f"{item}: the folder holds no audio files")
-            pairs = [(path, out / path.relative_to(item).parent / (path.stem + TABLE_SUFFIX))
-                     for path in found]
+            root = Path(item.resolve().name)
+            pairs = [(path, (root / path.relative_to(item).parent /
+                             (path.stem + TABLE_SUFFIX)).as_posix()) for path in found]
         elif item.is_file():
-            pairs = [(item, out / (item.stem + TABLE_SUFFIX))]
+            pairs = [(item, item.stem + TABLE_SUFFIX)]
         else:
             raise AudioError(f"{item}: no such audio file or folder")
         for audio, table in pairs:
@@ -82,14 +118,24 @@ def _jobs(inputs: Sequence[str | Path], out: Path) -> list[tuple[Path, Path]]:
     return [(audio, table) for table, audio in jobs.items()]
 
 
-def _pending(jobs: list[tuple[Path, Path]], failures: OnError) -> dict[Path, tuple[Path, float]]:
+def _source(audio: Path) -> dict[str, Any]:
+    """What ``detection.json`` records of the recording a table is detected from."""
+    stat = audio.stat()
+    return {"file": str(audio), "resolved": str(audio.resolve()), "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns}
+
+
+def _pending(out: Path, jobs: list[Job], failures: OnError) -> dict[Path, tuple[Path, float]]:
     """``{audio: (table, seconds)}`` of the jobs whose table is not written yet."""
     pending = {}
     for audio, table in jobs:
-        if table.is_file():
+        if (out / table).is_file():
             continue
         try:
-            pending[audio] = (table, audio_info(audio).duration)
+            if set(audio.name) & set(UNWRITABLE_NAME_CHARACTERS):
+                raise AudioError(f"{str(audio)!r}: a tab or line break in the file name cannot "
+                                 f"be written in a Raven table; rename the file")
+            pending[audio] = (out / table, audio_info(audio).duration)
         except AudioError as error:
             failures.fail(error)
     return pending
@@ -108,14 +154,51 @@ def _write_combined(tables: list[pd.DataFrame], path: Path, columns: list[str]) 
     return combined
 
 
-def _combined_events(jobs: list[tuple[Path, Path]], out: Path) -> pd.DataFrame:
-    """Every written table's events with a ``file`` column, saved as ``OUT/events.csv``;
-    the gaps of the same recordings go to ``OUT/gaps.csv``."""
-    finished = [(audio, table) for audio, table in jobs if table.is_file()]
-    _write_combined([pd.read_csv(_gaps_file(table)).assign(file=str(audio))[GAP_COLUMNS]
+def _read_record(out: Path) -> dict[str, Any] | None:
+    """``OUT/detection.json``, or None where there is none.
+
+    Raises
+    ------
+    ConfigError
+        It is not a detection record whalelab can read.
+    """
+    path = out / RECORD_NAME
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+        if not isinstance(record.get("settings"), dict) \
+                or not isinstance(record.get("tables", {}), dict):
+            raise ValueError("no settings or tables")
+        str(record["model_sha256"])
+        for table, source in record.get("tables", {}).items():
+            if not (table.endswith(TABLE_SUFFIX) and not Path(table).is_absolute()
+                    and ".." not in Path(table).parts and isinstance(source, dict)
+                    and isinstance(source.get("file"), str)):
+                raise ValueError(f"{table!r} is not a table inside the folder with its recording")
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: unreadable ({type(error).__name__}: {error}); detect into "
+                          f"another folder") from None
+    return record
+
+
+def finished_tables(out: str | Path) -> dict[str, str]:
+    """``{table path relative to OUT: recording}`` of every table ``OUT/detection.json``
+    lists that is written: the files ``OUT/events.csv`` holds the events of."""
+    out = Path(out)
+    record = _read_record(out) or {}
+    return {table: source["file"] for table, source in record.get("tables", {}).items()
+            if (out / table).is_file()}
+
+
+def _combined_events(out: Path) -> pd.DataFrame:
+    """The events of every finished table the folder's record lists, with a ``file``
+    column, saved as ``OUT/events.csv``; their gaps go to ``OUT/gaps.csv``."""
+    finished = [(audio, out / table) for table, audio in finished_tables(out).items()]
+    _write_combined([pd.read_csv(_gaps_file(table)).assign(file=audio)[GAP_COLUMNS]
                      for audio, table in finished if _gaps_file(table).is_file()],
                     out / "gaps.csv", GAP_COLUMNS)
-    return _write_combined([read_raven(table).assign(file=str(audio))
+    return _write_combined([read_raven(table).assign(file=audio)
                             .reindex(columns=COMBINED_COLUMNS) for audio, table in finished],
                            out / "events.csv", COMBINED_COLUMNS)
 
@@ -142,13 +225,15 @@ def _process_alive(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def _locked(out: Path) -> Iterator[None]:
+def _locked(out: Path, *, force: bool) -> Iterator[None]:
     """Hold ``OUT/.whalelab-detect.lock`` (holding this process's id) while the block runs.
 
-    A lock held by a running process is a :class:`WhaleLabError`; one whose process has
-    ended is taken over with a warning.
+    ``out`` is opened first (:func:`whalelab.atomic.output_folder`: a folder of other
+    files needs ``force``). A lock held by a running process is a :class:`WhaleLabError`;
+    one whose process has ended is taken over with a warning. A lock that cannot be
+    written (a full disk, a read-only folder) is a :class:`StorageError` naming it.
     """
-    out.mkdir(parents=True, exist_ok=True)
+    output_folder(out, records=[RECORD_NAME], force=force)
     lock = out / LOCK_NAME
     for attempt in range(2):
         try:
@@ -167,57 +252,85 @@ def _locked(out: Path) -> Iterator[None]:
             warnings.warn(f"{lock}: process {pid} that held it has ended; taking the lock over",
                           stacklevel=4)
             lock.unlink(missing_ok=True)
+        except OSError as error:
+            raise storage_error(error, lock) from None
     try:
-        os.write(handle, str(os.getpid()).encode())
-        os.close(handle)
+        try:
+            os.write(handle, str(os.getpid()).encode())
+        except OSError as error:
+            raise storage_error(error, lock) from None
+        finally:
+            os.close(handle)
         yield
     finally:
-        lock.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # never hide the error that brought us here
+            lock.unlink(missing_ok=True)
 
 
-def _claim(out: Path, record: dict[str, Any], jobs: list[tuple[Path, Path]], *,
-           overwrite: bool) -> None:
-    """Make ``out`` a folder of detections made as ``record`` says, then write ``record``.
+def _differences(earlier: dict[str, Any], record: dict[str, Any]) -> list[str]:
+    """How ``record`` (model checksum, settings) differs from the ``earlier`` one."""
+    differences = [f"model checksum {earlier['model_sha256']} -> {record['model_sha256']}"
+                   ] if earlier["model_sha256"] != record["model_sha256"] else []
+    return differences + [f"{name} {earlier['settings'].get(name)!r} -> {value!r}"
+                          for name, value in record["settings"].items()
+                          if earlier["settings"].get(name, RECORD_DEFAULTS.get(name, "unset"))
+                          != value]
 
-    A folder whose ``detection.json`` names another model checksum or other settings,
-    or that holds detection outputs without one, is refused unless ``overwrite``, which
-    removes every Raven table, gaps file, ``events.csv``, ``gaps.csv`` and
-    ``detection.json`` under it first.
+
+def _claim(out: Path, record: dict[str, Any], jobs: list[Job], *, overwrite: bool) -> None:
+    """Make ``out`` a folder of detections made as ``record`` says, listing ``jobs``'
+    tables with their recordings; then write ``record`` (with ``tables``).
+
+    Refused, before anything is deleted: a folder whose ``detection.json`` names another
+    model checksum or other settings and lists finished tables (unless ``overwrite``,
+    which deletes the files it lists); a job's table listed as detected from another
+    recording; a file in the way of a job's outputs that ``detection.json`` does not
+    list. A table whose recording changed since it was written is deleted, to be
+    detected again.
     """
-    path = out / RECORD_NAME
-    outputs = [out / "events.csv", out / "gaps.csv", *(table for _, table in jobs)]
-    if overwrite:
-        removed = [*out.rglob(f"*{TABLE_SUFFIX}"), *out.rglob(f"*{GAPS_SUFFIX}"), *outputs[:2],
-                   path]
-        for old in removed:
-            old.unlink(missing_ok=True)
-    elif path.is_file():
-        try:
-            earlier = json.loads(path.read_text())
-            differences = [f"model checksum {earlier['model_sha256']} -> {record['model_sha256']}"
-                           ] if earlier["model_sha256"] != record["model_sha256"] else []
-            differences += [f"{name} {earlier['settings'].get(name)!r} -> {value!r}"
-                            for name, value in record["settings"].items()
-                            if earlier["settings"].get(name, RECORD_DEFAULTS.get(name, "unset"))
-                            != value]
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
-            differences = [f"{path} is unreadable ({type(error).__name__}: {error})"]
-        if differences:
-            raise ConfigError(f"{out}: holds detections made with another model or other "
-                              f"settings ({'; '.join(differences)}); detect into another "
-                              f"folder, or replace them with --overwrite (overwrite=True)")
-    elif any(output.is_file() for output in outputs):
-        raise ConfigError(f"{out}: holds detections without a {RECORD_NAME} saying what made "
-                          f"them; detect into another folder, or replace them with --overwrite "
-                          f"(overwrite=True, which deletes every *{TABLE_SUFFIX} under it)")
-    write_json(path, record)
+    earlier = _read_record(out)
+    listed: dict[str, Any] = {} if earlier is None else dict(earlier.get("tables", {}))
+    ours = {*listed, *(_gaps_file(Path(table)).as_posix() for table in listed),
+            *(["events.csv", "gaps.csv"] if earlier is not None else [])}
+    discarded = []  # whalelab's own files, deleted once nothing is refused
+    if earlier is not None and overwrite:
+        discarded, listed = sorted(ours), {}
+    elif earlier is not None and (differences := _differences(earlier, record)):
+        finished = [table for table in listed if (out / table).is_file()]
+        if finished:
+            raise ConfigError(f"{out}: holds {len(finished)} table(s) detected with another "
+                              f"model or other settings ({'; '.join(differences)}); detect into "
+                              f"another --out folder, or delete those tables and start again "
+                              f"with --overwrite (overwrite=True)")
+    tables = dict(listed)
+    for audio, table in jobs:
+        source, before = _source(audio), listed.get(table)
+        if before is not None and before.get("resolved") != source["resolved"] \
+                and (out / table).is_file():
+            raise DataError(f"{out / table}: detected from {before['file']}, not from {audio}; "
+                            f"detect {audio} into another --out folder")
+        if before is not None and (before.get("size"), before.get("mtime_ns")) \
+                != (source["size"], source["mtime_ns"]):
+            discarded.append(table)  # its recording changed since: detect it again
+        tables[table] = source
+    in_the_way = [name for name in ["events.csv", "gaps.csv", *(
+        path for _, table in jobs for path in (table, _gaps_file(Path(table)).as_posix()))]
+        if name not in ours and (out / name).exists()]
+    if in_the_way:
+        raise StorageError(f"{out / in_the_way[0]}: whalelab would write this file, but it "
+                           f"is not one whalelab wrote (not listed in {out / RECORD_NAME})"
+                           f"{f' and {len(in_the_way) - 1} more' if len(in_the_way) > 1 else ''}"
+                           f"; detect into another folder, or move it")
+    for name in discarded:
+        (out / name).unlink(missing_ok=True)
+    write_json(out / RECORD_NAME, {**record, "tables": tables})
 
 
 def detect_files(model: str | Path | TrainedModel, inputs: Sequence[str | Path],
                  out: str | Path, *, settings: DetectConfig | None = None,
                  batch_size: int = 32, device: str = "auto", engine: str = "torch",
                  workers: int | None = None, channel: int | None = None,
-                 on_error: str = "raise", overwrite: bool = False,
+                 on_error: str = "raise", overwrite: bool = False, force: bool = False,
                  progress: bool | None = None) -> pd.DataFrame:
     """Detect calls in recordings; one Raven table per file and a combined ``events.csv``.
 
@@ -229,14 +342,17 @@ def detect_files(model: str | Path | TrainedModel, inputs: Sequence[str | Path],
     inputs : sequence of paths
         Audio files and folders (searched recursively for audio files).
     out : path
-        Output folder: ``OUT/<stem>.selections.txt`` per file (a folder input's
-        subfolders are kept), ``OUT/events.csv`` with a ``file`` column, ``OUT/gaps.csv``
-        (``file, begin_s, end_s, kind``: each recording's runs of silence or flat signal,
-        which hold no event; also ``OUT/<stem>.gaps.csv`` per recording with gaps) and
+        Output folder: ``OUT/<stem>.selections.txt`` per file given alone,
+        ``OUT/<folder>/<subfolders>/<stem>.selections.txt`` per file of a folder given,
+        ``OUT/events.csv`` with a ``file`` column, ``OUT/gaps.csv`` (``file, begin_s,
+        end_s, kind``: each recording's runs of silence or flat signal, which hold no
+        event; also ``<stem>.gaps.csv`` beside the table of a recording with gaps) and
         ``OUT/detection.json`` (the model file and its SHA-256, the settings, whalelab's
-        version). A file whose table already exists is skipped, so an interrupted run
-        resumes where it stopped; a folder made with another model or other settings is
-        refused. ``OUT/.whalelab-detect.lock`` is held while detecting.
+        version, the tables written and their recordings). A file whose table already
+        exists is skipped, so an interrupted run resumes where it stopped, and a later
+        call adds its files' tables to the folder's (``events.csv`` lists them all); a
+        folder made with another model or other settings is refused.
+        ``OUT/.whalelab-detect.lock`` is held while detecting.
     settings : DetectConfig or None
         Detection settings; None: the run's own (``config.json``'s ``detect``).
     batch_size, channel
@@ -252,26 +368,33 @@ def detect_files(model: str | Path | TrainedModel, inputs: Sequence[str | Path],
     engine : {"torch", "onnx"}
         Run the model on PyTorch, or its ONNX export on ONNX Runtime (CPU only; exported
         first where missing or stale: :func:`whalelab.export.onnx_model`). The settings
-        recorded in ``detection.json`` include it.
+        recorded in ``detection.json`` include it (``batch_size`` and ``workers``, which
+        change no event, are not recorded: a rerun with others resumes).
     on_error : {"raise", "skip"}
         What an unreadable audio file does: stop with an :class:`AudioError` naming it,
         or warn, skip it and report how many were skipped.
     overwrite : bool
-        Delete the detections already in ``out`` (every Raven table and gaps file under
-        it, ``events.csv``, ``gaps.csv``, ``detection.json``) and start again.
+        Delete the detections ``OUT/detection.json`` lists (those tables and their gaps
+        files, ``events.csv``, ``gaps.csv``) and start again; no other file is touched.
+    force : bool
+        Write into a folder that holds files but no ``detection.json``, beside them
+        (none of them is deleted or written over).
     progress : bool or None
         Progress bar in audio hours with the speed as a multiple of real time.
 
     Returns
     -------
     pandas.DataFrame
-        Every event of every finished file: ``file, begin_s, end_s, low_hz, high_hz,
-        label, score, begin_file`` (the contents of ``events.csv``).
+        Every event of every finished table of the folder: ``file, begin_s, end_s,
+        low_hz, high_hz, label, score, begin_file`` (the contents of ``events.csv``).
 
     Raises
     ------
     ConfigError
         ``out`` holds detections made with another model or other settings.
+    StorageError
+        ``out`` is a file, cannot be written in, holds files whalelab did not make (and
+        not ``force``), or a file in the way of an output whalelab did not write.
     WhaleLabError
         Another running detection holds ``out``'s lock.
     """
@@ -281,7 +404,7 @@ def detect_files(model: str | Path | TrainedModel, inputs: Sequence[str | Path],
     if not inputs:
         raise DataError("no audio files or folders given to detect in")
     out = Path(out)
-    jobs = _jobs(inputs, out)
+    jobs = _jobs(inputs)
     check_engine(engine, model.device if isinstance(model, TrainedModel)
                  else resolve_device(device))
     trained = model if isinstance(model, TrainedModel) else load_model(model, device=device)
@@ -293,17 +416,16 @@ def detect_files(model: str | Path | TrainedModel, inputs: Sequence[str | Path],
               "model_sha256": checkpoint_sha256(trained.source),
               "settings": {**dataclasses.asdict(settings),
                            "window_hop_s": hop / trained.config.features.frames_per_second,
-                           "batch_size": batch_size, "channel": channel, "min_gap_s": MIN_GAP_S,
-                           "engine": engine},
+                           "channel": channel, "min_gap_s": MIN_GAP_S, "engine": engine},
               "whalelab_version": whalelab.__version__}
-    with _locked(out):
+    with _locked(out, force=force):
         _claim(out, record, jobs, overwrite=overwrite)
-        _detect_pending(trained, _pending(jobs, failures), failures, settings=settings,
+        _detect_pending(trained, _pending(out, jobs, failures), failures, settings=settings,
                         batch_size=batch_size, channel=channel,
                         workers=default_workers(trained.device) if workers is None else workers,
                         progress=progress)
         failures.summary(total=len(jobs))
-        return _combined_events(jobs, out)
+        return _combined_events(out)
 
 
 def _speed_bar(total_hours: float, progress: bool | None) -> tqdm:

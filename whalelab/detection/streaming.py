@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from whalelab.audio import BLOCK_SECONDS, Window, Windows, audio_info, stream_audio
+from whalelab.audio import BLOCK_SECONDS, AudioRule, Window, Windows, audio_info, stream_audio
 from whalelab.config import RunConfig
 from whalelab.errors import AudioError, ConfigError
 from whalelab.runtime import autocast
@@ -84,11 +84,18 @@ class StitchedRecording:
     window is in, :meth:`traces` is the average, ``(frames, width)``. The gaps are found
     as the blocks stream (:attr:`silence`).
 
+    The file is checked as prediction checks it, by the one rule of what audio a run
+    reads (:meth:`whalelab.audio.AudioRule.for_scoring`, with the run's ``low_rate``):
+    :attr:`note` says how it is read only in part (a rate below ``fmax``, channels
+    mixed), also as a warning naming it.
+
     Raises
     ------
     AudioError
-        When the file's header cannot be read (later decoding errors come from
-        iterating :attr:`windows`).
+        When the file's header cannot be read, or the rule refuses the file (too short
+        for one STFT window, a rate at or below ``fmin``, below ``fmax`` with
+        ``low_rate="refuse"``, a channel it lacks); later decoding errors come from
+        iterating :attr:`windows`.
     """
 
     def __init__(self, path: Path, config: RunConfig, *, hop: int, channel: int | None,
@@ -96,6 +103,7 @@ class StitchedRecording:
         features = config.features
         self.path, self.step, self.clip = path, features.hop_length, features.clip_samples
         info = audio_info(path)
+        self.note = AudioRule.for_scoring(config, channel=channel).check(info)
         expected = math.ceil(info.frames * features.sample_rate / info.sample_rate)
         self.total = np.zeros((1 + expected // self.step + features.n_frames, width),
                               dtype=np.float32)  # (frames, width) running sum

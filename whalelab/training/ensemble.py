@@ -85,7 +85,8 @@ def train_ensemble(config: RunConfig, run_dir: str | Path, *, index: ClipIndex |
     device, folds = resolve_device(config.train.device), validation_folds(config, index)
     cache = ClipCache()  # the val clips decoded once, for the thresholds and the figures
     if not (run_dir / "thresholds.json").exists():  # written last when it is put together
-        _, bands = read_classes(members_dir / "0")
+        _, bands = read_classes(members_dir / "0",
+                                sample_rate=config.features.sample_rate)
         write_classes(run_dir, config.classes, bands)
         ensemble = WhaleEnsemble([load_model(members_dir / str(member)).model
                                   for member in range(count)])

@@ -36,7 +36,7 @@ from whalelab.inference import predict_dataset
 from whalelab.losses import TrainingLoss
 from whalelab.model import build_model, count_parameters
 from whalelab.runtime import autocast, progress_bar, resolve_device
-from whalelab.training.plan import prepare_splits, run_bands
+from whalelab.training.plan import open_run_folder, prepare_splits, run_bands
 from whalelab.training.thresholds import write_thresholds
 from whalelab.training.validation import selection_score, validation_figures, validation_folds
 
@@ -136,8 +136,9 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
     return loss.detach()
 
 def _open_run(run_dir: Path, resume: bool) -> dict[str, Any] | None:
-    """``last.pt``'s state when resuming a run that has one; a used folder needs ``resume``."""
-    last_path = run_dir / "last.pt"
+    """``last.pt``'s state when resuming a run that has one; a used folder needs ``resume``,
+    and a file or a folder of other files is refused (:func:`open_run_folder`)."""
+    last_path = open_run_folder(run_dir) / "last.pt"
     if last_path.exists() and not resume:
         raise CheckpointError(f"{run_dir} already holds a run; pass --resume to continue it "
                               f"or choose another output folder")
@@ -285,7 +286,6 @@ def train_network(config: RunConfig, run_dir: str | Path, *, index: ClipIndex | 
     if saved is not None and saved["finished"] and (run_dir / "thresholds.json").exists():
         return _result(run_dir, saved["history"], saved["best_epoch"], saved["best_score"],
                        saved["stopped_early"], keep=config.train.keep)
-    run_dir.mkdir(parents=True, exist_ok=True)
     index = prepare_splits(config, run_dir, index)
     config.save(run_dir / "config.json")
     bands = run_bands(config, index, progress)

@@ -10,15 +10,19 @@ gives each class the frequency band that detection trims events to.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
 from whalelab.advise import advise
-from whalelab.bands import Band, class_bands, dataset_bands, estimate_bands
+from whalelab.atomic import output_folder
+from whalelab.bands import (Band, class_bands, dataset_bands, estimate_bands,
+                            warn_of_thin_estimates)
 from whalelab.config import DataConfig, FeatureConfig, RunConfig, TrainConfig, profile_values
-from whalelab.data import BACKGROUND, ClipIndex, read_data
+from whalelab.data import BACKGROUND, Clip, ClipIndex, read_data
+from whalelab.data.layouts import file_identities
 from whalelab.errors import ConfigError, DataError
 from whalelab.profiles import resolve_profile
 
@@ -26,12 +30,27 @@ from whalelab.profiles import resolve_profile
 #: clips to learn from and at least one to be validated on (see :func:`check_trainable`)
 MIN_TRAIN_CLIPS = 2
 MIN_VAL_CLIPS = 1
+#: what a run folder holds once training has begun in it: the files that make it a run
+RUN_RECORDS = ("config.json", "splits.csv", "last.pt", "members")
+
+
+def open_run_folder(run_dir: str | Path) -> Path:
+    """``run_dir`` made (where missing) as a folder training may write a run into.
+
+    Raises
+    ------
+    StorageError
+        ``run_dir`` is a file, cannot be written in, or holds files but no run
+        (none of :data:`RUN_RECORDS`): training never writes among files it did not make.
+    """
+    return output_folder(run_dir, records=RUN_RECORDS, flag=None)
 
 
 def check_trainable(index: ClipIndex, source: str | Path) -> None:
     """Refuse data that training cannot learn or validate: fewer than two classes counting
     background in the train split, or a class with fewer than :data:`MIN_TRAIN_CLIPS`
-    train clips or :data:`MIN_VAL_CLIPS` val clips.
+    train clips or :data:`MIN_VAL_CLIPS` val clips; warn where the same audio appears
+    under different labels (byte-identical files over the same stretch).
 
     Raises
     ------
@@ -62,6 +81,35 @@ def check_trainable(index: ClipIndex, source: str | Path) -> None:
         raise DataError(f"{source}: too few clips to train and validate {', '.join(few)}; each "
                         f"class needs at least {MIN_TRAIN_CLIPS} train clips and "
                         f"{MIN_VAL_CLIPS} val clip(s): add clips, or leave the class out")
+    _warn_of_relabelled_copies(index, source)
+
+
+def _clip_name(clip: Clip) -> str:
+    """A clip as a message names it: its file, its start where it is a stretch of one, and
+    its labels (``background`` for none)."""
+    where = f"{clip.path} at {clip.start_s:g} s" if clip.start_s or clip.duration_s else clip.path
+    return f"{where} ({', '.join(clip.labels) or BACKGROUND})"
+
+
+def _warn_of_relabelled_copies(index: ClipIndex, source: str | Path) -> None:
+    """Warn where clips hold the same audio under different labels: byte-identical files
+    (:func:`whalelab.data.layouts.file_identities`, which reads whole only the files whose
+    size and beginning agree) over the same stretch, whose labels disagree, so that
+    training would be told both answers for one sound. Names the first few pairs."""
+    groups: dict[tuple, list[Clip]] = {}
+    for clip, identity in zip(index.clips, file_identities(index.clips), strict=True):
+        groups.setdefault((identity, clip.start_s, clip.duration_s), []).append(clip)
+    pairs = []
+    for first, *others in groups.values():
+        other = next((clip for clip in others if set(clip.labels) != set(first.labels)), None)
+        if other is not None:
+            pairs.append(f"{_clip_name(first)} and {_clip_name(other)}")
+    if pairs:
+        warnings.warn(f"{source}: {len(pairs)} clip(s) hold the same audio as another under "
+                      f"different labels, so training is told both: {'; '.join(pairs[:3])}"
+                      f"{'; ...' if len(pairs) > 3 else ''}; correct the labels or remove the "
+                      f"copies", stacklevel=3)
+
 
 def prepare_splits(config: RunConfig, run_dir: Path, index: ClipIndex | None) -> ClipIndex:
     """The run's clip index with its splits, written to ``splits.csv`` once and reused after.
@@ -91,7 +139,7 @@ def plan_run(run_dir: str | Path, *, data: str | Path, profile: str = "auto",
     requested setting (or a named profile) that differs from the saved one is a
     :class:`ConfigError` listing each, never silently ignored.
     """
-    saved = Path(run_dir) / "config.json"
+    saved = open_run_folder(run_dir) / "config.json"
     if resume and saved.is_file():
         config = RunConfig.load(saved)
         conflicts = config.conflicts(path=data, **requested)
@@ -131,12 +179,15 @@ def run_bands(config: RunConfig, index: ClipIndex,
 
     What the data set states (:func:`whalelab.bands.dataset_bands`: its Raven
     annotations or a ``bands.json`` beside it), else estimated from the training split's
-    clips (:func:`whalelab.bands.estimate_bands`), else the whole ``fmin``-``fmax`` range.
+    clips (:func:`whalelab.bands.estimate_bands`; with a warning for a class of fewer than
+    :data:`whalelab.bands.MIN_BAND_CLIPS` of them), else the whole ``fmin``-``fmax`` range.
     """
     known = dataset_bands(config.data.path, label_column=config.data.label_column) \
         if config.data.path else {}
-    if set(config.classes) - set(known):
-        known = {**estimate_bands(index.subset("train"), config.features, progress=progress),
-                 **known}
+    unknown = [name for name in config.classes if name not in known]
+    if unknown:
+        train = index.subset("train")
+        warn_of_thin_estimates(train, unknown, source=config.data.path or "the data")
+        known = {**estimate_bands(train, config.features, progress=progress), **known}
     return class_bands(config.classes, known, fmin=config.features.fmin,
                        fmax=config.features.fmax)
