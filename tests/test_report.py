@@ -376,3 +376,22 @@ def test_a_cell_that_runs_too_long_fails_the_report(tmp_path):
                    run=tmp_path, seed=0, notebooks_dir=folder, progress=False,
                    cell_timeout_s=2)
     assert (tmp_path / "out" / "01_slow.ipynb").is_file()
+
+
+def test_the_index_states_the_licence_of_a_pretrained_model_the_run_uses(tmp_path):
+    run, out = tmp_path / "run", tmp_path / "report"
+    run.mkdir()
+    entries = [NotebookRun(source=Path("01_a.ipynb"), notebook=out / "01_a.ipynb",
+                           html=out / "01_a.html", title="A", status="ok", seconds=1.0)]
+    licence = "CC BY-NC-SA 4.0 (BirdNET V2.4 model: non-commercial use, share alike)"
+    provenance = gather_provenance("today", {"data": str(tmp_path / "absent")},
+                                   torch.device("cpu"), progress=False)
+    embedder = {"name": "birdnet", "version": "2.4", "sha256": "0" * 64, "licence": licence}
+    (run / "config.json").write_text(json.dumps({"model": {"embedder": embedder}}))
+    record = write_provenance(out, provenance, entries, run)
+    page = Page(write_index(out, entries, {"profile": "probe"}, run, record).read_text())
+    assert page.row("pretrained model") == ["pretrained model", f"birdnet 2.4, licence {licence}"]
+    (run / "config.json").write_text(json.dumps({"model": {"embedder": None}}))
+    record = write_provenance(out, provenance, entries, run)
+    page = Page(write_index(out, entries, {"profile": "quick"}, run, record).read_text())
+    assert not any(row and row[0] == "pretrained model" for row in page.rows)

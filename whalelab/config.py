@@ -131,6 +131,13 @@ class ModelConfig:
     freq_stripes_num: int = 2
     attention: str = "clamp"
     members: int = 1  # networks trained from different seeds and averaged (WhaleEnsemble)
+    # a frozen embedder's backbone (birdnet): the audio is treated as recorded at speed x its
+    # rate (every frequency times speed), and embedded in windows embed_hop_s apart in the
+    # embedder's time; embedder records which model file a trained run used (name,
+    # version, sha256, licence), filled in by training
+    speed: float = 1.0
+    embed_hop_s: float = 0.5
+    embedder: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.members < 1:
@@ -143,6 +150,11 @@ class ModelConfig:
         if self.attention not in ATTENTION_MODES:
             raise ConfigError(f"attention must be one of {', '.join(ATTENTION_MODES)}, "
                               f"not {self.attention!r}")
+        if not self.speed > 0:
+            raise ConfigError(f"speed must be positive, not {self.speed}")
+        if not 0 < self.embed_hop_s <= 3.0:
+            raise ConfigError(f"embed_hop_s must be in (0, 3] s (BirdNET's window is 3 s), "
+                              f"not {self.embed_hop_s}")
 
 
 @dataclasses.dataclass

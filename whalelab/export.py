@@ -36,6 +36,7 @@ from torch import nn
 
 import whalelab
 from whalelab.atomic import atomic_write
+from whalelab.backbones import BACKBONES
 from whalelab.checkpoint import TrainedModel, checkpoint_sha256, load_model
 from whalelab.config import ENGINES, RunConfig
 from whalelab.errors import CheckpointError, ConfigError
@@ -139,6 +140,9 @@ def write_onnx(model: nn.Module, config: RunConfig, path: str | Path, *,
     ``metadata`` is added to what the file always names (classes, sample rate, clip
     length, configuration, whalelab version).
     """
+    refusal = BACKBONES[config.model.backbone].export_refusal
+    if refusal is not None:
+        raise ConfigError(refusal)
     started = time.perf_counter()
     path = Path(path)
     model = model.float().cpu().eval()

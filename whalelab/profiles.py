@@ -1,4 +1,4 @@
-"""The run profiles (smoke, quick, full, field) as data, and the one resolver for them.
+"""The run profiles (smoke, quick, full, field, probe) as data, and the one resolver for them.
 
 A profile is the size of the synthetic data set plus a *partial override* of the
 configuration dataclasses of :mod:`whalelab.config`: every setting it does not name
@@ -88,6 +88,19 @@ PROFILES: dict[str, Profile] = {
                                           "member_validation": "rotate",
                                           "class_weights": True, "equalise_db": 10.0,
                                           "band_limit": 0.5},
+                                "data": {"val_fraction": 0.2, "test_fraction": 0.0}}),
+    # few clips of your own: BirdNET's frozen embeddings (a window every embed_hop_s) and a
+    # small attention head trained on them in seconds (the embeddings are computed once,
+    # so no augmentation: every epoch sees the same clips); the audio settings come from
+    # the data as for field; members, epochs and learning rate chosen on the validation
+    # split of watkins5 (README, "Your own data")
+    "probe": Profile(name="probe", clips_per_class=200, long_recordings=3,
+                     long_recording_minutes=4.0, extra_val_clips=29, extra_test_clips=39,
+                     follows_data=True,
+                     overrides={"model": {"backbone": "birdnet", "members": 3,
+                                          "embed_hop_s": 1.0},
+                                "train": {"epochs": 30, "batch_size": 16, "keep": "last",
+                                          "class_weights": True},
                                 "data": {"val_fraction": 0.2, "test_fraction": 0.0}}),
 }
 

@@ -417,6 +417,10 @@ def write_index(out: Path, entries: list[NotebookRun], facts: dict[str, str],
     """``index.html``: the report's facts, the run's metrics beside its baselines, links
     to every notebook with its status and time, and ``provenance`` (as
     :func:`write_provenance` returns it)."""
+    embedder = ((provenance.get("config") or {}).get("model") or {}).get("embedder") or {}
+    if embedder.get("licence"):  # a pretrained model's terms go wherever it is used
+        facts = {**facts, "pretrained model": f"{embedder['name']} {embedder['version']}, "
+                                               f"licence {embedder['licence']}"}
     fact_rows = "\n".join(f"<tr><th>{html.escape(name)}</th><td>{html.escape(value)}</td></tr>"
                           for name, value in facts.items())
     items = []

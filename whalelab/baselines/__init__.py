@@ -13,6 +13,9 @@ clips or recordings, so that the difference in the figures is the model's doing:
   from the validation clips, as the model's
   (:func:`whalelab.metrics.clips.choose_thresholds`), and the test figures from
   :func:`whalelab.metrics.clips.classification_metrics` with the same bootstrap seed.
+- **embeddings** (:mod:`whalelab.baselines.embedding`, :func:`embedding_baseline`): the
+  same logistic regression on each clip's mean BirdNET embedding, the peer of the probe
+  backbone (``birdnet``): what its attention head adds to the embeddings alone.
 - **events** (:mod:`whalelab.baselines.energy`, :func:`event_baseline`):
   :class:`EnergyDetector`, the band contrast of
   :class:`whalelab.band_contrast.BandContrast` (dB of each class's band above its noise
@@ -30,9 +33,11 @@ Examples
 
 from whalelab.baselines.clip import (C_GRID, CLIP_METHOD, PERCENTILE, STATISTICS,
                                      LogisticBaseline, band_statistics, clip_baseline,
-                                     dataset_statistics)
+                                     dataset_statistics, score_logistic)
+from whalelab.baselines.embedding import EMBEDDING_METHOD, embedding_baseline, mean_embeddings
 from whalelab.baselines.energy import EVENT_METHOD, THRESHOLDS_DB, EnergyDetector, event_baseline
 
-__all__ = ["CLIP_METHOD", "C_GRID", "EVENT_METHOD", "PERCENTILE", "STATISTICS", "THRESHOLDS_DB",
-           "EnergyDetector", "LogisticBaseline", "band_statistics", "clip_baseline",
-           "dataset_statistics", "event_baseline"]
+__all__ = ["CLIP_METHOD", "C_GRID", "EMBEDDING_METHOD", "EVENT_METHOD", "PERCENTILE",
+           "STATISTICS", "THRESHOLDS_DB", "EnergyDetector", "LogisticBaseline",
+           "band_statistics", "clip_baseline", "dataset_statistics", "embedding_baseline",
+           "event_baseline", "mean_embeddings", "score_logistic"]

@@ -262,6 +262,20 @@ def clip_baseline(train: Dataset, val: Dataset, test: Dataset, *, features: Feat
     """
     statistics = {name: dataset_statistics(source, features, batch_size=batch_size)
                   for name, source in (("train", train), ("val", val), ("test", test))}
+    return score_logistic(statistics, classes=classes, method=CLIP_METHOD, seed=seed,
+                          grid=grid, bootstrap_rounds=bootstrap_rounds, model=model,
+                          snr_db=snr_db)
+
+
+def score_logistic(statistics: dict[str, tuple[np.ndarray, np.ndarray]], *,
+                   classes: Sequence[str], method: str, seed: int = 0,
+                   grid: Sequence[float] = C_GRID, bootstrap_rounds: int = 500,
+                   model: tuple[np.ndarray, np.ndarray] | None = None,
+                   snr_db: np.ndarray | None = None) -> dict[str, Any]:
+    """:class:`LogisticBaseline` fitted on ``statistics["train"]``, tuned on ``"val"``,
+    scored on ``"test"`` (each ``(features (clips, dimension), targets (clips,
+    classes))``); ``method`` names the features. The other parameters and the result are
+    :func:`clip_baseline`'s."""
     for name, (_, targets) in statistics.items():
         if targets.shape[1] != len(classes):
             raise DataError(f"the {name} clips have {targets.shape[1]} target columns for "
@@ -273,7 +287,7 @@ def clip_baseline(train: Dataset, val: Dataset, test: Dataset, *, features: Feat
     metrics = classification_metrics(probabilities, test_targets, list(classes),
                                      baseline.thresholds,
                                      bootstrap_rounds=bootstrap_rounds, seed=seed)
-    metrics.update({"method": CLIP_METHOD, "C": baseline.C,
+    metrics.update({"method": method, "C": baseline.C,
                     "validation_macro_ap": {str(C): ap
                                             for C, ap in baseline.validation_ap.items()}})
     if model is not None:

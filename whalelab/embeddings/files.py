@@ -1,0 +1,118 @@
+"""``whalelab embed``: the windows of many files embedded into one store, resumably.
+
+Inputs are audio files or folders (searched recursively). A file already in the store
+as it is now (same resolved path, size and modification time) is skipped, so a stopped
+run resumes; a file whose content was embedded before with the same settings comes from
+the cache (:class:`~whalelab.embeddings.cache.EmbeddingCache`). A file that cannot be
+used (missing, corrupt, empty, NaN, too short, a channel it lacks) raises one
+:class:`~whalelab.errors.AudioError` naming it, or with ``on_error="skip"`` is warned of
+and left out (:class:`whalelab.errors.OnError`). A progress bar counts hours of audio and
+the speed as a multiple of real time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from whalelab.audio import audio_files_under, audio_info
+from whalelab.embeddings.base import BATCH_SIZE, Embedder
+from whalelab.embeddings.cache import EmbeddingCache
+from whalelab.embeddings.store import EmbeddingStore
+from whalelab.errors import AudioError, DataError, OnError
+from whalelab.runtime import progress_bar
+
+
+def input_files(inputs: Sequence[str | Path]) -> list[Path]:
+    """Every file given and every audio file under a folder given, each once, in order."""
+    files: dict[Path, Path] = {}
+    for item in map(Path, inputs):
+        if item.is_dir():
+            found = audio_files_under(item)
+            if not found:
+                raise DataError(f"{item}: the folder holds no audio files")
+        else:
+            found = [item]
+        for path in found:
+            files.setdefault(path.resolve(), path)
+    return list(files.values())
+
+
+def _source(path: Path) -> dict[str, Any]:
+    stat = path.stat()
+    return {"file": str(path), "resolved": str(path.resolve()), "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns}
+
+
+def store_meta(embedder: Embedder, *, channel: int | None) -> dict[str, Any]:
+    """What a store of ``embedder``'s windows records (:meth:`EmbeddingStore.create`)."""
+    return {"settings": {**embedder.settings(), "channel": channel}, "dim": embedder.dim,
+            "classes": list(embedder.classes), "licence": embedder.licence}
+
+
+def embed_files(embedder: Embedder, inputs: Sequence[str | Path], out: str | Path, *,
+                channel: int | None = None, on_error: str = "raise",
+                cache: EmbeddingCache | None = None, batch_size: int = BATCH_SIZE,
+                force: bool = False, progress: bool | None = None) -> EmbeddingStore:
+    """Embed every window of every input file into the store ``out``.
+
+    Parameters
+    ----------
+    embedder : Embedder
+        The model (:func:`whalelab.embeddings.load_embedder`).
+    inputs : sequence of paths
+        Audio files, or folders searched recursively.
+    out : path
+        The store's folder (made where missing; one made with other settings is refused).
+    channel : int or None
+        The channel read from every file (0-based); None mixes them.
+    on_error : {"raise", "skip"}
+        What a file that cannot be used does.
+    cache : EmbeddingCache or None
+        Where files' embeddings are kept and found; None: the default folder.
+    force : bool
+        Write the store into a folder that holds other files.
+
+    Returns
+    -------
+    EmbeddingStore
+        The store, finished.
+    """
+    failures = OnError(on_error)
+    cache = EmbeddingCache() if cache is None else cache
+    files = input_files(inputs)
+    store = EmbeddingStore.create(out, meta=store_meta(embedder, channel=channel), force=force)
+    pending = {}
+    for path in files:
+        try:
+            info = audio_info(path)
+        except AudioError as error:
+            failures.fail(error)
+            continue
+        source = _source(path)
+        if not store.known(source):
+            pending[path] = (source, info.duration)
+    began, seconds = time.perf_counter(), 0.0
+    try:
+        with progress_bar(total=sum(duration for _, duration in pending.values()) / 3600,
+                          progress=progress, desc="embed", unit="h",
+                          bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} h audio "
+                                     "[{elapsed}<{remaining}{postfix}]") as bar:
+            for path, (source, duration) in pending.items():
+                try:
+                    embedded = cache.embed_file(embedder, path, channel=channel,
+                                                batch_size=batch_size)
+                except AudioError as error:
+                    failures.fail(error)
+                    continue
+                store.add(source, embedded, duration_s=duration)
+                seconds += duration
+                bar.update(duration / 3600)
+                bar.set_postfix_str(f"{seconds / max(time.perf_counter() - began, 1e-9):.0f}x "
+                                    f"real time", refresh=False)
+    finally:
+        store.finish()
+    failures.summary(total=len(files))
+    return store
