@@ -65,7 +65,7 @@ def _densenet121_features(pretrained: str | None) -> nn.Sequential:
             raise CheckpointError(f"{path}: no such DenseNet121 weights file")
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError:  # torch's text would advise weights_only=False
+        except pickle.UnpicklingError:  # torch's own text advises turning the safe loader off
             raise CheckpointError(f"{path}: holds more than tensors (pickled objects or code), "
                                   f"and whalelab will not unpickle it; give a state dict of "
                                   f"tensors alone") from None
