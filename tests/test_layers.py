@@ -20,6 +20,7 @@ import pytest
 LAYERS = [
     ("errors",),                           # foundation
     ("atomic",),                           # writes that never leave half a file
+    ("npz_cache",),                        # arrays kept on disk under a key
     ("runtime",),                          # device, autocast, progress bars
     ("provenance",),                       # what made a run or report: code, data, versions
     ("profiles",),

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import os
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -42,8 +41,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from whalelab.atomic import atomic_write
 from whalelab.errors import CheckpointError, ConfigError
+from whalelab.npz_cache import NpzCache
 from whalelab.pretrained import birdnet
 
 #: windows per call of BirdNET
@@ -112,24 +111,6 @@ def embed_windows(windows: np.ndarray) -> np.ndarray:
         if len(windows) else np.zeros((0, birdnet.DIMENSION), dtype=np.float32)
 
 
-def _read(path: Path) -> np.ndarray | None:
-    try:
-        with np.load(path, allow_pickle=False) as stored:
-            return stored["embeddings"]
-    except (OSError, ValueError, KeyError):  # absent, or half a file: embed again
-        return None
-
-
-def _write(path: Path, embeddings: np.ndarray) -> None:
-    def write(temporary: Path) -> None:
-        buffer = io.BytesIO()
-        np.savez(buffer, embeddings=embeddings)
-        temporary.write_bytes(buffer.getvalue())
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, write)
-
-
 class BirdNetProbe(nn.Module):
     """BirdNET V2.4's frozen embeddings of 3-s windows, one centred on each segment.
 
@@ -189,7 +170,8 @@ class BirdNetProbe(nn.Module):
         if key in _memory:
             _memory.move_to_end(key)
             return _memory[key]
-        found = _read(_disk[-1] / f"{key}.npz") if _disk else None
+        entry = NpzCache(_disk[-1]).get(key) if _disk else None
+        found = None if entry is None else entry.get("embeddings")
         if found is not None:
             self._remember(key, found, to_disk=False)
         return found
@@ -199,7 +181,7 @@ class BirdNetProbe(nn.Module):
         while len(_memory) > MEMORY_CLIPS:
             _memory.popitem(last=False)
         if to_disk and _disk:
-            _write(_disk[-1] / f"{key}.npz", embeddings)
+            NpzCache(_disk[-1]).put(key, {"embeddings": embeddings})
 
     def windows(self, row: np.ndarray, segments: int) -> np.ndarray:
         """The BirdNET windows ``(segments, 144000)`` of one clip ``(samples,)``."""

@@ -1,7 +1,7 @@
 """Embeddings kept per file, so that a file is embedded once for each embedder and settings.
 
-A file's embeddings are stored as ``<key>.npz`` (:func:`numpy.savez`; read with
-``allow_pickle=False``, so a file in the cache can never run code) in the cache folder:
+A file's embeddings are stored as ``<key>.npz`` (:class:`whalelab.npz_cache.NpzCache`:
+read with ``allow_pickle=False``, so a file in the cache can never run code) in the cache folder:
 ``WHALELAB_CACHE`` where that is set, else ``~/.cache/whalelab/embeddings``. The key is
 the SHA-256 of the file's bytes (its content, so a copy or a renamed file is found and an
 edited one is not; reading the bytes costs far less than embedding them: about a second
@@ -25,18 +25,16 @@ True
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import warnings
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from whalelab.atomic import atomic_write
 from whalelab.audio import audio_info
 from whalelab.embeddings.base import Embedder, FileEmbeddings
+from whalelab.npz_cache import NpzCache
 
 #: the environment variable naming the cache folder
 CACHE_VARIABLE = "WHALELAB_CACHE"
@@ -55,8 +53,8 @@ def file_sha256(path: str | Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-class EmbeddingCache:
-    """Arrays kept under a key in a folder of ``.npz`` files.
+class EmbeddingCache(NpzCache):
+    """A file's (or a clip's) embeddings kept under its content and the embedder's settings.
 
     Parameters
     ----------
@@ -70,36 +68,7 @@ class EmbeddingCache:
     """
 
     def __init__(self, folder: str | Path | None = None) -> None:
-        self.folder = default_cache_dir() if folder is None else Path(folder)
-        self.hits = self.misses = 0
-
-    @staticmethod
-    def key(parts: dict[str, Any]) -> str:
-        """The SHA-256 of ``parts`` as canonical JSON: an entry's name."""
-        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
-
-    def path(self, key: str) -> Path:
-        return self.folder / key[:2] / f"{key}.npz"
-
-    def get(self, key: str) -> dict[str, np.ndarray] | None:
-        """The arrays kept under ``key``, or None (also for an entry that cannot be read,
-        which is then written again)."""
-        path = self.path(key)
-        try:
-            with np.load(path, allow_pickle=False) as entry:
-                arrays = {name: entry[name] for name in entry.files}
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError):
-            self.misses += 1
-            return None
-        self.hits += 1
-        return arrays
-
-    def put(self, key: str, arrays: dict[str, np.ndarray]) -> Path:
-        """Keep ``arrays`` under ``key``, atomically."""
-        def write(temporary: Path) -> None:
-            with open(temporary, "wb") as handle:
-                np.savez(handle, **arrays)
-        return atomic_write(self.path(key), write)
+        super().__init__(default_cache_dir() if folder is None else folder)
 
     def embed_file(self, embedder: Embedder, path: str | Path, *,
                    channel: int | None = None, **options: Any) -> FileEmbeddings:
