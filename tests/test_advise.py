@@ -213,13 +213,17 @@ def test_the_probe_is_advised_with_a_speed_that_lifts_low_calls_where_birdnet_is
     assert advice.profile == ("probe" if installed else "field")
     report = advice.report()
     assert ("--profile probe --speed 8" in report) is installed
+    assert advice.blend is installed  # calls below BirdNET's band: the DenseNet beside it
+    assert ("whalelab blend RUN-densenet RUN-probe --out RUN" in report) is installed
     assert re.search(r"^  speed +8 +the probe's: lifts the calls' lowest band edge", report,
                      re.MULTILINE)
 
 
-def test_without_a_band_to_place_the_speed_stays_1(two_rates):
+def test_without_a_band_to_place_the_speed_stays_1(two_rates, monkeypatch):
+    monkeypatch.setattr(advise_module, "birdnet_installed", lambda: True)
     advice = advise(two_rates)
     assert advice.speed == 1 and "speed" in advice.reasons
+    assert not advice.blend and "whalelab blend" not in advice.report()  # the probe alone
 
 
 def test_the_command_names_a_missing_folder(tmp_path, capsys):

@@ -18,7 +18,7 @@ from whalelab.backbones import BACKBONES
 from whalelab.config import FeatureConfig, ModelConfig, RunConfig
 from whalelab.data import load_index
 from whalelab.detection import detect_files
-from whalelab.errors import ConfigError
+from whalelab.errors import ConfigError, WhaleLabError
 from whalelab.evaluate import evaluate_run, held_out_split
 from whalelab.model import WhaleSED
 from whalelab.predict import predict_files
@@ -84,6 +84,47 @@ def test_predict_detect_evaluate_and_export_take_every_backbone(run, recording, 
         return
     exported = export_onnx(run, tmp_path / "model.onnx")
     assert max(exported.max_abs_difference.values()) < 1e-3
+
+
+def _bad_files(folder):
+    """Files of every kind a user's folder holds, and whether each is refused (True: one
+    line naming the file) or read (stereo mixed down, 24-bit, another rate, short: tiled)."""
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    hum = (0.1 * rng.standard_normal(RATE)).astype(np.float32)
+    made = {}
+    soundfile.write(folder / "empty.wav", np.zeros(0, np.float32), RATE)
+    made["empty.wav"] = True
+    soundfile.write(folder / "nan.wav", np.full(RATE, np.nan, np.float32), RATE, subtype="FLOAT")
+    made["nan.wav"] = True
+    (folder / "corrupt.wav").write_bytes(b"RIFF" + rng.bytes(400))
+    made["corrupt.wav"] = True
+    soundfile.write(folder / "tiny.wav", hum[:80], RATE)  # less than one STFT window
+    made["tiny.wav"] = True
+    soundfile.write(folder / "stereo.wav", np.stack([hum, hum[::-1]], axis=1), RATE)
+    made["stereo.wav"] = False
+    soundfile.write(folder / "pcm24.wav", hum, RATE, subtype="PCM_24")
+    made["pcm24.wav"] = False
+    soundfile.write(folder / "odd_rate.wav", np.tile(hum, 2)[:11025], 11025)
+    made["odd_rate.wav"] = False
+    soundfile.write(folder / "short.wav", hum[:2400], RATE)  # 0.3 s of a 1-s clip
+    made["short.wav"] = False
+    return {folder / name: refused for name, refused in made.items()}
+
+
+@pytest.mark.slow
+def test_every_backbone_refuses_or_reads_a_user_s_files_alike(run, tmp_path):
+    for path, refused in _bad_files(tmp_path / "files").items():
+        for use in (lambda: predict_files(run, [path], device="cpu", progress=False),
+                    lambda: detect_files(run, [path], tmp_path / f"out-{path.stem}",
+                                         device="cpu", progress=False)):
+            if refused:
+                with pytest.raises(WhaleLabError) as caught:
+                    use()
+                assert str(caught.value).startswith(f"{path}: ")
+                assert "\n" not in str(caught.value)
+            else:
+                assert len(use()) >= 0  # read: a row of scores, or a table of events
 
 
 class _Framer(nn.Module):

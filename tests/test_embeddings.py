@@ -221,7 +221,7 @@ def test_a_damaged_cache_entry_is_embedded_again(tmp_path):
 
 def test_the_cache_folder_comes_from_whalelab_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("WHALELAB_CACHE", str(tmp_path))
-    assert EmbeddingCache().folder == tmp_path
+    assert EmbeddingCache().folder == tmp_path / "embeddings"
     monkeypatch.delenv("WHALELAB_CACHE")
     assert EmbeddingCache().folder == Path.home() / ".cache" / "whalelab" / "embeddings"
 
@@ -458,3 +458,19 @@ def test_clips_are_cached_one_by_one(tmp_path):
     assert peak.embedded == 3  # only the new clip
     np.testing.assert_array_equal(both[0], first[1])
     np.testing.assert_allclose(both[:, 0], [90.0, 130.0], atol=1)
+
+
+def test_a_long_file_reaches_the_model_at_most_batch_size_windows_a_call(tmp_path):
+    # memory is bounded by the batch, not the file: no call holds more than batch_size
+    # windows, and every window of the file is embedded once
+    class Batches(Peak):
+        def embed_windows(self, windows):
+            self.calls = [*getattr(self, "calls", []), windows.shape]
+            return super().embed_windows(windows)
+
+    path = write(tmp_path / "long.wav", tone(120.0, 50.0))  # 1-s windows at a 0.5-s hop
+    model = Batches()
+    embedded = model.embed_file(path, batch_size=8)
+    assert len(embedded) == model.embedded == 239
+    assert set(model.calls[:-1]) == {(8, 1000)}  # 1 s at the model's 1 kHz
+    assert 0 < model.calls[-1][0] <= 8 and len(model.calls) == -(-239 // 8)

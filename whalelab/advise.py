@@ -26,6 +26,10 @@ training clips, and picks the settings that suit them, each with its reason:
 - **profile**: ``probe`` where the BirdNET extra is installed (frozen pretrained
   embeddings and a small attention head: the field's strongest recipe for few labelled
   calls), else ``field``, whose training suits few, imbalanced real clips.
+- **blend**: where the probe is advised with a speed factor above 1 (calls below
+  BirdNET's band), the DenseNet (``field``) and the probe trained on the same splits and
+  averaged (:func:`whalelab.training.blend.blend_runs`), the probe's share chosen on
+  validation; where the calls lie in BirdNET's band, the probe alone.
 - **speed** (the probe's): the smallest power of two, at most :data:`MAX_SPEED`, that lifts
   the calls' lowest band edge to :data:`PROBE_LOWEST_HZ` (:func:`speed_for`), so that
   infrasonic calls land where a bird-trained model hears; 1 without a trusted band.
@@ -80,6 +84,9 @@ PROBE_PROFILE = "probe"
 #: the bottom of what a bird-trained model learnt (BirdNET's training calls rarely lie
 #: below about 150 Hz)
 PROBE_LOWEST_HZ = 120.0
+#: what the blend advice rests on (README, "Pretrained embeddings")
+BLEND_EVIDENCE = ("on the synthetic quick set, at x8: macro-F1 0.923 against the DenseNet's "
+                  "0.904 and the probe's 0.893, the same event F1, 0.943")
 #: the largest speed factor advised (8: a 20 Hz fin whale pulse heard at 160 Hz; higher
 #: squeezes a clip's calls into a small part of one 3-s window)
 MAX_SPEED = 8
@@ -133,6 +140,7 @@ class Advice:
     profile: str
     reasons: dict[str, str]
     speed: float = 1.0
+    blend: bool = False
 
     def settings(self) -> dict[str, Any]:
         """The settings advised, as :mod:`whalelab.config` field values."""
@@ -180,11 +188,20 @@ class Advice:
         lines += ["", "advice:"]
         lines += [f"  {name:<16}{value!s:<10} {self.reasons[name]}"
                   for name, value in [*self.settings().items(), ("profile", self.profile),
-                                      ("speed", self.speed)]]
-        speed = f" --speed {self.speed:g}" if self.profile == PROBE_PROFILE else ""
-        lines += ["", f"train: whalelab train --data {self.data} --out RUN --profile "
-                      f"{self.profile}{speed}"]
+                                      ("speed", self.speed), ("blend", self.blend)]]
+        lines += ["", *self.commands()]
         return "\n".join(lines)
+
+    def commands(self) -> list[str]:
+        """The commands of the advised recipe: one training, or for a blend the DenseNet
+        (``field``), the probe and :func:`whalelab.training.blend.blend_runs`."""
+        speed = f" --speed {self.speed:g}" if self.profile == PROBE_PROFILE else ""
+        train = f"whalelab train --data {self.data} --out"
+        if not self.blend:
+            return [f"train: {train} RUN --profile {self.profile}{speed}"]
+        return [f"train: {train} RUN-densenet --profile {PROFILE} --member-validation shared",
+                f"       {train} RUN-probe --profile {self.profile}{speed}",
+                "       whalelab blend RUN-densenet RUN-probe --out RUN"]
 
 
 def advise(data: str | Path, *, settings: DataConfig | None = None, seed: int = 0,
@@ -259,7 +276,8 @@ def advise(data: str | Path, *, settings: DataConfig | None = None, seed: int = 
         band=band, band_from_calls=trusted, sample_rate=sample_rate, fmin=fmin,
         fmax=sample_rate / 2, clip_seconds=clip_seconds,
         time_drop_width=time_drop_width, low_rate_clips=low_rate,
-        profile=PROBE_PROFILE if probe else PROFILE, reasons=reasons, speed=speed, **frames)
+        profile=PROBE_PROFILE if probe else PROFILE, reasons=reasons, speed=speed,
+        blend=probe and speed > 1, **frames)
 
 
 def birdnet_installed() -> bool:
@@ -359,10 +377,23 @@ def _reasons(*, sample_rate: int, common: float, reached: float, band: Band | No
                     "balanced, random equaliser, random band limits, no test split (score "
                     "your held-out recordings with evaluate --data); with the birdnet "
                     f"extra ({birdnet.INSTALL}) the probe profile is advised"),
+        "blend": (f"the calls lie below where BirdNET hears (x{speed:g} lifts them), so its "
+                  f"embeddings of the sped-up audio are a bird model's guess: a DenseNet "
+                  f"trained on the calls' own band is averaged with the probe, the probe's "
+                  f"share chosen on validation (whalelab blend; {BLEND_EVIDENCE})"
+                  if probe and speed > 1 else
+                  "the probe alone: the calls lie where BirdNET hears, and it leads the "
+                  "DenseNet there at a tenth of the training time"
+                  if probe else f"needs the probe ({birdnet.INSTALL})"),
         "speed": (f"the probe's: lifts the calls' lowest band edge ({band[0]:.0f} Hz) to "
-                  f"{band[0] * speed:.0f} Hz, where a bird-trained model hears "
-                  f"(at least {PROBE_LOWEST_HZ:g} Hz, at most x{MAX_SPEED})"
+                  f"{band[0] * speed:.0f} Hz, where a bird-trained model hears (toward "
+                  f"{PROBE_LOWEST_HZ:g} Hz"
+                  + (f"; x{MAX_SPEED} is the most advised" if speed == MAX_SPEED else "")
+                  + ")"
                   if trusted and speed > 1 else
+                  "the probe's: 1, the calls' band reaches down to 0 Hz, so no factor can "
+                  "be placed from it"
+                  if trusted and band[0] <= 0 else
                   "the probe's: the calls' band already lies where BirdNET hears"
                   if trusted else f"the probe's: 1, {untrusted}"),
     }

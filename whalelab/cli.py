@@ -173,6 +173,9 @@ def _evaluate(args: argparse.Namespace) -> None:
     from whalelab.metrics.localisation import format_localisation
 
     if args.data and Path(args.data).is_dir() and annotated_recordings(args.data):
+        if args.versus:
+            raise ConfigError(f"--versus compares two runs clip by clip; {args.data} holds "
+                              f"long recordings: evaluate each run on them instead")
         iou = EventMatching.iou if args.iou is None else args.iou
         metrics = evaluate_recordings(
             args.run, args.data, validation=args.validation, out=args.out,
@@ -188,7 +191,8 @@ def _evaluate(args: argparse.Namespace) -> None:
         return
     _refuse_event_flags(args)
     metrics = evaluate_run(args.run, data=args.data, split=args.split, out=args.out,
-                           device=args.device, baseline=not args.no_baseline)
+                           device=args.device, baseline=not args.no_baseline,
+                           versus=args.versus)
     print(f"{metrics['data']}: scored {metrics['clips']} clips "
           f"({'every clip' if metrics['split'] == 'all' else 'split ' + metrics['split']})\n")
     print(format_metrics(metrics))
@@ -196,6 +200,11 @@ def _evaluate(args: argparse.Namespace) -> None:
         print(f"\nbaseline: {name} ({baseline['method']})\n{format_metrics(baseline)}")
         if "model_minus_baseline" in baseline:
             print(f"\n{format_difference(baseline['model_minus_baseline'], second=name)}")
+    if "versus" in metrics:
+        other = metrics["versus"]
+        print(f"\nversus {other['run']}: accuracy {other['accuracy']:.3f}, macro-F1 "
+              f"{other['macro_f1']:.3f}, macro-AP {other['macro_ap']:.3f} on the same clips\n"
+              f"{format_difference(other['model_minus_other'], second=other['run'])}")
     if "localisation" in metrics:
         print(f"\nlocalisation ({metrics['localisation']['clips']} clips with known call "
               f"spans)\n{format_localisation(metrics['localisation'])}")
@@ -236,6 +245,9 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--no-baseline", action="store_true",
                         help="skip the logistic-regression baseline scored beside the model")
+    parser.add_argument("--versus", metavar="OTHER_RUN",
+                        help="also score OTHER_RUN (trained on the same splits) on the same "
+                             "clips, with the paired interval of RUN's lead over it")
     events = parser.add_argument_group(
         "event level", "when --data is a folder of long recordings with Raven tables beside "
                        "them (NAME.wav + NAME.selections.txt), detected events are scored "
@@ -347,6 +359,32 @@ def _add_export(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", help="file to write (default RUN/model.onnx, or X.onnx "
                                       "beside a model file X.pt)")
     parser.set_defaults(handler=_export)
+
+
+def _blend(args: argparse.Namespace) -> None:
+    from whalelab.training.blend import blend_runs
+
+    record = blend_runs(args.main, args.partner, args.out, device=args.device)
+    shares = ", ".join(f"{share}: {score:.3f}"
+                       for share, score in record["validation_macro_ap"].items())
+    print(f"{args.out}: {record['partner']} takes {record['weight']:g} of the blend "
+          f"(validation macro AP by its share: {shares})")
+
+
+def _add_blend(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "blend", help="average two runs trained on the same clips (DenseNet and probe)",
+        description="Score MAIN's and PARTNER's models (trained on the same clips and "
+                    "splits, e.g. the DenseNet SED and the probe on BirdNET's embeddings) "
+                    "on their validation split, choose PARTNER's share of the average "
+                    "(0, 0.25, 0.5, 0.75 or 1) by macro AP there, and write OUT: a run "
+                    "folder that predict, detect, evaluate and report take as any run.")
+    parser.add_argument("main", help="trained run folder (its frame grid and bands are the "
+                                     "blend's)")
+    parser.add_argument("partner", help="trained run folder on the same clips and splits")
+    parser.add_argument("--out", required=True, help="new run folder for the blend")
+    parser.add_argument("--device", default="auto", help="where the models run")
+    parser.set_defaults(handler=_blend)
 
 
 def _add_detect(commands: argparse._SubParsersAction) -> None:
@@ -529,7 +567,7 @@ def _add_embed(commands: argparse._SubParsersAction) -> None:
                     "MODEL is a run) to OUT/embeddings.sqlite and its vector to "
                     "OUT/vectors.npy. Files already in OUT are skipped, so a stopped run "
                     "resumes; each file's embeddings are cached by its content "
-                    "(WHALELAB_CACHE, default ~/.cache/whalelab/embeddings).")
+                    "($WHALELAB_CACHE/embeddings, default ~/.cache/whalelab/embeddings).")
     parser.add_argument("model", help="birdnet (BirdNET V2.4, the optional extra: pip install "
                                       "'whalelab[birdnet]'; licence CC BY-NC-SA 4.0), or a "
                                       "trained run folder or model file (RUN/best.pt)")
@@ -547,7 +585,7 @@ def _add_embed(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=16, help="windows per model call")
     parser.add_argument("--device", default="auto", help="where a run's model runs")
     parser.add_argument("--threads", type=int, help="BirdNET's CPU threads")
-    parser.add_argument("--cache", help="cache folder (default: $WHALELAB_CACHE or "
+    parser.add_argument("--cache", help="cache folder (default: $WHALELAB_CACHE/embeddings, "
                                         "~/.cache/whalelab/embeddings)")
     parser.add_argument("--on-error", choices=("raise", "skip"), default="raise",
                         help="skip unreadable, too short or refused files with a warning "
@@ -559,8 +597,8 @@ def _add_embed(commands: argparse._SubParsersAction) -> None:
 
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_synth, _add_train, _add_evaluate, _add_predict, _add_detect, _add_export,
-    _add_report, _add_bench, _add_advise, _add_embed]
+    _add_synth, _add_train, _add_blend, _add_evaluate, _add_predict, _add_detect,
+    _add_export, _add_report, _add_bench, _add_advise, _add_embed]
 
 
 def build_parser() -> argparse.ArgumentParser:

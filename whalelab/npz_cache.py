@@ -3,8 +3,9 @@
 An entry is written with :func:`numpy.savez` through :func:`whalelab.atomic.atomic_write`
 (a reader never sees half an entry) and read with ``allow_pickle=False`` (a cache folder
 shared with others cannot run code); an entry that cannot be read counts as absent and
-is written again. The pretrained embedder's clips (:mod:`whalelab.probe`) and files
-(:mod:`whalelab.embeddings.cache`) are kept this way.
+is written again. The pretrained embedder's clips (:mod:`whalelab.probe`, in
+``cache_root() / "birdnet"``) and files (:mod:`whalelab.embeddings.cache`, in
+``cache_root() / "embeddings"``) are kept this way.
 
 Examples
 --------
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,15 @@ from typing import Any
 import numpy as np
 
 from whalelab.atomic import atomic_write
+
+#: the environment variable naming the folder of whalelab's caches
+CACHE_VARIABLE = "WHALELAB_CACHE"
+
+
+def cache_root() -> Path:
+    """The folder of whalelab's caches: ``$WHALELAB_CACHE``, default ``~/.cache/whalelab``."""
+    root = os.environ.get(CACHE_VARIABLE) or Path.home() / ".cache" / "whalelab"
+    return Path(root).expanduser()
 
 
 class NpzCache:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 from collections import OrderedDict
 from collections.abc import Iterator
 from functools import cache
@@ -42,13 +41,9 @@ import torch
 from torch import nn
 
 from whalelab.errors import CheckpointError, ConfigError
-from whalelab.npz_cache import NpzCache
+from whalelab.npz_cache import NpzCache, cache_root
 from whalelab.pretrained import birdnet
 
-#: windows per call of BirdNET
-BATCH_WINDOWS = 32
-#: the environment variable naming the folder of whalelab's caches
-CACHE_VARIABLE = "WHALELAB_CACHE"
 #: clips whose embeddings stay in memory (about 40 kB each at 10 segments)
 MEMORY_CLIPS = 20_000
 ONNX_REFUSAL = ("the birdnet backbone runs BirdNET on LiteRT, which cannot be exported "
@@ -61,8 +56,7 @@ _disk: list[Path] = []  # the folder of the open disk_cache, if any
 def cache_folder() -> Path:
     """Where embeddings are kept on disk: ``$WHALELAB_CACHE/birdnet`` (default
     ``~/.cache/whalelab/birdnet``)."""
-    root = os.environ.get(CACHE_VARIABLE) or Path.home() / ".cache" / "whalelab"
-    return Path(root).expanduser() / "birdnet"
+    return cache_root() / "birdnet"
 
 
 @contextlib.contextmanager
@@ -104,11 +98,8 @@ def window_starts(segments: int, *, segment_frames: int, hop_length: int,
 
 
 def embed_windows(windows: np.ndarray) -> np.ndarray:
-    """BirdNET of ``(windows, 144000)`` float32 at 48 kHz, in batches: ``(windows, 1024)``."""
-    embedder = _embedder()
-    return np.concatenate([embedder(windows[first:first + BATCH_WINDOWS])
-                           for first in range(0, len(windows), BATCH_WINDOWS)]) \
-        if len(windows) else np.zeros((0, birdnet.DIMENSION), dtype=np.float32)
+    """BirdNET of ``(windows, 144000)`` float32 at 48 kHz: ``(windows, 1024)``."""
+    return _embedder()(windows)
 
 
 class BirdNetProbe(nn.Module):

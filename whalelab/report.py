@@ -2,15 +2,18 @@
 
 ``whalelab report`` (and ``make report``) executes ``notebooks/[0-9][0-9]_*.ipynb`` in
 order with the five knobs as papermill parameters (and, when given, ``data_options``,
-how the data is read, and ``detect``, recordings to run detection over), and writes
-into the report folder:
+how the data is read, and ``detect``, recordings to run detection over; and
+``probe_run``, the folder of the run on BirdNET's embeddings that notebooks 02 and 03
+train and show beside ``run``: ``<run>-probe`` unless given), and writes into the report
+folder:
 
 - ``<name>.ipynb``: the executed copy, with its outputs;
 - ``<name>.html``: the same as a self-contained page that works offline (figures
   embedded, no script or stylesheet from the internet; a live widget shows the figure
   of its initial state, equations stay TeX text);
 - ``index.html``: links to both with each notebook's status and time, the run's date,
-  profile, device and paths; the headline metrics of ``RUN/metrics.json`` and
+  profile, device and paths, the licence of a pretrained model that the run or the probe
+  run uses; the headline metrics of ``RUN/metrics.json`` and
   ``RUN/event_metrics.json`` when the notebooks wrote them, beside the ``baselines``
   they hold; and the report's provenance;
 - ``provenance.json``: what made the report (:mod:`whalelab.provenance`): the git
@@ -61,7 +64,9 @@ KERNEL_NAME = "python3"
 HEADLINE = ("accuracy", "macro_f1", "macro_ap", "macro_auc")
 #: parameters a notebook receives only when its ``parameters`` cell declares them (the
 #: five knobs go to every notebook)
-OPTIONAL_PARAMETERS = ("data_options", "detect")
+OPTIONAL_PARAMETERS = ("data_options", "detect", "probe_run")
+#: the probe run's folder beside the run's: ``runs/quick`` -> ``runs/quick-probe``
+PROBE_SUFFIX = "-probe"
 CELL_TIMEOUT_S = 2 * 3600  # no cell of the full profile on one GPU comes near this
 #: nbconvert's lab page less the three scripts it would load from a CDN, which no
 #: setting can remove (``mathjax_url`` and ``require_js_url`` only change the address):
@@ -105,6 +110,19 @@ def find_notebooks(folder: str | Path) -> list[Path]:
         raise WhaleLabError(f"{folder}: no notebooks named like {NOTEBOOK_PATTERN} "
                             f"(pass --notebooks with the folder that holds them)")
     return notebooks
+
+
+def probe_run_beside(run: str | Path) -> Path:
+    """The folder of the probe run that goes with ``run``: beside it, named
+    ``<run>`` + :data:`PROBE_SUFFIX`.
+
+    Examples
+    --------
+    >>> probe_run_beside("runs/quick").as_posix()
+    'runs/quick-probe'
+    """
+    run = Path(run)
+    return run.with_name(run.name + PROBE_SUFFIX)
 
 
 def notebook_title(path: Path) -> str:
@@ -412,15 +430,31 @@ def write_provenance(out: Path, provenance: dict[str, Any], entries: list[Notebo
     return record
 
 
+def _pretrained_models(configs: Sequence[dict | None]) -> str:
+    """The pretrained models that run configurations (``config.json`` objects; None: none)
+    embed, a blend's partner included, each once with its licence; "" where none does."""
+    models = []
+    for config in configs:
+        model = (config or {}).get("model") or {}
+        for part in (model, model.get("partner") or {}):
+            embedder = part.get("embedder") or {}
+            named = (f"{embedder['name']} {embedder['version']}, licence {embedder['licence']}"
+                     if embedder.get("licence") else None)
+            if named and named not in models:
+                models.append(named)
+    return "; ".join(models)
+
+
 def write_index(out: Path, entries: list[NotebookRun], facts: dict[str, str],
-                run: Path, provenance: dict[str, Any]) -> Path:
+                run: Path, provenance: dict[str, Any], *, probe_run: Path | None = None) -> Path:
     """``index.html``: the report's facts, the run's metrics beside its baselines, links
     to every notebook with its status and time, and ``provenance`` (as
-    :func:`write_provenance` returns it)."""
-    embedder = ((provenance.get("config") or {}).get("model") or {}).get("embedder") or {}
-    if embedder.get("licence"):  # a pretrained model's terms go wherever it is used
-        facts = {**facts, "pretrained model": f"{embedder['name']} {embedder['version']}, "
-                                               f"licence {embedder['licence']}"}
+    :func:`write_provenance` returns it). The licence of a pretrained model that the run
+    (its configuration in ``provenance``) or ``probe_run`` uses is one of the facts."""
+    models = _pretrained_models([provenance.get("config"), None if probe_run is None else
+                                 _read_json(probe_run / "config.json")[0]])
+    if models:  # a pretrained model's terms go wherever it is used
+        facts = {**facts, "pretrained model": models}
     fact_rows = "\n".join(f"<tr><th>{html.escape(name)}</th><td>{html.escape(value)}</td></tr>"
                           for name, value in facts.items())
     items = []
@@ -466,7 +500,8 @@ li {{ margin: 0.4em 0; }} .failed {{ color: #b00020; }} .not-run {{ color: #777;
 def run_report(out: str | Path, *, profile: str, device: str, data: str | Path,
                run: str | Path, seed: int, notebooks_dir: str | Path | None = None,
                data_options: Mapping[str, Any] | None = None,
-               detect: Sequence[str | Path] = (), progress: bool | None = None,
+               detect: Sequence[str | Path] = (), probe_run: str | Path | None = None,
+               progress: bool | None = None,
                cell_timeout_s: float | None = CELL_TIMEOUT_S) -> list[Path]:
     """Execute every numbered notebook in order into ``out``; return the executed copies.
 
@@ -489,6 +524,10 @@ def run_report(out: str | Path, *, profile: str, device: str, data: str | Path,
     detect : sequence of paths
         Audio files or folders the detection notebook runs the model over, the
         ``detect`` parameter (made absolute); passed only when given.
+    probe_run : path or None
+        The folder of the run on BirdNET's embeddings that the training notebook trains
+        (resuming it, as ``run``) and the attention notebook shows, the ``probe_run``
+        parameter (made absolute); None is :func:`probe_run_beside` ``run``.
     progress : bool or None
         papermill's cell progress bars, a line per notebook and the bar of a large data
         set's fingerprint; None shows them only on a terminal.
@@ -504,12 +543,13 @@ def run_report(out: str | Path, *, profile: str, device: str, data: str | Path,
     """
     out = Path(out).resolve()
     run = Path(run).resolve()
+    probe_run = Path(probe_run).resolve() if probe_run is not None else probe_run_beside(run)
     torch_device = resolve_device(device)
     profile = resolve_profile(profile, device=device).name
     sources = find_notebooks(notebooks_dir if notebooks_dir is not None
                              else default_notebooks_dir())
     parameters = {"profile": profile, "device": device, "data": str(Path(data).resolve()),
-                  "run": str(run), "seed": int(seed)}
+                  "run": str(run), "seed": int(seed), "probe_run": str(probe_run)}
     if data_options:
         parameters["data_options"] = dict(data_options)
     if detect:
@@ -517,7 +557,8 @@ def run_report(out: str | Path, *, profile: str, device: str, data: str | Path,
     facts = {"date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
              "profile": profile,
              "device": device if device == str(torch_device) else f"{device} ({torch_device})",
-             "data": parameters["data"], "run": parameters["run"], "seed": str(seed),
+             "data": parameters["data"], "run": parameters["run"],
+             "probe run": parameters["probe_run"], "seed": str(seed),
              "whalelab": whalelab.__version__, "python": sys.executable,
              **({"data options": json.dumps(parameters["data_options"])}
                 if data_options else {}),
@@ -536,7 +577,7 @@ def run_report(out: str | Path, *, profile: str, device: str, data: str | Path,
                 if entry.notebook.exists() and entry.status != "not run":
                     export_html(entry.notebook, entry.html)
                     record = write_provenance(out, provenance, entries, run)
-                    write_index(out, entries, facts, run, record)
+                    write_index(out, entries, facts, run, record, probe_run=probe_run)
             if show:
                 tqdm.write(f"{entry.source.name}: {entry.status} in {entry.seconds:.0f} s")
     return [entry.notebook for entry in entries]

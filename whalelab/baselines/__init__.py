@@ -14,8 +14,10 @@ clips or recordings, so that the difference in the figures is the model's doing:
   (:func:`whalelab.metrics.clips.choose_thresholds`), and the test figures from
   :func:`whalelab.metrics.clips.classification_metrics` with the same bootstrap seed.
 - **embeddings** (:mod:`whalelab.baselines.embedding`, :func:`embedding_baseline`): the
-  same logistic regression on each clip's mean BirdNET embedding, the peer of the probe
-  backbone (``birdnet``): what its attention head adds to the embeddings alone.
+  same logistic regression on each clip's mean BirdNET embedding (3-s windows at a 1.5-s
+  hop), fitted on the training and validation clips together with ``C`` chosen by
+  5-fold cross-validation grouped by recording: the peer a researcher would run instead,
+  and what the probe backbone (``birdnet``) is measured against.
 - **events** (:mod:`whalelab.baselines.energy`, :func:`event_baseline`):
   :class:`EnergyDetector`, the band contrast of
   :class:`whalelab.band_contrast.BandContrast` (dB of each class's band above its noise
@@ -31,13 +33,15 @@ Examples
 (3, 256)
 """
 
-from whalelab.baselines.clip import (C_GRID, CLIP_METHOD, PERCENTILE, STATISTICS,
+from whalelab.baselines.clip import (C_GRID, CLIP_METHOD, CV_FOLDS, PERCENTILE, STATISTICS,
                                      LogisticBaseline, band_statistics, clip_baseline,
-                                     dataset_statistics, score_logistic)
-from whalelab.baselines.embedding import EMBEDDING_METHOD, embedding_baseline, mean_embeddings
+                                     dataset_statistics, score_baseline, score_logistic)
+from whalelab.baselines.embedding import (EMBEDDING_METHOD, PEER_HOP_S, embedding_baseline,
+                                          mean_embeddings, recording_groups)
 from whalelab.baselines.energy import EVENT_METHOD, THRESHOLDS_DB, EnergyDetector, event_baseline
 
-__all__ = ["CLIP_METHOD", "C_GRID", "EMBEDDING_METHOD", "EVENT_METHOD", "PERCENTILE",
-           "STATISTICS", "THRESHOLDS_DB", "EnergyDetector", "LogisticBaseline",
-           "band_statistics", "clip_baseline", "dataset_statistics", "embedding_baseline",
-           "event_baseline", "mean_embeddings", "score_logistic"]
+__all__ = ["CLIP_METHOD", "CV_FOLDS", "C_GRID", "EMBEDDING_METHOD", "EVENT_METHOD",
+           "PEER_HOP_S", "PERCENTILE", "STATISTICS", "THRESHOLDS_DB", "EnergyDetector",
+           "LogisticBaseline", "band_statistics", "clip_baseline", "dataset_statistics",
+           "embedding_baseline", "event_baseline", "mean_embeddings", "recording_groups",
+           "score_baseline", "score_logistic"]

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from sklearn import metrics as skm
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
@@ -37,6 +38,8 @@ STATISTICS = ("mean", "std", "max", "p90")
 PERCENTILE = 90.0
 #: regularisation strengths :class:`LogisticBaseline` chooses from on validation
 C_GRID = (0.001, 0.01, 0.1, 1.0, 10.0)
+#: folds of :meth:`LogisticBaseline.fit_grouped`'s cross-validation
+CV_FOLDS = 5
 
 
 def _summaries(logmel: nn.Module, waveforms: torch.Tensor) -> torch.Tensor:
@@ -128,14 +131,25 @@ def _macro_ap(probabilities: np.ndarray, targets: np.ndarray) -> float:
                           for k in present]))
 
 
+def _thresholds(probabilities: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """``(classes,)`` decision thresholds, as a run's are chosen
+    (:func:`whalelab.training.thresholds.write_thresholds`): where every clip holds a
+    class (a closed set), 0, so that the decision is the top class; else chosen on the
+    clips' ``(clips, classes)`` probabilities
+    (:func:`whalelab.metrics.clips.choose_thresholds`)."""
+    if targets.sum(axis=1).min() > 0:
+        return np.zeros(targets.shape[1])
+    return choose_thresholds(probabilities, targets)
+
+
 class LogisticBaseline:
     """One L2 logistic regression per class on standardised statistics (multi-label).
 
     Each class's regression weighs its clips ``class_weight="balanced"``; the
     regularisation ``C`` is the one of ``grid`` with the best macro average precision on
     the validation clips (the smallest ``C`` among ties), and the per-class thresholds
-    are chosen on those clips as the model's are
-    (:func:`whalelab.metrics.clips.choose_thresholds`). A class whose training clips all
+    are chosen on those clips as the model's are (0 where every clip holds a class: the
+    top class decides; else :func:`whalelab.metrics.clips.choose_thresholds`). A class whose training clips all
     carry it, or all lack it, gets that constant probability.
 
     Parameters
@@ -188,6 +202,10 @@ class LogisticBaseline:
                          if isinstance(model, LogisticRegression)
                          else np.full(len(scaled), model) for model in models], axis=1)
 
+    def _fit_models(self, scaled: np.ndarray, targets: np.ndarray,
+                    C: float) -> list[LogisticRegression | float]:
+        return [self._fit_class(scaled, targets[:, k], C) for k in range(targets.shape[1])]
+
     def fit(self, train_statistics: np.ndarray, train_targets: np.ndarray,
             val_statistics: np.ndarray, val_targets: np.ndarray) -> LogisticBaseline:
         """Fit on the training clips; choose ``C`` and the thresholds on the validation clips.
@@ -205,12 +223,48 @@ class LogisticBaseline:
         train, val = self.scaler.transform(train_statistics), self.scaler.transform(val_statistics)
         self.validation_ap, best = {}, -np.inf
         for C in self.grid:
-            models = [self._fit_class(train, train_targets[:, k], C)
-                      for k in range(train_targets.shape[1])]
+            models = self._fit_models(train, train_targets, C)
             self.validation_ap[C] = _macro_ap(self._scores(models, val), val_targets)
             if self.validation_ap[C] > best:
                 best, self.C, self.models = self.validation_ap[C], C, models
-        self.thresholds = choose_thresholds(self.predict_proba(val_statistics), val_targets)
+        self.thresholds = _thresholds(self.predict_proba(val_statistics), val_targets)
+        return self
+
+    def fit_grouped(self, statistics: np.ndarray, targets: np.ndarray, groups: Sequence[str],
+                    *, folds: int = CV_FOLDS) -> LogisticBaseline:
+        """Fit on every clip given; choose ``C`` and the thresholds by grouped ``folds``-fold
+        cross-validation on them (:class:`sklearn.model_selection.GroupKFold`: the clips of
+        one group, a recording, are never on both sides of a fold), from each clip's
+        out-of-fold probability; ``validation_ap`` holds the out-of-fold macro AP.
+
+        Shapes
+        ------
+        statistics ``(clips, features)``, targets ``(clips, classes)`` multi-hot,
+        groups ``(clips,)``.
+        """
+        if not len(statistics) == len(targets) == len(groups):
+            raise DataError("statistics, targets and groups hold different numbers of clips")
+        folds = min(folds, len(set(groups)))
+        if folds < 2:
+            raise DataError(f"the clips come from {len(set(groups))} recording(s): "
+                            f"cross-validation by recording needs two at least")
+        splits = list(GroupKFold(n_splits=folds).split(statistics, groups=groups))
+        self.validation_ap, best, out_of_fold = {}, -np.inf, {}
+        for C in self.grid:
+            predicted = np.zeros(targets.shape, dtype=np.float64)
+            for fit_rows, held_rows in splits:
+                scaler = StandardScaler().fit(statistics[fit_rows])
+                models = self._fit_models(scaler.transform(statistics[fit_rows]),
+                                          targets[fit_rows], C)
+                predicted[held_rows] = self._scores(models,
+                                                    scaler.transform(statistics[held_rows]))
+            out_of_fold[C] = predicted
+            self.validation_ap[C] = _macro_ap(predicted, targets)
+            if self.validation_ap[C] > best:
+                best, self.C = self.validation_ap[C], C
+        self.scaler = StandardScaler().fit(statistics)
+        self.models = self._fit_models(self.scaler.transform(statistics), targets, self.C)
+        self.thresholds = _thresholds(out_of_fold[self.C], targets)
         return self
 
     def predict_proba(self, statistics: np.ndarray) -> np.ndarray:
@@ -282,7 +336,19 @@ def score_logistic(statistics: dict[str, tuple[np.ndarray, np.ndarray]], *,
                             f"{len(classes)} classes")
     baseline = LogisticBaseline(grid=grid, seed=seed).fit(*statistics["train"],
                                                          *statistics["val"])
-    test_statistics, test_targets = statistics["test"]
+    return score_baseline(baseline, *statistics["test"], classes=classes, method=method,
+                          seed=seed, bootstrap_rounds=bootstrap_rounds, model=model,
+                          snr_db=snr_db)
+
+
+def score_baseline(baseline: LogisticBaseline, test_statistics: np.ndarray,
+                   test_targets: np.ndarray, *, classes: Sequence[str], method: str,
+                   seed: int = 0, bootstrap_rounds: int = 500,
+                   model: tuple[np.ndarray, np.ndarray] | None = None,
+                   snr_db: np.ndarray | None = None) -> dict[str, Any]:
+    """A fitted :class:`LogisticBaseline` scored on the test clips (``(clips, features)``,
+    targets ``(clips, classes)``); the other parameters and the result are
+    :func:`clip_baseline`'s."""
     probabilities = baseline.predict_proba(test_statistics)
     metrics = classification_metrics(probabilities, test_targets, list(classes),
                                      baseline.thresholds,

@@ -1,12 +1,17 @@
-"""The embedding baseline: a logistic regression on each clip's mean BirdNET embedding.
+"""The embedding peer: a logistic regression on each clip's mean BirdNET embedding.
 
-The peer of the probe backbone (``birdnet``): the same BirdNET windows of the same clips
-(:class:`whalelab.probe.BirdNetProbe`, with the run's speed and hop, so that the
-embeddings the run computed are read back from the cache), averaged over each clip's
-windows, standardised, and one L2 logistic regression per class with ``C`` and the
-thresholds chosen on the run's validation clips (:class:`~whalelab.baselines.clip.
-LogisticBaseline`, as the band-statistics baseline chooses its own). Its gap to the
-probe says what the attention head over the windows adds to the embeddings alone.
+What a researcher would run instead of whalelab, and what the probe backbone
+(``birdnet``) must match: each clip (the run's rate, its ``speed`` applied) resampled to
+BirdNET's 48 kHz, cut into 3-s windows at a 1.5-s hop (a clip shorter than 3 s tiled into
+one) whose embeddings are averaged
+(:meth:`whalelab.embeddings.BirdNetEmbedder.embed_waveforms`, kept in the embedding
+cache, :class:`whalelab.embeddings.EmbeddingCache`); then one standardised L2 logistic
+regression per class (:class:`~whalelab.baselines.clip.LogisticBaseline`) fitted on the
+run's training clips, its own and its validation clips together, with ``C`` and the
+thresholds chosen by grouped 5-fold cross-validation on them, grouped by recording
+(:meth:`~whalelab.baselines.clip.LogisticBaseline.fit_grouped`). It never consults the
+run's validation split as the model does, so it learns from every training clip. Its gap
+to the probe says what the attention head over the windows adds to the embeddings alone.
 """
 
 from __future__ import annotations
@@ -15,30 +20,37 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import torch
 from torch.utils.data import DataLoader, Dataset
 
-from whalelab.baselines.clip import C_GRID, score_logistic
+from whalelab.baselines.clip import C_GRID, LogisticBaseline, score_baseline
 from whalelab.config import FeatureConfig, ModelConfig
+from whalelab.embeddings import EmbeddingCache
+from whalelab.embeddings.birdnet import BirdNetEmbedder
 from whalelab.errors import DataError
-from whalelab.probe import BirdNetProbe, disk_cache
 
-EMBEDDING_METHOD = "logistic regression on each clip's mean BirdNET V2.4 embedding"
+EMBEDDING_METHOD = ("logistic regression on each clip's mean BirdNET V2.4 embedding "
+                    "(3-s windows at a 1.5-s hop; C by 5-fold cross-validation grouped by "
+                    "recording on the training clips)")
+#: the hop between the peer's windows, in BirdNET's time
+PEER_HOP_S = 1.5
 
 
-def mean_embeddings(dataset: Dataset, probe: BirdNetProbe, *,
-                    batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
-    """Each clip's BirdNET embeddings averaged over its windows, with its targets.
+def mean_embeddings(dataset: Dataset, *, sample_rate: int, speed: float,
+                    cache: EmbeddingCache, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """Each clip's BirdNET embeddings (3-s windows at :data:`PEER_HOP_S`) averaged, with
+    its targets; ``dataset`` serves ``(waveform (samples,) at sample_rate, target
+    (classes,), ...)``.
 
     Returns
     -------
     (numpy.ndarray, numpy.ndarray)
         float32 ``(clips, 1024)`` and targets ``(clips, classes)``.
     """
+    embedder = BirdNetEmbedder(speed=speed, hop_s=PEER_HOP_S)
     embeddings, targets = [], []
     for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
-        rows = np.ascontiguousarray(batch.waveform.float().numpy())
-        embeddings.append(probe.embed(rows).mean(axis=1))  # (batch, 1024)
+        embeddings.append(cache.embed_waveforms(embedder, batch.waveform.float().numpy(),
+                                                sample_rate=sample_rate))
         targets.append(batch.target.numpy())
     if not embeddings:
         raise DataError("the dataset holds no clips")
@@ -46,22 +58,35 @@ def mean_embeddings(dataset: Dataset, probe: BirdNetProbe, *,
             np.concatenate(targets).astype(np.float32, copy=False))
 
 
+def recording_groups(dataset: Dataset) -> list[str]:
+    """Each clip's recording (its file where the data names none): ``dataset.index``'s
+    clips, in order."""
+    return [clip.recording or str(clip.path) for clip in dataset.index.clips]
+
+
 def embedding_baseline(train: Dataset, val: Dataset, test: Dataset, *,
                        features: FeatureConfig, model_config: ModelConfig,
                        classes: Sequence[str], seed: int = 0, grid: Sequence[float] = C_GRID,
                        bootstrap_rounds: int = 500,
                        model: tuple[np.ndarray, np.ndarray] | None = None,
-                       snr_db: np.ndarray | None = None) -> dict[str, Any]:
-    """The embedding logistic regression fitted on ``train``, tuned on ``val``, scored on
-    ``test``, with the BirdNET windows of ``model_config`` (its ``speed`` and
-    ``embed_hop_s``); the embeddings are kept in the disk cache
-    (:func:`whalelab.probe.disk_cache`). The other parameters and the result are
-    :func:`whalelab.baselines.clip_baseline`'s, ``method`` naming these features.
+                       snr_db: np.ndarray | None = None,
+                       cache: EmbeddingCache | None = None) -> dict[str, Any]:
+    """The embedding peer fitted on ``train`` and ``val`` together (grouped
+    cross-validation by recording chooses ``C`` and the thresholds), scored on ``test``,
+    at the run's rate and ``model_config.speed``. ``train``, ``val`` and ``test`` are
+    :class:`whalelab.data.ClipDataset` (``train=False``); ``cache`` defaults to the
+    embedding cache's folder. The other parameters and the result are
+    :func:`whalelab.baselines.clip_baseline`'s, ``method`` naming these features and
+    ``validation_macro_ap`` holding the out-of-fold macro AP of each ``C``.
     """
-    probe = BirdNetProbe(features, model_config)
-    with disk_cache(), torch.inference_mode():
-        embeddings = {name: mean_embeddings(source, probe)
-                      for name, source in (("train", train), ("val", val), ("test", test))}
-    return score_logistic(embeddings, classes=classes, method=EMBEDDING_METHOD, seed=seed,
-                          grid=grid, bootstrap_rounds=bootstrap_rounds, model=model,
-                          snr_db=snr_db)
+    cache = cache or EmbeddingCache()
+    options = {"sample_rate": features.sample_rate, "speed": model_config.speed,
+               "cache": cache}
+    fitted = [mean_embeddings(source, **options) for source in (train, val)]
+    statistics = np.concatenate([embeddings for embeddings, _ in fitted])
+    targets = np.concatenate([clip_targets for _, clip_targets in fitted])
+    baseline = LogisticBaseline(grid=grid, seed=seed).fit_grouped(
+        statistics, targets, recording_groups(train) + recording_groups(val))
+    return score_baseline(baseline, *mean_embeddings(test, **options), classes=classes,
+                          method=EMBEDDING_METHOD, seed=seed,
+                          bootstrap_rounds=bootstrap_rounds, model=model, snr_db=snr_db)

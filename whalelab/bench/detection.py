@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,7 +22,7 @@ import torch
 
 from whalelab.audio import write_audio
 from whalelab.bench.features import _noise
-from whalelab.bench.timing import Sizes, _synchronizer, median_seconds, peak_rss_mb
+from whalelab.bench.timing import Sizes, _synchronizer, in_child, median_seconds, peak_rss_mb
 from whalelab.bench.training import _model
 from whalelab.checkpoint import TrainedModel, model_file_state, save_checkpoint, write_classes
 from whalelab.config import RunConfig
@@ -66,26 +64,13 @@ def _memory_child(arguments: str) -> None:
     print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_rss_mb()}))
 
 
-def _run_memory_child(config_path: Path, audio: Path, *, device: torch.device,
-                      hop_s: float) -> dict[str, Any]:
-    """:func:`_memory_child` on ``audio`` in a fresh Python: its seconds and peak RSS."""
-    options = json.dumps({"config": str(config_path), "path": str(audio), "device": str(device),
-                          "hop_s": hop_s, "threads": torch.get_num_threads()})
-    code = ("import sys; from whalelab.bench.detection import _memory_child; "
-            "_memory_child(sys.argv[1])")
-    result = subprocess.run([sys.executable, "-c", code, options], capture_output=True,
-                            text=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"detection benchmark on {audio} failed:\n{result.stderr[-2000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 def bench_detection(config: RunConfig, *, device: torch.device, sizes: Sizes,
                     progress: bool | None = None) -> dict[str, Any]:
     """Detection speed (50 % overlap, warm model) and peak memory as the recording grows.
 
-    The memory runs (no overlap, to keep them short) each take a fresh process, so that
-    ``ru_maxrss`` belongs to that recording alone.
+    The memory runs (no overlap, to keep them short) each take a fresh process
+    (:func:`~whalelab.bench.timing.in_child`), so that the peak belongs to that recording
+    alone.
     """
     rate, clip_seconds = config.features.sample_rate, config.features.clip_seconds
     model = _model(config, device).eval()
@@ -102,8 +87,9 @@ def bench_detection(config: RunConfig, *, device: torch.device, sizes: Sizes,
         for length in progress_bar(sizes.memory_seconds, progress=progress, desc="memory",
                                    leave=False):
             write_audio(audio, _noise(length, rate), rate)
-            memory.append(_run_memory_child(config_path, audio, device=device,
-                                            hop_s=clip_seconds))
+            memory.append(in_child("whalelab.bench.detection:_memory_child", {
+                "config": str(config_path), "path": str(audio), "device": str(device),
+                "hop_s": clip_seconds, "threads": torch.get_num_threads()}))
     (short_s, long_s), (short, long) = sizes.memory_seconds, memory
     return {"recording_s": sizes.detect_seconds, "overlap": 0.5, "hop_s": clip_seconds / 2,
             "batch_size": config.train.batch_size, "repeats": sizes.detect_repeats,

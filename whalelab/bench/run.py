@@ -14,22 +14,23 @@ import torch
 
 from whalelab.atomic import write_json
 from whalelab.bench.detection import bench_archive, bench_detection
-from whalelab.bench.embedding import bench_embedding
+from whalelab.bench.embedding import bench_embedding, bench_embedding_memory
 from whalelab.bench.features import bench_features
 from whalelab.bench.flops import bench_flops
 from whalelab.bench.onnx import bench_onnx
+from whalelab.bench.probe import bench_probe_training
 from whalelab.bench.timing import Sizes, describe_device
 from whalelab.bench.training import bench_ceiling, bench_inference, bench_training, ceiling_shares
 from whalelab.config import FeatureConfig, RunConfig, profile_values
-from whalelab.data import ClipCache, ClipDataset, load_index
+from whalelab.data import ClipCache, ClipDataset, ClipIndex, load_index
 from whalelab.errors import ConfigError, DataError
 from whalelab.runtime import progress_bar, resolve_device
 
 
 def _training_set(data: str | Path, profile: str, *, device: str, batch_size: int,
-                  progress: bool | None) -> tuple[RunConfig, ClipDataset]:
-    """The profile's configuration for ``data``, and its train split decoded into memory
-    as :func:`whalelab.training.train` reads it (:meth:`ClipDataset.for_run`)."""
+                  progress: bool | None) -> tuple[RunConfig, ClipIndex, ClipDataset]:
+    """The profile's configuration for ``data``, its clips, and its train split decoded
+    into memory as :func:`whalelab.training.train` reads it (:meth:`ClipDataset.for_run`)."""
     _, values = profile_values(profile, data=data, device=device)
     index = load_index(data, window_s=FeatureConfig(**values["features"]).clip_seconds)
     train_index = index.subset("train")
@@ -39,7 +40,7 @@ def _training_set(data: str | Path, profile: str, *, device: str, batch_size: in
                                     device=device, batch_size=batch_size)
     dataset = ClipDataset.for_run(train_index, config, train=True, cache=ClipCache())
     dataset.preload(progress=progress)
-    return config, dataset
+    return config, index, dataset
 
 
 def run_bench(*, data: str | Path, profile: str = "quick", device: str = "auto",
@@ -75,7 +76,9 @@ def run_bench(*, data: str | Path, profile: str = "quick", device: str = "auto",
         at a time), ``ceiling`` (the bare model at its best, and each stage's share of
         it), ``onnx`` (PyTorch against ONNX Runtime, on the CPU whatever
         ``device``), ``embedding`` (the pretrained embedder's windows/s and times real
-        time, on the CPU), ``flops``.
+        time, on the CPU), ``embedding_memory`` (its peak memory for a short and a long
+        recording and per batch size), ``probe_training`` (the probe's training time, cold
+        and warm cache, against the profile's network on the same few clips), ``flops``.
     """
     started = time.perf_counter()
     where = resolve_device(device)
@@ -83,8 +86,8 @@ def run_bench(*, data: str | Path, profile: str = "quick", device: str = "auto",
         if threads < 1:
             raise ConfigError(f"threads must be at least 1, not {threads}")
         torch.set_num_threads(threads)
-    config, dataset = _training_set(data, profile, device=device, batch_size=sizes.batch_size,
-                                    progress=progress)
+    config, index, dataset = _training_set(data, profile, device=device,
+                                           batch_size=sizes.batch_size, progress=progress)
     results: dict[str, Any] = {
         "device": describe_device(where),
         "settings": {"profile": config.profile, "data": str(data), "repeats": repeats,
@@ -103,6 +106,8 @@ def run_bench(*, data: str | Path, profile: str = "quick", device: str = "auto",
         "ceiling": lambda: bench_ceiling(config, device=where, sizes=sizes),
         "onnx": lambda: bench_onnx(config, dataset, sizes=sizes, repeats=repeats),
         "embedding": lambda: bench_embedding(sizes=sizes, repeats=repeats),
+        "embedding_memory": lambda: bench_embedding_memory(sizes=sizes),
+        "probe_training": lambda: bench_probe_training(config, index, sizes=sizes),
         "flops": lambda: bench_flops(
             config, device=where, inference_clips_per_s=results["inference"]["clips_per_s"],
             training_clips_per_s=results["training"]["pipeline_clips_per_s"]),
@@ -144,6 +149,42 @@ def _embedding_lines(embedding: dict[str, Any]) -> str:
             f"{embedding['licence']}), batch {embedding['batch_size']}: "
             f"{embedding['windows_per_s']:.1f} windows/s\n   a recording at a "
             f"{embedding['hop_s']:g} s hop: {speeds} real time")
+
+
+def _embedding_memory_lines(memory: dict[str, Any]) -> str:
+    """Section 7, continued: the embedder's peak memory by recording length and by batch."""
+    if not memory["installed"]:
+        return f"   memory: not measured ({memory['reason']})"
+    batches = ", ".join(f"{row['batch_size']}: {row['peak_rss_mb']:.0f} MiB "
+                        f"({row['windows_per_s']:.1f} windows/s)" for row in memory["batches"])
+    return (f"   peak RSS embedding {_duration(memory['short_recording_s'])}: "
+            f"{memory['short_peak_rss_mb']:.0f} MiB, {_duration(memory['long_recording_s'])}: "
+            f"{memory['long_peak_rss_mb']:.0f} MiB (ratio {memory['ratio']:.2f}, growth "
+            f"{memory['growth_mb']:+.0f} MiB; fresh process each, {memory['long_windows']} "
+            f"windows at a {memory['hop_s']:g} s hop, batch {memory['batch_size']}, "
+            f"{memory['long_times_real_time']:.0f}x real time)\n"
+            f"   peak RSS of one batch: {batches}")
+
+
+def _seconds(row: dict[str, Any]) -> str:
+    """``'12.3 s (epochs 5.0, 4.9 s)'``: a training's total and each epoch's seconds."""
+    epochs = ", ".join(f"{seconds:.1f}" for seconds in row["epoch_s"])
+    return f"{row['total_s']:.1f} s (epochs {epochs} s)"
+
+
+def _probe_lines(probe: dict[str, Any]) -> str:
+    """Section 8 of the table: the probe's training time against the network's."""
+    if not probe["installed"]:
+        return f"8. probe training: not timed ({probe['reason']})"
+    network, ratios = probe["network"]["backbone"], probe["ratios"]
+    return (f"8. training, whole runs of {probe['epochs']} epochs on the same "
+            f"{probe['clips']['train']} train / {probe['clips']['val']} val clips, batch "
+            f"{probe['batch_size']}: the probe (BirdNET embeddings, speed {probe['speed']:g}, "
+            f"a window every {probe['embed_hop_s']:g} s) against {network}\n"
+            f"   probe, cold cache {_seconds(probe['probe_cold'])}   warm cache "
+            f"{_seconds(probe['probe_warm'])}   {network} {_seconds(probe['network'])}\n"
+            f"   {network} s / probe s: {ratios['total_cold']:.2f} (cold), "
+            f"{ratios['total_warm']:.2f} (warm), per epoch {ratios['epoch_warm']:.2f} (warm)")
 
 
 def format_bench(results: dict[str, Any]) -> str:
@@ -221,6 +262,9 @@ def format_bench(results: dict[str, Any]) -> str:
         f"{flops['matmul_peak_flops_per_s'] / 1e9:.1f} GFLOP/s",
         "",
         _embedding_lines(results["embedding"]),
+        _embedding_memory_lines(results["embedding_memory"]),
+        "",
+        _probe_lines(results["probe_training"]),
         "",
         "stages: " + ", ".join(f"{name} {seconds:.0f} s"
                                for name, seconds in settings["stage_seconds"].items())

@@ -1,5 +1,6 @@
 """How the benchmark times things and what it ran on: the sizes of a run, warm medians of
-candidates taking turns, the CPU and device, a process's peak memory.
+candidates taking turns, the CPU and device, a process's peak memory, and measurements in
+a fresh process (:func:`in_child`).
 
 Examples
 --------
@@ -10,9 +11,11 @@ True
 from __future__ import annotations
 
 import dataclasses
+import json
 import platform
 import resource
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -39,7 +42,15 @@ class Sizes:
     archive_files: int = 20                # recordings of the archive detection
     archive_seconds: float = 60.0          # length of each of them
     ceiling_batches: tuple[int, ...] = ()  # batch sizes for the ceiling; () doubles (CUDA)
-    embed_windows: int = 16                # windows a timed BirdNET batch holds
+    embed_windows: int = 16                # windows a BirdNET call holds (speed, memory by length)
+    # recordings whose BirdNET embedding's peak memory is compared, and the hop (3 s: no
+    # overlap, half the default 1.5-s hop's windows: the 2 h took 83 s on 2 busy cores, 142 s
+    # at 1.5 s; the hop changes how long it takes, not the peak: 4541 MiB at both)
+    embed_memory_seconds: tuple[float, float] = (600.0, 7200.0)
+    embed_memory_hop_s: float = 3.0
+    embed_batches: tuple[int, ...] = (1, 4, 16, 32)  # BirdNET batches whose peak memory is read
+    compare_clips: int = 10                # train clips a class for the probe against DenseNet
+    compare_epochs: int = 2                # their epochs
     batch_size: int | None = None          # None: the profile's
 
 
@@ -47,7 +58,8 @@ class Sizes:
 QUICK_SIZES = Sizes(feature_seconds=10.0, train_warmup=1, train_steps=1, inference_batches=1,
                     detect_seconds=10.0, detect_repeats=1, memory_seconds=(10.0, 20.0),
                     archive_files=3, archive_seconds=7.0, ceiling_batches=(2,),
-                    embed_windows=2, batch_size=2)
+                    embed_windows=2, embed_memory_seconds=(10.0, 20.0), embed_batches=(1, 2),
+                    compare_clips=2, compare_epochs=1, batch_size=2)
 
 
 # ------------------------------------------------------------------------------- timing
@@ -136,3 +148,22 @@ def peak_rss_mb() -> float:
         pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2 ** 20 if sys.platform == "darwin" else peak / 1024
+
+
+def in_child(target: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Call ``target`` (``"module:function"``) with ``options`` as JSON text in a fresh
+    Python, so that its peak memory (:func:`peak_rss_mb`) is its own; what it prints as
+    JSON on its last line of output.
+
+    Raises
+    ------
+    RuntimeError
+        The child failed, with the end of its error output.
+    """
+    module, function = target.split(":")
+    code = f"import sys; from {module} import {function}; {function}(sys.argv[1])"
+    result = subprocess.run([sys.executable, "-c", code, json.dumps(options)],
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"{target} with {options} failed:\n{result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])

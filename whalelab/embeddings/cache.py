@@ -2,7 +2,7 @@
 
 A file's embeddings are stored as ``<key>.npz`` (:class:`whalelab.npz_cache.NpzCache`:
 read with ``allow_pickle=False``, so a file in the cache can never run code) in the cache folder:
-``WHALELAB_CACHE`` where that is set, else ``~/.cache/whalelab/embeddings``. The key is
+``$WHALELAB_CACHE/embeddings`` (default ``~/.cache/whalelab/embeddings``). The key is
 the SHA-256 of the file's bytes (its content, so a copy or a renamed file is found and an
 edited one is not; reading the bytes costs far less than embedding them: about a second
 per GB), of the embedder's :meth:`~whalelab.embeddings.base.Embedder.settings` (name,
@@ -25,7 +25,6 @@ True
 from __future__ import annotations
 
 import hashlib
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -34,17 +33,15 @@ import numpy as np
 
 from whalelab.audio import audio_info
 from whalelab.embeddings.base import Embedder, FileEmbeddings
-from whalelab.npz_cache import NpzCache
+from whalelab.npz_cache import NpzCache, cache_root
 
 #: the environment variable naming the cache folder
-CACHE_VARIABLE = "WHALELAB_CACHE"
 FIELDS = ("starts_s", "ends_s", "vectors", "scores")
 
 
 def default_cache_dir() -> Path:
-    """``$WHALELAB_CACHE`` where set, else ``~/.cache/whalelab/embeddings``."""
-    folder = os.environ.get(CACHE_VARIABLE)
-    return Path(folder) if folder else Path.home() / ".cache" / "whalelab" / "embeddings"
+    """``$WHALELAB_CACHE/embeddings`` (default ``~/.cache/whalelab/embeddings``)."""
+    return cache_root() / "embeddings"
 
 
 def file_sha256(path: str | Path) -> str:

@@ -15,8 +15,10 @@ module                                     serves
 =========================================  ================================================
 :mod:`whalelab.plots.signal`               01 signal processing: waveform, framing, STFT,
                                            mel filterbank, log-mel, ``power_to_db``
-                                           settings, ``bn0``, SpecAugment, feature explorer
-:mod:`whalelab.plots.training`             02 training: learning curves
+                                           settings, ``bn0``, SpecAugment, feature explorer,
+                                           the speed factor on the way into BirdNET
+:mod:`whalelab.plots.training`             02 training: learning curves, runs side by
+                                           side
 :mod:`whalelab.plots.attention`            03 attention (and 04): attention panels with
                                            annotated calls, models compared on one
                                            clip, clipwise probabilities of one clip
@@ -44,16 +46,17 @@ from whalelab.plots.evaluation import (confusion_matrix, pr_curves, recall_by_sn
                                        reliability_diagram, roc_curves)
 from whalelab.plots.signal import (feature_explorer, framing, logmel, logmel_grid,
                                    mel_band_statistics, mel_filterbank, power_to_db_effects,
-                                   specaugment_stripes, spectrogram, waveform)
-from whalelab.plots.training import learning_curves
+                                   specaugment_stripes, speed_factor, spectrogram, waveform)
+from whalelab.plots.training import learning_curves, learning_curves_comparison
 from whalelab.plots.widgets import live, png
 
 __all__ = [
     # signal (notebook 01)
     "waveform", "framing", "spectrogram", "mel_filterbank", "logmel", "logmel_grid",
     "power_to_db_effects", "mel_band_statistics", "specaugment_stripes", "feature_explorer",
+    "speed_factor",
     # training (notebook 02)
-    "learning_curves",
+    "learning_curves", "learning_curves_comparison",
     # attention (notebooks 03, 04)
     "attention", "attention_comparison", "class_probabilities",
     # evaluation (notebook 04)

@@ -2,8 +2,9 @@
 
 The waveform, its framing by the STFT, the power spectrogram and its decibels, the mel
 filterbank, log-mel images, what ``power_to_db``'s ``ref``, ``amin`` and ``top_db`` do,
-the mel bands before and after ``bn0``, SpecAugment's stripes, and one figure per set of
-feature settings for the interactive explorer.
+the mel bands before and after ``bn0``, SpecAugment's stripes, one figure per set of
+feature settings for the interactive explorer, and what a speed factor does to a recording
+on its way into BirdNET (:func:`speed_factor`).
 
 Examples
 --------
@@ -26,6 +27,7 @@ from whalelab.errors import DataError
 from whalelab.features import LogmelFilterBank, Spectrogram, power_to_db
 from whalelab.plots.style import (CMAP, as_image, as_numpy, draw_logmel, frame_edges, new_figure,
                                   set_mel_axis)
+from whalelab.pretrained import birdnet
 
 
 def _db(power: np.ndarray, **settings: Any) -> np.ndarray:
@@ -442,4 +444,102 @@ def feature_explorer(samples: Any, *, sample_rate: int, n_fft: int, hop_length: 
     if zoom_hz is not None:
         for ax, name in zip(axes[1], ("STFT", "log-mel")):
             ax.set_title(f"{name}, {zoom_hz[0]:g}-{zoom_hz[1]:g} Hz", fontsize="medium")
+    return fig
+
+
+def _draw_log_frequency(ax, samples: np.ndarray, *, sample_rate: int, n_fft: int,
+                        hop_length: int, top_db: float, **style):
+    """The STFT of ``(samples,)`` in dB below its peak on a logarithmic Hz axis (the 0 Hz
+    bin left out); returns the image."""
+    power = Spectrogram(n_fft=n_fft, hop_length=hop_length)(
+        torch.as_tensor(samples, dtype=torch.float32)[None])[0, 0].numpy()  # (time, freq)
+    power_db = _db(power, ref=float(power.max()) or 1.0, top_db=top_db)
+    bin_hz = sample_rate / n_fft
+    times = frame_edges(len(power_db), sample_rate=sample_rate, hop_length=hop_length)
+    hz = (np.arange(1, power_db.shape[1] + 1) - 0.5) * bin_hz  # edges of bins 1 .. n_fft / 2
+    image = ax.pcolormesh(times, hz, power_db[:, 1:].T, cmap=CMAP, shading="flat", **style)
+    ax.set(yscale="log", xlabel="time (s)", ylabel="frequency (Hz)")
+    return image
+
+
+def speed_factor(samples: Any, *, sample_rate: int, speed: float,
+                 heard_hz: tuple[float, float], n_fft: int, hop_length: int,
+                 top_db: float = 80.0, title: str = "") -> Figure:
+    """What a speed factor does to a recording on its way into BirdNET: two spectrograms.
+
+    Left: the recording at its own rate. Right: what BirdNET is given,
+    :func:`whalelab.pretrained.birdnet.to_model_rate` of it: the audio treated as recorded
+    at ``speed`` times its rate and resampled to 48 kHz, so every frequency is ``speed``
+    times higher and every duration ``speed`` times shorter. Both share one logarithmic
+    frequency axis, on which the speed factor is a shift up by ``log2(speed)`` octaves;
+    the right-hand STFT's frames are ``speed`` times shorter (``n_fft`` and ``hop_length``
+    scaled by 48 kHz over ``speed * sample_rate``), so both images hold the same frames
+    and the right is the left moved up. BirdNET's useful band ``heard_hz`` is outlined
+    on the right; on the left, the part of the recording that lands in it
+    (``heard_hz / speed``) and, where the speed is not 1, the band itself (what BirdNET
+    would hear of the recording as it is).
+
+    Parameters
+    ----------
+    samples : array, ``(samples,)``
+        The recording, full scale = 1.
+    sample_rate : int
+        Its rate in Hz.
+    speed : float
+        The speed factor (``ModelConfig.speed``, ``--speed``).
+    heard_hz : (float, float)
+        The band, in Hz at 48 kHz, where BirdNET hears well.
+    n_fft, hop_length : int
+        The left-hand STFT's frame length and hop in samples.
+    top_db : float
+        The dynamic range shown, in dB below each image's own peak.
+
+    Returns
+    -------
+    Figure
+        Two image axes (the recording, then BirdNET's input) sharing y, and one colour
+        bar (dB below the peak).
+
+    Examples
+    --------
+    >>> t = np.arange(8000 * 4) / 8000
+    >>> fig = speed_factor(np.sin(2 * np.pi * 20 * t), sample_rate=8000, speed=8,
+    ...                    heard_hz=(120, 15000), n_fft=1024, hop_length=256)
+    >>> [float(ax.get_xlim()[1]) for ax in fig.axes[:2]]  # 4 s heard in half a second
+    [4.0, 0.5]
+    """
+    samples = as_numpy(samples)
+    model_rate = birdnet.SAMPLE_RATE
+    heard = birdnet.to_model_rate(samples, sample_rate=sample_rate, speed=speed)
+    scale = model_rate / (sample_rate * speed)  # model samples per recorded sample
+    low, high = heard_hz
+    fig = new_figure(11, 4)
+    before_ax, after_ax = fig.subplots(1, 2, sharey=True)
+    shown = dict(vmin=-top_db, vmax=0.0, top_db=top_db)
+    _draw_log_frequency(before_ax, samples, sample_rate=sample_rate, n_fft=n_fft,
+                        hop_length=hop_length, **shown)
+    image = _draw_log_frequency(after_ax, heard, sample_rate=model_rate,
+                                n_fft=max(2, round(n_fft * scale)),
+                                hop_length=max(1, round(hop_length * scale)), **shown)
+    fig.colorbar(image, ax=[before_ax, after_ax], label="dB below the peak")
+    before_ax.axhspan(low / speed, high / speed, facecolor="none", edgecolor="tab:green",
+                      linestyle="--", linewidth=2,
+                      label=f"heard at x{speed:g}: {low / speed:,.0f}-{high / speed:,.0f} Hz")
+    if speed != 1:
+        before_ax.axhspan(low, high, facecolor="none", edgecolor="tab:cyan", linestyle=":",
+                          linewidth=2, label=f"heard at x1: {low:,.0f}-{high:,.0f} Hz")
+    after_ax.axhspan(low, high, facecolor="none", edgecolor="tab:green", linestyle="--",
+                     linewidth=2, label=f"BirdNET's useful band: {low:,.0f}-{high:,.0f} Hz")
+    before_ax.set(title=f"recorded: {sample_rate / 1000:g} kHz, "
+                        f"{len(samples) / sample_rate:.2f} s",
+                  xlim=(0, len(samples) / sample_rate),
+                  ylim=(0.5 * sample_rate / n_fft, model_rate / 2))
+    after_ax.set(title=f"as BirdNET hears it at x{speed:g}: {model_rate / 1000:g} kHz, "
+                       f"{len(heard) / model_rate:.2f} s, frequencies x{speed:g}",
+                 xlabel="time in BirdNET's input (s)", xlim=(0, len(heard) / model_rate))
+    for ax in (before_ax, after_ax):
+        ax.title.set_fontsize("medium")
+        ax.legend(loc="upper right", fontsize="small")
+    if title:
+        fig.suptitle(title)
     return fig

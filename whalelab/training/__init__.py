@@ -15,11 +15,14 @@ One job per module, each building only on the ones before it:
   of their own (:func:`member_config`) and averaged;
 - :mod:`whalelab.training.run`: :func:`train`, one network or an ensemble as the
   configuration says;
+- :mod:`whalelab.training.blend`: :func:`blend_runs`, two trained runs on the same clips
+  (the DenseNet SED and the probe) averaged, the weight chosen on validation;
 - :mod:`whalelab.training.ablation`: :func:`attention_comparison`, small trainings
   that show what one design choice does (notebook 03).
 """
 
 from whalelab.training.ablation import attention_comparison
+from whalelab.training.blend import blend_runs
 from whalelab.training.ensemble import MEMBER_SEED_STRIDE, member_config, train_ensemble
 from whalelab.training.loop import TrainResult, make_optimizer, train_network, train_step
 from whalelab.training.plan import (MIN_TRAIN_CLIPS, MIN_VAL_CLIPS, advised_settings,
@@ -34,6 +37,7 @@ __all__ = [
     "TrainResult",
     "advised_settings",
     "attention_comparison",
+    "blend_runs",
     "check_trainable",
     "make_optimizer",
     "member_config",

@@ -21,7 +21,8 @@ from whalelab.atomic import output_folder
 from whalelab.backbones import BACKBONES
 from whalelab.bands import (Band, class_bands, dataset_bands, estimate_bands,
                             warn_of_thin_estimates)
-from whalelab.config import DataConfig, FeatureConfig, RunConfig, TrainConfig, profile_values
+from whalelab.config import (DataConfig, FeatureConfig, ModelConfig, RunConfig, TrainConfig,
+                             profile_values)
 from whalelab.data import BACKGROUND, Clip, ClipIndex, read_data
 from whalelab.data.layouts import file_identities
 from whalelab.errors import ConfigError, DataError
@@ -171,7 +172,7 @@ def advised_settings(data: str | Path, *, profile: str, device: str, on_error: s
                     seed=TrainConfig(**values["train"]).seed, on_error=on_error)
     merged = advice.overrides(requested)
     shown = list(advice.settings())
-    backbone = merged.get("backbone") or values["model"]["backbone"]
+    backbone = merged.get("backbone") or values["model"].get("backbone", ModelConfig.backbone)
     if BACKBONES[backbone].frozen and merged.get("speed") is None:  # a pretrained embedder's
         merged["speed"] = advice.speed
         shown.append("speed")
