@@ -69,7 +69,7 @@ def test_the_weight_is_the_best_on_validation_and_ties_go_to_an_even_blend():
     assert weight == 1.0 and set(scores) == set(WEIGHTS) and scores[1.0] == 1.0
 
 
-def test_a_blend_is_a_run_whose_model_is_the_weighted_average(runs, tmp_path):
+def test_a_blend_is_a_run_whose_model_is_the_weighted_average(runs, tree, tmp_path):
     record = blend_runs(*runs, tmp_path / "blend", device="cpu", progress=False)
     assert record["weight"] in WEIGHTS
     assert json.loads((tmp_path / "blend" / "blend.json").read_text())["weight"] == \
@@ -86,8 +86,8 @@ def test_a_blend_is_a_run_whose_model_is_the_weighted_average(runs, tmp_path):
             weight * alone[1](waveform)["clipwise_output"]
     assert torch.allclose(got, expected, atol=1e-6)
     assert (tmp_path / "blend" / "thresholds.json").is_file()
-    predicted = predict_files(tmp_path / "blend", [next(runs[0].parent.parent.rglob("*.wav"))],
-                              device="cpu", progress=False)
+    predicted = predict_files(tmp_path / "blend", [next(tree.rglob("*.wav"))], device="cpu",
+                              progress=False)
     assert len(predicted) == 1
     with pytest.raises(ConfigError, match="blend of two trained runs"):
         train(RunConfig.load(tmp_path / "blend" / "config.json"), tmp_path / "blend",

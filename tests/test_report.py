@@ -440,6 +440,8 @@ def test_smoke_report(tmp_path, monkeypatch):
     else:
         assert not (tmp_path / "run-probe").exists()
         assert birdnet.INSTALL in training and birdnet.INSTALL in attention
+    # the run is a DenseNet's: 04 says why the embedding peer stands not beside it
+    assert "birdnet_logistic: not scored:" in stream_text(out / "04_evaluation.ipynb")
 
 
 @pytest.mark.slow  # it waits out a 2 s cell time limit
