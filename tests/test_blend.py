@@ -111,8 +111,9 @@ def test_a_partner_of_other_classes_is_refused_in_the_configuration():
         ModelConfig(num_classes=2, partner={"num_classes": 3})
     with pytest.raises(ConfigError, match="partner_weight"):
         ModelConfig(num_classes=2, partner={"num_classes": 2}, partner_weight=1.5)
-    assert ModelConfig(num_classes=2, partner={"num_classes": 2, "backbone": "tiny"}
-                       ).backbones() == ["densenet121", "tiny"]
+    assert [part.backbone for part in ModelConfig(
+        num_classes=2, partner={"num_classes": 2, "backbone": "tiny"}).parts()] == \
+        ["densenet121", "tiny"]
 
 
 def test_the_command_blends_and_a_missing_run_is_one_line(runs, tmp_path, capsys):

@@ -177,10 +177,9 @@ class ModelConfig:
             raise ConfigError(f"the blend's partner is not a model configuration "
                               f"({error})") from None
 
-    def backbones(self) -> list[str]:
-        """Every backbone the model uses: its own, and its partner's in a blend."""
-        return [self.backbone] + ([] if self.partner is None
-                                  else self.partner_config().backbones())
+    def parts(self) -> list[ModelConfig]:
+        """The models this one averages: itself, and its partner in a blend."""
+        return [self] + ([] if self.partner is None else [self.partner_config()])
 
 
 @dataclasses.dataclass

@@ -195,9 +195,7 @@ def score_split(run_dir: str | Path, *, data: str | None = None, split: str | No
 def _birdnet_model(model: ModelConfig) -> ModelConfig | None:
     """The model configuration that hears through BirdNET (its speed is the peer's): the
     run's own, or its partner's in a blend; None where neither does."""
-    if model.backbone == "birdnet":
-        return model
-    return None if model.partner is None else _birdnet_model(model.partner_config())
+    return next((part for part in model.parts() if part.backbone == "birdnet"), None)
 
 
 def _peer_skipped(config: RunConfig) -> str:

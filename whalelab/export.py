@@ -140,9 +140,9 @@ def write_onnx(model: nn.Module, config: RunConfig, path: str | Path, *,
     ``metadata`` is added to what the file always names (classes, sample rate, clip
     length, configuration, whalelab version).
     """
-    for backbone in config.model.backbones():
-        if BACKBONES[backbone].export_refusal is not None:
-            raise ConfigError(BACKBONES[backbone].export_refusal)
+    for part in config.model.parts():
+        if BACKBONES[part.backbone].export_refusal is not None:
+            raise ConfigError(BACKBONES[part.backbone].export_refusal)
     started = time.perf_counter()
     path = Path(path)
     model = model.float().cpu().eval()

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn import metrics as skm
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 from sklearn.preprocessing import StandardScaler
@@ -27,6 +26,8 @@ from whalelab.features import logmel_pipeline
 from whalelab.metrics.clips import (
     choose_thresholds,
     classification_metrics,
+    closed_set,
+    macro_average_precision,
     paired_difference,
     recall_by_snr,
 )
@@ -124,11 +125,9 @@ def dataset_statistics(dataset: Dataset, features: FeatureConfig, *,
 
 def _macro_ap(probabilities: np.ndarray, targets: np.ndarray) -> float:
     """Mean average precision over the classes with positive clips."""
-    present = np.flatnonzero(targets.sum(axis=0) > 0)
-    if not present.size:
+    if not targets.sum(axis=0).any():
         raise DataError("the validation clips carry no class: nothing to choose C by")
-    return float(np.mean([skm.average_precision_score(targets[:, k], probabilities[:, k])
-                          for k in present]))
+    return macro_average_precision(probabilities, targets)
 
 
 def _thresholds(probabilities: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -137,7 +136,7 @@ def _thresholds(probabilities: np.ndarray, targets: np.ndarray) -> np.ndarray:
     class (a closed set), 0, so that the decision is the top class; else chosen on the
     clips' ``(clips, classes)`` probabilities
     (:func:`whalelab.metrics.clips.choose_thresholds`)."""
-    if targets.sum(axis=1).min() > 0:
+    if closed_set(targets):
         return np.zeros(targets.shape[1])
     return choose_thresholds(probabilities, targets)
 

@@ -92,6 +92,18 @@ def choose_thresholds(probabilities: np.ndarray, targets: np.ndarray, *,
     return thresholds
 
 
+def closed_set(targets: np.ndarray) -> bool:
+    """Whether every clip ``(clips, classes)`` holds a class: then no clip is "no call",
+    and the decision is the top class (thresholds 0), for a run and a baseline alike.
+
+    Examples
+    --------
+    >>> closed_set(np.array([[1, 0], [0, 1]])), closed_set(np.array([[1, 0], [0, 0]]))
+    (True, False)
+    """
+    return bool((np.asarray(targets).sum(axis=1) > 0).all())
+
+
 def single_label(probabilities: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """Each clip's class index, or ``classes`` (background) when no class clears its threshold.
 
@@ -170,17 +182,33 @@ def _per_class_rates(matrix: np.ndarray) -> dict[str, np.ndarray]:
             "support": support}
 
 
+def macro_average_precision(probabilities: np.ndarray, targets: np.ndarray) -> float:
+    """Mean average precision over the classes that some clip holds; NaN where none does.
+
+    Shapes
+    ------
+    probabilities, targets ``(clips, classes)``
+
+    Examples
+    --------
+    >>> targets = np.array([[1, 0], [0, 0], [1, 0]])
+    >>> macro_average_precision(np.array([[0.9, 0.1], [0.2, 0.5], [0.8, 0.3]]), targets)
+    1.0
+    """
+    ap = [skm.average_precision_score(targets[:, k], probabilities[:, k])
+          for k in np.flatnonzero(targets.sum(axis=0) > 0)]
+    return float(np.mean(ap)) if ap else float("nan")
+
+
 def _headline(probabilities: np.ndarray, targets: np.ndarray,
               predicted: np.ndarray) -> dict[str, float]:
     """Accuracy and macro F1 of the decisions ``predicted``, and mAP of the scores."""
     matrix = _confusion(targets, predicted)
     rates = _per_class_rates(matrix)
     counted = rates["support"] > 0
-    ap = [skm.average_precision_score(targets[:, k], probabilities[:, k])
-          for k in np.flatnonzero(targets.sum(axis=0) > 0)]
     return {"accuracy": float(np.trace(matrix) / matrix.sum()),
             "macro_f1": float(np.mean(rates["f1"][counted])) if counted.any() else float("nan"),
-            "macro_ap": float(np.mean(ap)) if ap else float("nan")}
+            "macro_ap": macro_average_precision(probabilities, targets)}
 
 
 def _bootstrap(statistic: Callable[[np.ndarray], dict[str, float]], clips: int, *,

@@ -20,15 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn import metrics as skm
 
 from whalelab.atomic import atomic_write, write_json
 from whalelab.checkpoint import (TrainedModel, load_model, model_file_state, read_classes,
                                  save_checkpoint, write_classes)
-from whalelab.config import RunConfig
 from whalelab.data import ClipCache, ClipDataset, ClipIndex
 from whalelab.errors import CheckpointError, DataError
 from whalelab.inference import predict_dataset
+from whalelab.metrics.clips import macro_average_precision
 from whalelab.model import WhaleEnsemble
 from whalelab.runtime import resolve_device
 from whalelab.training.plan import open_run_folder
@@ -87,13 +86,8 @@ def choose_weight(main: np.ndarray, partner: np.ndarray,
     >>> choose_weight(timid, sure, targets)[0]  # both right: every share ties
     0.5
     """
-    present = np.flatnonzero(targets.sum(axis=0) > 0)
-    scores = {}
-    for weight in WEIGHTS:
-        blended = (1 - weight) * main + weight * partner
-        scores[weight] = float(np.mean([skm.average_precision_score(targets[:, k],
-                                                                     blended[:, k])
-                                        for k in present]))
+    scores = {weight: macro_average_precision((1 - weight) * main + weight * partner, targets)
+              for weight in WEIGHTS}
     best = max(scores.values())
     tied = [weight for weight, score in scores.items() if score >= best - 1e-9]
     return min(tied, key=lambda weight: abs(weight - 0.5)), scores
@@ -154,8 +148,3 @@ def blend_runs(main_dir: str | Path, partner_dir: str | Path, out: str | Path, *
               "validation_macro_ap": {str(share): score for share, score in scores.items()}}
     write_json(out / BLEND_RECORD, record)
     return record
-
-
-def is_blend(config: RunConfig) -> bool:
-    """Whether a run's model is a blend of two runs' (:func:`blend_runs`)."""
-    return config.model.partner is not None

@@ -13,7 +13,7 @@ from whalelab.bands import Band
 from whalelab.checkpoint import load_checkpoint, model_file_state, save_checkpoint
 from whalelab.config import RunConfig
 from whalelab.data import ClipCache, ClipIndex
-from whalelab.metrics.clips import choose_thresholds
+from whalelab.metrics.clips import choose_thresholds, closed_set
 from whalelab.model import build_model
 from whalelab.training.validation import validation_predictions
 
@@ -33,7 +33,7 @@ def write_thresholds(run_dir: Path, config: RunConfig, bands: dict[str, Band],
     model = build_model(config).to(device)
     model.load_state_dict(best["model"])
     chosen = np.zeros(len(config.classes))
-    if not all(clip.labels for fold in folds for clip in fold.clips):  # not a closed set
+    if not closed_set(np.concatenate([fold.targets() for fold in folds])):
         predicted = validation_predictions(model, folds, config, device, progress,
                                            cache=cache)
         chosen = choose_thresholds(predicted["clipwise_output"], predicted["targets"],

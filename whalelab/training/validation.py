@@ -20,6 +20,7 @@ from whalelab.config import RunConfig
 from whalelab.data import ClipCache, ClipDataset, ClipIndex, rotate_validation
 from whalelab.inference import predict_dataset
 from whalelab.losses import TrainingLoss
+from whalelab.metrics.clips import macro_average_precision
 
 
 def selection_score(metric: str, macro_ap: float, macro_f1: float, val_loss: float) -> float:
@@ -36,10 +37,10 @@ def validation_figures(predicted: dict[str, np.ndarray],
                                    *(torch.from_numpy(predicted[name]) for name in
                                      ("targets", "frame_targets", "strong") if name in predicted))
     present = targets.sum(axis=0) > 0
-    ap = [skm.average_precision_score(targets[:, k], probabilities[:, k])
-          for k in np.flatnonzero(present)]
     f1 = skm.f1_score(targets, probabilities >= 0.5, average=None, zero_division=0.0)
-    return {"val_loss": float(loss), "val_macro_ap": float(np.mean(ap)) if ap else 0.0,
+    return {"val_loss": float(loss),
+            "val_macro_ap": macro_average_precision(probabilities, targets)
+            if present.any() else 0.0,
             "val_macro_f1": float(np.mean(f1[present])) if present.any() else 0.0}
 
 def member_splits(config: RunConfig, index: ClipIndex, member: int) -> ClipIndex:
