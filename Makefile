@@ -9,6 +9,8 @@
 #   make report DATA=my_calls/ RUN=runs/mine DATA_FLAGS="--background-label noise"
 #   make train DATA=recordings/ DATA_FLAGS="--label-column 'Call Type' --empty-label noise"
 #   make report DATA=calls.csv RUN=runs/mine DETECT="hydrophone/2024-06/ extra.wav"
+#   make lab                    JupyterLab on the notebooks (prints its URL; Ctrl-C stops it)
+#   make readme-table RUN=runs/quick   the README's measured table, from the run's metrics
 
 PYTHON ?= python3.11
 VENV   := .venv
@@ -35,11 +37,11 @@ DATA_READY := $(if $(filter $(SYNTH),$(DATA)),data,setup)
 
 WHALELAB := $(BIN)/whalelab
 
-.PHONY: help setup data train report test test-fast bench lab clean
+.PHONY: help setup data train report test test-fast bench lab readme-table clean
 .DEFAULT_GOAL := help
 
 help:
-	@sed -n '1,12p' Makefile
+	@sed -n '1,14p' Makefile
 
 setup: $(STAMP)
 
@@ -78,8 +80,17 @@ test-fast: setup
 bench: data
 	$(WHALELAB) bench --data $(DATA) --profile $(PROFILE) --device $(DEVICE) --out reports/bench.json
 
+# JupyterLab on the notebooks, progress bars on: it prints the URL to open, and Ctrl-C (or
+# SIGTERM) shuts it down, kernels and all, without asking. As root (a container) it needs
+# and gets --allow-root. LAB_FLAGS adds options: LAB_FLAGS="--port 9999 --no-browser"
+LAB_FLAGS ?=
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ -y $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_FLAGS)
+
+# record RUN's metrics.json and event_metrics.json where the README's measured table names
+# (docs/measured/quick.json) and render the table from them (after `make report`)
+readme-table: setup
+	$(BIN)/python -m whalelab.bench.readme --run $(RUN) --readme README.md
 
 clean:
 	rm -rf reports runs data/synthetic

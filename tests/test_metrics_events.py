@@ -8,8 +8,9 @@ import pytest
 
 from whalelab.config import EventMatching
 from whalelab.errors import WhaleLabError
-from whalelab.metrics.events import (event_metrics, event_metrics_table, format_event_metrics,
-                                    match_events, score_events)
+from whalelab.metrics.events import (event_metrics, event_metrics_table, false_alarm_rate_bound,
+                                    format_event_metrics, format_false_alarms, match_events,
+                                    score_events)
 
 
 def table(*rows: tuple[float, float, str], file: str | None = None) -> pd.DataFrame:
@@ -137,3 +138,43 @@ def test_event_intervals_resample_blocks_and_contain_the_estimate():
         assert low < estimate[name] < high and high - low < 0.25
     perfect = event_intervals(truth, truth, ["a"], rounds=50)
     assert perfect["f1"] == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("alarms", [0, 1, 4])
+def test_the_false_alarm_bound_leaves_a_five_percent_chance_of_so_few_alarms(alarms):
+    from scipy.stats import poisson
+
+    hours = 4 / 60  # four call-free minutes
+    bound = false_alarm_rate_bound(alarms, hours)
+    # at the bound's rate, seeing this few alarms (or fewer) in these hours has chance 5 %
+    assert poisson.cdf(alarms, bound * hours) == pytest.approx(0.05)
+    assert bound > alarms / hours  # above the rate seen
+    assert false_alarm_rate_bound(alarms, 2 * hours) == pytest.approx(bound / 2)
+
+
+def test_no_false_alarm_is_bounded_by_the_rule_of_three():
+    assert false_alarm_rate_bound(0, 4 / 60) == pytest.approx(3 / (4 / 60), rel=0.002)  # ~45/h
+    assert false_alarm_rate_bound(0, 1.0, confidence=0.99) == pytest.approx(4.605, abs=1e-3)
+    for hours, alarms, confidence in ((0.0, 0, 0.95), (1.0, -1, 0.95), (1.0, 0, 1.0)):
+        with pytest.raises(WhaleLabError):
+            false_alarm_rate_bound(alarms, hours, confidence=confidence)
+
+
+def test_false_alarms_are_counted_in_call_free_recordings_with_their_bound():
+    truth = table((2.0, 3.0, "a"), file="calls.wav")
+    predicted = pd.concat([table((2.0, 3.0, "a"), (20.0, 21.0, "a"), file="calls.wav"),
+                           table((5.0, 6.0, "a"), (9.0, 9.5, "other"), file="quiet.wav")],
+                          ignore_index=True)
+    scored = score_events(predicted, truth, ["a"], hours={"calls.wav": 1.0, "quiet.wav": 0.5})
+    # the false alarm in calls.wav counts as a false positive, not per call-free hour, and
+    # an event of a label outside the classes is no alarm
+    assert (scored["false_alarms"], scored["hours_without_calls"]) == (1, 0.5)
+    assert scored["false_alarms_per_hour"] == 2.0
+    assert scored["false_alarms_per_hour_upper_95"] == pytest.approx(
+        false_alarm_rate_bound(1, 0.5))
+    assert format_false_alarms(scored) == ("1 false alarm in 30 min of call-free audio: 2.0 "
+                                           "per hour, at most 9.5 (95 % upper bound)")
+    every_recording_calls = score_events(predicted, truth, ["a"], hours={"calls.wav": 1.0})
+    assert [every_recording_calls[key] for key in (
+        "false_alarms", "false_alarms_per_hour", "false_alarms_per_hour_upper_95")] == [None] * 3
+    assert format_false_alarms(every_recording_calls) is None

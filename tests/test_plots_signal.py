@@ -179,12 +179,39 @@ def test_power_to_db_effects_shows_each_setting_and_its_floor():
     assert "ref=peak" in plotted(default)[1].get_title()
 
 
-def test_mel_band_statistics_plots_the_mean_of_each_band():
+def test_mel_band_statistics_plots_the_mean_of_each_band_and_says_whose_statistics():
     before = np.random.default_rng(3).standard_normal((4, 1, 20, 8)) + np.arange(8)
-    fig = plots.mel_band_statistics(before, (before - before.mean()) / before.std())
+    fig = plots.mel_band_statistics(before, (before - before.mean()) / before.std(),
+                                    statistics="28 other clips")
     mean_line = fig.axes[0].lines[0]
     np.testing.assert_allclose(mean_line.get_ydata(), before.mean(axis=(0, 1, 2)))
     assert len(fig.axes) == 2
+    assert fig.axes[1].get_title() == "after bn0, with the statistics of 28 other clips"
+    levels = sorted(float(line.get_ydata()[0]) for line in fig.axes[1].lines[1:])
+    assert levels == [-1.0, 0.0, 1.0]  # where a normalised band should lie
+
+
+def test_logmel_grid_puts_each_clips_low_band_beneath_it():
+    tone = np.sin(2 * np.pi * 20 * np.arange(2 * SR) / SR)  # a fin whale's 20 Hz, 2 s
+    images = [np.zeros((126, 16)), np.zeros((126, 16))]
+    fig = plots.logmel_grid(images, titles=["a", "b"], samples=[tone, tone], **FEATURES)
+    axes = plotted(fig)
+    assert [ax.get_title() for ax in axes] == ["a", "low band, 0-250 Hz", "b",
+                                               "low band, 0-250 Hz"]
+    low = axes[1]
+    assert low.get_ylim() == (0.0, 250.0)
+    rows = image_of(low).max(axis=1)  # (frequency rows,) brightest value of each
+    step = low.images[0].get_extent()[3] / (len(rows) - 0.5)
+    assert abs(rows.argmax() * step - 20) < step  # the tone is a row of its own, at 20 Hz
+    with pytest.raises(DataError, match="1 waveforms"):
+        plots.logmel_grid(images, titles=["a", "b"], samples=[tone], **FEATURES)
+
+
+def test_frames_are_described_by_their_length_and_their_hop():
+    assert plots.describe_frames(40000, sample_rate=8000, n_fft=1024, hop_length=128) == (
+        "313 frames of 1024 samples (128 ms), one every 128 samples (16 ms)")
+    assert plots.describe_frames(100, sample_rate=1000, n_fft=20, hop_length=10).startswith(
+        "11 frames of 20 samples (20 ms), one every 10 samples (10 ms)")
 
 
 def test_specaugment_stripes_share_one_colour_scale():
@@ -210,6 +237,8 @@ def test_feature_explorer_follows_its_settings():
     mel = mesh_of(mel_ax)
     assert mel[:, -20].argmax() > mel[:, 20].argmax()
     assert [ax.get_ylabel() for ax in fig.axes[2:]] == ["dB", "dB"]  # the colour bars
+    assert stft_ax.get_title().startswith(f"STFT: {frames} frames of 256 samples (32 ms), "
+                                          f"one every 64 samples (8 ms)")
 
 
 def test_feature_explorer_zooms_on_low_frequencies():

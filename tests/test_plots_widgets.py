@@ -55,3 +55,19 @@ def test_live_displays_a_still_of_its_first_drawing_beside_the_widget():
     bundle, _ = DisplayFormatter().format(broken)
     assert broken.still is None and "image/png" not in bundle
     assert "no figure for you" in broken.children[1].value
+
+
+def test_live_shows_the_warnings_of_each_drawing_where_the_reader_looks():
+    import ipywidgets as widgets
+
+    settings = dict(sample_rate=8000, hop_length=128, fmin=10.0, fmax=4000.0, top_db=80.0)
+    box = plots.live(
+        lambda n_mels: plots.feature_explorer(np.random.default_rng(0).standard_normal(8000),
+                                              n_fft=256, n_mels=n_mels, **settings),
+        n_mels=widgets.IntSlider(value=16, min=16, max=128))
+    slider, message = box.children[0], box.children[1]
+    assert message.value == ""
+    slider.value = 128  # 128 mel bands over the 129 bins of a 256-point FFT: empty filters
+    assert message.value.count("UserWarning: Empty filters detected") == 1
+    slider.value = 16
+    assert message.value == ""

@@ -70,3 +70,26 @@ def test_progress_switch():
     assert progress_bar(range(3), progress=False).disable
     assert list(progress_bar(range(3), progress=False)) == [0, 1, 2]
     assert not progress_bar(range(3), progress=True, file=open("/dev/null", "w")).disable
+
+
+@pytest.mark.parametrize("setting, disabled", [("off", True), ("OFF", True), ("0", True),
+                                               ("on", False), ("yes", False), ("", None)])
+def test_the_progress_variable_decides_where_the_caller_leaves_it_open(monkeypatch, setting,
+                                                                      disabled):
+    monkeypatch.setenv(runtime.PROGRESS_VARIABLE, setting)
+    assert bar_disabled(None) is disabled
+    assert [bar_disabled(True), bar_disabled(False)] == [False, True]  # a caller's word wins
+
+
+def test_bars_are_off_in_a_process_told_so(monkeypatch):
+    monkeypatch.setenv(runtime.PROGRESS_VARIABLE, "off")
+    assert progress_bar(range(3), progress=None).disable
+    monkeypatch.delenv(runtime.PROGRESS_VARIABLE)
+    # tqdm's own rule: no bar where the output is not a terminal
+    assert progress_bar(range(3), progress=None, file=open("/dev/null", "w")).disable
+
+
+def test_a_progress_variable_that_is_no_switch_is_named(monkeypatch):
+    monkeypatch.setenv(runtime.PROGRESS_VARIABLE, "sometimes")
+    with pytest.raises(ConfigError, match="WHALELAB_PROGRESS='sometimes'"):
+        bar_disabled(None)

@@ -607,3 +607,19 @@ def test_extra_validation_and_test_clips_leave_the_others_byte_identical(tmp_pat
     assert counts == {"train": classes, "val": 2 * classes, "test": 3 * classes}
     for row in pd.read_csv(plain / "manifest.csv").itertuples():
         assert (more / row.path).read_bytes() == (plain / row.path).read_bytes(), row.path
+
+
+@pytest.mark.parametrize("label", synth.SPECIES)
+def test_the_clearest_clip_is_the_loudest_lone_call_of_the_first_clips(label):
+    candidates = [synth_clips.make_clip(label, synth_clips.clip_rng(3, label, index), SR, 5 * SR)
+                  for index in range(8)]
+    lone = [(audio, calls) for audio, calls in candidates if len(calls) == 1]
+    inside = [(audio, calls) for audio, calls in lone
+              if 0 < calls[0].start_s and calls[0].end_s < 5.0] or lone
+    audio, calls = synth.clearest_clip(label, seed=3, candidates=8)
+    assert len(calls) == 1 and calls[0].snr_db == max(c[0].snr_db for _, c in inside)
+    assert any(np.array_equal(audio, other) for other, _ in inside)
+    first, _ = synth.clearest_clip("background", seed=3)
+    np.testing.assert_array_equal(first, synth.example_clip("background", seed=3))
+    with pytest.raises(ConfigError, match="candidates"):
+        synth.clearest_clip(label, candidates=0)

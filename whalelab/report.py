@@ -14,8 +14,10 @@ folder:
 - ``index.html``: links to both with each notebook's status and time, the run's date,
   profile, device and paths, the licence of a pretrained model that the run or the probe
   run uses; the headline metrics of ``RUN/metrics.json`` and
-  ``RUN/event_metrics.json`` when the notebooks wrote them, beside the ``baselines``
-  they hold; and the report's provenance;
+  ``RUN/event_metrics.json`` when the notebooks wrote them, with their 95 % intervals,
+  beside the ``baselines`` they hold and the model's paired lead over each; for events
+  also false alarms per hour of call-free audio with their upper bound, and where the
+  detection settings were chosen; and the report's provenance;
 - ``provenance.json``: what made the report (:mod:`whalelab.provenance`): the git
   commit of the checkout and whether it had changes, a fingerprint of the data, package
   versions, the device, the resolved ``RUN/config.json`` and each notebook's time.
@@ -55,9 +57,10 @@ from traitlets.config import Config
 import whalelab
 from whalelab.atomic import write_json, write_text
 from whalelab.errors import DataError, WhaleLabError
+from whalelab.metrics.events import format_false_alarms
 from whalelab.profiles import resolve_profile
 from whalelab.provenance import data_fingerprint, device_description, git_state, package_versions
-from whalelab.runtime import resolve_device
+from whalelab.runtime import PROGRESS_VARIABLE, resolve_device
 
 NOTEBOOK_PATTERN = "[0-9][0-9]_*.ipynb"
 KERNEL_NAME = "python3"
@@ -141,10 +144,13 @@ def kernel_for_this_python() -> Iterator[str]:
 
     Whatever kernels the user has installed, the notebooks then run in the Python (and
     so the virtual environment) that runs whalelab. ``MPLBACKEND`` is unset meanwhile so
-    that the kernel's inline backend draws the figures into the notebook. Both variables
-    are restored on exit; nothing is written outside a temporary folder.
+    that the kernel's inline backend draws the figures into the notebook, and
+    :data:`whalelab.runtime.PROGRESS_VARIABLE` is ``off``: a bar in an executed notebook
+    is saved as first drawn, frozen at "0%". The variables are restored on exit; nothing
+    is written outside a temporary folder.
     """
-    saved = {name: os.environ.get(name) for name in ("JUPYTER_PATH", "MPLBACKEND")}
+    saved = {name: os.environ.get(name)
+             for name in ("JUPYTER_PATH", "MPLBACKEND", PROGRESS_VARIABLE)}
     with tempfile.TemporaryDirectory(prefix="whalelab-kernel-") as folder:
         spec = Path(folder) / "kernels" / KERNEL_NAME
         spec.mkdir(parents=True)
@@ -154,6 +160,7 @@ def kernel_for_this_python() -> Iterator[str]:
         os.environ["JUPYTER_PATH"] = os.pathsep.join(
             part for part in (folder, saved["JUPYTER_PATH"]) if part)
         os.environ.pop("MPLBACKEND", None)
+        os.environ[PROGRESS_VARIABLE] = "off"
         try:
             yield KERNEL_NAME
         finally:
@@ -252,11 +259,22 @@ def _number(value: Any) -> str | None:
         else None
 
 
-def _clip_figure(name: str) -> Callable[[dict], str | None]:
-    """A cell of the clip metrics table: the figure ``name`` with its 95 % interval."""
+def _with_interval(*keys: str) -> Callable[[dict], str | None]:
+    """A cell of a metrics table: the figure ``figures[keys[0]][keys[1]]...`` with its 95 %
+    interval ``figures["intervals_95"][keys[-1]]`` where the file holds one.
+
+    Examples
+    --------
+    >>> _with_interval("overall", "f1")({"overall": {"f1": 0.9},
+    ...                                  "intervals_95": {"f1": [0.8, 0.95]}})
+    '0.900 <small>(95 % interval 0.800 to 0.950)</small>'
+    """
     def cell(figures: dict) -> str | None:
-        value = _number(figures.get(name))
-        interval = (figures.get("intervals_95") or {}).get(name)
+        value: Any = figures
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        value = _number(value)
+        interval = (figures.get("intervals_95") or {}).get(keys[-1])
         if value is None or not interval:
             return value
         return f"{value} <small>(95 % interval {interval[0]:.3f} to {interval[1]:.3f})</small>"
@@ -264,19 +282,13 @@ def _clip_figure(name: str) -> Callable[[dict], str | None]:
 
 
 def _clips(figures: dict) -> str | None:
-    """A cell of the clip metrics table: how many clips of which split were scored."""
-    return (f"{html.escape(str(figures['clips']))} "
-            f"({html.escape(str(figures.get('split', '?')))} split)"
-            if "clips" in figures else None)
-
-
-def _event_figure(*keys: str) -> Callable[[dict], str | None]:
-    """A cell of the event metrics table: ``figures[keys[0]][keys[1]]...``, a number."""
-    def cell(figures: Any) -> str | None:
-        for key in keys:
-            figures = figures.get(key) if isinstance(figures, dict) else None
-        return _number(figures)
-    return cell
+    """A cell of the clip metrics table: how many clips were scored, and of which split
+    where the figures name it."""
+    if "clips" not in figures:
+        return None
+    split = figures.get("split")
+    return html.escape(str(figures["clips"])) + (f" ({html.escape(str(split))} split)"
+                                                 if split else "")
 
 
 def _event_counts(figures: dict) -> str | None:
@@ -286,24 +298,33 @@ def _event_counts(figures: dict) -> str | None:
         if all(key in overall for key in ("tp", "fp", "fn")) else None
 
 
+def _false_alarms(figures: dict) -> str | None:
+    """A cell of the event metrics table: false alarms in call-free audio, their rate per
+    hour and its 95 % upper bound (:func:`whalelab.metrics.events.format_false_alarms`; a
+    few call-free minutes never show a rate of 0)."""
+    line = format_false_alarms(figures)
+    return None if line is None else html.escape(line)
+
+
 def _model_lead(figures: dict) -> str | None:
     """A cell of the clip metrics table: the model's macro F1 minus a baseline's, with its
-    paired interval, in the baseline's column; "reference" in the model's."""
+    paired interval, in the baseline's column; a dash in the model's."""
     lead = (figures.get("model_minus_baseline") or {}).get("macro_f1")
     if lead is None:
-        return "reference" if "baselines" in figures else None
+        return "&ndash;" if "baselines" in figures else None
     low, high = lead["interval_95"]
     return (f"{lead['value']:+.3f} <small>(paired 95 % interval {low:+.3f} to "
             f"{high:+.3f})</small>")
 
 
-CLIP_ROWS = [*((name, _clip_figure(name)) for name in HEADLINE), ("clips", _clips),
-             ("model's macro F1 lead", _model_lead)]
-EVENT_ROWS = [("precision", _event_figure("overall", "precision")),
-              ("recall", _event_figure("overall", "recall")),
-              ("F1", _event_figure("overall", "f1")),
-              ("macro F1", _event_figure("macro_f1")),
-              ("events tp / fp / fn", _event_counts)]
+CLIP_ROWS = [*((name, _with_interval(name)) for name in HEADLINE), ("clips", _clips),
+             ("macro F1: model minus this baseline", _model_lead)]
+EVENT_ROWS = [("precision", _with_interval("overall", "precision")),
+              ("recall", _with_interval("overall", "recall")),
+              ("F1", _with_interval("overall", "f1")),
+              ("macro F1", _with_interval("macro_f1")),
+              ("events tp / fp / fn", _event_counts),
+              ("false alarms", _false_alarms)]
 
 
 def _baseline_columns(baselines: Any) -> list[tuple[str, dict]]:
@@ -326,7 +347,11 @@ def _side_by_side(path: Path, rows: list[tuple[str, Callable[[dict], str | None]
     figures, why = _read_json(path)
     if figures is None:
         return f"<p>{html.escape(why)}</p>"
-    columns = [("model", figures), *_baseline_columns(figures.get("baselines"))]
+    # a baseline is scored on the model's clips or recordings: its split is the model's
+    shared = {"split": figures["split"]} if "split" in figures else {}
+    baselines = _baseline_columns(figures.get("baselines"))
+    columns = [("model", figures),
+               *((f"baseline: {name}", {**shared, **entry}) for name, entry in baselines)]
     lines = ["<table>", "<tr><th></th>" + "".join(
         f"<th>{html.escape(str(name))}</th>" for name, _ in columns) + "</tr>"]
     for label, cell in rows:
@@ -360,15 +385,41 @@ def _clip_heading(path: Path) -> str:
 
 
 def _event_note(path: Path) -> str:
-    """What the event metrics were scored on: recordings, hours, matching criterion."""
+    """What the event metrics were scored on (recordings, hours, matching criterion) and
+    where their detection settings were chosen.
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "event_metrics.json"
+    >>> _ = path.write_text(json.dumps({"recordings": 4, "audio_hours": 0.3, "criterion":
+    ...     {"iou": 0.3}, "settings": {"threshold": 0.65, "gate": False, "trim": True},
+    ...     "settings_sweep": [{}] * 68}))
+    >>> print(_event_note(path))  # doctest: +NORMALIZE_WHITESPACE
+    <p>4 recordings, 0.30 h of audio; events matched by iou 0.3.
+    The detection settings (threshold 0.65, gate False, trim True) were chosen on the
+    validation recordings, from 68 tried; the figures below are of the test recordings,
+    which chose nothing.</p>
+    """
     figures, _ = _read_json(path)
     if figures is None:
         return ""
     criterion = ", ".join(f"{key} {value}" for key, value in
                           (figures.get("criterion") or {}).items())
+    settings = figures.get("settings") or {}
+    named = ", ".join(f"{key} {settings[key]}" for key in ("threshold", "gate", "trim")
+                      if key in settings)
+    named = f" ({html.escape(named)})" if named else ""
+    if "settings_sweep" in figures:
+        chosen = (f"The detection settings{named} were chosen on the validation recordings, "
+                  f"from {len(figures['settings_sweep'])} tried; the figures below are of "
+                  f"the test recordings, which chose nothing.")
+    else:
+        chosen = (f"The run's own detection settings{named} were used; none were chosen on "
+                  f"validation recordings for these figures.")
     return (f"<p>{figures.get('recordings', '?')} recordings, "
             f"{figures.get('audio_hours', float('nan')):.2f} h of audio; events matched by "
-            f"{html.escape(criterion) or '?'}.</p>")
+            f"{html.escape(criterion) or '?'}.\n{chosen}</p>")
 
 
 def _provenance_html(provenance: dict[str, Any]) -> str:

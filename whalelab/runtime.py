@@ -4,7 +4,10 @@ Every module that runs a model or a long loop asks this one for the device
 (:func:`resolve_device`), for bf16 autocast (:func:`autocast`, which inference and
 training alike take from the run's ``config.train.amp``) and for its tqdm bar
 (:func:`progress_bar`), so that ``--device auto`` and ``progress=None`` mean the same
-thing everywhere.
+thing everywhere. Where a caller leaves ``progress`` None, the environment variable
+:data:`PROGRESS_VARIABLE` decides: ``whalelab report`` sets it to ``off`` in the kernels
+that execute the notebooks, whose widget bars would be saved as they were first drawn
+("0%"), while a notebook opened in JupyterLab (``make lab``) keeps its bars.
 
 Examples
 --------
@@ -19,6 +22,7 @@ torch.float32
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -64,10 +68,39 @@ def autocast(device: torch.device, amp: bool):
                           enabled=amp and device.type == "cuda")
 
 
+#: where ``progress`` is None, ``off`` turns every bar off and ``on`` on (also ``0`` /
+#: ``1``, ``false`` / ``true``, ``no`` / ``yes``); unset or empty leaves tqdm's own rule
+PROGRESS_VARIABLE = "WHALELAB_PROGRESS"
+_SWITCHES = {"off": False, "0": False, "false": False, "no": False,
+             "on": True, "1": True, "true": True, "yes": True}
+
+
 def bar_disabled(progress: bool | None) -> bool | None:
-    """tqdm's ``disable`` for a ``progress`` switch: None shows bars only on a terminal
-    or in a notebook (tqdm's own rule), True always, False never."""
-    return None if progress is None else not progress
+    """tqdm's ``disable`` for a ``progress`` switch: True shows bars always, False never;
+    None follows :data:`PROGRESS_VARIABLE` where it is set and otherwise tqdm's own rule
+    (bars only on a terminal or in a notebook).
+
+    Raises
+    ------
+    ConfigError
+        When :data:`PROGRESS_VARIABLE` holds a value that is not a switch.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ[PROGRESS_VARIABLE] = "off"
+    >>> bar_disabled(None), bar_disabled(True)
+    (True, False)
+    >>> del os.environ[PROGRESS_VARIABLE]
+    """
+    if progress is not None:
+        return not progress
+    setting = os.environ.get(PROGRESS_VARIABLE, "").strip().lower()
+    if not setting:
+        return None
+    if setting not in _SWITCHES:
+        raise ConfigError(f"{PROGRESS_VARIABLE}={os.environ[PROGRESS_VARIABLE]!r}: use off or on")
+    return not _SWITCHES[setting]
 
 
 def progress_bar(iterable: Iterable | None = None, *, progress: bool | None,

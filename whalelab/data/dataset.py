@@ -34,12 +34,12 @@ import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import Dataset, WeightedRandomSampler
-from tqdm.auto import tqdm
 
 from whalelab.audio import AudioRule, audio_info, load_audio, tile
 from whalelab.config import RunConfig
 from whalelab.data.clips import BACKGROUND, Clip, ClipIndex, Span
 from whalelab.errors import ConfigError
+from whalelab.runtime import progress_bar
 
 def _filtered(waveform: np.ndarray, gain: np.ndarray) -> np.ndarray:
     """``(samples,)`` float32 with each rFFT bin scaled by ``gain`` ``(samples // 2 + 1,)``."""
@@ -229,8 +229,8 @@ class ClipDataset(Dataset):
         """Decode every clip into the cache now, with a progress bar."""
         if self.cache is None:
             self.cache = ClipCache()
-        for clip in tqdm(self.index.clips, desc="decode", leave=False,
-                         disable=not progress if progress is not None else None):
+        for clip in progress_bar(self.index.clips, progress=progress, desc="decode",
+                                 leave=False):
             self.cache.get(clip, self.sample_rate)
 
     def waveform(self, item: int) -> np.ndarray:

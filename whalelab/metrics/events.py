@@ -1,4 +1,5 @@
-"""Detected events scored against annotated ones: matching, precision, recall and F1.
+"""Detected events scored against annotated ones: matching, precision, recall and F1, and
+false alarms per hour of call-free audio with their upper bound.
 
 Scoring matches predicted to true events of the same class (and the same file, when
 both tables carry a ``file`` column) one to one, as a
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
+from scipy.stats import chi2
 
 from whalelab.config import EventMatching
 from whalelab.errors import DataError
@@ -205,23 +207,66 @@ def event_intervals(predicted: pd.DataFrame, truth: pd.DataFrame, classes: Seque
             if values else [float("nan"), float("nan")] for name, values in samples.items()}
 
 
+def false_alarm_rate_bound(alarms: int, hours: float, *, confidence: float = 0.95) -> float:
+    """The most false alarms per hour that ``alarms`` seen in ``hours`` of call-free audio
+    leave plausible: the one-sided upper confidence bound of a Poisson rate.
+
+    Few call-free minutes with no false alarm do not show a rate of 0: the exact bound
+    is ``chi2.ppf(confidence, 2 (alarms + 1)) / 2`` alarms over ``hours``, which for no
+    alarm at 95 % is ``-ln 0.05 = 3.0`` over ``hours``, the *rule of three*.
+
+    Raises
+    ------
+    DataError
+        ``hours`` is not positive, ``alarms`` negative, or ``confidence`` outside (0, 1).
+
+    Examples
+    --------
+    >>> round(false_alarm_rate_bound(0, 4 / 60), 1)  # none in 4 call-free minutes: < 45/h
+    44.9
+    >>> round(false_alarm_rate_bound(2, 1.0), 2)
+    6.3
+    """
+    if not hours > 0:
+        raise DataError(f"false alarms need call-free audio to be counted in, not {hours} h")
+    if alarms < 0 or not 0 < confidence < 1:
+        raise DataError(f"need alarms >= 0 and 0 < confidence < 1; got alarms={alarms}, "
+                        f"confidence={confidence}")
+    return float(chi2.ppf(confidence, 2 * (alarms + 1)) / 2 / hours)
+
+
 def score_events(predicted: pd.DataFrame, truth: pd.DataFrame, classes: Sequence[str], *,
                  hours: Mapping[str, float], matching: EventMatching = EventMatching(),
                  seed: int = 0) -> dict[str, Any]:
     """:func:`event_metrics` with bootstrap ``intervals_95`` (:func:`event_intervals`) and
-    ``false_alarms_per_hour``: events per hour of the recordings that hold no true event.
+    the false alarms of the recordings that hold no true event.
 
-    ``hours`` maps each scored recording (the ``file`` column) to its length in hours;
-    ``false_alarms_per_hour`` is None when every recording holds a call.
+    ``hours`` maps each scored recording (the ``file`` column) to its length in hours.
+    ``false_alarms`` counts the events in those call-free recordings (``hours_without_calls``
+    of audio), ``false_alarms_per_hour`` is their rate and ``false_alarms_per_hour_upper_95``
+    its one-sided 95 % upper bound (:func:`false_alarm_rate_bound`; with no alarm, the
+    rule of three); all three are None when every recording holds a call.
+
+    Examples
+    --------
+    >>> truth = pd.DataFrame({"begin_s": [1.0], "end_s": [2.0], "label": ["a"], "file": ["x"]})
+    >>> scored = score_events(truth, truth, ["a"], hours={"x": 0.5, "quiet": 0.25})
+    >>> scored["false_alarms"], scored["false_alarms_per_hour"]
+    (0, 0.0)
+    >>> round(scored["false_alarms_per_hour_upper_95"], 1)  # 3 / 0.25 h
+    12.0
     """
     quiet = [name for name in hours if not (truth["file"] == name).any()]
     quiet_hours = sum(hours[name] for name in quiet)
-    alarms = predicted[predicted["file"].isin(quiet) & predicted["label"].isin(set(classes))]
+    alarms = int((predicted["file"].isin(quiet) & predicted["label"].isin(set(classes))).sum())
+    counted = quiet_hours > 0
     return {**event_metrics(predicted, truth, classes, matching=matching),
             "intervals_95": event_intervals(predicted, truth, classes, matching=matching,
                                             seed=seed),
-            "false_alarms_per_hour": float(len(alarms) / quiet_hours) if quiet_hours > 0
-            else None,
+            "false_alarms": alarms if counted else None,
+            "false_alarms_per_hour": float(alarms / quiet_hours) if counted else None,
+            "false_alarms_per_hour_upper_95": false_alarm_rate_bound(alarms, quiet_hours)
+            if counted else None,
             "hours_without_calls": quiet_hours}
 
 
@@ -244,3 +289,24 @@ def format_event_metrics(metrics: dict[str, Any]) -> str:
     return event_metrics_table(metrics).to_string(
         float_format=lambda value: f"{value:.3f}", col_space=6)
 
+
+
+def format_false_alarms(metrics: Mapping[str, Any]) -> str | None:
+    """One line on the false alarms of :func:`score_events`' ``metrics``: how many in how
+    much call-free audio, their rate and its 95 % upper bound; None without call-free audio.
+
+    Examples
+    --------
+    >>> format_false_alarms({"false_alarms": 0, "hours_without_calls": 4 / 60,
+    ...                      "false_alarms_per_hour": 0.0,
+    ...                      "false_alarms_per_hour_upper_95": 44.94})
+    '0 false alarms in 4 min of call-free audio: 0.0 per hour, at most 44.9 (95 % upper bound)'
+    """
+    hours = metrics.get("hours_without_calls")
+    if metrics.get("false_alarms") is None or not hours:
+        return None
+    length = f"{hours * 60:.0f} min" if hours < 1 else f"{hours:.1f} h"
+    alarms = metrics["false_alarms"]
+    return (f"{alarms} false alarm{'' if alarms == 1 else 's'} in {length} of call-free audio: "
+            f"{metrics['false_alarms_per_hour']:.1f} per hour, at most "
+            f"{metrics['false_alarms_per_hour_upper_95']:.1f} (95 % upper bound)")

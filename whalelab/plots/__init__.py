@@ -21,7 +21,8 @@ module                                     serves
                                            side
 :mod:`whalelab.plots.attention`            03 attention (and 04): attention panels with
                                            annotated calls, models compared on one
-                                           clip, clipwise probabilities of one clip
+                                           clip and over held-out clips, clipwise
+                                           probabilities of one clip
 :mod:`whalelab.plots.evaluation`           04 evaluation: confusion matrix, PR and ROC
                                            curves, reliability diagram, recall by SNR
 :mod:`whalelab.plots.detection`            05 detection: events over a recording,
@@ -40,13 +41,15 @@ Examples
 ('time (s)', 'amplitude (full scale)')
 """
 
-from whalelab.plots.attention import attention, attention_comparison, class_probabilities
+from whalelab.plots.attention import (attention, attention_comparison, class_probabilities,
+                                      localisation_comparison)
 from whalelab.plots.detection import detection_overview, threshold_tradeoff
 from whalelab.plots.evaluation import (confusion_matrix, pr_curves, recall_by_snr,
                                        reliability_diagram, roc_curves)
-from whalelab.plots.signal import (feature_explorer, framing, logmel, logmel_grid,
-                                   mel_band_statistics, mel_filterbank, power_to_db_effects,
-                                   specaugment_stripes, speed_factor, spectrogram, waveform)
+from whalelab.plots.signal import (describe_frames, feature_explorer, framing, logmel,
+                                   logmel_grid, mel_band_statistics, mel_filterbank,
+                                   power_to_db_effects, specaugment_stripes, speed_factor,
+                                   spectrogram, waveform)
 from whalelab.plots.training import learning_curves, learning_curves_comparison
 from whalelab.plots.widgets import live, png
 
@@ -54,11 +57,11 @@ __all__ = [
     # signal (notebook 01)
     "waveform", "framing", "spectrogram", "mel_filterbank", "logmel", "logmel_grid",
     "power_to_db_effects", "mel_band_statistics", "specaugment_stripes", "feature_explorer",
-    "speed_factor",
+    "speed_factor", "describe_frames",
     # training (notebook 02)
     "learning_curves", "learning_curves_comparison",
     # attention (notebooks 03, 04)
-    "attention", "attention_comparison", "class_probabilities",
+    "attention", "attention_comparison", "class_probabilities", "localisation_comparison",
     # evaluation (notebook 04)
     "confusion_matrix", "pr_curves", "roc_curves", "reliability_diagram", "recall_by_snr",
     # detection (notebook 05)

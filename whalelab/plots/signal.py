@@ -1,10 +1,12 @@
 """Notebook 01, signal processing: from a waveform to the log-mel features the model sees.
 
-The waveform, its framing by the STFT, the power spectrogram and its decibels, the mel
-filterbank, log-mel images, what ``power_to_db``'s ``ref``, ``amin`` and ``top_db`` do,
-the mel bands before and after ``bn0``, SpecAugment's stripes, one figure per set of
-feature settings for the interactive explorer, and what a speed factor does to a recording
-on its way into BirdNET (:func:`speed_factor`).
+The waveform, its framing by the STFT (and :func:`describe_frames`, the same in words),
+the power spectrogram and its decibels, the mel filterbank, log-mel images (each clip's
+low band beneath it on request, where blue and fin whale calls can be seen), what
+``power_to_db``'s ``ref``, ``amin`` and ``top_db`` do, the mel bands before and after
+``bn0``, SpecAugment's stripes, one figure per set of feature settings for the
+interactive explorer, and what a speed factor does to a recording on its way into
+BirdNET (:func:`speed_factor`).
 
 Examples
 --------
@@ -25,7 +27,8 @@ from matplotlib.figure import Figure
 
 from whalelab.errors import DataError
 from whalelab.features import LogmelFilterBank, Spectrogram, power_to_db
-from whalelab.plots.style import (CMAP, as_image, as_numpy, draw_logmel, frame_edges, new_figure,
+from whalelab.plots.style import (CMAP, LOW_BAND_HZ, as_image, as_numpy, draw_logmel,
+                                  draw_low_band, frame_edges, message_figure, new_figure,
                                   set_mel_axis)
 from whalelab.pretrained import birdnet
 
@@ -46,6 +49,20 @@ def _draw_linear(ax, power_db: np.ndarray, *, sample_rate: int, hop_length: int,
                               -bin_hz / 2, (bins - 0.5) * bin_hz))
     ax.set(xlabel="time (s)", ylabel="frequency (Hz)")
     return image
+
+
+def describe_frames(samples: int, *, sample_rate: int, n_fft: int, hop_length: int) -> str:
+    """How the (centred) STFT frames ``samples`` samples, in words: frames are ``n_fft``
+    samples long, ``hop_length`` apart.
+
+    Examples
+    --------
+    >>> describe_frames(40000, sample_rate=8000, n_fft=1024, hop_length=128)
+    '313 frames of 1024 samples (128 ms), one every 128 samples (16 ms)'
+    """
+    frames = 1 + samples // hop_length
+    return (f"{frames} frames of {n_fft} samples ({1000 * n_fft / sample_rate:.3g} ms), one "
+            f"every {hop_length} samples ({1000 * hop_length / sample_rate:.3g} ms)")
 
 
 def waveform(samples: Any, *, sample_rate: int, title: str = "waveform") -> Figure:
@@ -227,8 +244,9 @@ def logmel(values: Any, *, sample_rate: int, hop_length: int, fmin: float, fmax:
 
 def logmel_grid(images: Sequence[Any], *, titles: Sequence[str], sample_rate: int,
                 hop_length: int, fmin: float, fmax: float, htk: bool = True,
-                columns: int = 3) -> Figure:
-    """Several log-mel spectrograms in a grid, one titled axes and colour bar (dB) each.
+                columns: int = 3, samples: Sequence[Any] | None = None) -> Figure:
+    """Several log-mel spectrograms in a grid, one titled axes and colour bar (dB) each;
+    with ``samples``, each above its low band.
 
     Parameters
     ----------
@@ -236,6 +254,11 @@ def logmel_grid(images: Sequence[Any], *, titles: Sequence[str], sample_rate: in
         Clips may differ in length.
     titles : sequence of str
         One per image.
+    samples : sequence of arrays, each ``(samples,)`` at ``sample_rate``, or None
+        The audio of each image: beneath each log-mel, its low band
+        (:func:`whalelab.plots.style.draw_low_band`, 0 to
+        :data:`~whalelab.plots.style.LOW_BAND_HZ`), where blue and fin whale calls, a
+        few rows of the log-mel, can be seen.
 
     Examples
     --------
@@ -244,24 +267,27 @@ def logmel_grid(images: Sequence[Any], *, titles: Sequence[str], sample_rate: in
     >>> [ax.get_title() for ax in fig.axes if ax.get_label() != "<colorbar>"]
     ['a', 'b', 'c', 'd']
     """
-    if len(images) != len(titles):
-        raise DataError(f"{len(images)} images but {len(titles)} titles")
+    if len(images) != len(titles) or (samples is not None and len(samples) != len(images)):
+        raise DataError(f"{len(images)} images but {len(titles)} titles"
+                        + ("" if samples is None else f" and {len(samples)} waveforms"))
     if not images:
-        fig = new_figure(6, 1.2)
-        ax = fig.subplots()
-        ax.set_axis_off()
-        ax.text(0.5, 0.5, "nothing to show", ha="center", va="center")
-        return fig
+        return message_figure("nothing to show")
     columns = min(columns, len(images))
     rows = math.ceil(len(images) / columns)
-    fig = new_figure(4.2 * columns, 2.9 * rows)
-    axes = np.atleast_1d(fig.subplots(rows, columns)).ravel()
-    for ax, values, title in zip(axes, images, titles):
+    low = samples is not None
+    fig = new_figure(4.2 * columns, (4.6 if low else 2.9) * rows)
+    grid = fig.add_gridspec(rows * (2 if low else 1), columns,
+                            height_ratios=[2.9, 1.7] * rows if low else None)
+    for k, (values, title) in enumerate(zip(images, titles)):
+        row, column = divmod(k, columns)
+        ax = fig.add_subplot(grid[row * (2 if low else 1), column])
         draw_logmel(ax, as_image(values), sample_rate=sample_rate, hop_length=hop_length,
                     fmin=fmin, fmax=fmax, htk=htk)
         ax.set_title(title, fontsize="medium")
-    for ax in axes[len(images):]:
-        ax.remove()
+        if low:
+            band_ax = fig.add_subplot(grid[row * 2 + 1, column], sharex=ax)
+            draw_low_band(band_ax, samples[k], sample_rate=sample_rate, unit="dB")
+            band_ax.set_title(f"low band, 0-{LOW_BAND_HZ:g} Hz", fontsize="small")
     return fig
 
 
@@ -318,24 +344,41 @@ def power_to_db_effects(mel_power: Any, *, sample_rate: int, hop_length: int, fm
     return fig
 
 
-def mel_band_statistics(before: Any, after: Any) -> Figure:
+def mel_band_statistics(before: Any, after: Any, *, statistics: str) -> Figure:
     """Mean and spread of each mel band over a batch, before and after ``bn0``.
+
+    ``bn0`` normalises each band with the statistics it holds: in training mode those of
+    the batch itself, after which every band of that batch has mean 0 and standard
+    deviation 1 by construction; in evaluation mode the running statistics it learnt
+    from other clips, which a batch it never saw meets only roughly. ``statistics`` says
+    which, in the right panel's title; dashed lines there mark 0 and ± 1.
 
     Parameters
     ----------
     before, after : arrays, ``(batch, 1, time, mel)`` or ``(batch, time, mel)``
         Log-mel features going into and coming out of the BatchNorm over mel bins.
+    statistics : str
+        Whose statistics ``bn0`` normalised ``after`` with, e.g. "28 other clips".
 
     Returns
     -------
     Figure
         Two axes; each band's mean over clips and time, with a band of one standard
         deviation.
+
+    Examples
+    --------
+    >>> fig = mel_band_statistics(np.zeros((2, 1, 5, 4)), np.zeros((2, 1, 5, 4)),
+    ...                           statistics="this very batch")
+    >>> fig.axes[1].get_title()
+    'after bn0, with the statistics of this very batch'
     """
     fig = new_figure(11, 3.4)
+    left, right = fig.subplots(1, 2)
     for ax, values, title, unit in zip(
-            fig.subplots(1, 2), (before, after),
-            ("before: loud low bands would dominate", "after bn0: every band ~ mean 0, std 1"),
+            (left, right), (before, after),
+            ("before: loud low bands would dominate",
+             f"after bn0, with the statistics of {statistics}"),
             ("dB (level-normalised)", "normalised value")):
         values = as_numpy(values)
         values = values.reshape(-1, values.shape[-1])  # (batch * time, mel)
@@ -344,6 +387,11 @@ def mel_band_statistics(before: Any, after: Any) -> Figure:
         ax.plot(bands, mean, label="mean")
         ax.fill_between(bands, mean - std, mean + std, alpha=0.3, label="± 1 std")
         ax.set(xlabel="mel band (low to high frequency)", ylabel=unit, title=title)
+        ax.title.set_fontsize("medium")
+    for level in (-1.0, 0.0, 1.0):
+        right.axhline(level, color="black", linestyle="--", linewidth=0.8,
+                      label="0 and ± 1" if level == 0 else None)
+    for ax in (left, right):
         ax.legend(loc="upper right", fontsize="small")
     return fig
 
@@ -419,8 +467,9 @@ def feature_explorer(samples: Any, *, sample_rate: int, n_fft: int, hop_length: 
     if zoom_hz is not None and not 0 <= zoom_hz[0] < zoom_hz[1] <= sample_rate / 2:
         raise DataError(f"zoom_hz={tuple(zoom_hz)} must be an increasing pair of frequencies "
                         f"within 0 and {sample_rate / 2:g} Hz")
+    samples = as_numpy(samples)
     spectrogram_module = Spectrogram(n_fft=n_fft, hop_length=hop_length)
-    power = spectrogram_module(torch.as_tensor(as_numpy(samples), dtype=torch.float32)[None])
+    power = spectrogram_module(torch.as_tensor(samples, dtype=torch.float32)[None])
     mel_db = LogmelFilterBank(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax,
                               top_db=top_db, htk=htk)(power)[0, 0].numpy()  # (time, mel)
     power_db = _db(power[0, 0].numpy(), top_db=top_db)  # (time, freq)
@@ -436,8 +485,9 @@ def feature_explorer(samples: Any, *, sample_rate: int, n_fft: int, hop_length: 
             stft_ax.set_ylim(*zoom_hz)
             set_mel_axis(mel_ax, low=zoom_hz[0], high=zoom_hz[1], htk=htk)
     stft_ax, mel_ax = axes[0]
-    stft_ax.set_title(f"STFT: {power_db.shape[0]} frames of "
-                      f"{1000 * hop_length / sample_rate:.0f} ms x {power_db.shape[1]} bins of "
+    frames = describe_frames(len(samples), sample_rate=sample_rate, n_fft=n_fft,
+                             hop_length=hop_length)
+    stft_ax.set_title(f"STFT: {frames};\n{power_db.shape[1]} bins of "
                       f"{sample_rate / n_fft:.1f} Hz", fontsize="medium")
     mel_ax.set_title(f"log-mel: {n_mels} bands, {fmin:g}-{fmax:g} Hz, top_db={top_db}",
                      fontsize="medium")

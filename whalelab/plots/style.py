@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from matplotlib.collections import QuadMesh
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 
 CMAP = "magma"
 #: round frequencies closer than this share of a mel axis get no tick of their own
@@ -57,6 +58,15 @@ def as_image(values: Any) -> np.ndarray:
 def new_figure(width: float, height: float) -> Figure:
     """A pyplot-free Figure of ``width`` x ``height`` inches with constrained layout."""
     return Figure(figsize=(width, height), layout="constrained", dpi=100)
+
+
+def message_figure(text: str) -> Figure:
+    """A small figure that says ``text`` where there is nothing to draw."""
+    fig = new_figure(6, 1.2)
+    ax = fig.subplots()
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, text, ha="center", va="center")
+    return fig
 
 
 def frame_edges(frames: int, *, sample_rate: int, hop_length: int) -> np.ndarray:
@@ -180,3 +190,60 @@ def draw_logmel(ax, values: np.ndarray, *, sample_rate: int, hop_length: int, fm
                                                              sample_rate=sample_rate,
                                                              hop_length=hop_length),
                           fmin=fmin, fmax=fmax, htk=htk, **options)
+
+
+#: the top of the low-band panels (Hz): blue, fin and right whale calls lie below it,
+#: where a log-mel image of the full band gives them a few rows
+LOW_BAND_HZ = 250.0
+
+
+def draw_low_band(ax, samples: Any, *, sample_rate: int, start_s: float = 0.0,
+                  high_hz: float = LOW_BAND_HZ, top_db: float = 60.0,
+                  unit: str | None = "dB below the peak") -> AxesImage:
+    """The low band of ``(samples,)``, 0 to ``high_hz`` Hz, where the lowest calls can be seen.
+
+    An STFT with a window of about a quarter second (``n_fft`` the power of two nearest
+    ``sample_rate / 4``, about 4 Hz a bin at 8 kHz; hop an eighth of it), so a 16 Hz tone
+    and a 30-to-15 Hz sweep each cover several rows; drawn on a linear Hz axis in dB
+    below the panel's own peak, at most ``top_db`` down. Time runs from ``start_s``.
+
+    Parameters
+    ----------
+    samples : array, ``(samples,)``
+        The audio shown, mono, at ``sample_rate``.
+    unit : str or None
+        The colour bar's label; None draws none.
+
+    Returns
+    -------
+    matplotlib.image.AxesImage
+        The image, ``(frequency bins up to high_hz, frames)``.
+
+    Examples
+    --------
+    >>> fig = new_figure(4, 3)
+    >>> tone = np.sin(2 * np.pi * 20 * np.arange(8000 * 3) / 8000)
+    >>> image = draw_low_band(fig.subplots(), tone, sample_rate=8000)
+    >>> rows = np.asarray(image.get_array()).max(axis=1)
+    >>> round(float(rows.argmax() * 8000 / 2048))  # the brightest row: the 20 Hz tone
+    20
+    """
+    samples = as_numpy(samples).ravel()
+    n_fft = int(2 ** round(np.log2(sample_rate / 4)))
+    hop = max(1, n_fft // 8)
+    power = np.abs(librosa.stft(samples, n_fft=n_fft, hop_length=hop, center=True,
+                                pad_mode="constant")) ** 2  # (bins, frames)
+    step = sample_rate / n_fft
+    kept = power[: int(np.floor(high_hz / step)) + 1]
+    db = 10 * np.log10(np.maximum(kept, 1e-20) / max(float(kept.max()), 1e-20))
+    frames = kept.shape[1]
+    image = ax.imshow(np.maximum(db, -top_db), origin="lower", aspect="auto", cmap=CMAP,
+                      interpolation="nearest", vmin=-top_db, vmax=0.0,
+                      extent=(start_s - hop / 2 / sample_rate,
+                              start_s + (frames - 0.5) * hop / sample_rate,
+                              -step / 2, (len(kept) - 0.5) * step))
+    ax.set_ylim(0.0, high_hz)
+    ax.set(xlabel="time (s)", ylabel="frequency (Hz)")
+    if unit is not None:
+        ax.figure.colorbar(image, ax=ax, label=unit, pad=0.01)
+    return image

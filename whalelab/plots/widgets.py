@@ -7,12 +7,19 @@ A live box carries a still, the PNG of its first drawing, in the same output as 
 widget: JupyterLab shows the widget (its renderer outranks ``image/png``), and a page
 without a kernel or widget state (the report's HTML, a notebook viewer) shows the still
 where the widget was.
+
+A redraw runs in the kernel's handler of a widget's message, whose warnings and output
+go to no cell; :func:`live` shows the warnings of each drawing (librosa's empty mel
+filters, say, for many bands and a short FFT) and its :class:`WhaleLabError` in the
+message line above the figure.
 """
 
 from __future__ import annotations
 
 import functools
+import html
 import io
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -50,9 +57,11 @@ def live(draw: Callable[..., Figure], **controls: Any):
     Like ``ipywidgets.interact``, but the figure is shown as a PNG ``Image`` widget
     instead of through an ``Output`` widget, on which headless execution (papermill,
     nbclient) can hang. A :class:`WhaleLabError` from ``draw`` (say ``fmin`` above
-    ``fmax``) is shown above the figure instead. Displayed, the box's output holds the
-    widget and, as ``image/png`` beside it, the figure of the initial values (none when
-    that drawing failed): JupyterLab shows the live widget, an exported page the figure.
+    ``fmax``) is shown above the figure instead, and the warnings a drawing raises (each
+    once, by category and text) above the figure it drew. Displayed, the box's output
+    holds the widget and, as ``image/png`` beside it, the figure of the initial values
+    (none when that drawing failed): JupyterLab shows the live widget, an exported page
+    the figure.
 
     Parameters
     ----------
@@ -87,12 +96,17 @@ def live(draw: Callable[..., Figure], **controls: Any):
     message, image = widgets.HTML(), widgets.Image(format="png")
 
     def redraw(change: Any = None) -> None:
-        try:
-            image.value = png(draw(**{name: control.value for name, control in
-                                      controls.items()}))
-            message.value = ""
-        except WhaleLabError as error:
-            message.value = f"<b>{error}</b>"
+        with warnings.catch_warnings(record=True) as raised:
+            warnings.simplefilter("always")
+            try:
+                image.value = png(draw(**{name: control.value for name, control in
+                                          controls.items()}))
+                lines = []
+            except WhaleLabError as error:
+                lines = [f"<b>{html.escape(str(error))}</b>"]
+        said = dict.fromkeys(f"{warning.category.__name__}: {warning.message}"
+                             for warning in raised)
+        message.value = "<br>".join([*lines, *(html.escape(text) for text in said)])
 
     for name, control in controls.items():
         control.description = control.description or name

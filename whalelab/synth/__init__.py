@@ -38,11 +38,12 @@ Examples
 """
 
 from whalelab.synth.calls import CALL_BANDS, CALL_MODELS, SPECIES, Call, call, render_call
-from whalelab.synth.clips import BACKGROUND, LABELS, PlacedCall, example_clip
+from whalelab.synth.clips import BACKGROUND, LABELS, PlacedCall, clearest_clip, example_clip
 from whalelab.synth.dataset import make_dataset, split_sizes
 from whalelab.synth.noise import noise_bed, ocean_noise
 from whalelab.synth.recordings import MIN_GAP_S, call_free_recording, long_recording
 
 __all__ = ["BACKGROUND", "CALL_BANDS", "CALL_MODELS", "LABELS", "MIN_GAP_S", "SPECIES", "Call",
-           "PlacedCall", "call", "call_free_recording", "example_clip", "long_recording",
-           "make_dataset", "noise_bed", "ocean_noise", "render_call", "split_sizes"]
+           "PlacedCall", "call", "call_free_recording", "clearest_clip", "example_clip",
+           "long_recording", "make_dataset", "noise_bed", "ocean_noise", "render_call",
+           "split_sizes"]

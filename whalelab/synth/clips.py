@@ -131,3 +131,41 @@ def example_clip(species: str, *, seed: int = 0, sample_rate: int = 8000,
     """
     samples = check_clip(species, sample_rate, clip_seconds)
     return make_clip(species, clip_rng(seed, species, 0), sample_rate, samples)[0]
+
+
+def clearest_clip(species: str, *, seed: int = 0, candidates: int = 20,
+                  sample_rate: int = 8000,
+                  clip_seconds: float = 5.0) -> tuple[np.ndarray, list[PlacedCall]]:
+    """The clearest of the clips ``0 .. candidates - 1`` of ``species`` that the generator
+    makes with this seed (those :func:`~whalelab.synth.make_dataset` writes first), and
+    its calls.
+
+    Clearest: a clip holding one call, and that call wholly inside the clip where any is
+    (a blue whale's 10-20 s call never is), with the highest signal-to-noise ratio among
+    those; for :data:`BACKGROUND`, the first clip. The rule notebooks state when they
+    show an example of each class.
+
+    Returns
+    -------
+    (numpy.ndarray, list of PlacedCall)
+        The clip ``(samples,)`` float32 (before 16-bit rounding) and its calls, whose
+        ``snr_db``, ``start_s`` and ``end_s`` a title can quote.
+
+    Examples
+    --------
+    >>> clip, calls = clearest_clip("minke_whale", seed=0)
+    >>> [(call.label, call.snr_db) for call in calls]  # the first minke clip: -9.9 dB
+    [('minke_whale', 19.57)]
+    """
+    samples = check_clip(species, sample_rate, clip_seconds)
+    if candidates < 1:
+        raise ConfigError(f"candidates must be at least 1, not {candidates}")
+    clips = [make_clip(species, clip_rng(seed, species, index), sample_rate, samples)
+             for index in range(1 if species == BACKGROUND else candidates)]
+
+    def clearness(clip: tuple[np.ndarray, list[PlacedCall]]) -> tuple[bool, bool, float]:
+        calls = clip[1]
+        inside = calls[0].start_s > 0 and calls[0].end_s < samples / sample_rate
+        return len(calls) == 1, inside, calls[0].snr_db
+
+    return clips[0] if species == BACKGROUND else max(clips, key=clearness)

@@ -32,6 +32,7 @@ from whalelab.audio import write_audio
 from whalelab.errors import ConfigError, StorageError
 from whalelab.profiles import Profile, resolve_profile
 from whalelab.raven import write_raven
+from whalelab.runtime import progress_bar
 from whalelab.synth.clips import BACKGROUND, LABELS, PlacedCall, check_clip, clip_rng, make_clip
 from whalelab.synth.mixing import check_seed
 from whalelab.synth.recordings import call_free_recording, long_recording, recording_rng
@@ -237,8 +238,8 @@ def make_dataset(out: str | Path, *, profile: str = "quick", seed: int = 0,
                 "sample_rate": sample_rate, "clip_seconds": clip_seconds}
     earlier = _claim(out, outputs, recorded)
     (out / "manifest.csv").unlink(missing_ok=True)
-    bar = tqdm(total=len(LABELS) * len(splits) + sum(_recording_counts(settings).values()),
-               desc="synth", unit="file", disable=not progress if progress is not None else None)
+    files = len(LABELS) * len(splits) + sum(_recording_counts(settings).values())
+    bar = progress_bar(total=files, progress=progress, desc="synth", unit="file")
     rows = []
     for label, index, split, name in _clips(splits):
         audio, calls = make_clip(label, clip_rng(seed, label, index), sample_rate, samples)
