@@ -445,8 +445,9 @@ def _reasons(*, sample_rate: int, common: float, reached: float, band: Band | No
                   "the probe's: the calls' band already lies where BirdNET hears"
                   if trusted else f"the probe's: 1, {untrusted}")
                  + "".join(f"; heard at x{extra:g} too, which brings the top of the probe's "
-                           f"band, {probe_sample_rate / 2:g} Hz ({probe_sample_rate / 2 * speed:g} "
-                           f"Hz at x{speed:g}), down to {probe_sample_rate / 2 * extra:g} Hz, "
+                           f"band, {probe_sample_rate / 2:g} Hz "
+                           f"({probe_sample_rate / 2 * speed:g} Hz at x{speed:g}), down to "
+                           f"{probe_sample_rate / 2 * extra:g} Hz, "
                            f"inside the {birdnet.HIGHEST_HZ:g} Hz BirdNET hears; the speeds' "
                            f"embeddings side by side" for extra in extra_speeds),
     }

@@ -6,11 +6,11 @@ BirdNET's 48 kHz, cut into 3-s windows at a 1.5-s hop (a clip shorter than 3 s t
 one) whose embeddings are averaged
 (:meth:`whalelab.embeddings.BirdNetEmbedder.embed_waveforms`, kept in the embedding
 cache, :class:`whalelab.embeddings.EmbeddingCache`), the means at each of the run's
-speeds (``ModelConfig.speeds()``) side by side, as the probe hears them; then one standardised L2 logistic
-regression per class (:class:`~whalelab.baselines.clip.LogisticBaseline`) fitted on the
-run's training clips, its own and its validation clips together, with ``C`` and the
-thresholds chosen by grouped 5-fold cross-validation on them, grouped by recording
-(:meth:`~whalelab.baselines.clip.LogisticBaseline.fit_grouped`). It never consults the
+speeds (``ModelConfig.speeds()``) side by side, as the probe hears them; then one
+standardised L2 logistic regression per class
+(:class:`~whalelab.baselines.clip.LogisticBaseline`) fitted on the run's training clips,
+its own and its validation clips together, with ``C`` and the thresholds chosen by grouped
+5-fold cross-validation on them, grouped by recording (:meth:`~whalelab.baselines.clip.LogisticBaseline.fit_grouped`). It never consults the
 run's validation split as the model does, so it learns from every training clip. Its gap
 to the probe says what the attention head over the windows adds to the embeddings alone.
 """
@@ -30,8 +30,8 @@ from whalelab.embeddings.birdnet import BirdNetEmbedder
 from whalelab.errors import DataError
 
 EMBEDDING_METHOD = ("logistic regression on each clip's mean BirdNET V2.4 embedding "
-                    "(3-s windows at a 1.5-s hop, at each of the run's speeds; C by 5-fold cross-validation grouped by "
-                    "recording on the training clips)")
+                    "(3-s windows at a 1.5-s hop, at each of the run's speeds; C by 5-fold "
+                    "cross-validation grouped by recording on the training clips)")
 #: the hop between the peer's windows, in BirdNET's time
 PEER_HOP_S = 1.5
 
