@@ -10,9 +10,10 @@ speeds (``ModelConfig.speeds()``) side by side, as the probe hears them; then on
 standardised L2 logistic regression per class
 (:class:`~whalelab.baselines.clip.LogisticBaseline`) fitted on the run's training clips,
 its own and its validation clips together, with ``C`` and the thresholds chosen by grouped
-5-fold cross-validation on them, grouped by recording (:meth:`~whalelab.baselines.clip.LogisticBaseline.fit_grouped`). It never consults the
-run's validation split as the model does, so it learns from every training clip. Its gap
-to the probe says what the attention head over the windows adds to the embeddings alone.
+5-fold cross-validation on them, grouped by recording
+(:meth:`~whalelab.baselines.clip.LogisticBaseline.fit_grouped`). It never consults the run's
+validation split as the model does, so it learns from every training clip. Its gap to the
+probe says what the attention head over the windows adds to the embeddings alone.
 """
 
 from __future__ import annotations
