@@ -487,6 +487,16 @@ def test_tile_repeats_a_short_waveform_and_crops_a_long_one():
                                   [2.0, 3.0, 1.0, 2.0, 3.0, 1.0, 2.0])
     np.testing.assert_array_equal(tile(np.arange(10.0), 4, offset=-3), [3.0, 4.0, 5.0, 6.0])
     np.testing.assert_array_equal(tile(np.arange(4.0), 4, offset=0), np.arange(4.0))
+    rng = np.random.default_rng(0)
+    for _ in range(300):  # the stated rule: sample i is waveform[(i - offset) % n]
+        n, samples = rng.integers(1, 40, size=2)
+        offset = int(rng.integers(0, samples - n + 1) if samples >= n
+                     else -rng.integers(0, n - samples + 1))
+        waveform = rng.standard_normal(n).astype(np.float32)
+        expected = [waveform[(i - offset) % n] for i in range(samples)]
+        got = tile(waveform, int(samples), offset=offset)
+        assert got.dtype == np.float32 and got.tolist() == expected
+        assert not np.shares_memory(got, waveform)  # a new array
 
 
 def cut(signal: np.ndarray, *, block: int, **settings) -> tuple[list[Window], Windows]:

@@ -150,6 +150,28 @@ def test_rotated_members_validate_on_folds_of_their_own_that_choose_the_threshol
     np.testing.assert_allclose([chosen["high"], chosen["low"]], expected, atol=1e-6)
 
 
+@pytest.mark.parametrize("validation, estimates", [("shared", 1), ("rotate", 3)])
+def test_members_that_share_training_clips_estimate_the_bands_once(
+        tree, tmp_path, monkeypatch, validation, estimates):
+    from whalelab.training import plan
+
+    counted = []
+    real_estimate = plan.estimate_bands
+    monkeypatch.setattr(plan, "estimate_bands",
+                        lambda *args, **kwargs: counted.append(1) or real_estimate(*args, **kwargs))
+    index = load_index(tree, seed=3, window_s=1.0)
+    run = tmp_path / "run"
+    train(_config(tree, members=3, epochs=1, member_validation=validation), run, index=index,
+          progress=False)
+    assert len(counted) == estimates  # rotated members each train on other clips
+    bands = [json.loads((run / "members" / str(k) / "classes.json").read_text())
+             for k in range(3)]
+    assert all(member == bands[0] for member in bands) or validation == "rotate"
+    train(_config(tree, members=3, epochs=1, member_validation=validation), run, index=index,
+          resume=True, progress=False)
+    assert len(counted) == estimates  # finished members need none
+
+
 def test_one_network_decodes_each_val_clip_once_thresholds_included(tree, tmp_path, monkeypatch):
     decoded = []
     real_decode = dataset_module._decode

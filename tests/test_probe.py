@@ -163,7 +163,7 @@ def test_a_second_epoch_and_a_second_train_embed_nothing(calls, tone_tree, tmp_p
     config, index = tone_probe(tone_tree(tmp_path / "tree", seed=5, rate=RATE), epochs=2)
     train(config, tmp_path / "first", index=index, progress=False)
     clips = len(index.clips) - len(index.subset("test").clips)  # train and val
-    windows = 2 * clips  # 63 frames a clip, 62 a segment: two windows each, for both epochs
+    windows = clips  # 63 frames a clip, 62 a segment: one window each, for both epochs
     assert sum(calls) == windows
     saved = RunConfig.load(tmp_path / "first" / "config.json").model.embedder
     assert saved["sha256"] == birdnet.model_sha256() and "BY-NC-SA" in saved["licence"]
@@ -188,9 +188,9 @@ def test_evaluate_scores_the_embedding_peer_by_grouped_cross_validation(calls, t
     assert set(peer["validation_macro_ap"]) == {str(C) for C in C_GRID}
     assert peer["accuracy"] >= 0.75  # tones a class apart, heard by BirdNET
     assert peer["clips"] == metrics["clips"] and "model_minus_baseline" in peer
-    # the probe's two windows of each test clip, new to it, and the peer's own window of
-    # every clip (its 3-s windows at a 1.5-s hop are not the probe's)
-    embedded = 2 * len(index.subset("test").clips) + len(index.clips)
+    # the probe's window of each test clip, new to it, and the peer's own window of every
+    # clip (its 3-s windows at a 1.5-s hop are not the probe's)
+    embedded = len(index.subset("test").clips) + len(index.clips)
     assert sum(calls) - before == embedded
     evaluate_run(tmp_path / "run", split="test", device="cpu", progress=False,
                  out=tmp_path / "again.json")

@@ -77,11 +77,18 @@ def test_training_writes_a_complete_run_and_selects_on_validation(tree, tmp_path
         train(_config(tree), run, index=index, progress=False)
 
 
-def test_keeping_the_last_weights_trains_the_whole_schedule(tree, tmp_path):
+def test_keeping_the_last_weights_trains_the_whole_schedule(tree, tmp_path, monkeypatch):
+    from whalelab.training import loop
+
     index = load_index(tree, seed=0, window_s=1.0)
     run = tmp_path / "run"
+    saved = []
+    real_save = loop.save_checkpoint
+    monkeypatch.setattr(loop, "save_checkpoint",
+                        lambda path, state: saved.append(path.name) or real_save(path, state))
     result = train(_config(tree, epochs=4, patience=1, keep="last"), run, index=index,
                    progress=False)
+    assert saved.count("last.pt") == 4 and saved.count("best.pt") == 1  # at the end only
     history = pd.read_csv(run / "history.csv")
     assert list(history["epoch"]) == [1, 2, 3, 4] and not result.stopped_early
     assert result.best_epoch == 4 and load_checkpoint(run / "best.pt")["epoch"] == 3

@@ -9,8 +9,10 @@ end around the clip wherever a window reaches past it (so a clip shorter than 3 
 a whole window); BirdNET V2.4 embeds each window (numpy, LiteRT, no gradient). With
 ``ModelConfig.extra_speeds`` the clip is heard at each further speed too, windows centred
 on the same segments, and the speeds' embeddings are concatenated (1024 channels each).
-The backbone returns ``(batch, 1024 * speeds, segments)`` with ``segments = ceil(frames /
-segment_frames)``: :func:`whalelab.model.segments_to_frames` cuts the overhang, so the
+The backbone returns ``(batch, 1024 * speeds, segments)`` with ``segments`` the whole number
+nearest ``frames / segment_frames`` (at least 1, :meth:`BirdNetProbe.segments`): a tail of
+less than half a segment takes the last segment's scores (it lies inside that segment's
+window), and :func:`whalelab.model.segments_to_frames` fills it or cuts an overhang, so the
 framewise output has the run's frame count.
 
 Nothing in it learns: its state dict is empty (BirdNET's weights come from the installed
@@ -126,8 +128,9 @@ class BirdNetProbe(nn.Module):
 
     Shapes
     ------
-    ``(batch, samples)`` -> ``(batch, 1024 * speeds, segments)``, ``segments = ceil(frames /
-    segment_frames)``, ``frames = 1 + samples // hop_length``
+    ``(batch, samples)`` -> ``(batch, 1024 * speeds, segments)``, ``segments`` the whole
+    number nearest ``frames / segment_frames`` (:meth:`segments`), ``frames = 1 + samples //
+    hop_length``
     """
 
     consumes = "waveform"
@@ -154,8 +157,22 @@ class BirdNetProbe(nn.Module):
         """:func:`embedder_record`: what a run records of BirdNET."""
         return embedder_record()
 
-    def _key(self, row: np.ndarray, speed: float) -> str:
-        digest = hashlib.sha1(row.tobytes())
+    def segments(self, samples: int) -> int:
+        """Segments of a clip of ``samples`` samples: the whole number nearest ``frames /
+        segment_frames``, at least 1.
+
+        >>> probe = object.__new__(BirdNetProbe)  # 100 samples a frame, 80 frames a segment
+        >>> probe.hop_length, probe.segment_frames = 100, 80
+        >>> [probe.segments(samples) for samples in (0, 15_900, 16_000, 19_800, 19_900)]
+        [1, 2, 2, 2, 3]
+        """
+        frames = 1 + samples // self.hop_length
+        return max(1, (2 * frames + self.segment_frames) // (2 * self.segment_frames))
+
+    def _key(self, content: bytes, speed: float) -> str:
+        """The cache key of a clip's embeddings at ``speed``: its samples' digest
+        ``content`` with the settings that shape its windows."""
+        digest = hashlib.sha1(content)
         digest.update(f"{self.sample_rate}:{speed!r}:{self.segment_frames}:"
                       f"{self.hop_length}:{self.model_sha256}".encode())
         return digest.hexdigest()
@@ -189,12 +206,12 @@ class BirdNetProbe(nn.Module):
     def embed(self, rows: np.ndarray) -> np.ndarray:
         """``(batch, samples)`` float32 -> ``(batch, segments, 1024 * speeds)`` (each
         speed's embeddings in turn), from the caches where they hold the clip."""
-        segments = -(-(1 + rows.shape[1] // self.hop_length) // self.segment_frames)
+        segments = self.segments(rows.shape[1])
         found = []
         for row in rows:
-            views = []
+            content, views = hashlib.sha1(row.tobytes()).digest(), []  # hashed once a clip
             for speed in self.speeds:
-                key = self._key(row, speed)
+                key = self._key(content, speed)
                 embeddings = self._lookup(key)
                 if embeddings is None:
                     embeddings = embed_windows(self.windows(row, segments, speed))

@@ -28,7 +28,7 @@ import torch
 
 import whalelab
 from whalelab.errors import DataError
-from whalelab.runtime import progress_bar
+from whalelab.runtime import available_cpus, progress_bar
 
 UNKNOWN = "unknown"
 #: distributions whose versions a report names, besides Python and whalelab itself
@@ -147,6 +147,5 @@ def device_description(device: torch.device) -> str:
         properties = torch.cuda.get_device_properties(device)
         return (f"{device}: {properties.name}, {properties.total_memory / 2**30:.0f} GiB, "
                 f"CUDA {torch.version.cuda}")
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (f"{device}: {platform.machine() or UNKNOWN}, {cpus} CPUs, "
+    return (f"{device}: {platform.machine() or UNKNOWN}, {available_cpus()} CPUs, "
             f"{torch.get_num_threads()} torch threads")

@@ -32,6 +32,12 @@ from tqdm.auto import tqdm
 from whalelab.errors import ConfigError
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the system tells it)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
+        os.cpu_count() or 1
+
+
 def cuda_available() -> bool:
     """True when a CUDA device can be used."""
     return torch.cuda.is_available()

@@ -27,7 +27,10 @@ def tile(waveform: np.ndarray, samples: int, *, offset: int) -> np.ndarray:
     >>> tile(np.arange(6.0), 3, offset=-2)  # cropped from 2
     array([2., 3., 4.])
     """
-    return waveform[(np.arange(samples) - offset) % len(waveform)]
+    n = len(waveform)
+    if offset <= 0 and samples - offset <= n:  # a crop: one slice
+        return waveform[-offset:samples - offset].copy()
+    return np.resize(np.roll(waveform, offset % n), samples)  # copies, end to end
 
 
 class Window(NamedTuple):

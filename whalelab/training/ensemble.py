@@ -25,7 +25,7 @@ from whalelab.losses import TrainingLoss
 from whalelab.model import WhaleEnsemble
 from whalelab.runtime import resolve_device
 from whalelab.training.loop import TrainResult, train_network
-from whalelab.training.plan import prepare_splits
+from whalelab.training.plan import prepare_splits, run_bands
 from whalelab.training.thresholds import write_thresholds
 from whalelab.training.validation import (member_splits, selection_score, validation_figures,
                                           validation_folds, validation_predictions)
@@ -68,16 +68,21 @@ def train_ensemble(config: RunConfig, run_dir: str | Path, *, index: ClipIndex |
     index = prepare_splits(config, run_dir, index)
     config.save(run_dir / "config.json")
     count = config.model.members
-    results = []
+    results, bands_of = [], {}  # the bands of each training split, estimated once
     for member in range(count):
         tqdm.write(f"member {member + 1}/{count} of the ensemble")
+        member_index = member_splits(config, index, member)
+        train_clips = tuple(member_index.subset("train").clips)
+        finished = (members_dir / str(member) / "thresholds.json").exists()  # written last
+        if train_clips not in bands_of and not finished:
+            bands_of[train_clips] = run_bands(config, member_index, progress)
         with warnings.catch_warnings():
             if member > 0:  # the same clips: the first member's warnings again
                 warnings.simplefilter("ignore")
             results.append(train_network(member_config(config, member),
-                                         members_dir / str(member),
-                                         index=member_splits(config, index, member),
-                                         resume=resume, progress=progress))
+                                         members_dir / str(member), index=member_index,
+                                         resume=resume, progress=progress,
+                                         bands=bands_of.get(train_clips)))
     history = pd.concat([result.history.assign(member=member)
                          for member, result in enumerate(results)], ignore_index=True)
     atomic_write(run_dir / "history.csv", lambda temporary: history.to_csv(temporary,
