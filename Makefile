@@ -82,10 +82,12 @@ bench: data
 
 # JupyterLab on the notebooks, progress bars on: it prints the URL to open, and Ctrl-C (or
 # SIGTERM) shuts it down, kernels and all, without asking. As root (a container) it needs
-# and gets --allow-root. LAB_FLAGS adds options: LAB_FLAGS="--port 9999 --no-browser"
+# and gets --allow-root. LAB_FLAGS adds options: LAB_FLAGS="--port 9999 --no-browser".
+# whalelab.lab is `jupyter lab` with Ctrl-C handled as SIGTERM is (see its docstring)
 LAB_FLAGS ?=
 lab: setup
-	$(BIN)/jupyter lab notebooks/ -y $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_FLAGS)
+	$(BIN)/python -m whalelab.lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root) \
+		$(LAB_FLAGS)
 
 # record RUN's metrics.json and event_metrics.json where the README's measured table names
 # (docs/measured/quick.json) and render the table from them (after `make report`)
