@@ -1,5 +1,5 @@
 """The ``whalelab`` command: synth | train | evaluate | predict | detect | export | report |
-bench | advise | embed.
+bench | advise | embed | search.
 
 Every subcommand takes ``--help``. Errors the user can cause print one line,
 ``whalelab: <message>``, and exit with status 2; nothing else is caught. Warnings
@@ -599,9 +599,49 @@ def _add_embed(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_embed)
 
 
+def _search(args: argparse.Namespace) -> None:
+    from whalelab.atomic import atomic_write
+    from whalelab.embeddings import EmbeddingStore
+    from whalelab.search import embed_span, nearest, store_embedder
+
+    store = EmbeddingStore(args.store)
+    embedder = store_embedder(store, args.model, device=args.device)
+    query = embed_span(embedder, args.audio, start_s=args.start, end_s=args.end)
+    files = store.files()
+    own = [] if args.include_self else \
+        list(files.loc[files["resolved"] == str(Path(args.audio).resolve()), "file"])
+    table = nearest(store, query, k=args.k, exclude_files=own).drop(columns="query")
+    if args.out:
+        atomic_write(args.out, lambda temporary: table.to_csv(temporary, index=False))
+        print(f"wrote {args.out} ({len(table)} windows)")
+    else:
+        print(table.to_string(index=False, float_format=lambda value: f"{value:.3f}"))
+
+
+def _add_search(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "search", help="the windows of an embedding store most like a clip or span",
+        description="Embed AUDIO (or its --start to --end span: a call, a detection's "
+                    "start_s and end_s) with the embedder that made STORE (whalelab embed) "
+                    "and list the K windows of STORE most like it, by cosine similarity, "
+                    "best first. The search is exact (every window compared).")
+    parser.add_argument("store", help="a folder written by whalelab embed")
+    parser.add_argument("audio", help="the query: an audio file")
+    parser.add_argument("--start", type=float, default=0.0, help="span start, seconds")
+    parser.add_argument("--end", type=float, help="span end, seconds (default: the file's)")
+    parser.add_argument("-k", type=int, default=10, help="windows to list (default 10)")
+    parser.add_argument("--model", help="the run that embedded STORE, where a run did "
+                                        "(a pretrained embedder is rebuilt from STORE)")
+    parser.add_argument("--include-self", action="store_true",
+                        help="keep the query file's own windows among the results")
+    parser.add_argument("--out", help="write the list as CSV here instead of printing it")
+    parser.add_argument("--device", default="auto", help="where a run's model runs")
+    parser.set_defaults(handler=_search)
+
+
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_synth, _add_train, _add_blend, _add_evaluate, _add_predict, _add_detect,
-    _add_export, _add_report, _add_bench, _add_advise, _add_embed]
+    _add_export, _add_report, _add_bench, _add_advise, _add_embed, _add_search]
 
 
 def build_parser() -> argparse.ArgumentParser:
