@@ -1,0 +1,124 @@
+"""A person's review of detections: each decision saved the moment it is made.
+
+The detections are a ``whalelab detect`` output folder's ``events.csv`` (one row per
+event: ``file, begin_s, end_s, low_hz, high_hz, label, score``). The decisions go to
+``review.csv`` beside it: the same columns, the events in the same order, and a ``review``
+column holding ``true``, ``false``, ``unsure``, another class's name (the call is real but
+of that class), or nothing yet, with ``reviewed_at`` (UTC, ISO 8601). The file is
+rewritten atomically after every decision (:func:`whalelab.atomic.atomic_write`), so
+closing the browser or restarting the kernel loses nothing: ``Review(folder)`` reads it
+back and the review goes on at the first event left undecided. An event is known by its
+file, start, end and label, so the decisions stay with their events if ``detect`` runs
+again into the folder and adds recordings.
+
+A CSV rather than the embedding store's tables: a review is of detections, which need no
+store, and a CSV opens in a spreadsheet or in pandas as it is.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from whalelab.atomic import atomic_write
+from whalelab.errors import ConfigError, DataError
+
+EVENTS, REVIEW = "events.csv", "review.csv"
+#: the decisions besides another class's name
+DECISIONS = ("true", "false", "unsure")
+#: what identifies an event across runs of ``detect`` into the same folder
+KEY = ["file", "begin_s", "end_s", "label"]
+
+
+class Review:
+    """The detections of one output folder and the decisions made on them so far.
+
+    Parameters
+    ----------
+    folder : path
+        A ``whalelab detect`` output folder (it holds ``events.csv``).
+    classes : iterable of str
+        The classes a call may be relabelled to (default: the labels detected).
+
+    Raises
+    ------
+    DataError
+        No ``events.csv`` in ``folder``, or a ``review.csv`` that cannot be read, named.
+    """
+
+    def __init__(self, folder: str | Path, *, classes: Iterable[str] | None = None) -> None:
+        self.folder = Path(folder)
+        events_path = self.folder / EVENTS
+        if not events_path.is_file():
+            raise DataError(f"{self.folder}: no {EVENTS}; review the output folder of "
+                            f"whalelab detect")
+        events = pd.read_csv(events_path, keep_default_na=False,
+                             dtype={"file": str, "label": str})
+        self.classes = sorted(set(events["label"]) if classes is None else set(classes))
+        self.table = events.assign(review="", reviewed_at="")
+        saved_path = self.folder / REVIEW
+        if saved_path.is_file():
+            try:
+                saved = pd.read_csv(saved_path, keep_default_na=False,
+                                    dtype={"file": str, "label": str, "review": str,
+                                           "reviewed_at": str})
+                earlier = saved.loc[saved["review"] != "", [*KEY, "review", "reviewed_at"]]
+            except (ValueError, KeyError, pd.errors.ParserError) as error:
+                raise DataError(f"{saved_path}: not a review table ({error})") from None
+            merged = self.table.drop(columns=["review", "reviewed_at"]).merge(
+                earlier, on=KEY, how="left")
+            self.table = merged.fillna({"review": "", "reviewed_at": ""})
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    @property
+    def decided(self) -> pd.DataFrame:
+        """The events decided so far, with their ``review``."""
+        return self.table[self.table["review"] != ""]
+
+    def mark(self, position: int, decision: str) -> None:
+        """Decide event ``position`` (its row of ``events.csv``, from 0) and save at once.
+
+        Raises
+        ------
+        ConfigError
+            No such event, or a decision that is neither one of :data:`DECISIONS` nor a
+            class of :attr:`classes`.
+        """
+        if not 0 <= position < len(self.table):
+            raise ConfigError(f"no event {position}: the review holds {len(self.table)}")
+        if decision not in DECISIONS and decision not in self.classes:
+            raise ConfigError(f"{decision!r} is not a decision: {', '.join(DECISIONS)} or a "
+                              f"class ({', '.join(self.classes)})")
+        stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        self.table.loc[self.table.index[position], ["review", "reviewed_at"]] = \
+            [decision, stamp]
+        atomic_write(self.folder / REVIEW, lambda temporary: self.table.to_csv(
+            temporary, index=False))
+
+    def order(self, *, by: str = "score", threshold: float = 0.5) -> list[int]:
+        """The undecided events' positions in the order to review them: ``score``,
+        highest first, or ``margin``, the nearest ``threshold`` first (where the model is
+        least sure: active learning); ties keep the table's order.
+
+        Raises
+        ------
+        ConfigError
+            ``by`` is neither.
+        """
+        if by not in ("score", "margin"):
+            raise ConfigError(f"order by score or margin, not {by!r}")
+        scores = self.table["score"].to_numpy(dtype=float)
+        keys = -scores if by == "score" else np.abs(scores - threshold)
+        return [int(position) for position in np.argsort(keys, kind="stable")
+                if self.table["review"].iloc[position] == ""]
+
+    def next(self, *, by: str = "score", threshold: float = 0.5) -> int | None:
+        """The next event to review (:meth:`order`), or None when every one is decided."""
+        waiting = self.order(by=by, threshold=threshold)
+        return waiting[0] if waiting else None
