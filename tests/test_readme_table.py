@@ -89,6 +89,18 @@ def test_make_readme_table_records_the_run_and_writes_the_table_between_the_mark
     assert readme_table(text)[1] == render_table(record)
 
 
+def test_a_report_s_absolute_recordings_are_named_from_the_repository(tmp_path, monkeypatch):
+    (tmp_path / "runs").mkdir()
+    run = run_folder(tmp_path / "runs" / "quick")
+    recordings = tmp_path / "data" / "synthetic" / "quick" / "long" / "test"
+    (run / "event_metrics.json").write_text(json.dumps({**EVENTS, "data": str(recordings)}))
+    monkeypatch.chdir(tmp_path)  # where make readme-table runs: the repository
+    assert record_run("runs/quick")["event_metrics"]["data"] == "data/synthetic/quick/long/test"
+    elsewhere = "/mnt/archive/long/test"  # outside the repository: kept as it is
+    (run / "event_metrics.json").write_text(json.dumps({**EVENTS, "data": elsewhere}))
+    assert record_run("runs/quick")["event_metrics"]["data"] == elsewhere
+
+
 def test_without_event_metrics_or_bound_the_table_keeps_what_it_has(tmp_path):
     no_bound = {**EVENTS, "false_alarms": None, "false_alarms_per_hour": 0.0,
                 "false_alarms_per_hour_upper_95": None}

@@ -77,10 +77,22 @@ def record_run(run_dir: str | Path) -> dict[str, Any]:
             raise DataError(f"{path} is unreadable: {error}") from None
 
     git = git_state(Path(__file__).resolve().parent)
+    events = read("event_metrics.json", required=False)
+    if events and events.get("data"):  # the recordings as the table's command names them
+        events["data"] = _from_here(events["data"])
     return {"source": {"run": run_dir.as_posix(), "recorded": datetime.date.today().isoformat(),
                        "recorded_with_commit": git["commit"]},
             "metrics": read("metrics.json", required=True),
-            "event_metrics": read("event_metrics.json", required=False)}
+            "event_metrics": events}
+
+
+def _from_here(path: str) -> str:
+    """``path`` relative to the working folder where it lies inside it (a report records
+    absolute paths; the README's commands run from the repository), else as it is."""
+    try:
+        return Path(path).resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path
 
 
 def _with_interval(figures: dict[str, Any], name: str) -> str:
