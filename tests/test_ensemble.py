@@ -157,8 +157,8 @@ def test_members_that_share_training_clips_estimate_the_bands_once(
 
     counted = []
     real_estimate = plan.estimate_bands
-    monkeypatch.setattr(plan, "estimate_bands",
-                        lambda *args, **kwargs: counted.append(1) or real_estimate(*args, **kwargs))
+    monkeypatch.setattr(plan, "estimate_bands", lambda *args, **kwargs: counted.append(1)
+                        or real_estimate(*args, **kwargs))
     index = load_index(tree, seed=3, window_s=1.0)
     run = tmp_path / "run"
     train(_config(tree, members=3, epochs=1, member_validation=validation), run, index=index,
