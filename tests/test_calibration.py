@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from whalelab.calibration import fit_calibration, reviewed_truth
-from whalelab.errors import DataError
+from whalelab.calibration import (calibration_record, fit_calibration, min_scores,
+                                  reviewed_truth, write_calibration)
+from whalelab.cli import main
+from whalelab.errors import ConfigError, DataError
 
 
 def simulated(events: int, seed: int, *, intercept=-1.0, slope=2.0, label="fin") -> pd.DataFrame:
@@ -61,3 +65,49 @@ def test_too_few_reviews_say_how_many_more():
     all_true = simulated(30, seed=4).assign(review="true")
     with pytest.raises(DataError, match="30 true, 0 false"):
         fit_calibration(all_true)
+
+
+def test_a_run_keeps_its_thresholds_and_detect_asks_for_one_precision(tmp_path):
+    reviewed = pd.concat([simulated(300, seed=5), simulated(300, seed=6, label="blue")])
+    fits = fit_calibration(reviewed, draws=20)
+    record = calibration_record(fits, reviewed, source="reviews/")
+    path = write_calibration(tmp_path, record)
+    assert json.loads(path.read_text()) == record and set(record["classes"]) == {"fin", "blue"}
+    floors = min_scores(tmp_path, 0.9)
+    assert set(floors) == {"fin", "blue"}
+    for label, floor in floors.items():  # the reviewed events above it reach 0.9 or so
+        mine = reviewed[(reviewed["label"] == label) & (reviewed["score"] >= floor)]
+        assert abs((mine["review"] == "true").mean() - 0.9) < 0.07
+    assert min_scores(tmp_path, 0.99)["fin"] > floors["fin"]
+    with pytest.raises(ConfigError, match="precision 0.8: .* keeps thresholds for 0.9, 0.95, "
+                                          "0.99"):
+        min_scores(tmp_path, 0.8)
+    record["classes"]["blue"]["thresholds"]["0.95"] = None
+    write_calibration(tmp_path, record)
+    with pytest.raises(ConfigError, match="no score threshold reaches it for blue"):
+        min_scores(tmp_path, 0.95)
+    with pytest.raises(ConfigError, match="whalelab calibrate REVIEWED --run"):
+        min_scores(tmp_path / "elsewhere", 0.9)
+
+
+def test_cli_calibrate_reads_a_review_and_warns_of_classes_it_cannot_fit(tmp_path, capsys):
+    events = simulated(60, seed=7).assign(file="day.wav", begin_s=np.arange(60.0),
+                                          end_s=np.arange(60.0) + 1)
+    few = simulated(4, seed=8, label="blue").assign(file="day.wav", begin_s=[100.0, 101, 102, 103],
+                                                    end_s=[100.5, 101.5, 102.5, 103.5])
+    table = pd.concat([events, few], ignore_index=True)
+    folder = tmp_path / "detections"
+    folder.mkdir()
+    table.drop(columns="review").to_csv(folder / "events.csv", index=False)
+    table.assign(reviewed_at="2026-12-06T10:00:00+00:00").to_csv(folder / "review.csv",
+                                                                 index=False)
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.warns(UserWarning, match=r"blue: 4 reviewed events .* left uncalibrated"):
+        assert main(["calibrate", str(folder), "--run", str(run)]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith("fin: ") and "score thresholds by precision 0.9: " in said
+    assert set(json.loads((run / "calibration.json").read_text())["classes"]) == {"fin"}
+    (folder / "review.csv").unlink()  # nothing reviewed
+    assert main(["calibrate", str(folder), "--run", str(run)]) == 2
+    assert "no class has reviews enough" in capsys.readouterr().err

@@ -279,6 +279,29 @@ def test_detect_files_writes_raven_tables_and_resumes(tmp_path, stand_in_run):
     assert seen == ["a.wav"] and len(again) == 6
 
 
+def test_calibrated_floors_drop_a_class_s_events_scored_below_them(tmp_path, stand_in_run,
+                                                                   capsys):
+    run, _ = stand_in_run
+    path = write(tmp_path / "a.wav", calls(12, [3.0, 8.0]))  # "low" scores 0.9, "high" 1.8
+    kept = detection.detect_files(run, [path], tmp_path / "floored", progress=False,
+                                  settings=settings(min_scores={"low": 0.95, "high": 0.95}))
+    assert kept.label.tolist() == ["high", "high"]
+    with pytest.raises(WhaleLabError, match=r"min_scores must lie in \[0, 1\]"):
+        settings(min_scores={"low": 1.5})
+    (run / "calibration.json").write_text(json.dumps({  # as whalelab calibrate writes it
+        "source": "reviews", "targets": [0.9, 0.95, 0.99],
+        "classes": {"low": {"thresholds": {"0.9": 0.95, "0.95": 0.97, "0.99": 0.99}},
+                    "high": {"thresholds": {"0.9": 0.5, "0.95": 0.6, "0.99": 0.7}}}}))
+    assert main(["detect", str(run), str(path), "--out", str(tmp_path / "cli"),
+                 "--precision", "0.9"]) == 0
+    assert "2 events in 1 file" in capsys.readouterr().out
+    recorded = json.loads((tmp_path / "cli" / "detection.json").read_text())
+    assert recorded["settings"]["min_scores"] == {"low": 0.95, "high": 0.5}
+    assert main(["detect", str(run), str(path), "--out", str(tmp_path / "cli2"),
+                 "--precision", "0.8"]) == 2
+    assert "keeps thresholds for 0.9, 0.95, 0.99" in capsys.readouterr().err
+
+
 def test_bad_files_raise_naming_them_or_are_skipped(tmp_path, stand_in_run):
     run, seen = stand_in_run
     folder = tmp_path / "audio"

@@ -36,13 +36,13 @@ LAYERS = [
     ("model", "losses", "metrics", "synth"),  # the model; what training minimises; scores
     ("checkpoint", "inference"),           # run folders; model scores
     ("embeddings",),                       # audio windows as vectors; the embedding store
-    ("baselines",),                        # simple baselines and the embedding peer
+    ("baselines", "search"),               # simple baselines, the peer; more like this
     ("export",),                           # a model as ONNX, run by ONNX Runtime
     ("training", "evaluate", "predict"),
-    ("detection",),                        # long recordings to events; scored, settings chosen
+    ("detection", "review", "calibration"),  # events; a person's decisions; what scores mean
     ("plots",),
     ("bench", "report"),                   # measurements, the notebooks
-    ("cli",),                              # the front door to every command
+    ("cli", "lab"),                        # the front door to every command; make lab
 ]
 
 PACKAGE = Path(__file__).resolve().parent.parent / "whalelab"

@@ -8,24 +8,35 @@ bootstrap 95 % band over the reviewed events. From the fit, the score threshold 
 target precision: the lowest threshold above which the events' mean fitted probability
 reaches the target, over the events it is applied to (the reviewed ones by default).
 
+``whalelab calibrate REVIEWED --run RUN`` keeps each class's fit and its thresholds for
+:data:`TARGETS` in ``RUN/calibration.json`` (:func:`calibration_record`, written
+atomically), and ``whalelab detect RUN ... --precision P`` drops the events of each class
+scored below its threshold for ``P`` (:func:`min_scores`).
+
 Shapes: scores are ``(events,)`` in ``[0, 1]``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
-from whalelab.errors import DataError
+from whalelab.atomic import atomic_write
+from whalelab.errors import ConfigError, DataError
 
 #: scores are clipped this far inside (0, 1) before their logit is taken
 EPSILON = 1e-6
 #: the fewest reviewed events, and of each outcome, a class needs for a fit
 MIN_EVENTS, MIN_EACH = 10, 2
+#: the precisions a run's calibration keeps thresholds for, and the file it lives in
+TARGETS, CALIBRATION = (0.9, 0.95, 0.99), "calibration.json"
 
 
 def _logit(scores: np.ndarray) -> np.ndarray:
@@ -113,3 +124,52 @@ def fit_calibration(reviewed: pd.DataFrame, *, draws: int = 500, seed: int = 0,
         fits[label] = ClassCalibration(label, *_fit(logits, outcome), reviewed=len(mine),
                                        true=calls, band=np.asarray(band))
     return fits
+
+
+def calibration_record(fits: dict[str, ClassCalibration], reviewed: pd.DataFrame, *,
+                       source: str | Path) -> dict[str, Any]:
+    """What ``RUN/calibration.json`` keeps: where the reviews came from and, per class, its
+    fit and its score threshold for each of :data:`TARGETS` over its reviewed events'
+    scores (None where no threshold reaches it)."""
+    truth = reviewed_truth(reviewed)
+    classes = {}
+    for label, fit in fits.items():
+        scores = truth.loc[truth["label"] == label, "score"].to_numpy()
+        classes[label] = {"intercept": fit.intercept, "slope": fit.slope,
+                          "reviewed": fit.reviewed, "true": fit.true,
+                          "thresholds": {f"{target:g}": fit.threshold_for_precision(target, scores)
+                                         for target in TARGETS}}
+    return {"source": str(source), "targets": list(TARGETS), "classes": classes}
+
+
+def write_calibration(run_dir: str | Path, record: dict[str, Any]) -> Path:
+    """Write ``record`` to ``RUN/calibration.json`` atomically; returns its path."""
+    return atomic_write(Path(run_dir) / CALIBRATION, lambda temporary: temporary.write_text(
+        json.dumps(record, indent=2) + "\n"))
+
+
+def min_scores(run_dir: str | Path, precision: float) -> dict[str, float]:
+    """Each calibrated class's score threshold for ``precision``, from ``RUN/calibration.json``.
+
+    Raises
+    ------
+    ConfigError
+        The run holds no calibration, ``precision`` is not one it keeps, or a class's
+        reviews reach no threshold for it (each named).
+    """
+    path = Path(run_dir) / CALIBRATION
+    if not path.is_file():
+        raise ConfigError(f"{run_dir}: no {CALIBRATION}; review detections, then run "
+                          f"whalelab calibrate REVIEWED --run {run_dir}")
+    record = json.loads(path.read_text())
+    key = f"{precision:g}"
+    if key not in {f"{target:g}" for target in record["targets"]}:
+        raise ConfigError(f"precision {key}: {path} keeps thresholds for "
+                          f"{', '.join(f'{target:g}' for target in record['targets'])}")
+    floors = {label: entry["thresholds"][key] for label, entry in record["classes"].items()}
+    unreached = sorted(label for label, floor in floors.items() if floor is None)
+    if unreached:
+        raise ConfigError(f"precision {key}: no score threshold reaches it for "
+                          f"{', '.join(unreached)} on the reviewed events ({path}); choose "
+                          f"a lower precision or review more of their events")
+    return floors

@@ -1,5 +1,5 @@
 """The ``whalelab`` command: synth | train | evaluate | predict | detect | export | report |
-bench | advise | embed | search.
+bench | advise | embed | search | calibrate.
 
 Every subcommand takes ``--help``. Errors the user can cause print one line,
 ``whalelab: <message>``, and exit with status 2; nothing else is caught. Warnings
@@ -328,10 +328,17 @@ def _detect(args: argparse.Namespace) -> None:
     from whalelab.detection.output import finished_tables
 
     trained = load_model(args.run, device=args.device)
+    floors = None
+    if args.precision is not None:
+        from whalelab.calibration import min_scores
+
+        floors = min_scores(Path(args.run).parent if Path(args.run).is_file() else args.run,
+                            args.precision)
     settings = detection_settings(trained.config, hop_s=args.hop_s, threshold=args.threshold,
                                   low_threshold=args.low_threshold,
                                   min_duration_s=args.min_duration_s,
-                                  merge_gap_s=args.merge_gap_s, trim=args.trim, gate=args.gate)
+                                  merge_gap_s=args.merge_gap_s, trim=args.trim, gate=args.gate,
+                                  min_scores=floors)
     events = detect_files(trained, args.inputs, args.out, settings=settings,
                           batch_size=args.batch_size, engine=args.engine, workers=args.workers,
                           channel=args.channel, on_error=args.on_error,
@@ -430,6 +437,10 @@ def _add_detect(commands: argparse._SubParsersAction) -> None:
     settings.add_argument("--no-gate", dest="gate", action="store_const", const=False,
                           help="score frames by the bare framewise output, not times the "
                                "window's clipwise probability")
+    settings.add_argument("--precision", type=float,
+                          help="keep each class's events scored at or above its threshold for "
+                               "this precision (0.9, 0.95 or 0.99), from RUN/calibration.json "
+                               "(whalelab calibrate)")
     parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
     parser.add_argument("--workers", type=int,
@@ -599,6 +610,44 @@ def _add_embed(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_embed)
 
 
+def _calibrate(args: argparse.Namespace) -> None:
+    from whalelab.calibration import calibration_record, fit_calibration, write_calibration
+    from whalelab.errors import DataError
+    from whalelab.review import Review
+
+    table = Review(args.reviewed).table
+    fits = {}
+    for label in sorted(set(table["label"])):
+        try:
+            fits.update(fit_calibration(table, classes=[label], seed=args.seed))
+        except DataError as error:
+            warnings.warn(f"{args.reviewed}: {error}; left uncalibrated", stacklevel=1)
+    if not fits:
+        raise DataError(f"{args.reviewed}: no class has reviews enough to calibrate")
+    record = calibration_record(fits, table, source=args.reviewed)
+    path = write_calibration(args.run, record)
+    for label, entry in record["classes"].items():
+        floors = ", ".join(f"{target}: {'none' if floor is None else f'{floor:.3f}'}"
+                           for target, floor in entry["thresholds"].items())
+        print(f"{label}: {entry['true']} of {entry['reviewed']} reviewed events true; "
+              f"score thresholds by precision {floors}")
+    print(f"wrote {path}")
+
+
+def _add_calibrate(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "calibrate", help="learn what RUN's detection scores mean from reviewed detections",
+        description="Fit, per class, the probability that a detected event is a real call "
+                    "against its score, from the decisions in REVIEWED/review.csv "
+                    "(whalelab.review), and keep it with the score thresholds for precision "
+                    "0.9, 0.95 and 0.99 in RUN/calibration.json, which detect --precision "
+                    "reads.")
+    parser.add_argument("reviewed", help="a detect output folder holding review.csv")
+    parser.add_argument("--run", required=True, help="the run whose detections were reviewed")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the bootstrap band")
+    parser.set_defaults(handler=_calibrate)
+
+
 def _search(args: argparse.Namespace) -> None:
     from whalelab.atomic import atomic_write
     from whalelab.embeddings import EmbeddingStore
@@ -641,7 +690,8 @@ def _add_search(commands: argparse._SubParsersAction) -> None:
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_synth, _add_train, _add_blend, _add_evaluate, _add_predict, _add_detect,
-    _add_export, _add_report, _add_bench, _add_advise, _add_embed, _add_search]
+    _add_export, _add_report, _add_bench, _add_advise, _add_embed, _add_search,
+    _add_calibrate]
 
 
 def build_parser() -> argparse.ArgumentParser:

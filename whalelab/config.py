@@ -312,7 +312,8 @@ class DetectConfig:
     it); events closer than ``merge_gap_s`` merge, shorter than ``min_duration_s`` are
     dropped; ``trim`` cuts each event to where its class's band stands out; ``gate``
     multiplies each frame's score by its window's clipwise probability (False: the bare
-    framewise output).
+    framewise output); ``min_scores`` drops the events of a class it names whose score is
+    below its value (the calibrated thresholds of ``detect --precision``).
     """
 
     hop_s: float | None = None
@@ -322,6 +323,7 @@ class DetectConfig:
     min_duration_s: float = 0.2
     trim: bool = True
     gate: bool = True
+    min_scores: dict[str, float] | None = None
 
     def __post_init__(self) -> None:
         if self.hop_s is not None and self.hop_s <= 0:
@@ -333,6 +335,9 @@ class DetectConfig:
                               f"not {self.low_threshold}")
         if self.merge_gap_s < 0 or self.min_duration_s < 0:
             raise ConfigError("merge_gap_s and min_duration_s must not be negative")
+        if self.min_scores is not None and not all(
+                0 <= value <= 1 for value in self.min_scores.values()):
+            raise ConfigError(f"min_scores must lie in [0, 1], not {self.min_scores}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -70,7 +70,7 @@ class Review:
             except (ValueError, KeyError, pd.errors.ParserError) as error:
                 raise DataError(f"{saved_path}: not a review table ({error})") from None
             merged = self.table.drop(columns=["review", "reviewed_at"]).merge(
-                earlier, on=KEY, how="left")
+                earlier.drop_duplicates(KEY, keep="last"), on=KEY, how="left")
             self.table = merged.fillna({"review": "", "reviewed_at": ""})
 
     def __len__(self) -> int:

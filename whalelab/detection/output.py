@@ -73,7 +73,7 @@ GAPS_SUFFIX = ".gaps.csv"
 #: what an output folder was made with, and the lock held while detecting into it
 RECORD_NAME, LOCK_NAME = "detection.json", ".whalelab-detect.lock"
 #: what a setting recorded in ``detection.json`` was before whalelab recorded it
-RECORD_DEFAULTS = {"engine": "torch"}
+RECORD_DEFAULTS = {"engine": "torch", "min_scores": None}
 #: characters of a file name that a Raven table (tab-separated lines) cannot hold
 UNWRITABLE_NAME_CHARACTERS = "\t\n\r"
 

@@ -116,7 +116,8 @@ def _cut_at_gaps(events: pd.DataFrame, gaps: pd.DataFrame, scores: np.ndarray, *
 def recording_events(traces: RecordingTraces, config: RunConfig, *,
                      bands: Mapping[str, tuple[float, float]],
                      settings: DetectConfig) -> pd.DataFrame:
-    """The events in a recording's traces with ``settings`` (steps 2 to 4 above).
+    """The events in a recording's traces with ``settings`` (steps 2 to 4 above); with
+    ``settings.min_scores``, a class's events scored below its floor are dropped.
 
     ``settings.gate`` and ``settings.hop_s`` are the traces' own (they are used when
     the traces are computed, :func:`recording_traces`).
@@ -133,9 +134,13 @@ def recording_events(traces: RecordingTraces, config: RunConfig, *,
                          merge_gap_s=settings.merge_gap_s, bands=bands,
                          contrast=traces.contrast if settings.trim else None)
     events["end_s"] = events["end_s"].clip(upper=traces.duration_s)
-    return _cut_at_gaps(events, traces.gaps, traces.scores, classes=config.classes,
-                        frames_per_second=frames_per_second,
-                        min_duration_s=settings.min_duration_s)
+    events = _cut_at_gaps(events, traces.gaps, traces.scores, classes=config.classes,
+                          frames_per_second=frames_per_second,
+                          min_duration_s=settings.min_duration_s)
+    if settings.min_scores:  # a class's calibrated floor (detect --precision)
+        floor = events["label"].map(settings.min_scores).fillna(0.0)
+        events = events[events["score"] >= floor].reset_index(drop=True)
+    return events
 
 
 def recording_traces(trained: TrainedModel, path: str | Path, *, settings: DetectConfig,
