@@ -78,6 +78,23 @@ def test_a_query_s_own_file_can_be_left_out_and_several_queries_share_a_pass(arc
     assert precision_at_k(found, [str(frequency_of[first])] * 2, labels) == 1.0
 
 
+def test_a_file_embedded_again_after_it_changed_is_found_as_it_is_now(archive):
+    store, frequency_of = archive
+    changed = sorted(frequency_of)[0]  # 40 Hz, now 300 Hz: its old rows stay in the matrix
+    audio.write_audio(changed, tone(3.0, 300.0, seed=50), SR, subtype="FLOAT")
+    store = embed_files(Spectrum(), sorted(frequency_of), store.folder, progress=False)
+    assert len(store.vectors()) > len(store.windows())  # the old rows, unused
+    query = Spectrum().embed_waveforms(tone(2.0, 40.0, seed=98)[None], sample_rate=SR)[0]
+    found = nearest(store, query, k=15)  # 3 files of 40 Hz left, 5 windows each
+    assert changed not in set(found["file"])
+    assert (found["file"].map(frequency_of) == 40.0).all()
+    windows = store.windows().set_index("id")
+    vectors = np.asarray(store.vectors())[found["id"].to_numpy()]
+    cosine = vectors @ query / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(query))
+    np.testing.assert_allclose(found["similarity"], cosine, rtol=1e-5)  # each row its own
+    assert (found["file"].to_numpy() == windows.loc[found["id"], "file"].to_numpy()).all()
+
+
 def test_precision_at_k_counts_the_neighbours_of_another_label():
     found = pd.DataFrame({"query": [0, 0, 0, 0], "file": ["a", "b", "c", "d"]})
     assert precision_at_k(found, ["fin"], {"a": "fin", "b": "blue", "c": "fin",

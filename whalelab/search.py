@@ -125,7 +125,11 @@ def nearest(store: EmbeddingStore, queries: np.ndarray, *, k: int = 10,
         warnings.warn(f"{store.folder}: {len(vectors)} windows searched exactly, every "
                       f"vector read for each query; no approximate index is built yet",
                       stacklevel=2)
-    allowed = ~windows["file"].isin(list(exclude_files)).to_numpy()
+    # a vector row is searched where a window of the store holds it (a file embedded again
+    # after it changed leaves its old rows unused) and the window's file is not left out
+    allowed = np.zeros(len(vectors), dtype=bool)
+    allowed[windows.loc[~windows["file"].isin(list(exclude_files)), "id"].to_numpy()] = True
+    windows = windows.set_index("id", drop=False)
     unit = _unit(queries)
     best_scores = np.full((len(unit), 0), -np.inf, dtype=np.float32)
     best_rows = np.zeros((len(unit), 0), dtype=np.int64)
@@ -144,7 +148,7 @@ def nearest(store: EmbeddingStore, queries: np.ndarray, *, k: int = 10,
         best_rows = np.take_along_axis(merged_rows, keep, axis=1)
     found = np.isfinite(best_scores)
     query, rank = np.nonzero(found)
-    table = windows.iloc[best_rows[found]].reset_index(drop=True)
+    table = windows.loc[best_rows[found]].reset_index(drop=True)
     table.insert(0, "similarity", best_scores[found].astype(float))
     table.insert(0, "rank", rank + 1)
     table.insert(0, "query", query)
