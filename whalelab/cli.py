@@ -671,7 +671,7 @@ def _add_search(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "search", help="the windows of an embedding store most like a clip or span",
         description="Embed AUDIO (or its --start to --end span: a call, a detection's "
-                    "start_s and end_s) with the embedder that made STORE (whalelab embed) "
+                    "begin_s and end_s) with the embedder that made STORE (whalelab embed) "
                     "and list the K windows of STORE most like it, by cosine similarity, "
                     "best first. The search is exact (every window compared).")
     parser.add_argument("store", help="a folder written by whalelab embed")
