@@ -25,7 +25,7 @@ def simulated(events: int, seed: int, *, intercept=-1.0, slope=2.0, label="fin")
 
 
 def test_the_fit_recovers_the_curve_that_made_the_truth_and_its_band_covers_it():
-    fit = fit_calibration(simulated(3000, seed=0), draws=100)["fin"]
+    fit = fit_calibration(simulated(3000, seed=0), draws=10)["fin"]
     assert fit.intercept == pytest.approx(-1.0, abs=0.3)
     assert fit.slope == pytest.approx(2.0, abs=0.3)
     scores = np.array([0.4, 0.6, 0.8, 0.95])

@@ -93,7 +93,7 @@ def reviewed_truth(reviewed: pd.DataFrame) -> pd.DataFrame:
                          "true": (decided["review"] == "true").to_numpy()})
 
 
-def fit_calibration(reviewed: pd.DataFrame, *, draws: int = 500, seed: int = 0,
+def fit_calibration(reviewed: pd.DataFrame, *, draws: int = 200, seed: int = 0,
                     classes: Sequence[str] | None = None) -> dict[str, ClassCalibration]:
     """Each class's :class:`ClassCalibration` from reviewed events (a
     :class:`~whalelab.review.Review`'s ``table``: ``label``, ``score``, ``review``).
