@@ -275,8 +275,19 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_evaluate)
 
 
-def _predict(args: argparse.Namespace) -> None:
+def _write_table(table: Any, out: str | None, *, rows: str) -> None:
+    """``table`` (a DataFrame) written atomically as CSV to ``out`` and said so, or printed
+    with three decimals where no ``out`` is given."""
     from whalelab.atomic import atomic_write
+
+    if out:
+        atomic_write(out, lambda temporary: table.to_csv(temporary, index=False))
+        print(f"wrote {out} ({len(table)} {rows})")
+    else:
+        print(table.to_string(index=False, float_format=lambda value: f"{value:.3f}"))
+
+
+def _predict(args: argparse.Namespace) -> None:
     from whalelab.predict import predict_files
 
     folders = [name for name in args.files if Path(name).is_dir()]
@@ -288,13 +299,8 @@ def _predict(args: argparse.Namespace) -> None:
                                    on_error=args.on_error, channel=args.channel,
                                    return_windows=True)
     if args.windows:
-        atomic_write(args.windows, lambda temporary: windows.to_csv(temporary, index=False))
-        print(f"wrote {args.windows} ({len(windows)} windows)")
-    if args.out:
-        atomic_write(args.out, lambda temporary: table.to_csv(temporary, index=False))
-        print(f"wrote {args.out} ({len(table)} files)")
-    else:
-        print(table.to_string(index=False, float_format=lambda value: f"{value:.3f}"))
+        _write_table(windows, args.windows, rows="windows")
+    _write_table(table, args.out, rows="files")
 
 
 def _add_predict(commands: argparse._SubParsersAction) -> None:
@@ -649,7 +655,6 @@ def _add_calibrate(commands: argparse._SubParsersAction) -> None:
 
 
 def _search(args: argparse.Namespace) -> None:
-    from whalelab.atomic import atomic_write
     from whalelab.embeddings import EmbeddingStore
     from whalelab.search import embed_span, nearest, store_embedder
 
@@ -660,11 +665,7 @@ def _search(args: argparse.Namespace) -> None:
     own = [] if args.include_self else \
         list(files.loc[files["resolved"] == str(Path(args.audio).resolve()), "file"])
     table = nearest(store, query, k=args.k, exclude_files=own).drop(columns="query")
-    if args.out:
-        atomic_write(args.out, lambda temporary: table.to_csv(temporary, index=False))
-        print(f"wrote {args.out} ({len(table)} windows)")
-    else:
-        print(table.to_string(index=False, float_format=lambda value: f"{value:.3f}"))
+    _write_table(table, args.out, rows="windows")
 
 
 def _add_search(commands: argparse._SubParsersAction) -> None:
