@@ -39,7 +39,8 @@ LAYERS = [
     ("baselines", "search"),               # simple baselines, the peer; more like this
     ("export",),                           # a model as ONNX, run by ONNX Runtime
     ("training", "evaluate", "predict"),
-    ("detection", "review", "calibration"),  # events; a person's decisions; what scores mean
+    ("detection", "review", "calibration", "density"),  # events; a person's decisions; what
+                                           # scores mean; how many windows hold calls
     ("plots",),
     ("bench", "report"),                   # measurements, the notebooks
     ("cli", "lab"),                        # the front door to every command; make lab
