@@ -1,7 +1,8 @@
 """Interactive figures for notebooks 01 and 03: controls that redraw a figure function.
 
-The only module of :mod:`whalelab.plots` that uses ipywidgets; it imports it when a
-control box is built, so drawing static figures never needs it.
+With :mod:`whalelab.plots.review` (the review widget) the only modules of
+:mod:`whalelab.plots` that use ipywidgets; they import it when a box is built, so drawing
+static figures never needs it.
 
 A live box carries a still, the PNG of its first drawing, in the same output as the
 widget: JupyterLab shows the widget (its renderer outranks ``image/png``), and a page
@@ -36,8 +37,9 @@ def png(fig: Figure) -> bytes:
 
 
 @functools.cache
-def _live_box() -> type:
-    """The class of :func:`live`'s box, made on first use so that ipywidgets loads only then."""
+def still_box() -> type:
+    """The class of a box that displays as its still too (:func:`live`'s, the review
+    widget's), made on first use so that ipywidgets loads only then."""
     import ipywidgets as widgets
 
     class LiveBox(widgets.VBox):
@@ -112,6 +114,6 @@ def live(draw: Callable[..., Figure], **controls: Any):
         control.description = control.description or name
         control.observe(redraw, names="value")
     redraw()
-    box = _live_box()([*controls.values(), message, image])
+    box = still_box()([*controls.values(), message, image])
     box.still = bytes(image.value) or None
     return box
