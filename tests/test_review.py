@@ -71,3 +71,23 @@ def test_bad_decisions_and_folders_are_one_line(tmp_path):
     (tmp_path / REVIEW).write_text("this,is\nnot,a review\n")
     with pytest.raises(DataError, match="not a review table"):
         Review(tmp_path)
+
+
+def test_the_truth_decides_as_a_person_who_knows_the_calls(tmp_path):
+    from whalelab.review import truth_decisions
+    audio = tmp_path / "day1.wav"
+    truth = pd.DataFrame({"file": str(audio), "begin_s": [10.0, 40.0, 70.0],
+                          "end_s": [14.0, 44.0, 74.0], "label": ["fin", "blue", "fin"]})
+    events = pd.DataFrame({
+        "file": [str(audio), str(audio), str(audio), str(tmp_path / "other.wav"), str(audio),
+                 str(tmp_path / "." / "day1.wav")],
+        "begin_s": [10.5, 20.0, 40.2, 10.0, 10.8, 70.1],
+        "end_s": [14.0, 24.0, 44.0, 14.0, 13.9, 74.0],
+        "label": ["fin", "fin", "fin", "fin", "fin", "fin"]})
+    assert truth_decisions(events, truth) == [
+        "true",    # over a fin call
+        "false",   # over nothing
+        "blue",    # a real call, of another class
+        "false",   # the same times in another recording
+        "false",   # a second event on a call already matched: one to one, as scoring counts
+        "true"]    # the same file, written another way

@@ -25,7 +25,9 @@ import numpy as np
 import pandas as pd
 
 from whalelab.atomic import atomic_write
+from whalelab.config import EventMatching
 from whalelab.errors import ConfigError, DataError
+from whalelab.metrics.events import match_events
 
 EVENTS, REVIEW = "events.csv", "review.csv"
 #: the decisions besides another class's name
@@ -122,3 +124,43 @@ class Review:
         """The next event to review (:meth:`order`), or None when every one is decided."""
         waiting = self.order(by=by, threshold=threshold)
         return waiting[0] if waiting else None
+
+
+def truth_decisions(events: pd.DataFrame, truth: pd.DataFrame, *,
+                    matching: EventMatching = EventMatching()) -> list[str]:
+    """What a person who knows the annotated calls decides of each event: ``true`` where
+    the event matches a call of its class one to one, as event scoring matches them
+    (:func:`whalelab.metrics.events.match_events`), else the class of a call of another
+    class it matches, else ``false`` (a second event on a call already matched too, as
+    scoring counts it). It stands in for the person where the truth is
+    known (measuring the review loop: calibration, retraining).
+
+    Shapes
+    ------
+    ``events`` and ``truth``: ``file, begin_s, end_s, label`` (files compared as resolved
+    paths); returns one decision per event, in order.
+
+    Examples
+    --------
+    >>> truth = pd.DataFrame({"file": "a.wav", "begin_s": [1.0, 9.0], "end_s": [3.0, 11.0],
+    ...                       "label": ["fin", "blue"]})
+    >>> events = pd.DataFrame({"file": "a.wav", "begin_s": [1.2, 5.0, 9.1],
+    ...                        "end_s": [3.1, 6.0, 11.0], "label": ["fin", "fin", "fin"]})
+    >>> truth_decisions(events, truth)
+    ['true', 'false', 'blue']
+    """
+    def resolved(table: pd.DataFrame) -> pd.DataFrame:
+        table = table.reset_index(drop=True)
+        return table.assign(file=[str(Path(name).resolve()) for name in table["file"]])
+
+    events, truth = resolved(events), resolved(truth)
+    decisions = ["false"] * len(events)
+    for position in match_events(events, truth, matching=matching)["predicted"]:
+        decisions[int(position)] = "true"
+    for label in sorted(set(truth["label"])):  # matched as another class: relabelled
+        waiting = [k for k, decision in enumerate(decisions)
+                   if decision == "false" and events["label"].iloc[k] != label]
+        relabelled = events.loc[waiting].assign(label=label)
+        for position in match_events(relabelled, truth, matching=matching)["predicted"]:
+            decisions[int(position)] = label
+    return decisions
