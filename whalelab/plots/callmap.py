@@ -10,11 +10,11 @@ no labels. :func:`call_map_figure` draws the map; :func:`call_map` makes it a wi
 plays the window clicked (at ``speed`` times, as the review widget's player), and
 :func:`window_audio` reads a store's windows for it, one when it is played.
 
-**Click to play** needs ``ipympl`` (``pip install ipympl``; it adds only itself to
-whalelab's dependencies, and its JupyterLab extension comes in its wheel): the map is then
-a live matplotlib canvas whose pick events say which point was clicked, and its toolbar
-zooms into a dense cluster. Without it the map is a picture and a list of the points
-plays them, with one line that says what to install. Either way the box also displays as
+**Click to play** comes from ``ipympl`` (a whalelab dependency: one package beside
+matplotlib and ipywidgets, its JupyterLab extension in its wheel): the map is a live
+matplotlib canvas whose pick events say which point was clicked, and its toolbar zooms
+into a dense cluster. Where it is missing (or with ``interactive=False``) the map is a
+picture and a list of the points plays them, with one line that says what to install. Either way the box also displays as
 ``image/png`` (:func:`whalelab.plots.widgets.still_box`), so the report's HTML shows the
 map where the widget was.
 
