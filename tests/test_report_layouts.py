@@ -94,12 +94,11 @@ def raven_recordings(root: Path, count: int = 5, label_column: str = "Call Type"
     return root
 
 
-# the class tree's report is not run whole (two reports cover every notebook on a user's
-# layout within make test's time); its data options are checked as training reads them
-# (test_a_class_tree_with_a_named_background_trains_as_the_report_would)
+# the whole report runs on one user layout within make test's time (the synthetic set's
+# report covers long recordings with Raven tables); the class tree's and the Raven
+# layout's data options are checked as training reads them (the two tests below)
 LAYOUTS = {
     "manifest": (manifest, {}),
-    "raven": (raven_recordings, {"label_column": "Call Type"}),
 }
 
 
@@ -114,8 +113,8 @@ def test_the_report_runs_on_a_users_data(layout, tmp_path):
     build, options = LAYOUTS[layout]
     data = build(tmp_path / "data")
     out, run = tmp_path / "report", tmp_path / "run"
-    # the manifest's report is also asked to detect in a recording of the user's
-    detect = [raven_recordings(tmp_path / "listen", count=1)] if layout == "manifest" else []
+    # the report is also asked to detect in a recording of the user's
+    detect = [raven_recordings(tmp_path / "listen", count=1)]
     executed = run_report(out, profile="smoke", device="cpu", data=data, run=run, seed=0,
                           data_options=options, detect=detect, progress=False,
                           cell_timeout_s=600)
@@ -140,20 +139,13 @@ def test_the_report_runs_on_a_users_data(layout, tmp_path):
 
     attention, detection = (stream_text(out / name)
                             for name in ("03_attention.ipynb", "05_detection.ipynb"))
-    # windows cut from Raven tables know where their calls lie; whole-file clips do not
-    assert ("No test clip with a call knows where its call lies" in attention) \
-        == (layout != "raven")
-    if layout == "raven":  # one recording each held out for validation and test, scored
-        assert "wholly in its val split: 1, wholly in its test split: 1" in detection
-        assert "chosen on validation:" in detection
-        assert (run / "event_metrics.json").is_file()
-        assert "Event metrics" in (out / "index.html").read_text()
-    else:  # no long recordings: said, and detection shown on test clips or named recordings
-        assert "no long recordings with Raven tables" in detection
-        assert ("detection shown on 1 recording(s) you named" if detect else
-                "detection shown on 4 of the run's 4 test clip file(s)") in detection
-        assert "No validation and test recordings with Raven tables" in detection
-        assert not (run / "event_metrics.json").exists()
+    # whole-file clips do not know where their calls lie; no long recordings: said, and
+    # detection shown on test clips or named recordings
+    assert "No test clip with a call knows where its call lies" in attention
+    assert "no long recordings with Raven tables" in detection
+    assert "detection shown on 1 recording(s) you named" in detection
+    assert "No validation and test recordings with Raven tables" in detection
+    assert not (run / "event_metrics.json").exists()
 
 
 def split_run(run: Path, data: Path, splits: dict[str, str]) -> Path:
@@ -179,6 +171,17 @@ def test_a_class_tree_with_a_named_background_trains_as_the_report_would(tmp_pat
     assert config.classes == sorted(CLASSES) and config.data.background_labels == ["noise"]
     background = [clip for clip in index.clips if not clip.labels]
     assert sorted(clip.split for clip in background) == sorted(SPLITS)  # noise: no class
+
+
+def test_raven_recordings_with_their_own_label_column_train_as_the_report_would(tmp_path):
+    from whalelab.training.plan import plan_run
+    data = raven_recordings(tmp_path / "data")
+    config, index = plan_run(tmp_path / "run", data=data, profile="smoke", device="cpu",
+                             seed=0, label_column="Call Type")  # the report's data_options
+    assert config.classes == sorted(CLASSES) and config.data.label_column == "Call Type"
+    calls = [clip for clip in index.clips if clip.labels]
+    assert calls and all(clip.spans for clip in calls)  # windows know where their calls lie
+    assert {clip.split for clip in index.clips} == {"train", "val", "test"}
 
 
 def test_detection_material_without_long_recordings_takes_test_clips_label_by_label(tmp_path):
