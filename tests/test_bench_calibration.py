@@ -46,3 +46,20 @@ def test_a_class_whose_reviews_reach_no_threshold_keeps_no_event():
                                                              "false")), draws=20)
     row = held_out_precision(fits, validation, validation, targets=(0.99,))[0]
     assert row["threshold"] is None and row["test_events"] == 0 and row["precision"] is None
+
+
+def test_a_measurement_script_keeps_its_result_or_says_its_error_in_one_line(tmp_path, capsys):
+    import json
+
+    from whalelab.bench.result import save_result
+    from whalelab.errors import DataError
+
+    def fails():
+        raise DataError("data/x.wav: not audio")
+
+    assert save_result(tmp_path / "failed", fails) == 2
+    assert capsys.readouterr().err == "whalelab: data/x.wav: not audio\n"
+    assert not (tmp_path / "failed" / "result.json").exists()
+    assert save_result(tmp_path, lambda: {"precision": 0.9}, lambda r: f"p {r['precision']}") == 0
+    assert json.loads((tmp_path / "result.json").read_text()) == {"precision": 0.9}
+    assert capsys.readouterr().out == "p 0.9\n"

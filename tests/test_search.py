@@ -183,3 +183,10 @@ def test_the_bench_scores_held_out_clips_against_a_store_of_training_clips(tmp_p
     assert bench_search.search_precision(tmp_path / "train.csv", tmp_path / "swapped.csv",
                                          tmp_path / "out", k=3,
                                          progress=False)["precision_at_k"] == 0.0
+
+
+def test_the_search_bench_names_a_missing_manifest_in_one_line(tmp_path, capsys):
+    from whalelab.bench import search as bench_search
+    assert bench_search.main(["--store-data", str(tmp_path / "train.csv"), "--query-data",
+                              str(tmp_path / "test.csv"), "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"whalelab: {tmp_path / 'train.csv'}: no such manifest CSV\n"

@@ -15,7 +15,6 @@ against the target. Nothing of the test recordings chooses anything.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,13 +22,13 @@ from typing import Any
 
 import pandas as pd
 
-from whalelab.atomic import atomic_write
+from whalelab.bench.result import save_result
 from whalelab.calibration import (MIN_EACH, MIN_EVENTS, TARGETS, fit_calibration,
                                   reviewed_truth)
 from whalelab.checkpoint import load_model
 from whalelab.detection import detect_files, detection_settings
 from whalelab.detection.material import annotated_recordings, annotated_truth
-from whalelab.errors import DataError, WhaleLabError
+from whalelab.errors import DataError
 from whalelab.review import Review, truth_decisions
 
 
@@ -111,17 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threshold", type=float, default=0.2, help="detection threshold")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
-    try:
-        result = calibration_bench(args.run, args.validation, args.test, args.out,
-                                   threshold=args.threshold, device=args.device)
-    except WhaleLabError as error:
-        print(f"whalelab: {error}", file=sys.stderr)
-        return 2
-    atomic_write(Path(args.out) / "result.json",
-                 lambda temporary: temporary.write_text(json.dumps(result, indent=2) + "\n"))
-    print(pd.DataFrame(result["held_out"]).round(3).to_string(index=False))
-    return 0
-
+    return save_result(args.out, lambda: calibration_bench(
+        args.run, args.validation, args.test, args.out, threshold=args.threshold,
+        device=args.device), lambda result: pd.DataFrame(result["held_out"]).round(3).to_string(
+            index=False))
 
 if __name__ == "__main__":
     sys.exit(main())

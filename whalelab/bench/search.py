@@ -13,7 +13,6 @@ queries the held-out one.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Sequence
@@ -21,15 +20,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from whalelab.atomic import atomic_write
+from whalelab.bench.result import save_result
 from whalelab.embeddings import embed_files, load_embedder
-from whalelab.errors import DataError, WhaleLabError
+from whalelab.errors import DataError
 from whalelab.runtime import progress_bar
 from whalelab.search import embed_span, nearest, precision_at_k
 
 
 def _manifest(path: Path) -> pd.DataFrame:
     """``path, label`` of a manifest CSV, paths resolved against its folder."""
+    if not path.is_file():
+        raise DataError(f"{path}: no such manifest CSV")
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
     missing = {"path", "label"} - set(table.columns)
     if missing:
@@ -73,17 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--speed", type=float, default=1.0, help="speed factor (birdnet)")
     parser.add_argument("-k", type=int, default=10, help="neighbours per query (default 10)")
     args = parser.parse_args(argv)
-    try:
-        result = search_precision(args.store_data, args.query_data, args.out, model=args.model,
-                                  speed=args.speed, k=args.k)
-    except WhaleLabError as error:
-        print(f"whalelab: {error}", file=sys.stderr)
-        return 2
-    atomic_write(Path(args.out) / "result.json",
-                 lambda temporary: temporary.write_text(json.dumps(result, indent=2) + "\n"))
-    print(json.dumps(result))
-    return 0
-
+    return save_result(args.out, lambda: search_precision(
+        args.store_data, args.query_data, args.out, model=args.model, speed=args.speed,
+        k=args.k))
 
 if __name__ == "__main__":
     sys.exit(main())
