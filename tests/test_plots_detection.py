@@ -196,3 +196,20 @@ def test_threshold_tradeoff_marks_the_nearest_swept_threshold_and_draws_the_one_
     assert pr_ax.lines[1].get_xdata()[0] == 0.85  # 0.4 is the nearest threshold swept
     assert drawn_thresholds(fig) == [0.42]  # the line stands where detection cut
     assert fig.get_suptitle() == "validation recordings"
+
+
+def test_runs_side_by_side_show_each_figure_with_its_interval():
+    from whalelab.plots import event_scores_compared
+
+    def figures(precision, fp):
+        return {"precision": precision, "recall": 0.9, "f1": 0.8, "precision_95": [0.7, 1.0],
+                "recall_95": [0.8, 0.95], "f1_95": [0.7, 0.9], "tp": 9, "fp": fp, "fn": 1}
+
+    fig = event_scores_compared({"before": figures(0.8, 4), "after": figures(0.75, 2)})
+    ax = fig.axes[0]
+    assert [round(bar.get_height(), 3) for bar in ax.patches] == [0.8, 0.9, 0.8, 0.75, 0.9, 0.8]
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert labels == ["before: 9 found, 4 false, 1 missed", "after: 9 found, 2 false, 1 missed"]
+    whiskers = [collection.get_segments() for collection in ax.collections]
+    assert len(whiskers) == 2  # one set of error bars a run
+    assert whiskers[0][0][:, 1].round(3).tolist() == [0.7, 1.0]  # the precision interval

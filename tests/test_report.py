@@ -741,6 +741,10 @@ def test_smoke_report(smoke_report):
         assert birdnet.INSTALL in training and birdnet.INSTALL in attention
     # the run is a DenseNet's: 04 says why the embedding peer stands not beside it
     assert "birdnet_logistic: not scored:" in stream_text(out / "04_evaluation.ipynb")
+    # 06 retrained the run with the annotations' decisions on the validation recordings
+    retrained = RunConfig.load(folder / "run-retrain" / "retrained" / "config.json")
+    assert retrained.train.init["run"] == str((folder / "run").resolve())
+    assert "events decided by the annotations" in stream_text(out / "06_review.ipynb")
 
 
 @pytest.mark.slow  # it waits out a 2 s cell time limit

@@ -91,3 +91,23 @@ def test_the_truth_decides_as_a_person_who_knows_the_calls(tmp_path):
         "false",   # the same times in another recording
         "false",   # a second event on a call already matched: one to one, as scoring counts
         "true"]    # the same file, written another way
+
+
+def test_search_results_are_reviewed_as_detections_are(tmp_path):
+    from whalelab.errors import StorageError
+    from whalelab.review import search_events
+
+    found = pd.DataFrame({"query": [0, 0, 1, 1], "rank": [1, 2, 1, 2],
+                          "similarity": [0.9, 0.5, 0.8, 0.95], "id": [3, 7, 7, 9],
+                          "file": ["a.wav", "b.wav", "b.wav", "c.wav"],
+                          "start_s": [0.0, 2.0, 2.0, 4.0], "end_s": [3.0, 5.0, 5.0, 7.0]})
+    review = search_events(found, tmp_path / "more-fin", label="fin", query="a.wav 0-3 s")
+    assert list(review.table["file"]) == ["c.wav", "a.wav", "b.wav"]  # once each, best first
+    assert list(review.table["score"]) == [0.95, 0.9, 0.8] and set(review.table["label"]) == {"fin"}
+    review.mark(review.next(), "true")
+    again = search_events(found, tmp_path / "more-fin", label="fin")  # the search re-run
+    assert list(again.decided["file"]) == ["c.wav"] and again.next() == 1
+    detect_folder = tmp_path / "detected"
+    detections(detect_folder)
+    with pytest.raises(StorageError, match="detected"):  # a detect folder is not written over
+        search_events(found, detect_folder, label="fin")

@@ -190,3 +190,22 @@ def test_the_search_bench_names_a_missing_manifest_in_one_line(tmp_path, capsys)
     assert bench_search.main(["--store-data", str(tmp_path / "train.csv"), "--query-data",
                               str(tmp_path / "test.csv"), "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err == f"whalelab: {tmp_path / 'train.csv'}: no such manifest CSV\n"
+
+
+def test_the_widget_hears_what_was_decided_of_the_most_alike_events(tmp_path):
+    from whalelab.review import Review
+    from whalelab.search import decided_neighbours
+
+    pd.DataFrame({"file": "day.wav", "begin_s": [0.0, 5.0, 10.0, 15.0],
+                  "end_s": [1.0, 6.0, 11.0, 16.0], "low_hz": 10.0, "high_hz": 40.0,
+                  "label": "fin", "score": 0.5}).to_csv(tmp_path / "events.csv", index=False)
+    review = Review(tmp_path, classes=["fin", "blue"])
+    vectors = np.array([[1.0, 0.0], [0.95, 0.05], [0.0, 1.0], [0.1, 0.9]])
+    near = decided_neighbours(review, vectors, k=2)
+    assert near(0) == []  # nothing decided yet
+    review.mark(2, "false")
+    review.mark(1, "blue")
+    assert near(0) == ["blue", "false fin"]  # the likest first
+    assert near(3) == ["false fin", "blue"]
+    review.mark(3, "unsure")
+    assert near(2) == ["blue"]  # unsure says nothing; an event is not its own neighbour

@@ -45,9 +45,40 @@ def _add_synth(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_synth)
 
 
+#: ``train`` flags a retraining (``--init``) takes from the run it starts from
+RUN_SETTINGS = ("sample_rate", "clip_seconds", "n_mels", "fmin", "fmax", "mel_scale",
+                "backbone", "pretrained", "speed", "embed_hop_s", "keep", "members",
+                "member_validation")
+
+
+def _retrain_plan(args: argparse.Namespace) -> tuple[Any, Any]:
+    """``train --init RUN --data REVIEWED``: the run's settings and clips with the review's
+    (:func:`whalelab.retrain.retrain_plan`); resuming, the saved ones."""
+    from whalelab.config import RunConfig
+    from whalelab.retrain import retrain_plan
+
+    given = [name for name in RUN_SETTINGS if getattr(args, name) is not None]
+    given += list(_data_options(args)) + (["profile"] if args.profile != "auto" else [])
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise ConfigError(f"--init {args.init} retrains with that run's settings, so {flags} "
+                          f"cannot be given; train a new run instead")
+    saved = Path(args.out) / "config.json"
+    if args.resume and saved.is_file():
+        return RunConfig.load(saved), None  # splits.csv is read by train
+    return retrain_plan(args.init, [args.data], epochs=args.epochs, learning_rate=args.lr,
+                        seed=args.seed, batch_size=args.batch_size, device=args.device,
+                        num_workers=args.workers, compile=args.compile)
+
+
 def _train(args: argparse.Namespace) -> None:
     from whalelab.training import plan_run, train
 
+    if args.init is not None:
+        config, index = _retrain_plan(args)
+        result = train(config, args.out, index=index, resume=args.resume)
+        print(f"{args.out}: {result.summary(config.train.select_metric)}")
+        return
     config, index = plan_run(
         args.out, data=args.data, profile=args.profile, device=args.device,
         resume=args.resume, on_error=args.on_error, seed=args.seed, epochs=args.epochs,
@@ -72,8 +103,15 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
                     "are saved in RUN/config.json.")
     parser.add_argument("--data", required=True,
                         help="folder-per-class tree, manifest CSV, or folder of long "
-                             "recordings with Raven tables")
+                             "recordings with Raven tables; with --init, a reviewed "
+                             "detection folder (its review.csv)")
     parser.add_argument("--out", required=True, help="run folder to write")
+    parser.add_argument("--init", metavar="RUN",
+                        help="retrain RUN: start from its weights and settings, learning its "
+                             "training clips and the reviewed events of --data (true calls, "
+                             "relabelled ones, false alarms as hard negatives); the DenseNet "
+                             "for 5 epochs at a tenth of its learning rate, the probe for its "
+                             "whole schedule, unless --epochs, --lr")
     parser.add_argument("--profile", default="auto",
                         help="smoke | quick | full | field | auto (field: your own recordings)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")

@@ -225,6 +225,10 @@ class TrainConfig:
     compile: bool = False
     num_workers: int = 0
     frame_loss_weight: float = 1.0
+    # a retrained run's start (whalelab.retrain): the run whose weights it starts from
+    # ("run", its best.pt's "sha256"), the reviews it learns from ("reviews": each folder,
+    # review.csv's sha256 and the decisions), and for an ensemble's member its "member"
+    init: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:

@@ -24,12 +24,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from whalelab.atomic import atomic_write
+from whalelab.atomic import atomic_write, output_folder, write_json
 from whalelab.config import EventMatching
 from whalelab.errors import ConfigError, DataError
 from whalelab.metrics.events import match_events
 
 EVENTS, REVIEW = "events.csv", "review.csv"
+#: what a folder of search results to review records of the search (:func:`search_events`)
+SEARCH = "search.json"
 #: the decisions besides another class's name
 DECISIONS = ("true", "false", "unsure")
 #: what identifies an event across runs of ``detect`` into the same folder
@@ -124,6 +126,37 @@ class Review:
         """The next event to review (:meth:`order`), or None when every one is decided."""
         waiting = self.order(by=by, threshold=threshold)
         return waiting[0] if waiting else None
+
+
+def search_events(neighbours: pd.DataFrame, folder: str | Path, *, label: str,
+                  query: str = "") -> Review:
+    """A search's neighbours as events to review in ``folder``: ``events.csv`` holds each
+    window found once (its best likeness over the queries as its ``score``; ``label``, the
+    class searched for; band unknown), the most alike first, so that :class:`Review` and
+    the review widget page through them as through detections, the decisions going to
+    ``review.csv`` beside it. ``search.json`` records the search (``label``, ``query``: what
+    was searched from); running a search into the folder again keeps the decisions made on
+    windows found before.
+
+    Shapes
+    ------
+    ``neighbours``: :func:`whalelab.search.nearest`'s table, ``similarity, file, start_s,
+    end_s`` a row.
+
+    Raises
+    ------
+    StorageError
+        ``folder`` holds files but is not a search's (a ``detect`` folder, or data).
+    """
+    folder = output_folder(folder, records=(SEARCH,), flag=None)
+    best = (neighbours.sort_values("similarity", ascending=False, kind="stable")
+            .drop_duplicates(["file", "start_s", "end_s"]))
+    events = pd.DataFrame({"file": best["file"].astype(str), "begin_s": best["start_s"],
+                           "end_s": best["end_s"], "low_hz": np.nan, "high_hz": np.nan,
+                           "label": label, "score": best["similarity"]})
+    write_json(folder / SEARCH, {"label": label, "query": query, "windows": len(events)})
+    atomic_write(folder / EVENTS, lambda temporary: events.to_csv(temporary, index=False))
+    return Review(folder)
 
 
 def truth_decisions(events: pd.DataFrame, truth: pd.DataFrame, *,

@@ -33,9 +33,12 @@ from whalelab.review import Review, truth_decisions
 
 
 def reviewed_by_truth(trained: Any, recordings: str | Path, out: Path, *, threshold: float,
-                      device: str, progress: bool | None) -> Review:
-    """Detect over the annotated recordings of ``recordings`` into ``out`` and decide every
-    event from the annotations (resumes: decided events are kept)."""
+                      device: str, progress: bool | None, limit: int | None = None,
+                      order: str = "score", around: float = 0.5) -> Review:
+    """Detect at ``threshold`` over the annotated recordings of ``recordings`` into ``out``
+    and decide its events from the annotations: every one, or the first ``limit`` in the
+    review's ``order`` (:meth:`Review.order`; ``margin`` around ``around``), as a person
+    paging through the widget would (resumes: decided events are kept and counted)."""
     pairs = annotated_recordings(recordings)
     if not pairs:
         raise DataError(f"{recordings}: no annotated recordings (audio with a Raven table)")
@@ -44,9 +47,12 @@ def reviewed_by_truth(trained: Any, recordings: str | Path, out: Path, *, thresh
                           device=device, progress=progress)
     review = Review(out, classes=trained.classes)
     truth = annotated_truth(pairs, trained.config.data.label_column)
-    for position, decision in enumerate(truth_decisions(events, truth)):
-        if review.table["review"].iloc[position] == "":
-            review.mark(position, decision)
+    decisions = truth_decisions(events, truth)
+    waiting = review.order(by=order, threshold=around)
+    if limit is not None:
+        waiting = waiting[:max(0, limit - len(review.decided))]
+    for position in waiting:
+        review.mark(position, decisions[position])
     return review
 
 

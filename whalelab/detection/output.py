@@ -191,6 +191,15 @@ def finished_tables(out: str | Path) -> dict[str, str]:
             if (out / table).is_file()}
 
 
+def recorded_sources(out: str | Path) -> dict[str, str]:
+    """``{file as events.csv names it: its resolved path}`` of the recordings
+    ``OUT/detection.json`` lists (``events.csv`` keeps each file as detect was given it,
+    which may be relative to where detect ran)."""
+    record = _read_record(Path(out)) or {}
+    return {source["file"]: source.get("resolved", source["file"])
+            for source in record.get("tables", {}).values()}
+
+
 def _combined_events(out: Path) -> pd.DataFrame:
     """The events of every finished table the folder's record lists, with a ``file``
     column, saved as ``OUT/events.csv``; their gaps go to ``OUT/gaps.csv``."""

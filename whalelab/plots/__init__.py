@@ -26,7 +26,8 @@ module                                     serves
 :mod:`whalelab.plots.evaluation`           04 evaluation: confusion matrix, PR and ROC
                                            curves, reliability diagram, recall by SNR
 :mod:`whalelab.plots.detection`            05 detection: events over a recording,
-                                           threshold trade-off
+                                           threshold trade-off; 06: event scores of
+                                           runs side by side
 :mod:`whalelab.plots.widgets`              01 and 03: ipywidgets controls that redraw a
                                            figure (the only module using ipywidgets)
 :mod:`whalelab.plots.style`                all: colour map, figure creation, image drawing,
@@ -43,7 +44,8 @@ Examples
 
 from whalelab.plots.attention import (attention, attention_comparison, class_probabilities,
                                       localisation_comparison)
-from whalelab.plots.detection import detection_overview, threshold_tradeoff
+from whalelab.plots.detection import (detection_overview, event_scores_compared,
+                                      threshold_tradeoff)
 from whalelab.plots.evaluation import (confusion_matrix, pr_curves, recall_by_snr,
                                        reliability_diagram, roc_curves)
 from whalelab.plots.signal import (describe_frames, feature_explorer, framing, logmel,
@@ -65,7 +67,7 @@ __all__ = [
     # evaluation (notebook 04)
     "confusion_matrix", "pr_curves", "roc_curves", "reliability_diagram", "recall_by_snr",
     # detection (notebook 05)
-    "detection_overview", "threshold_tradeoff",
+    "detection_overview", "event_scores_compared", "threshold_tradeoff",
     # widgets (notebooks 01, 03)
     "live", "png",
 ]

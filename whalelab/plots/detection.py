@@ -311,3 +311,31 @@ def describe_detection(event: Any, detected: pd.DataFrame) -> str:
         return "not detected"
     named = f"detected as {' and '.join(labels)}"
     return named if event.label in labels else f"{named}, not as {event.label}"
+
+
+def event_scores_compared(scores: dict[str, dict[str, Any]], *, title: str = "") -> Figure:
+    """Event precision, recall and F1 of several runs side by side, each bar with its 95 %
+    interval and each run's counts of true positives, false alarms and misses.
+
+    Parameters
+    ----------
+    scores : dict
+        ``{name: figures}`` in the order drawn, each with ``precision, recall, f1``, their
+        intervals ``precision_95, recall_95, f1_95`` and ``tp, fp, fn``
+        (:func:`whalelab.bench.retrain.event_figures`).
+    """
+    fig = new_figure(7, 3.8)
+    ax = fig.subplots()
+    names, figures = list(scores), ("precision", "recall", "f1")
+    width = 0.8 / len(names)
+    for k, name in enumerate(names):
+        run = scores[name]
+        values = np.array([run[figure] for figure in figures])
+        low, high = np.array([run[f"{figure}_95"] for figure in figures]).T
+        ax.bar(np.arange(3) + (k - (len(names) - 1) / 2) * width, values, width,
+               yerr=np.clip([values - low, high - values], 0, None), capsize=3,
+               label=f"{name}: {run['tp']} found, {run['fp']} false, {run['fn']} missed")
+    ax.set_xticks(np.arange(3), figures)
+    ax.set(ylabel="event score (95 % interval)", ylim=(0, 1.05), title=title)
+    ax.legend(fontsize="small", loc="lower right")
+    return fig

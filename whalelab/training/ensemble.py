@@ -36,7 +36,8 @@ MEMBER_SEED_STRIDE = 10_007
 
 def member_config(config: RunConfig, member: int) -> RunConfig:
     """Member ``member`` of an ensemble run: one network with its own seed (member 0
-    keeps the run's seed, member ``k`` adds ``k *`` :data:`MEMBER_SEED_STRIDE`).
+    keeps the run's seed, member ``k`` adds ``k *`` :data:`MEMBER_SEED_STRIDE`); a
+    retrained ensemble's member starts from its own member's weights (``init``).
 
     Examples
     --------
@@ -45,9 +46,10 @@ def member_config(config: RunConfig, member: int) -> RunConfig:
     >>> second.model.members, second.train.seed, second.data == config.data
     (1, 10011, True)
     """
+    init = config.train.init and {**config.train.init, "member": member}
     return dataclasses.replace(
         config, model=dataclasses.replace(config.model, members=1),
-        train=dataclasses.replace(config.train,
+        train=dataclasses.replace(config.train, init=init,
                                   seed=config.train.seed + MEMBER_SEED_STRIDE * member))
 
 

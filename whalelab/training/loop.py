@@ -37,6 +37,7 @@ from whalelab.errors import CheckpointError, DataError
 from whalelab.inference import predict_dataset
 from whalelab.losses import TrainingLoss
 from whalelab.model import build_model, count_parameters
+from whalelab.retrain import initial_weights
 from whalelab.runtime import autocast, progress_bar, resolve_device
 from whalelab.training.encoded import EncodedClips, HeadOnly
 from whalelab.training.plan import open_run_folder, prepare_splits, run_bands
@@ -179,12 +180,15 @@ def make_optimizer(model: torch.nn.Module, settings: TrainConfig,
 
 def _build_training(config: RunConfig, train_index: ClipIndex, train_clips: int,
                     device: torch.device, *, frames: int) -> _Training:
-    """Model (seeded), AdamW, warm-up + cosine schedule and the loss; a frozen backbone's
-    model is stepped from its features (:class:`HeadOnly`, framewise outputs ``frames``
-    long)."""
+    """Model (seeded, or a retraining's start), AdamW, warm-up + cosine schedule and the
+    loss; a frozen backbone's model is stepped from its features (:class:`HeadOnly`,
+    framewise outputs ``frames`` long)."""
     settings = config.train
     torch.manual_seed(settings.seed)
     model = build_model(config).to(device)
+    if settings.init is not None:  # a retraining (whalelab.retrain): the run's weights
+        model.load_state_dict(load_checkpoint(
+            initial_weights(settings.init, settings.init.get("member")))["model"])
     evaluator = HeadOnly(model, frames) if BACKBONES[config.model.backbone].frozen else model
     optimizer = make_optimizer(model, settings, device)
     drop_last = train_clips > settings.batch_size
