@@ -8,6 +8,7 @@
 #   make report DEVICE=cuda PROFILE=full
 #   make report DATA=my_calls/ RUN=runs/mine DATA_FLAGS="--background-label noise"
 #   make train DATA=recordings/ DATA_FLAGS="--label-column 'Call Type' --empty-label noise"
+#   make train NPROC=4          torchrun: 4 processes (one a GPU; gloo CPU processes without)
 #   make report DATA=calls.csv RUN=runs/mine DETECT="hydrophone/2024-06/ extra.wav"
 #   make lab                    JupyterLab on the notebooks (prints its URL; Ctrl-C stops it)
 #   make readme-table RUN=runs/quick   the README's measured table, from the run's metrics
@@ -32,10 +33,13 @@ RUN    ?= runs/$(PROFILE)
 REPORT := reports/$(PROFILE)
 DATA_FLAGS ?=
 DETECT ?=
+# training processes: 1 is whalelab train itself, more run it under torchrun
+NPROC  ?= 1
 # the synthetic set is made only when it is the data
 DATA_READY := $(if $(filter $(SYNTH),$(DATA)),data,setup)
 
 WHALELAB := $(BIN)/whalelab
+TRAINER  := $(if $(filter-out 1,$(NPROC)),$(BIN)/torchrun --standalone --nproc-per-node $(NPROC) -m whalelab.cli,$(WHALELAB))
 
 .PHONY: help setup data train report test test-fast bench lab readme-table clean
 .DEFAULT_GOAL := help
@@ -61,7 +65,7 @@ $(SYNTH)/manifest.csv: | $(STAMP)
 data: setup $(SYNTH)/manifest.csv
 
 train: $(DATA_READY)
-	$(WHALELAB) train --data $(DATA) --out $(RUN) --profile $(PROFILE) --device $(DEVICE) \
+	$(TRAINER) train --data $(DATA) --out $(RUN) --profile $(PROFILE) --device $(DEVICE) \
 		--seed $(SEED) --resume $(DATA_FLAGS)
 
 report: $(DATA_READY)

@@ -72,6 +72,24 @@ def _retrain_plan(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def _train(args: argparse.Namespace) -> None:
+    """Train, in one process or in each of torchrun's (where only rank 0 speaks)."""
+    import os
+
+    from whalelab.training.distributed import leave, workers
+
+    place = workers()
+    try:
+        with contextlib.ExitStack() as quiet:
+            if not place.main:  # the other processes train alike: one voice is enough
+                sink = quiet.enter_context(open(os.devnull, "w"))
+                quiet.enter_context(contextlib.redirect_stdout(sink))
+                quiet.enter_context(contextlib.redirect_stderr(sink))
+            _train_here(args)
+    finally:
+        leave()
+
+
+def _train_here(args: argparse.Namespace) -> None:
     from whalelab.training import plan_run, train
 
     if args.init is not None:

@@ -167,6 +167,8 @@ class WhaleSED(nn.Module):
                                        fmax=features.fmax, top_db=features.top_db,
                                        htk=features.htk)
         self.bn0 = nn.BatchNorm2d(features.n_mels)
+        if encoder.consumes == "waveform":  # no log-mel to normalise: nothing for it to learn
+            self.bn0.requires_grad_(False)
         self.spec_augmenter = SpecAugmentation(
             time_drop_width=model.time_drop_width, time_stripes_num=model.time_stripes_num,
             freq_drop_width=model.freq_drop_width, freq_stripes_num=model.freq_stripes_num

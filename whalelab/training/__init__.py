@@ -9,6 +9,10 @@ One job per module, each building only on the ones before it:
 - :mod:`whalelab.training.validation`: which clips validate each network
   (:func:`validation_folds`, :func:`member_splits`), its predictions and figures on them;
 - :mod:`whalelab.training.thresholds`: per-class thresholds chosen on validation;
+- :mod:`whalelab.training.encoded`: a frozen backbone's clips encoded once, and the
+  model's head stepped on them;
+- :mod:`whalelab.training.distributed`: this process's place under ``torchrun``, the
+  share of each epoch it steps, and who writes;
 - :mod:`whalelab.training.loop`: :func:`train_network`, the epochs of one network
   (:func:`train_step`, :func:`make_optimizer`), checkpoints and exact resumption;
 - :mod:`whalelab.training.ensemble`: :func:`train_ensemble`, members trained as runs

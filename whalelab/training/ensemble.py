@@ -24,6 +24,7 @@ from whalelab.errors import CheckpointError
 from whalelab.losses import TrainingLoss
 from whalelab.model import WhaleEnsemble
 from whalelab.runtime import resolve_device
+from whalelab.training.distributed import main_first, workers
 from whalelab.training.loop import TrainResult, train_network
 from whalelab.training.plan import prepare_splits, run_bands
 from whalelab.training.thresholds import write_thresholds
@@ -61,14 +62,17 @@ def train_ensemble(config: RunConfig, run_dir: str | Path, *, index: ClipIndex |
     their :class:`~whalelab.model.WhaleEnsemble`, with thresholds chosen on validation
     (:func:`validation_folds`; put together once: resuming a finished ensemble leaves
     ``best.pt`` as it is), and ``history.csv`` every member's epochs."""
-    run_dir = Path(run_dir)
+    run_dir, place = Path(run_dir), workers()
     members_dir = run_dir / "members"
     if (members_dir.exists() or (run_dir / "last.pt").exists()) and not resume:
         raise CheckpointError(f"{run_dir} already holds a run; pass --resume to continue it "
                               f"or choose another output folder")
+    place.barrier()  # every process has looked before rank 0 writes
     run_dir.mkdir(parents=True, exist_ok=True)
-    index = prepare_splits(config, run_dir, index)
-    config.save(run_dir / "config.json")
+    with main_first(place):  # rank 0 writes splits.csv; the others read it
+        index = prepare_splits(config, run_dir, index)
+    if place.main:
+        config.save(run_dir / "config.json")
     count = config.model.members
     results, bands_of = [], {}  # the bands of each training split, estimated once
     for member in range(count):
@@ -87,11 +91,12 @@ def train_ensemble(config: RunConfig, run_dir: str | Path, *, index: ClipIndex |
                                          bands=bands_of.get(train_clips)))
     history = pd.concat([result.history.assign(member=member)
                          for member, result in enumerate(results)], ignore_index=True)
-    atomic_write(run_dir / "history.csv", lambda temporary: history.to_csv(temporary,
-                                                                           index=False))
     device, folds = resolve_device(config.train.device), validation_folds(config, index)
     cache = ClipCache()  # the val clips decoded once, for the thresholds and the figures
-    if not (run_dir / "thresholds.json").exists():  # written last when it is put together
+    if place.main:
+        atomic_write(run_dir / "history.csv",
+                     lambda temporary: history.to_csv(temporary, index=False))
+    if place.main and not (run_dir / "thresholds.json").exists():  # written last: put together
         _, bands = read_classes(members_dir / "0",
                                 sample_rate=config.features.sample_rate)
         write_classes(run_dir, config.classes, bands)
@@ -100,6 +105,7 @@ def train_ensemble(config: RunConfig, run_dir: str | Path, *, index: ClipIndex |
         save_checkpoint(run_dir / "best.pt", model_file_state(ensemble, config, bands=bands,
                                                               thresholds=None, epoch=-1))
         write_thresholds(run_dir, config, bands, folds, device, progress, cache=cache)
+    place.barrier()  # the ensemble is put together before any process reads it
     predicted = validation_predictions(load_model(run_dir, device=device).model, folds,
                                        config, device, progress, cache=cache)
     figures = validation_figures(predicted,

@@ -10,7 +10,8 @@ chosen on validation (:func:`whalelab.training.thresholds.write_thresholds`).
 
 Every epoch reseeds the random streams from ``(seed, epoch)``, so a run resumed from
 ``last.pt`` after an interruption ends with the same weights and metrics as one that
-was never interrupted.
+was never interrupted. Under ``torchrun`` the same steps run in every process, each on
+its share of the epoch's clips (:mod:`whalelab.training.distributed`); rank 0 writes.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from typing import Any
 
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, RandomSampler
 from tqdm.auto import tqdm
 
 from whalelab.atomic import atomic_write
@@ -39,6 +41,7 @@ from whalelab.losses import TrainingLoss
 from whalelab.model import build_model, count_parameters
 from whalelab.retrain import initial_weights
 from whalelab.runtime import autocast, progress_bar, resolve_device
+from whalelab.training.distributed import ShardSampler, Workers, main_first, workers
 from whalelab.training.encoded import EncodedClips, HeadOnly
 from whalelab.training.plan import open_run_folder, prepare_splits, run_bands
 from whalelab.training.thresholds import write_thresholds
@@ -108,9 +111,11 @@ class _Training:
     #: what validation calls: ``model``, or for a frozen backbone ``HeadOnly(model)``, which
     #: takes the clips' features as :class:`EncodedClips` serves them
     evaluator: torch.nn.Module
-    #: what the training steps call: ``evaluator``, or ``torch.compile(evaluator)`` (same
-    #: weights)
+    #: what the training steps call: ``evaluator``, wrapped in DistributedDataParallel
+    #: under torchrun, or that compiled (``torch.compile``; same weights)
     runner: torch.nn.Module
+    #: this process's place among the training processes
+    place: Workers = Workers()
 
 def _epoch_seed(seed: int, epoch: int) -> int:
     return seed * 100_003 + epoch
@@ -179,13 +184,18 @@ def make_optimizer(model: torch.nn.Module, settings: TrainConfig,
                              fused=True if device.type in ("cuda", "cpu") else None)
 
 def _build_training(config: RunConfig, train_index: ClipIndex, train_clips: int,
-                    device: torch.device, *, frames: int) -> _Training:
+                    device: torch.device, *, frames: int,
+                    place: Workers = Workers()) -> _Training:
     """Model (seeded, or a retraining's start), AdamW, warm-up + cosine schedule and the
     loss; a frozen backbone's model is stepped from its features (:class:`HeadOnly`,
-    framewise outputs ``frames`` long)."""
+    framewise outputs ``frames`` long). ``train_clips``: the clips this process steps
+    each epoch (its share, under torchrun)."""
     settings = config.train
     torch.manual_seed(settings.seed)
-    model = build_model(config).to(device)
+    model = build_model(config)
+    if place.distributed and device.type == "cuda":  # batch norm over every GPU's batch
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    model = model.to(device)
     if settings.init is not None:  # a retraining (whalelab.retrain): the run's weights
         model.load_state_dict(load_checkpoint(
             initial_weights(settings.init, settings.init.get("member")))["model"])
@@ -200,9 +210,13 @@ def _build_training(config: RunConfig, train_index: ClipIndex, train_clips: int,
         step, warmup_steps=warmup_steps, total_steps=total_steps))
     pos_weight = class_weights(train_index).to(device) if settings.class_weights else None
     loss_function = TrainingLoss(frame_weight=settings.frame_loss_weight, pos_weight=pos_weight)
+    runner = DistributedDataParallel(
+        evaluator, device_ids=[device.index] if device.type == "cuda" else None) \
+        if place.distributed else evaluator
     return _Training(model=model, optimizer=optimizer, scheduler=scheduler,
                      loss_function=loss_function, drop_last=drop_last, evaluator=evaluator,
-                     runner=torch.compile(evaluator) if settings.compile else evaluator)
+                     runner=torch.compile(runner) if settings.compile else runner,
+                     place=place)
 
 def _restore(training: _Training, state: dict[str, Any] | None, epochs: int,
              run_dir: Path) -> _Progress:
@@ -231,6 +245,9 @@ def _train_epoch(training: _Training, config: RunConfig, dataset: ClipDataset | 
     generator = torch.Generator().manual_seed(_epoch_seed(settings.seed, epoch))
     sampler = balanced_sampler(train_index, _epoch_seed(settings.seed, epoch)) \
         if settings.class_weights else None
+    if training.place.distributed:  # this process's share of the epoch's order
+        sampler = ShardSampler(sampler or RandomSampler(dataset, generator=generator),
+                               training.place)
     loader = DataLoader(dataset, batch_size=settings.batch_size, shuffle=sampler is None,
                         sampler=sampler, generator=generator, drop_last=training.drop_last,
                         num_workers=settings.num_workers, pin_memory=device.type == "cuda",
@@ -303,20 +320,26 @@ def train_network(config: RunConfig, run_dir: str | Path, *, index: ClipIndex | 
         The classes' bands where the caller has them (:func:`run_bands` of the same
         training clips: an ensemble's members that share them); None finds them here.
     """
-    run_dir = Path(run_dir)
+    run_dir, place = Path(run_dir), workers()
     saved = _open_run(run_dir, resume)
+    place.barrier()  # every process has looked before rank 0 writes
     if saved is not None and saved["finished"] and (run_dir / "thresholds.json").exists():
         return _result(run_dir, saved["history"], saved["best_epoch"], saved["best_score"],
                        saved["stopped_early"], keep=config.train.keep)
-    index = prepare_splits(config, run_dir, index)
-    config.save(run_dir / "config.json")
+    with main_first(place):  # rank 0 writes splits.csv; the others read it
+        index = prepare_splits(config, run_dir, index)
     bands = run_bands(config, index, progress) if bands is None else bands
-    write_classes(run_dir, config.classes, bands)
+    if place.main:
+        config.save(run_dir / "config.json")
+        write_classes(run_dir, config.classes, bands)
     settings = config.train
     device = resolve_device(settings.device)
+    if device.type == "cuda" and place.distributed:
+        device = torch.device("cuda", place.local_rank)
     dataset = _datasets(config, index, progress)
     train_index = index.subset("train")
-    training = _build_training(config, train_index, len(dataset["train"]), device,
+    share = len(dataset["train"]) // place.world  # the clips each process steps an epoch
+    training = _build_training(config, train_index, share, device, place=place,
                                frames=1 + dataset["train"].samples // config.features.hop_length)
     state = _restore(training, saved, settings.epochs, run_dir)
 
@@ -350,17 +373,19 @@ def train_network(config: RunConfig, run_dir: str | Path, *, index: ClipIndex | 
             state.waited += 1
         state.stopped_early = state.waited >= settings.patience and epoch + 1 < settings.epochs
         finished = state.stopped_early or epoch + 1 == settings.epochs
-        _checkpoint_epoch(run_dir, training, state, epoch=epoch,
-                          improved=finished if settings.keep == "last" else improved,
-                          finished=finished,
-                          config=config, bands=bands)
+        if place.main:
+            _checkpoint_epoch(run_dir, training, state, epoch=epoch,
+                              improved=finished if settings.keep == "last" else improved,
+                              finished=finished, config=config, bands=bands)
         _log_epoch(state.history[-1], improved and settings.keep == "best")
         if state.stopped_early:
             tqdm.write(f"early stop: no improvement for {settings.patience} epochs")
             break
-    if state.next_epoch < settings.epochs or not (run_dir / "thresholds.json").exists():
+    if place.main and (state.next_epoch < settings.epochs
+                       or not (run_dir / "thresholds.json").exists()):
         write_thresholds(run_dir, config, bands, validation_folds(config, index), device,
                           progress, cache=dataset["val"].cache)
+    place.barrier()  # the run folder is whole before any process goes on
     return _result(run_dir, state.history, state.best_epoch, state.best_score,
                    state.stopped_early, keep=settings.keep)
 
