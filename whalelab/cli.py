@@ -404,7 +404,7 @@ def _detect(args: argparse.Namespace) -> None:
     events = detect_files(trained, args.inputs, args.out, settings=settings,
                           batch_size=args.batch_size, engine=args.engine, workers=args.workers,
                           channel=args.channel, on_error=args.on_error,
-                          overwrite=args.overwrite, force=args.force)
+                          overwrite=args.overwrite, force=args.force, cluster=args.cluster)
     counts = events.groupby("label").size().to_dict() if len(events) else {}
     print(f"{args.out}: {len(events)} events in {len(finished_tables(args.out))} file(s)"
           + "".join(f"\n  {label:<16} {count}" for label, count in counts.items()))
@@ -509,6 +509,10 @@ def _add_detect(commands: argparse._SubParsersAction) -> None:
                         help="threads that read the next recordings while one is scored, "
                              "their windows sharing batches (default: 2 on a GPU, 0 on "
                              "the CPU)")
+    parser.add_argument("--cluster", metavar="local[:N]|tcp://HOST:PORT",
+                        help="detect on a Dask cluster, a task a recording: a local one (a "
+                             "worker a CPU core, or N) or a running scheduler; OUT and the "
+                             "model file must be readable by every worker")
     parser.add_argument("--engine", choices=ENGINES, default="torch",
                         help="run the model on PyTorch (default) or on ONNX Runtime (CPU; "
                              "exports RUN/model.onnx first where it is missing or stale)")

@@ -340,7 +340,7 @@ def detect_files(model: str | Path | TrainedModel, inputs: Sequence[str | Path],
                  batch_size: int = 32, device: str = "auto", engine: str = "torch",
                  workers: int | None = None, channel: int | None = None,
                  on_error: str = "raise", overwrite: bool = False, force: bool = False,
-                 progress: bool | None = None) -> pd.DataFrame:
+                 cluster: str | None = None, progress: bool | None = None) -> pd.DataFrame:
     """Detect calls in recordings; one Raven table per file and a combined ``events.csv``.
 
     Parameters
@@ -388,6 +388,10 @@ def detect_files(model: str | Path | TrainedModel, inputs: Sequence[str | Path],
     force : bool
         Write into a folder that holds files but no ``detection.json``, beside them
         (none of them is deleted or written over).
+    cluster : str or None
+        Detect on a Dask cluster, a task a recording (:mod:`whalelab.detection.cluster`):
+        ``local`` (a worker process a CPU core), ``local:N`` (N workers) or a scheduler's
+        address (``tcp://HOST:PORT``); None: in this process.
     progress : bool or None
         Progress bar in audio hours with the speed as a multiple of real time.
 
@@ -429,18 +433,40 @@ def detect_files(model: str | Path | TrainedModel, inputs: Sequence[str | Path],
               "whalelab_version": whalelab.__version__}
     with _locked(out, force=force):
         _claim(out, record, jobs, overwrite=overwrite)
-        _detect_pending(trained, _pending(out, jobs, failures), failures, settings=settings,
-                        batch_size=batch_size, channel=channel,
-                        workers=default_workers(trained.device) if workers is None else workers,
-                        progress=progress)
+        pending = _pending(out, jobs, failures)
+        if cluster is None:
+            _detect_pending(trained, pending, failures, settings=settings,
+                            batch_size=batch_size, channel=channel, progress=progress,
+                            workers=default_workers(trained.device) if workers is None
+                            else workers)
+        else:  # Dask is imported only where it is asked for
+            from whalelab.detection.cluster import detect_on_cluster
+            detect_on_cluster(cluster, trained, pending, failures, settings=settings,
+                              engine=engine, batch_size=batch_size, channel=channel,
+                              progress=progress)
         failures.summary(total=len(jobs))
         return _combined_events(out)
 
 
-def _speed_bar(total_hours: float, progress: bool | None) -> tqdm:
-    return progress_bar(total=total_hours, progress=progress, desc="detect", unit="h",
-                        bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} h audio [{elapsed}<"
-                                   "{remaining}{postfix}]")
+def speed_bar(total_seconds: float, progress: bool | None) -> tqdm:
+    """A progress bar in hours of audio (of ``total_seconds``), for :class:`RealTime`."""
+    return progress_bar(total=total_seconds / 3600, progress=progress, desc="detect",
+                        unit="h", bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} h audio "
+                                             "[{elapsed}<{remaining}{postfix}]")
+
+
+class RealTime:
+    """``advance(seconds)``: seconds of audio done, added to ``bar`` (:func:`speed_bar`) with
+    the speed so far as a multiple of real time."""
+
+    def __init__(self, bar: tqdm) -> None:
+        self.bar, self.began, self.seconds = bar, time.perf_counter(), 0.0
+
+    def __call__(self, done: float) -> None:
+        self.seconds += done
+        self.bar.update(done / 3600)
+        self.bar.set_postfix_str(f"{self.seconds / max(time.perf_counter() - self.began, 1e-9):.0f}x "
+                                 f"real time", refresh=False)
 
 
 def _detect_pending(trained: TrainedModel, pending: dict[Path, tuple[Path, float]],
@@ -451,15 +477,8 @@ def _detect_pending(trained: TrainedModel, pending: dict[Path, tuple[Path, float
     as each is finished, find its events as :func:`whalelab.detection.detect_recording`
     does, and write its gaps file (when it has gaps), then its table."""
     config = trained.config
-    began, seconds = time.perf_counter(), 0.0
-    with _speed_bar(sum(duration for _, duration in pending.values()) / 3600, progress) as bar:
-        def advance(done: float) -> None:
-            nonlocal seconds
-            seconds += done
-            bar.update(done / 3600)
-            bar.set_postfix_str(f"{seconds / max(time.perf_counter() - began, 1e-9):.0f}x "
-                                f"real time", refresh=False)
-
+    with speed_bar(sum(duration for _, duration in pending.values()), progress) as bar:
+        advance = RealTime(bar)
         scored = score_recordings(
             detection_score(trained.model, config, trained.bands, gate=settings.gate),
             list(pending), config=config, hop=hop_frames(config, settings.hop_s),
@@ -471,10 +490,15 @@ def _detect_pending(trained: TrainedModel, pending: dict[Path, tuple[Path, float
                 continue
             traces = gapped_traces(recording, config)
             events = recording_events(traces, config, bands=trained.bands, settings=settings)
-            table = pending[audio][0]
-            if len(traces.gaps):
-                atomic_write(_gaps_file(table),
-                             lambda temporary: traces.gaps.to_csv(temporary, index=False))
-            else:
-                _gaps_file(table).unlink(missing_ok=True)
-            write_raven(events.assign(begin_file=audio.name), table)
+            write_recording(pending[audio][0], audio, events, traces.gaps)
+
+
+def write_recording(table: Path, audio: Path, events: pd.DataFrame, gaps: pd.DataFrame) -> None:
+    """One recording's outputs: its gaps file where it has gaps (else none), then its Raven
+    table, each atomically; the table is written last, so its presence says the recording
+    is done."""
+    if len(gaps):
+        atomic_write(_gaps_file(table), lambda temporary: gaps.to_csv(temporary, index=False))
+    else:
+        _gaps_file(table).unlink(missing_ok=True)
+    write_raven(events.assign(begin_file=audio.name), table)

@@ -1,0 +1,100 @@
+"""Detection on a local Dask cluster: the serial path's tables file by file, a corrupt file
+listed while the rest are done, and a rerun after the client is killed midway that loses
+and repeats nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from whalelab.config import RunConfig
+from whalelab.data import load_index
+from whalelab.detection import detect_files, detection_settings
+from whalelab.detection.cluster import connect
+from whalelab.errors import ConfigError
+from whalelab.training import train
+
+RATE = 8000
+SETTINGS = ("--threshold", "0.2", "--batch-size", "4", "--on-error", "skip")
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory, tone_tree):
+    """A tiny run, and 20 short recordings, a long one and a corrupt one to detect in."""
+    root = tmp_path_factory.mktemp("archive")
+    tree = tone_tree(root / "tree", seed=5, rate=RATE)
+    index = load_index(tree, seed=0, window_s=1.0)
+    config = RunConfig.from_profile("smoke", data=str(tree), classes=index.classes,
+                                    clip_seconds=1.0, sample_rate=RATE, epochs=3, batch_size=2,
+                                    device="cpu", backbone="tiny", seed=0, keep="last")
+    train(config, root / "run", index=index, progress=False)
+    recordings, rng = root / "recordings", np.random.default_rng(0)
+    recordings.mkdir()
+    for number, seconds in enumerate([3] * 20 + [60]):
+        time_s = np.arange(seconds * RATE) / RATE
+        audio = 0.02 * rng.standard_normal(len(time_s))
+        for start in range(1, seconds - 1, 3):  # a tone a second long every three
+            frequency = (500.0, 2000.0)[(number + start) % 2]
+            span = slice(start * RATE, (start + 1) * RATE)
+            audio[span] += 0.3 * np.sin(2 * np.pi * frequency * time_s[span])
+        name = f"long_{number}.wav" if seconds > 3 else f"short_{number:02d}.wav"
+        soundfile.write(recordings / name, audio.astype(np.float32), RATE)
+    (recordings / "corrupt.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    return root / "run", recordings
+
+
+def detect(run: Path, recordings: Path, out: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "whalelab.cli", "detect", str(run),
+                             str(recordings), "--out", str(out), *SETTINGS, *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def done(process: subprocess.Popen) -> str:
+    said = process.communicate(timeout=300)[0].decode(errors="replace")
+    assert process.returncode == 0, said[-3000:]
+    return said
+
+
+def tables(out: Path) -> dict[str, str]:
+    return {str(path.relative_to(out)): path.read_text()
+            for path in sorted(out.rglob("*.selections.txt"))}
+
+
+def test_a_cluster_is_named_as_local_or_a_scheduler_s_address():
+    for wrong in ("local:none", "local:0", "somewhere"):
+        with pytest.raises(ConfigError, match="--cluster"):
+            connect(wrong)
+
+
+@pytest.mark.slow
+def test_a_local_cluster_detects_as_one_process_and_a_killed_client_resumes(archive, tmp_path):
+    run, recordings = archive
+    serial = tmp_path / "serial"
+    with pytest.warns(UserWarning, match="corrupt.wav"):
+        detect_files(run, [recordings], serial, settings=detection_settings(
+            RunConfig.load(run / "config.json"), threshold=0.2), batch_size=4,
+            on_error="skip", progress=False)
+    expected = tables(serial)
+    assert len(expected) == 21 and sum(text.count("\n") - 1 for text in expected.values()) > 21
+
+    on_cluster = tmp_path / "cluster"
+    process = detect(run, recordings, on_cluster, "--cluster", "local:2")
+    while not tables(on_cluster) and process.poll() is None:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)  # the client and its local workers, midway
+    process.communicate()
+    left_behind = tables(on_cluster)
+    assert 0 < len(left_behind) < 21, "the detection finished before it could be killed"
+    said = done(detect(run, recordings, on_cluster, "--cluster", "local:2"))
+    assert tables(on_cluster) == expected  # file by file: nothing lost, nothing twice
+    assert (on_cluster / "events.csv").read_text() == (serial / "events.csv").read_text()
+    assert "corrupt.wav: unreadable or corrupt audio" in said and "1 of 22 file(s)" in said

@@ -1,0 +1,111 @@
+"""Archive detection on a Dask cluster: a task a recording.
+
+``whalelab detect RUN ARCHIVE... --out OUT --cluster local:4`` (or ``local``: a worker a
+CPU core; or a running scheduler's address, ``tcp://HOST:PORT``: a ``dask scheduler``
+with ``dask worker`` on each node, or dask-jobqueue's SLURM and PBS clusters) hands every
+recording without a table in OUT to a worker. The worker loads the model once (the model
+file must be readable there: a shared file system, as OUT must be), detects the recording
+as :func:`whalelab.detection.detect_recording` does, and writes its gaps file and Raven
+table atomically into OUT, the table last
+(:func:`whalelab.detection.output.write_recording`). The client keeps OUT's lock and
+record (:func:`whalelab.detection.detect_files`), counts hours of audio done and the speed
+as a multiple of real time, reports a recording that fails with its reason while the
+others go on (``on_error="skip"``), and puts ``events.csv`` together at the end. The
+tables written are the journal: a rerun, after the client or a worker died, detects only
+the recordings without one. Each recording's events are those of the serial path (a test
+compares them file by file).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from functools import cache
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from whalelab.checkpoint import TrainedModel, load_model
+from whalelab.config import DetectConfig
+from whalelab.detection.output import RealTime, speed_bar, write_recording
+from whalelab.detection.recording import detect_recording
+from whalelab.errors import AudioError, ConfigError, OnError
+
+
+def connect(cluster: str):
+    """A Dask client on ``cluster``: ``local`` (a worker process a CPU core, one thread
+    each), ``local:N`` (N of them) or a scheduler's address (``tcp://HOST:PORT``).
+
+    Raises
+    ------
+    ConfigError
+        Neither form, or a scheduler that does not answer, named.
+    """
+    from distributed import Client, LocalCluster
+
+    if cluster == "local" or cluster.startswith("local:"):
+        count = cluster.partition(":")[2] or str(os.cpu_count() or 1)
+        if not count.isdigit() or int(count) < 1:
+            raise ConfigError(f"--cluster {cluster}: local:N needs a whole number of workers")
+        return Client(LocalCluster(n_workers=int(count), threads_per_worker=1,
+                                   dashboard_address=":0", silence_logs=logging.ERROR))
+    if "://" not in cluster:
+        raise ConfigError(f"--cluster {cluster}: give local, local:N or a scheduler's "
+                          f"address such as tcp://HOST:8786")
+    try:
+        return Client(cluster, timeout="20s")
+    except OSError as error:
+        raise ConfigError(f"--cluster {cluster}: no Dask scheduler answers there "
+                          f"({error})") from None
+
+
+@cache
+def _worker_model(source: str, device: str, engine: str) -> TrainedModel:
+    """The model as a worker loads it, once a worker process."""
+    trained = load_model(source, device=device)
+    if engine == "onnx":
+        from whalelab.export import onnx_model
+        trained = dataclasses.replace(trained, model=onnx_model(trained))
+    return trained
+
+
+def _detect_task(source: str, device: str, engine: str, audio: str, table: str,
+                 settings: DetectConfig, batch_size: int, channel: int | None) -> str | None:
+    """On a worker: detect one recording and write its outputs; the error's one line
+    where it cannot be read."""
+    trained = _worker_model(source, device, engine)
+    try:
+        found = detect_recording(trained, audio, settings=settings, batch_size=batch_size,
+                                 channel=channel, progress=False)
+    except AudioError as error:
+        return str(error)
+    write_recording(Path(table), Path(audio), found.events, found.gaps)
+    return None
+
+
+def detect_on_cluster(cluster: str, trained: TrainedModel,
+                      pending: dict[Path, tuple[Path, float]], failures: OnError, *,
+                      settings: DetectConfig, engine: str, batch_size: int,
+                      channel: int | None, progress: bool | None) -> None:
+    """Detect the ``pending`` recordings (``{audio: (table, seconds)}``) on ``cluster``
+    (:func:`connect`), each a task; ``failures`` takes each that fails."""
+    if not pending:
+        return
+    device = "cuda" if trained.device.type == "cuda" else "cpu"
+    from distributed import as_completed
+
+    with connect(cluster) as client:
+        tqdm.write(f"detecting on {len(client.scheduler_info()['workers'])} Dask worker(s); "
+                   f"dashboard {client.dashboard_link}")
+        futures = {client.submit(_detect_task, str(trained.source), device, engine, str(audio),
+                                 str(table), settings, batch_size, channel,
+                                 key=f"detect-{table}", pure=False): (audio, seconds)
+                   for audio, (table, seconds) in pending.items()}
+        with speed_bar(sum(seconds for _, seconds in futures.values()), progress) as bar:
+            advance = RealTime(bar)
+            for future in as_completed(futures):
+                error = future.result()
+                if error is not None:
+                    failures.fail(AudioError(error))
+                advance(futures[future][1])
