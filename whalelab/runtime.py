@@ -23,6 +23,7 @@ torch.float32
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -113,3 +114,25 @@ def progress_bar(iterable: Iterable | None = None, *, progress: bool | None,
                  **options: Any) -> tqdm:
     """A tqdm bar (notebook-aware) that follows the ``progress`` switch of :func:`bar_disabled`."""
     return tqdm(iterable, disable=bar_disabled(progress), **options)
+
+
+def audio_bar(total_seconds: float, *, progress: bool | None, desc: str) -> tqdm:
+    """A :func:`progress_bar` in hours of audio (of ``total_seconds``), for
+    :class:`RealTime`."""
+    return progress_bar(total=total_seconds / 3600, progress=progress, desc=desc, unit="h",
+                        bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} h audio "
+                                   "[{elapsed}<{remaining}{postfix}]")
+
+
+class RealTime:
+    """``advance(seconds)``: seconds of audio done, added to ``bar`` (:func:`audio_bar`)
+    with the speed so far as a multiple of real time."""
+
+    def __init__(self, bar: tqdm) -> None:
+        self.bar, self.began, self.seconds = bar, time.perf_counter(), 0.0
+
+    def __call__(self, done: float) -> None:
+        self.seconds += done
+        self.bar.update(done / 3600)
+        speed = self.seconds / max(time.perf_counter() - self.began, 1e-9)
+        self.bar.set_postfix_str(f"{speed:.0f}x real time", refresh=False)

@@ -28,9 +28,10 @@ from tqdm.auto import tqdm
 
 from whalelab.checkpoint import TrainedModel, load_model
 from whalelab.config import DetectConfig
-from whalelab.detection.output import RealTime, speed_bar, write_recording
+from whalelab.detection.output import write_recording
 from whalelab.detection.recording import detect_recording
 from whalelab.errors import AudioError, ConfigError, OnError
+from whalelab.runtime import RealTime, audio_bar
 
 
 def connect(cluster: str):
@@ -102,7 +103,8 @@ def detect_on_cluster(cluster: str, trained: TrainedModel,
                                  str(table), settings, batch_size, channel,
                                  key=f"detect-{table}", pure=False): (audio, seconds)
                    for audio, (table, seconds) in pending.items()}
-        with speed_bar(sum(seconds for _, seconds in futures.values()), progress) as bar:
+        with audio_bar(sum(seconds for _, seconds in futures.values()), progress=progress,
+                       desc="detect") as bar:
             advance = RealTime(bar)
             for future in as_completed(futures):
                 error = future.result()

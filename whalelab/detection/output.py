@@ -40,14 +40,12 @@ import contextlib
 import dataclasses
 import json
 import os
-import time
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 import whalelab
 from whalelab.atomic import atomic_write, output_folder, storage_error, write_json
@@ -61,7 +59,7 @@ from whalelab.errors import (AudioError, ConfigError, DataError, OnError, Storag
                              WhaleLabError)
 from whalelab.export import check_engine, onnx_model
 from whalelab.raven import read_raven, write_raven
-from whalelab.runtime import progress_bar, resolve_device
+from whalelab.runtime import RealTime, audio_bar, resolve_device
 
 TABLE_SUFFIX = ".selections.txt"
 #: columns of ``events.csv``
@@ -448,27 +446,6 @@ def detect_files(model: str | Path | TrainedModel, inputs: Sequence[str | Path],
         return _combined_events(out)
 
 
-def speed_bar(total_seconds: float, progress: bool | None) -> tqdm:
-    """A progress bar in hours of audio (of ``total_seconds``), for :class:`RealTime`."""
-    return progress_bar(total=total_seconds / 3600, progress=progress, desc="detect",
-                        unit="h", bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} h audio "
-                                             "[{elapsed}<{remaining}{postfix}]")
-
-
-class RealTime:
-    """``advance(seconds)``: seconds of audio done, added to ``bar`` (:func:`speed_bar`) with
-    the speed so far as a multiple of real time."""
-
-    def __init__(self, bar: tqdm) -> None:
-        self.bar, self.began, self.seconds = bar, time.perf_counter(), 0.0
-
-    def __call__(self, done: float) -> None:
-        self.seconds += done
-        self.bar.update(done / 3600)
-        self.bar.set_postfix_str(f"{self.seconds / max(time.perf_counter() - self.began, 1e-9):.0f}x "
-                                 f"real time", refresh=False)
-
-
 def _detect_pending(trained: TrainedModel, pending: dict[Path, tuple[Path, float]],
                     failures: OnError, *, settings: DetectConfig, batch_size: int,
                     channel: int | None, workers: int, progress: bool | None) -> None:
@@ -477,7 +454,8 @@ def _detect_pending(trained: TrainedModel, pending: dict[Path, tuple[Path, float
     as each is finished, find its events as :func:`whalelab.detection.detect_recording`
     does, and write its gaps file (when it has gaps), then its table."""
     config = trained.config
-    with speed_bar(sum(duration for _, duration in pending.values()), progress) as bar:
+    with audio_bar(sum(duration for _, duration in pending.values()), progress=progress,
+                   desc="detect") as bar:
         advance = RealTime(bar)
         scored = score_recordings(
             detection_score(trained.model, config, trained.bands, gate=settings.gate),

@@ -12,7 +12,6 @@ the speed as a multiple of real time.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from whalelab.embeddings.base import BATCH_SIZE, Embedder
 from whalelab.embeddings.cache import EmbeddingCache
 from whalelab.embeddings.store import EmbeddingStore
 from whalelab.errors import AudioError, DataError, OnError
-from whalelab.runtime import progress_bar
+from whalelab.runtime import RealTime, audio_bar
 
 
 def input_files(inputs: Sequence[str | Path]) -> list[Path]:
@@ -94,12 +93,10 @@ def embed_files(embedder: Embedder, inputs: Sequence[str | Path], out: str | Pat
         source = _source(path)
         if not store.known(source):
             pending[path] = (source, info.duration)
-    began, seconds = time.perf_counter(), 0.0
     try:
-        with progress_bar(total=sum(duration for _, duration in pending.values()) / 3600,
-                          progress=progress, desc="embed", unit="h",
-                          bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} h audio "
-                                     "[{elapsed}<{remaining}{postfix}]") as bar:
+        with audio_bar(sum(duration for _, duration in pending.values()), progress=progress,
+                       desc="embed") as bar:
+            advance = RealTime(bar)
             for path, (source, duration) in pending.items():
                 try:
                     embedded = cache.embed_file(embedder, path, channel=channel,
@@ -108,10 +105,7 @@ def embed_files(embedder: Embedder, inputs: Sequence[str | Path], out: str | Pat
                     failures.fail(error)
                     continue
                 store.add(source, embedded, duration_s=duration)
-                seconds += duration
-                bar.update(duration / 3600)
-                bar.set_postfix_str(f"{seconds / max(time.perf_counter() - began, 1e-9):.0f}x "
-                                    f"real time", refresh=False)
+                advance(duration)
     finally:
         store.finish()
     failures.summary(total=len(files))
