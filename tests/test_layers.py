@@ -41,6 +41,7 @@ LAYERS = [
     ("training", "evaluate", "predict"),
     ("detection", "review", "calibration", "density"),  # events; a person's decisions; what
                                            # scores mean; how many windows hold calls
+    ("retrain",),                          # a run retrained with a person's decisions
     ("plots",),
     ("bench", "report"),                   # measurements, the notebooks
     ("cli", "lab"),                        # the front door to every command; make lab

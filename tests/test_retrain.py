@@ -16,9 +16,10 @@ from whalelab.checkpoint import checkpoint_sha256, load_checkpoint
 from whalelab.config import RunConfig
 from whalelab.data import load_index
 from whalelab.errors import CheckpointError, ConfigError, DataError
-from whalelab.retrain import initial_weights, retrain_plan, reviewed_clips
+from whalelab.retrain import retrain_plan, reviewed_clips
 from whalelab.review import Review
 from whalelab.training import member_config, train
+from whalelab.training.loop import initial_weights
 
 RATE = 8000
 

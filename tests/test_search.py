@@ -193,8 +193,7 @@ def test_the_search_bench_names_a_missing_manifest_in_one_line(tmp_path, capsys)
 
 
 def test_the_widget_hears_what_was_decided_of_the_most_alike_events(tmp_path):
-    from whalelab.review import Review
-    from whalelab.search import decided_neighbours
+    from whalelab.review import Review, decided_neighbours
 
     pd.DataFrame({"file": "day.wav", "begin_s": [0.0, 5.0, 10.0, 15.0],
                   "end_s": [1.0, 6.0, 11.0, 16.0], "low_hz": 10.0, "high_hz": 40.0,

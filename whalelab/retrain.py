@@ -45,7 +45,7 @@ from whalelab.checkpoint import checkpoint_sha256
 from whalelab.config import RunConfig
 from whalelab.data import Clip, ClipIndex
 from whalelab.detection.output import recorded_sources
-from whalelab.errors import CheckpointError, ConfigError, DataError
+from whalelab.errors import ConfigError, DataError
 from whalelab.review import REVIEW, Review
 
 #: epochs of a learning backbone's retraining from a run's weights (unless ``--epochs``)
@@ -147,21 +147,3 @@ def retrain_plan(init: str | Path, reviews: Sequence[str | Path],
               "reviews": records}, **settings)
     return (dataclasses.replace(config, train=train),
             ClipIndex(index.clips + added, index.classes))
-
-
-def initial_weights(init: dict[str, Any], member: int | None) -> Path:
-    """The weights a retrained network starts from: the run's ``best.pt``, or for member
-    ``member`` of an ensemble its member's.
-
-    Raises
-    ------
-    CheckpointError
-        The run's ``best.pt`` is missing, or is no longer the one recorded (retrained or
-        replaced since): the retraining would start from other weights than it says.
-    """
-    run = Path(init["run"])
-    if not (run / "best.pt").is_file() or checkpoint_sha256(run / "best.pt") != init["sha256"]:
-        raise CheckpointError(f"{run / 'best.pt'}: missing or changed since the retraining "
-                              f"was planned (sha256 {init['sha256'][:16]}... recorded); "
-                              f"retrain into a new folder")
-    return run / "best.pt" if member is None else run / "members" / str(member) / "best.pt"

@@ -18,7 +18,7 @@ store, and a CSV opens in a spreadsheet or in pandas as it is.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -158,6 +158,41 @@ def search_events(neighbours: pd.DataFrame, folder: str | Path, *, label: str,
     atomic_write(folder / EVENTS, lambda temporary: events.to_csv(temporary, index=False))
     return Review(folder)
 
+
+def decided_neighbours(review: Review, vectors: np.ndarray, *,
+                       k: int = 3) -> Callable[[int], list[str]]:
+    """What the person decided of the events most like each one: for the review widget's
+    ``neighbours``. ``vectors`` ``(events, dim)`` are the review's events embedded in its
+    table's order (:func:`embed_span` of each span); the function returned takes an event's
+    position and gives, nearest first, the decisions on its ``k`` most alike decided events
+    (``true fin``, ``false fin``, ``humpback`` for a relabelled one; ``unsure`` left out),
+    read when called, so a decision just made already counts.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"label": ["fin", "fin", "fin"], "review": ["false", "", "true"]})
+    >>> review = object.__new__(Review)
+    >>> review.table = table
+    >>> near = decided_neighbours(review, np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]]), k=2)
+    >>> near(1)
+    ['false fin', 'true fin']
+    """
+    vectors = np.asarray(vectors, dtype=np.float32)
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True),
+                                np.finfo(np.float32).tiny)  # rows of length 1: cosines
+
+    def near(position: int) -> list[str]:
+        table = review.table
+        decided = np.flatnonzero(~table["review"].isin(["", "unsure"]).to_numpy())
+        decided = decided[decided != position]
+        likeness = unit[decided] @ unit[position]
+        said = []
+        for other in decided[np.argsort(-likeness, kind="stable")[:k]]:
+            decision, label = table["review"].iloc[other], table["label"].iloc[other]
+            said.append(f"{decision} {label}" if decision in ("true", "false") else decision)
+        return said
+
+    return near
 
 def truth_decisions(events: pd.DataFrame, truth: pd.DataFrame, *,
                     matching: EventMatching = EventMatching()) -> list[str]:

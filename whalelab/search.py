@@ -21,7 +21,7 @@ Shapes: a query vector is ``(dim,)``, several are ``(queries, dim)``; the store'
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,6 @@ import pandas as pd
 from whalelab.audio import load_audio
 from whalelab.embeddings import PRETRAINED, Embedder, EmbeddingStore, load_embedder
 from whalelab.errors import ConfigError
-from whalelab.review import Review
 from whalelab.runtime import progress_bar
 
 #: rows of the store's matrix compared at once (64 MiB of BirdNET's 1024 float32)
@@ -183,35 +182,3 @@ def precision_at_k(neighbours: pd.DataFrame, query_labels: Sequence[str],
             for query, file in zip(neighbours["query"], neighbours["file"], strict=True)]
     return float(pd.Series(hits).groupby(neighbours["query"].to_numpy()).mean().mean())
 
-
-def decided_neighbours(review: Review, vectors: np.ndarray, *,
-                       k: int = 3) -> Callable[[int], list[str]]:
-    """What the person decided of the events most like each one: for the review widget's
-    ``neighbours``. ``vectors`` ``(events, dim)`` are the review's events embedded in its
-    table's order (:func:`embed_span` of each span); the function returned takes an event's
-    position and gives, nearest first, the decisions on its ``k`` most alike decided events
-    (``true fin``, ``false fin``, ``humpback`` for a relabelled one; ``unsure`` left out),
-    read when called, so a decision just made already counts.
-
-    Examples
-    --------
-    >>> table = pd.DataFrame({"label": ["fin", "fin", "fin"], "review": ["false", "", "true"]})
-    >>> review = type("Decided", (), {"table": table})()
-    >>> near = decided_neighbours(review, np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]]), k=2)
-    >>> near(1)
-    ['false fin', 'true fin']
-    """
-    unit = _unit(vectors)
-
-    def near(position: int) -> list[str]:
-        table = review.table
-        decided = np.flatnonzero(~table["review"].isin(["", "unsure"]).to_numpy())
-        decided = decided[decided != position]
-        likeness = unit[decided] @ unit[position]
-        said = []
-        for other in decided[np.argsort(-likeness, kind="stable")[:k]]:
-            decision, label = table["review"].iloc[other], table["label"].iloc[other]
-            said.append(f"{decision} {label}" if decision in ("true", "false") else decision)
-        return said
-
-    return near

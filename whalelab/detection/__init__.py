@@ -10,6 +10,8 @@ The modules, in the order the data flows through them:
   its gaps zeroed;
 - :mod:`~whalelab.detection.recording`: one recording to its traces and events,
   :func:`detect_recording`: the one detection path;
+- :mod:`~whalelab.detection.cluster`: the same recordings on a Dask cluster, a task
+  each (imported only where ``detect_files(cluster=...)`` asks for it);
 - :mod:`~whalelab.detection.output`: an output folder of Raven tables,
   :func:`detect_files` (``whalelab detect``), resumable, locked, vouched for by
   ``detection.json``;

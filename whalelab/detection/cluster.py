@@ -6,8 +6,8 @@ with ``dask worker`` on each node, or dask-jobqueue's SLURM and PBS clusters) ha
 recording without a table in OUT to a worker. The worker loads the model once (the model
 file must be readable there: a shared file system, as OUT must be), detects the recording
 as :func:`whalelab.detection.detect_recording` does, and writes its gaps file and Raven
-table atomically into OUT, the table last
-(:func:`whalelab.detection.output.write_recording`). The client keeps OUT's lock and
+table atomically into OUT, the table last (the writer
+:func:`whalelab.detection.output.detect_files` hands over, ``write_recording``). The client keeps OUT's lock and
 record (:func:`whalelab.detection.detect_files`), counts hours of audio done and the speed
 as a multiple of real time, reports a recording that fails with its reason while the
 others go on (``on_error="skip"``), and puts ``events.csv`` together at the end. The
@@ -22,13 +22,13 @@ import dataclasses
 import logging
 import os
 from functools import cache
+from collections.abc import Callable
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from whalelab.checkpoint import TrainedModel, load_model
 from whalelab.config import DetectConfig
-from whalelab.detection.output import write_recording
 from whalelab.detection.recording import detect_recording
 from whalelab.errors import AudioError, ConfigError, OnError
 from whalelab.runtime import RealTime, audio_bar
@@ -72,25 +72,27 @@ def _worker_model(source: str, device: str, engine: str) -> TrainedModel:
 
 
 def _detect_task(source: str, device: str, engine: str, audio: str, table: str,
-                 settings: DetectConfig, batch_size: int, channel: int | None) -> str | None:
-    """On a worker: detect one recording and write its outputs; the error's one line
-    where it cannot be read."""
+                 settings: DetectConfig, batch_size: int, channel: int | None,
+                 write: Callable[..., None]) -> str | None:
+    """On a worker: detect one recording and ``write(table, audio, events, gaps)`` its
+    outputs; the error's one line where it cannot be read."""
     trained = _worker_model(source, device, engine)
     try:
         found = detect_recording(trained, audio, settings=settings, batch_size=batch_size,
                                  channel=channel, progress=False)
     except AudioError as error:
         return str(error)
-    write_recording(Path(table), Path(audio), found.events, found.gaps)
+    write(Path(table), Path(audio), found.events, found.gaps)
     return None
 
 
 def detect_on_cluster(cluster: str, trained: TrainedModel,
                       pending: dict[Path, tuple[Path, float]], failures: OnError, *,
-                      settings: DetectConfig, engine: str, batch_size: int,
-                      channel: int | None, progress: bool | None) -> None:
+                      write: Callable[..., None], settings: DetectConfig, engine: str,
+                      batch_size: int, channel: int | None, progress: bool | None) -> None:
     """Detect the ``pending`` recordings (``{audio: (table, seconds)}``) on ``cluster``
-    (:func:`connect`), each a task; ``failures`` takes each that fails."""
+    (:func:`connect`), a task each, whose outputs ``write(table, audio, events, gaps)``
+    puts in place; ``failures`` takes each recording that fails."""
     if not pending:
         return
     device = "cuda" if trained.device.type == "cuda" else "cpu"
@@ -100,7 +102,7 @@ def detect_on_cluster(cluster: str, trained: TrainedModel,
         tqdm.write(f"detecting on {len(client.scheduler_info()['workers'])} Dask worker(s); "
                    f"dashboard {client.dashboard_link}")
         futures = {client.submit(_detect_task, str(trained.source), device, engine, str(audio),
-                                 str(table), settings, batch_size, channel,
+                                 str(table), settings, batch_size, channel, write,
                                  key=f"detect-{table}", pure=False): (audio, seconds)
                    for audio, (table, seconds) in pending.items()}
         with audio_bar(sum(seconds for _, seconds in futures.values()), progress=progress,

@@ -439,9 +439,9 @@ def detect_files(model: str | Path | TrainedModel, inputs: Sequence[str | Path],
                             else workers)
         else:  # Dask is imported only where it is asked for
             from whalelab.detection.cluster import detect_on_cluster
-            detect_on_cluster(cluster, trained, pending, failures, settings=settings,
-                              engine=engine, batch_size=batch_size, channel=channel,
-                              progress=progress)
+            detect_on_cluster(cluster, trained, pending, failures, write=write_recording,
+                              settings=settings, engine=engine, batch_size=batch_size,
+                              channel=channel, progress=progress)
         failures.summary(total=len(jobs))
         return _combined_events(out)
 

@@ -31,7 +31,8 @@ from tqdm.auto import tqdm
 from whalelab.atomic import atomic_write
 from whalelab.backbones import BACKBONES
 from whalelab.bands import Band
-from whalelab.checkpoint import load_checkpoint, model_file_state, save_checkpoint, write_classes
+from whalelab.checkpoint import (checkpoint_sha256, load_checkpoint, model_file_state,
+                                 save_checkpoint, write_classes)
 from whalelab.config import RunConfig, TrainConfig
 from whalelab.data import (ClipCache, ClipDataset, ClipIndex, ClipItem, balanced_sampler,
                            class_weights)
@@ -39,7 +40,6 @@ from whalelab.errors import CheckpointError, DataError
 from whalelab.inference import predict_dataset
 from whalelab.losses import TrainingLoss
 from whalelab.model import build_model, count_parameters
-from whalelab.retrain import initial_weights
 from whalelab.runtime import autocast, progress_bar, resolve_device
 from whalelab.training.distributed import ShardSampler, Workers, main_first, workers
 from whalelab.training.encoded import EncodedClips, HeadOnly
@@ -182,6 +182,24 @@ def make_optimizer(model: torch.nn.Module, settings: TrainConfig,
     return torch.optim.AdamW(model.parameters(), lr=settings.learning_rate,
                              weight_decay=settings.weight_decay,
                              fused=True if device.type in ("cuda", "cpu") else None)
+
+def initial_weights(init: dict[str, Any], member: int | None) -> Path:
+    """The weights a retrained network starts from (``TrainConfig.init``, made by
+    :mod:`whalelab.retrain`): the run's ``best.pt``, or for member ``member`` of an
+    ensemble its member's.
+
+    Raises
+    ------
+    CheckpointError
+        The run's ``best.pt`` is missing, or is no longer the one recorded (retrained or
+        replaced since): the retraining would start from other weights than it says.
+    """
+    run = Path(init["run"])
+    if not (run / "best.pt").is_file() or checkpoint_sha256(run / "best.pt") != init["sha256"]:
+        raise CheckpointError(f"{run / 'best.pt'}: missing or changed since the retraining "
+                              f"was planned (sha256 {init['sha256'][:16]}... recorded); "
+                              f"retrain into a new folder")
+    return run / "best.pt" if member is None else run / "members" / str(member) / "best.pt"
 
 def _build_training(config: RunConfig, train_index: ClipIndex, train_clips: int,
                     device: torch.device, *, frames: int,
