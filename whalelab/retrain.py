@@ -18,9 +18,10 @@ runs the run's whole schedule again. Chosen on the validation clips of the synth
 set: the probe's members scored validation macro AP 0.949, 0.947, 0.947 after its whole
 schedule against 0.945, 0.945, 0.943 after five epochs at a tenth (0.946, 0.946, 0.944
 before); the DenseNet rose from 0.927 to 0.932 in five (its whole schedule takes as long
-as its training did). ``epochs`` and ``learning_rate`` override both. The new run's ``config.json`` keeps where it
-came from (``TrainConfig.init``): the run folder and its ``best.pt``'s SHA-256, and each
-review's folder, ``review.csv`` SHA-256 and the decisions it gave.
+as its training did). ``epochs`` and ``learning_rate`` override both. The new run's
+``config.json`` keeps where it came from (``TrainConfig.init``): the run folder and its
+``best.pt``'s SHA-256, and each review's folder, ``review.csv`` SHA-256 and the decisions
+it gave.
 
 Examples
 --------
@@ -111,7 +112,7 @@ def retrain_plan(init: str | Path, reviews: Sequence[str | Path],
                  **requested: Any) -> tuple[RunConfig, ClipIndex]:
     """The configuration and clips of a run retrained from ``init`` with ``reviews``
     (module notes). ``requested``: ``epochs``, ``learning_rate``, ``seed``, ``batch_size``,
-    ``device``, ``num_workers`` (None keeps the default).
+    ``device``, ``num_workers``, ``compile`` (None keeps the run's, or the default above).
 
     Raises
     ------
@@ -129,7 +130,7 @@ def retrain_plan(init: str | Path, reviews: Sequence[str | Path],
     for folder in reviews:
         clips, record = reviewed_clips(folder, classes=config.classes,
                                        clip_seconds=config.features.clip_seconds)
-        leaked = sorted({clip.path for clip in clips} & tested)
+        leaked = sorted({str(Path(clip.path).resolve()) for clip in clips} & tested)
         if leaked:
             raise DataError(f"{folder}: reviews {leaked[0]}, which holds test clips of {init}: "
                             f"retraining on it would learn the test; review other recordings")

@@ -6,14 +6,14 @@ with ``dask worker`` on each node, or dask-jobqueue's SLURM and PBS clusters) ha
 recording without a table in OUT to a worker. The worker loads the model once (the model
 file must be readable there: a shared file system, as OUT must be), detects the recording
 as :func:`whalelab.detection.detect_recording` does, and writes its gaps file and Raven
-table atomically into OUT, the table last (the writer
-:func:`whalelab.detection.output.detect_files` hands over, ``write_recording``). The client keeps OUT's lock and
-record (:func:`whalelab.detection.detect_files`), counts hours of audio done and the speed
-as a multiple of real time, reports a recording that fails with its reason while the
-others go on (``on_error="skip"``), and puts ``events.csv`` together at the end. The
-tables written are the journal: a rerun, after the client or a worker died, detects only
-the recordings without one. Each recording's events are those of the serial path (a test
-compares them file by file).
+table atomically into OUT, the table last (with the writer that
+:func:`whalelab.detection.detect_files` hands over, ``write_recording``). The client keeps
+OUT's lock and record (:func:`whalelab.detection.detect_files`), counts hours of audio
+done and the speed as a multiple of real time, reports a recording that fails with its
+reason while the others go on (``on_error="skip"``), and puts ``events.csv`` together at
+the end. The tables written are the journal: a rerun, after the client or a worker died,
+detects only the recordings without one. Each recording's events are those of the serial
+path (a test compares them file by file).
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ validation, early stopping, atomic checkpoints every epoch, and exact resumption
 :func:`train_network` is a sequence of named steps: open the run folder
 (:func:`_open_run`), read the clips (:func:`_datasets`), build the model and optimiser
 (:func:`_build_training`; a frozen backbone's clips are encoded once here, and the
-epochs step only the head, :mod:`whalelab.training.encoded`), then per epoch train (:func:`_train_epoch`), validate
-(:func:`_validate`) and checkpoint (:func:`_checkpoint_epoch`); last, thresholds are
-chosen on validation (:func:`whalelab.training.thresholds.write_thresholds`).
+epochs step only the head, :mod:`whalelab.training.encoded`), then per epoch train
+(:func:`_train_epoch`), validate (:func:`_validate`) and checkpoint
+(:func:`_checkpoint_epoch`); last, thresholds are chosen on validation
+(:func:`whalelab.training.thresholds.write_thresholds`).
 
 Every epoch reseeds the random streams from ``(seed, epoch)``, so a run resumed from
 ``last.pt`` after an interruption ends with the same weights and metrics as one that
