@@ -18,7 +18,7 @@ import soundfile
 from whalelab.config import RunConfig
 from whalelab.data import load_index
 from whalelab.detection import detect_files, detection_settings
-from whalelab.detection.cluster import connect
+from whalelab.cluster import connect
 from whalelab.errors import ConfigError
 from whalelab.training import train
 
@@ -98,3 +98,27 @@ def test_a_local_cluster_detects_as_one_process_and_a_killed_client_resumes(arch
     assert tables(on_cluster) == expected  # file by file: nothing lost, nothing twice
     assert (on_cluster / "events.csv").read_text() == (serial / "events.csv").read_text()
     assert "corrupt.wav: unreadable or corrupt audio" in said and "1 of 22 file(s)" in said
+
+
+@pytest.mark.slow
+def test_a_local_cluster_embeds_each_file_as_one_process(archive, tmp_path, capsys):
+    from whalelab.embeddings import EmbeddingCache, embed_files, load_embedder
+
+    run, recordings = archive
+    shorts = sorted(recordings.glob("short_0*.wav"))[:6]
+    stores = {}
+    for name, cluster in (("here", None), ("cluster", "local:2")):
+        with pytest.warns(UserWarning, match="corrupt.wav"):
+            stores[name] = embed_files(load_embedder(run, device="cpu"),
+                                       [*shorts, recordings / "corrupt.wav"], tmp_path / name,
+                                       cache=EmbeddingCache(tmp_path / f"cache-{name}"),
+                                       on_error="skip", cluster=cluster, progress=False)
+    for path in shorts:
+        here, there = (store.windows() for store in stores.values())
+        mine, theirs = (table[table["file"] == str(path)] for table in (here, there))
+        assert len(mine) == len(theirs) > 0
+        assert np.array_equal(mine[["start_s", "end_s"]].to_numpy(),
+                              theirs[["start_s", "end_s"]].to_numpy())
+        assert np.allclose(stores["here"].vectors()[mine["id"].to_numpy()],
+                           stores["cluster"].vectors()[theirs["id"].to_numpy()], atol=1e-6)
+    assert "embedding on 2 Dask worker(s)" in capsys.readouterr().out

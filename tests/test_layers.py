@@ -22,6 +22,7 @@ LAYERS = [
     ("atomic",),                           # writes that never leave half a file
     ("npz_cache",),                        # arrays kept on disk under a key
     ("runtime",),                          # device, autocast, progress bars
+    ("cluster",),                          # a Dask client from --cluster
     ("provenance",),                       # what made a run or report: code, data, versions
     ("profiles",),
     ("pretrained",),                       # models inside installed packages (BirdNET)

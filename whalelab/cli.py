@@ -632,7 +632,8 @@ def _embed(args: argparse.Namespace) -> None:
                              device=args.device, threads=args.threads)
     store = embed_files(embedder, args.inputs, args.out, channel=args.channel,
                         on_error=args.on_error, batch_size=args.batch_size, force=args.force,
-                        cache=EmbeddingCache(args.cache) if args.cache else None)
+                        cache=EmbeddingCache(args.cache) if args.cache else None,
+                        cluster=args.cluster)
     files = store.files()
     print(f"{args.out}: {int(files['windows'].sum())} windows of {len(files)} file(s), "
           f"{embedder.dim} numbers each ({embedder.name} {embedder.version})"
@@ -654,6 +655,10 @@ def _add_embed(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("inputs", nargs="+", metavar="AUDIO_OR_DIR",
                         help="audio files, or folders searched recursively")
     parser.add_argument("--out", required=True, help="the store's folder")
+    parser.add_argument("--cluster", metavar="local[:N]|tcp://HOST:PORT",
+                        help="embed on a Dask cluster, a task a file: a local one (a worker a "
+                             "CPU core, or N) or a running scheduler; this process writes the "
+                             "store")
     parser.add_argument("--speed", type=float, default=1.0,
                         help="treat the audio as recorded at this many times its rate "
                              "(8 moves a 20 Hz call to 160 Hz; birdnet only; default 1)")

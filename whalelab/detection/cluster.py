@@ -1,8 +1,7 @@
 """Archive detection on a Dask cluster: a task a recording.
 
-``whalelab detect RUN ARCHIVE... --out OUT --cluster local:4`` (or ``local``: a worker a
-CPU core; or a running scheduler's address, ``tcp://HOST:PORT``: a ``dask scheduler``
-with ``dask worker`` on each node, or dask-jobqueue's SLURM and PBS clusters) hands every
+``whalelab detect RUN ARCHIVE... --out OUT --cluster local:4`` (or ``local``, or a running
+scheduler's address: :func:`whalelab.cluster.connect`) hands every
 recording without a table in OUT to a worker. The worker loads the model once (the model
 file must be readable there: a shared file system, as OUT must be), detects the recording
 as :func:`whalelab.detection.detect_recording` does, and writes its gaps file and Raven
@@ -19,8 +18,6 @@ path (a test compares them file by file).
 from __future__ import annotations
 
 import dataclasses
-import logging
-import os
 from functools import cache
 from collections.abc import Callable
 from pathlib import Path
@@ -30,35 +27,9 @@ from tqdm.auto import tqdm
 from whalelab.checkpoint import TrainedModel, load_model
 from whalelab.config import DetectConfig
 from whalelab.detection.recording import detect_recording
-from whalelab.errors import AudioError, ConfigError, OnError
+from whalelab.cluster import connect
+from whalelab.errors import AudioError, OnError
 from whalelab.runtime import RealTime, audio_bar
-
-
-def connect(cluster: str):
-    """A Dask client on ``cluster``: ``local`` (a worker process a CPU core, one thread
-    each), ``local:N`` (N of them) or a scheduler's address (``tcp://HOST:PORT``).
-
-    Raises
-    ------
-    ConfigError
-        Neither form, or a scheduler that does not answer, named.
-    """
-    from distributed import Client, LocalCluster
-
-    if cluster == "local" or cluster.startswith("local:"):
-        count = cluster.partition(":")[2] or str(os.cpu_count() or 1)
-        if not count.isdigit() or int(count) < 1:
-            raise ConfigError(f"--cluster {cluster}: local:N needs a whole number of workers")
-        return Client(LocalCluster(n_workers=int(count), threads_per_worker=1,
-                                   dashboard_address=":0", silence_logs=logging.ERROR))
-    if "://" not in cluster:
-        raise ConfigError(f"--cluster {cluster}: give local, local:N or a scheduler's "
-                          f"address such as tcp://HOST:8786")
-    try:
-        return Client(cluster, timeout="20s")
-    except OSError as error:
-        raise ConfigError(f"--cluster {cluster}: no Dask scheduler answers there "
-                          f"({error})") from None
 
 
 @cache

@@ -102,6 +102,9 @@ class Embedder(abc.ABC):
         The model's licence, recorded wherever its embeddings are stored ("" if none).
     min_samples : int
         The fewest samples, at ``sample_rate``, a file must hold to be embedded.
+    recipe : tuple or None
+        How :func:`whalelab.embeddings.load_embedder` made it, ``(model, speed, hop_s,
+        device, threads)``, so that a cluster's workers make it again; None otherwise.
     """
 
     name: str
@@ -113,6 +116,7 @@ class Embedder(abc.ABC):
     classes: tuple[str, ...] = ()
     licence: str = ""
     min_samples: int = 1
+    recipe: tuple | None = None
 
     def __init__(self, *, speed: float = 1.0, hop_s: float | None = None) -> None:
         if not speed > 0:

@@ -12,15 +12,18 @@ the speed as a multiple of real time.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from tqdm.auto import tqdm
+
 from whalelab.audio import audio_files_under, audio_info
-from whalelab.embeddings.base import BATCH_SIZE, Embedder
+from whalelab.embeddings.base import BATCH_SIZE, Embedder, FileEmbeddings
 from whalelab.embeddings.cache import EmbeddingCache
 from whalelab.embeddings.store import EmbeddingStore
-from whalelab.errors import AudioError, DataError, OnError
+from whalelab.errors import AudioError, ConfigError, DataError, OnError
 from whalelab.runtime import RealTime, audio_bar
 
 
@@ -45,6 +48,61 @@ def _source(path: Path) -> dict[str, Any]:
             "mtime_ns": stat.st_mtime_ns}
 
 
+def _embedded(embedder: Embedder, paths: list[Path], cache: EmbeddingCache, *,
+              channel: int | None, batch_size: int,
+              cluster: None) -> Iterator[tuple[Path, FileEmbeddings | AudioError]]:
+    """Each file's embeddings, or the error that stopped them, in this process."""
+    for path in paths:
+        try:
+            yield path, cache.embed_file(embedder, path, channel=channel,
+                                         batch_size=batch_size)
+        except AudioError as error:
+            yield path, error
+
+
+@functools.cache
+def _worker_embedder(recipe: tuple) -> Embedder:
+    from whalelab.embeddings.loading import load_embedder  # imports the models it needs
+
+    model, speed, hop_s, device, threads = recipe
+    return load_embedder(model, speed=speed, hop_s=hop_s, device=device, threads=threads)
+
+
+def _embed_task(recipe: tuple, path: Path, cache_folder: Path, channel: int | None,
+                batch_size: int) -> FileEmbeddings | str:
+    """On a worker: one file's embeddings, or the one line of the error that stopped them."""
+    try:
+        return EmbeddingCache(cache_folder).embed_file(_worker_embedder(recipe), path,
+                                                       channel=channel, batch_size=batch_size)
+    except AudioError as error:
+        return str(error)
+
+
+def _embedded_on_cluster(embedder: Embedder, paths: list[Path], cache: EmbeddingCache, *,
+                         channel: int | None, batch_size: int,
+                         cluster: str) -> Iterator[tuple[Path, FileEmbeddings | AudioError]]:
+    """Each file's embeddings, or the error that stopped them, from a Dask cluster's
+    workers, as they finish."""
+    if embedder.recipe is None:
+        raise ConfigError("embedding on a cluster needs an embedder made by "
+                          "whalelab.embeddings.load_embedder (its workers make it again)")
+    if not paths:
+        return
+    from distributed import as_completed
+
+    from whalelab.cluster import connect
+
+    with connect(cluster) as client:
+        tqdm.write(f"embedding on {len(client.scheduler_info()['workers'])} Dask worker(s); "
+                   f"dashboard {client.dashboard_link}")
+        futures = {client.submit(_embed_task, embedder.recipe, path, cache.folder, channel,
+                                 batch_size, key=f"embed-{path}", pure=False): path
+                   for path in paths}
+        for future in as_completed(futures):
+            result = future.result()
+            yield futures[future], AudioError(result) if isinstance(result, str) else result
+
+
 def store_meta(embedder: Embedder, *, channel: int | None) -> dict[str, Any]:
     """What a store of ``embedder``'s windows records (:meth:`EmbeddingStore.create`)."""
     return {"settings": {**embedder.settings(), "channel": channel}, "dim": embedder.dim,
@@ -54,7 +112,8 @@ def store_meta(embedder: Embedder, *, channel: int | None) -> dict[str, Any]:
 def embed_files(embedder: Embedder, inputs: Sequence[str | Path], out: str | Path, *,
                 channel: int | None = None, on_error: str = "raise",
                 cache: EmbeddingCache | None = None, batch_size: int = BATCH_SIZE,
-                force: bool = False, progress: bool | None = None) -> EmbeddingStore:
+                force: bool = False, cluster: str | None = None,
+                progress: bool | None = None) -> EmbeddingStore:
     """Embed every window of every input file into the store ``out``.
 
     Parameters
@@ -73,6 +132,13 @@ def embed_files(embedder: Embedder, inputs: Sequence[str | Path], out: str | Pat
         Where files' embeddings are kept and found; None: the default folder.
     force : bool
         Write the store into a folder that holds other files.
+    cluster : str or None
+        Embed on a Dask cluster, a task a file (:func:`whalelab.cluster.connect`: ``local``,
+        ``local:N`` or a scheduler's address): each worker makes the embedder again from
+        its ``recipe`` (so it must come from :func:`whalelab.embeddings.load_embedder`),
+        embeds through the cache and sends the file's windows back; this process alone
+        writes the store, in the order files finish (each file's windows as in one
+        process). None: here.
 
     Returns
     -------
@@ -93,16 +159,16 @@ def embed_files(embedder: Embedder, inputs: Sequence[str | Path], out: str | Pat
         source = _source(path)
         if not store.known(source):
             pending[path] = (source, info.duration)
+    found = _embedded if cluster is None else _embedded_on_cluster
     try:
         with audio_bar(sum(duration for _, duration in pending.values()), progress=progress,
                        desc="embed") as bar:
             advance = RealTime(bar)
-            for path, (source, duration) in pending.items():
-                try:
-                    embedded = cache.embed_file(embedder, path, channel=channel,
-                                                batch_size=batch_size)
-                except AudioError as error:
-                    failures.fail(error)
+            for path, embedded in found(embedder, list(pending), cache, channel=channel,
+                                        batch_size=batch_size, cluster=cluster):
+                source, duration = pending[path]
+                if isinstance(embedded, AudioError):
+                    failures.fail(embedded)
                     continue
                 store.add(source, embedded, duration_s=duration)
                 advance(duration)

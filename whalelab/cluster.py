@@ -1,0 +1,43 @@
+"""A Dask client from a ``--cluster`` value: the one place whalelab starts or joins a cluster.
+
+``local`` starts a local cluster of a worker process a CPU core (one thread each), ``local:N``
+one of N, and an address (``tcp://HOST:8786``) joins a running scheduler: ``dask
+scheduler`` with ``dask worker`` on each node, or dask-jobqueue's SLURM and PBS clusters.
+``whalelab detect`` (:mod:`whalelab.detection.cluster`) and ``whalelab embed``
+(:func:`whalelab.embeddings.embed_files`) hand it a task a recording. Dask is imported only
+here, and only when a cluster is asked for.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from whalelab.errors import ConfigError
+
+
+def connect(cluster: str):
+    """A Dask client on ``cluster``: ``local`` (a worker process a CPU core, one thread
+    each), ``local:N`` (N of them) or a scheduler's address (``tcp://HOST:PORT``).
+
+    Raises
+    ------
+    ConfigError
+        Neither form, or a scheduler that does not answer, named.
+    """
+    from distributed import Client, LocalCluster
+
+    if cluster == "local" or cluster.startswith("local:"):
+        count = cluster.partition(":")[2] or str(os.cpu_count() or 1)
+        if not count.isdigit() or int(count) < 1:
+            raise ConfigError(f"--cluster {cluster}: local:N needs a whole number of workers")
+        return Client(LocalCluster(n_workers=int(count), threads_per_worker=1,
+                                   dashboard_address=":0", silence_logs=logging.ERROR))
+    if "://" not in cluster:
+        raise ConfigError(f"--cluster {cluster}: give local, local:N or a scheduler's "
+                          f"address such as tcp://HOST:8786")
+    try:
+        return Client(cluster, timeout="20s")
+    except OSError as error:
+        raise ConfigError(f"--cluster {cluster}: no Dask scheduler answers there "
+                          f"({error})") from None
