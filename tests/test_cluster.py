@@ -4,6 +4,7 @@ and repeats nothing."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -122,3 +123,4 @@ def test_a_local_cluster_embeds_each_file_as_one_process(archive, tmp_path, caps
         assert np.allclose(stores["here"].vectors()[mine["id"].to_numpy()],
                            stores["cluster"].vectors()[theirs["id"].to_numpy()], atol=1e-6)
     assert "embedding on 2 Dask worker(s)" in capsys.readouterr().out
+    assert multiprocessing.active_children() == []  # the local cluster's workers stopped

@@ -18,21 +18,24 @@ from whalelab.errors import ConfigError
 
 def connect(cluster: str):
     """A Dask client on ``cluster``: ``local`` (a worker process a CPU core, one thread
-    each), ``local:N`` (N of them) or a scheduler's address (``tcp://HOST:PORT``).
+    each), ``local:N`` (N of them) or a scheduler's address (``tcp://HOST:PORT``). A local
+    cluster belongs to its client: closing the client (``with connect(...) as client``)
+    stops its workers too, so a notebook that detects twice does not keep the first
+    cluster's processes.
 
     Raises
     ------
     ConfigError
         Neither form, or a scheduler that does not answer, named.
     """
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if cluster == "local" or cluster.startswith("local:"):
         count = cluster.partition(":")[2] or str(os.cpu_count() or 1)
         if not count.isdigit() or int(count) < 1:
             raise ConfigError(f"--cluster {cluster}: local:N needs a whole number of workers")
-        return Client(LocalCluster(n_workers=int(count), threads_per_worker=1,
-                                   dashboard_address=":0", silence_logs=logging.ERROR))
+        return Client(n_workers=int(count), threads_per_worker=1, dashboard_address=":0",
+                      silence_logs=logging.ERROR)  # the client starts, and so owns, it
     if "://" not in cluster:
         raise ConfigError(f"--cluster {cluster}: give local, local:N or a scheduler's "
                           f"address such as tcp://HOST:8786")
