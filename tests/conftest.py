@@ -25,6 +25,30 @@ def _write_tone_tree(root: Path, *, seed: int, rate: int = 8000) -> Path:
     return root
 
 
+def _train_tiny(tree: Path, out: Path, *, seed: int, split_seed: int = 0, **options):
+    """Train a smoke run of the tiny backbone (1-s clips at 8 kHz, one epoch of batches of
+    4 unless ``options`` say otherwise) on a tone tree into ``out``; returns the clip index
+    it was trained on (split by ``split_seed``)."""
+    from whalelab.config import RunConfig
+    from whalelab.data import load_index
+    from whalelab.training import train
+
+    index = load_index(tree, seed=split_seed, window_s=1.0)
+    settings = {"epochs": 1, "batch_size": 4, **options}
+    config = RunConfig.from_profile("smoke", data=str(tree), classes=index.classes,
+                                    clip_seconds=1.0, sample_rate=8000, device="cpu",
+                                    backbone="tiny", seed=seed, **settings)
+    train(config, out, index=index, progress=False)
+    return index
+
+
+@pytest.fixture(scope="session")
+def train_tiny():
+    """``train_tiny(tree, out, seed=, split_seed=0, **settings)``: a tiny-backbone smoke run
+    of a tone tree (:func:`_train_tiny`); returns the clip index it was trained on."""
+    return _train_tiny
+
+
 @pytest.fixture(scope="session")
 def tone_tree():
     """``tone_tree(root, seed=, rate=8000)``: write two tone classes and background, six

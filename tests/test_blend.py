@@ -12,7 +12,6 @@ import torch
 from whalelab.checkpoint import load_model
 from whalelab.cli import main
 from whalelab.config import ModelConfig, RunConfig
-from whalelab.data import load_index
 from whalelab.errors import CheckpointError, ConfigError
 from whalelab.model import WhaleEnsemble, regrid_outputs
 from whalelab.predict import predict_files
@@ -27,19 +26,12 @@ def tree(tmp_path_factory, tone_tree):
     return tone_tree(tmp_path_factory.mktemp("tones") / "tree", seed=5, rate=RATE)
 
 
-def tiny_run(tree, out, *, seed, split_seed=0, **options):
-    index = load_index(tree, seed=split_seed, window_s=1.0)
-    config = RunConfig.from_profile("smoke", data=str(tree), classes=index.classes,
-                                    clip_seconds=1.0, sample_rate=RATE, epochs=1, batch_size=4,
-                                    device="cpu", backbone="tiny", seed=seed, **options)
-    train(config, out, index=index, progress=False)
-    return out
-
-
 @pytest.fixture(scope="module")
-def runs(tree, tmp_path_factory):
+def runs(tree, tmp_path_factory, train_tiny):
     root = tmp_path_factory.mktemp("runs")
-    return tiny_run(tree, root / "a", seed=1), tiny_run(tree, root / "b", seed=2)
+    for name, seed in (("a", 1), ("b", 2)):
+        train_tiny(tree, root / name, seed=seed)
+    return root / "a", root / "b"
 
 
 def test_segment_outputs_are_put_on_the_coarser_grid():
@@ -94,8 +86,9 @@ def test_a_blend_is_a_run_whose_model_is_the_weighted_average(runs, tree, tmp_pa
               resume=True, progress=False)
 
 
-def test_runs_on_other_splits_or_a_blend_again_are_refused(runs, tree, tmp_path):
-    other = tiny_run(tree, tmp_path / "other", seed=1, split_seed=7)
+def test_runs_on_other_splits_or_a_blend_again_are_refused(runs, tree, tmp_path, train_tiny):
+    other = tmp_path / "other"
+    train_tiny(tree, other, seed=1, split_seed=7)
     with pytest.raises(CheckpointError, match="splits.csv differs"):
         blend_runs(runs[0], other, tmp_path / "x", device="cpu", progress=False)
     blend_runs(*runs, tmp_path / "blend", device="cpu", progress=False)
@@ -126,7 +119,7 @@ def test_the_command_blends_and_a_missing_run_is_one_line(runs, tmp_path, capsys
     assert error.count("\n") == 1 and "nowhere" in error
 
 
-def test_evaluate_versus_another_run_gives_the_paired_lead(runs, tree, tmp_path):
+def test_evaluate_versus_another_run_gives_the_paired_lead(runs, tree, tmp_path, train_tiny):
     from whalelab.errors import DataError
     from whalelab.evaluate import evaluate_run
 
@@ -139,7 +132,8 @@ def test_evaluate_versus_another_run_gives_the_paired_lead(runs, tree, tmp_path)
     lead = versus["model_minus_other"]["accuracy"]
     assert lead["value"] == pytest.approx(metrics["accuracy"] - alone["accuracy"])
     assert lead["interval_95"][0] <= lead["value"] <= lead["interval_95"][1]
-    other = tiny_run(tree, tmp_path / "other", seed=1, split_seed=7)
+    other = tmp_path / "other"
+    train_tiny(tree, other, seed=1, split_seed=7)
     with pytest.raises(DataError, match="same splits"):
         evaluate_run(runs[0], split="test", device="cpu", baseline=False,
                      out=tmp_path / "x.json", progress=False, versus=other)

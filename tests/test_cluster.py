@@ -17,26 +17,20 @@ import pytest
 import soundfile
 
 from whalelab.config import RunConfig
-from whalelab.data import load_index
 from whalelab.detection import detect_files, detection_settings
 from whalelab.cluster import connect
 from whalelab.errors import ConfigError
-from whalelab.training import train
 
 RATE = 8000
 SETTINGS = ("--threshold", "0.2", "--batch-size", "4", "--on-error", "skip")
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory, tone_tree):
+def archive(tmp_path_factory, tone_tree, train_tiny):
     """A tiny run, and 20 short recordings, a long one and a corrupt one to detect in."""
     root = tmp_path_factory.mktemp("archive")
-    tree = tone_tree(root / "tree", seed=5, rate=RATE)
-    index = load_index(tree, seed=0, window_s=1.0)
-    config = RunConfig.from_profile("smoke", data=str(tree), classes=index.classes,
-                                    clip_seconds=1.0, sample_rate=RATE, epochs=3, batch_size=2,
-                                    device="cpu", backbone="tiny", seed=0, keep="last")
-    train(config, root / "run", index=index, progress=False)
+    train_tiny(tone_tree(root / "tree", seed=5, rate=RATE), root / "run", seed=0, epochs=3,
+               batch_size=2, keep="last")
     recordings, rng = root / "recordings", np.random.default_rng(0)
     recordings.mkdir()
     for number, seconds in enumerate([3] * 20 + [60]):

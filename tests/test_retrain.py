@@ -14,7 +14,6 @@ import torch
 from whalelab import cli
 from whalelab.checkpoint import checkpoint_sha256, load_checkpoint
 from whalelab.config import RunConfig
-from whalelab.data import load_index
 from whalelab.errors import CheckpointError, ConfigError, DataError
 from whalelab.retrain import retrain_plan, reviewed_clips
 from whalelab.review import Review
@@ -66,15 +65,10 @@ def test_each_decision_becomes_its_clip(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory, tone_tree):
+def run(tmp_path_factory, tone_tree, train_tiny):
     root = tmp_path_factory.mktemp("retrain")
     tree = tone_tree(root / "tree", seed=5, rate=RATE)
-    index = load_index(tree, seed=0, window_s=1.0)
-    config = RunConfig.from_profile("smoke", data=str(tree), classes=index.classes,
-                                    clip_seconds=1.0, sample_rate=RATE, epochs=1, batch_size=4,
-                                    device="cpu", backbone="tiny", seed=1)
-    train(config, root / "run", index=index, progress=False)
-    return root / "run", index
+    return root / "run", train_tiny(tree, root / "run", seed=1)
 
 
 def test_the_retrained_run_starts_from_the_run_and_says_so(run, tmp_path):
