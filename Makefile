@@ -52,7 +52,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "Installing whalelab and its dependencies into $(VENV) (first time: several minutes)"
-	@$(BIN)/python -m pip install --quiet --progress-bar off -e '.[dev,birdnet]' 2>&1 \
+	@$(BIN)/python -m pip install --quiet --progress-bar off -e '.[dev,birdnet,cloud]' 2>&1 \
 		| grep -v "is ignored: it is neither a file nor a directory" || true
 	@$(BIN)/python -c "import whalelab, torch, librosa, papermill" \
 		|| { echo "make setup: installing into $(VENV) failed"; exit 1; }

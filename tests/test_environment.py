@@ -102,7 +102,7 @@ def test_a_package_missing_or_added_is_caught(pyproject, environment):
                                              "requests: only in environment.yml"]
 
 
-@pytest.mark.parametrize("extra", ["dev", "birdnet"])
+@pytest.mark.parametrize("extra", ["dev", "birdnet", "cloud"])
 def test_an_extra_dependency_added_only_to_pyproject_is_caught(pyproject, environment, extra):
     pyproject["project"]["optional-dependencies"][extra].append("hypothesis>=6")
     assert drift(pyproject, environment) == ["hypothesis: only in pyproject.toml"]

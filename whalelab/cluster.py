@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from typing import Any
+
+from tqdm.auto import tqdm
 
 from whalelab.errors import ConfigError
 
@@ -44,3 +48,23 @@ def connect(cluster: str):
     except OSError as error:
         raise ConfigError(f"--cluster {cluster}: no Dask scheduler answers there "
                           f"({error})") from None
+
+
+def results_on_cluster(cluster: str, task: Callable[..., Any],
+                       arguments: Mapping[Hashable, tuple], *, doing: str
+                       ) -> Iterator[tuple[Hashable, Any]]:
+    """Run ``task(*arguments[key])`` on ``cluster`` (:func:`connect`), a Dask task a key,
+    and yield each ``(key, result)`` as it finishes; says how many workers are
+    ``doing`` it and where the dashboard is. The client, and a local cluster with it,
+    closes when the last result is yielded (or the caller stops asking)."""
+    if not arguments:
+        return
+    from distributed import as_completed
+
+    with connect(cluster) as client:
+        tqdm.write(f"{doing} on {len(client.scheduler_info()['workers'])} Dask worker(s); "
+                   f"dashboard {client.dashboard_link}")
+        futures = {client.submit(task, *values, key=f"{doing}-{key}", pure=False): key
+                   for key, values in arguments.items()}
+        for future in as_completed(futures):
+            yield futures[future], future.result()

@@ -2,9 +2,10 @@
 
 Everything whalelab reads arrives as float32 mono (or one chosen channel) at the
 configured sample rate, whatever the file holds: WAV, FLAC, AIFF, OGG (Vorbis or Opus)
-or MP3; 8, 16, 24-bit or float; any sample rate; mono or multi-channel. Problems with a
-file raise :class:`whalelab.errors.AudioError` naming the file. A file is never read
-shorter than it says it is: a WAV or AIFF whose header promises fewer samples than
+or MP3; 8, 16, 24-bit or float; any sample rate; mono or multi-channel; on disk or at an
+fsspec URL (``s3://``, ``gs://``, ``https://``: :mod:`whalelab.audio.remote`, read in
+ranges). Problems with a file raise :class:`whalelab.errors.AudioError` naming the
+file. A file is never read shorter than it says it is: a WAV or AIFF whose header promises fewer samples than
 follow it (an unfinalised header) or more (a truncated file), an OGG whose last page
 promises more than can be decoded, and any file whose decoder stops short of its
 header's length are refused, naming both lengths.
@@ -35,11 +36,14 @@ but it plays calls backwards (an upsweep becomes a downsweep).
 from whalelab.audio.acceptance import MIXED_CHANNELS, AudioRule
 from whalelab.audio.files import (AUDIO_SUFFIXES, BLOCK_SECONDS, UNREADABLE_SUFFIXES, AudioInfo,
                                   audio_files_under, audio_info, is_audio_file, load_audio,
-                                  stream_audio, warn_of_unreadable_audio, write_audio)
+                                  recording_record, remote_audio_files, stream_audio,
+                                  warn_of_unreadable_audio, write_audio)
 from whalelab.audio.headers import SHORTFALL_FRAMES, TRAILING_BYTES
+from whalelab.audio.remote import AudioSource, RemoteFile, audio_source, is_url
 from whalelab.audio.windows import Window, Windows, tile
 
 __all__ = ["AUDIO_SUFFIXES", "BLOCK_SECONDS", "MIXED_CHANNELS", "SHORTFALL_FRAMES",
-           "TRAILING_BYTES", "UNREADABLE_SUFFIXES", "AudioInfo", "AudioRule", "Window",
-           "Windows", "audio_files_under", "audio_info", "is_audio_file", "load_audio",
+           "TRAILING_BYTES", "UNREADABLE_SUFFIXES", "AudioInfo", "AudioRule", "AudioSource",
+           "RemoteFile", "Window", "Windows", "audio_files_under", "audio_info", "audio_source",
+           "is_audio_file", "is_url", "load_audio", "recording_record", "remote_audio_files",
            "stream_audio", "tile", "warn_of_unreadable_audio", "write_audio"]

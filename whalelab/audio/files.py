@@ -1,15 +1,18 @@
 """Reading and writing audio files: float32 at the rate asked for, whatever the file holds.
 
-The only module that opens audio files (see :mod:`whalelab.audio`).
+The only module that opens audio files (see :mod:`whalelab.audio`). A file may be a
+local path or an fsspec URL (:mod:`whalelab.audio.remote`), read in ranges.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 import soundfile
@@ -17,6 +20,7 @@ import soxr
 
 from whalelab.atomic import atomic_write
 from whalelab.audio.headers import SHORTFALL_FRAMES, check_header_length, short_decode
+from whalelab.audio.remote import AudioSource, RemoteFile, audio_source
 from whalelab.errors import AudioError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".ogg", ".opus", ".mp3")
@@ -33,7 +37,7 @@ BLOCK_SECONDS = 60.0
 class AudioInfo:
     """What a file's header says, read without decoding the samples."""
 
-    path: Path
+    path: AudioSource
     sample_rate: int
     channels: int
     frames: int
@@ -44,7 +48,7 @@ class AudioInfo:
         return self.frames / self.sample_rate
 
 
-def is_audio_file(path: Path) -> bool:
+def is_audio_file(path: Path | RemoteFile) -> bool:
     """True when the suffix is one whalelab reads."""
     return path.suffix.lower() in AUDIO_SUFFIXES
 
@@ -56,6 +60,14 @@ def audio_files_under(folder: Path) -> list[Path]:
     everything = sorted(folder.rglob("*"))
     warn_of_unreadable_audio(everything, where=folder)
     return [path for path in everything if is_audio_file(path) and not path.name.startswith(".")]
+
+
+def remote_audio_files(item: RemoteFile) -> list[RemoteFile]:
+    """``[item]`` for a URL that ends in an audio suffix (never listed: over HTTP that
+    would fetch it) or names no folder; else the audio files under it as a folder (a
+    bucket prefix), searched recursively in sorted order."""
+    below = None if is_audio_file(item) else item.files_below()
+    return [item] if below is None else [path for path in below if is_audio_file(path)]
 
 
 def warn_of_unreadable_audio(files: Iterable[Path], *, where: str | Path) -> None:
@@ -80,8 +92,9 @@ def warn_of_unreadable_audio(files: Iterable[Path], *, where: str | Path) -> Non
                       f"convert them (e.g. ffmpeg -i x.m4a x.flac) to use them", stacklevel=3)
 
 
-def audio_info(path: str | Path) -> AudioInfo:
-    """Sample rate, channels and length of ``path`` from its header, without decoding.
+def audio_info(path: str | Path | RemoteFile) -> AudioInfo:
+    """Sample rate, channels and length of ``path`` (a file or a URL) from its header,
+    without decoding.
 
     Raises
     ------
@@ -89,21 +102,62 @@ def audio_info(path: str | Path) -> AudioInfo:
         The file is missing, a folder, unreadable, has no samples, or its header's
         length disagrees with the data (:func:`_check_header_length`).
     """
-    path = Path(path)
-    if path.is_dir():
-        raise AudioError(f"{path}: a folder, not an audio file")
-    if not path.is_file():
-        raise AudioError(f"{path}: no such audio file")
+    with _opened(path) as (info, _):
+        return info
+
+
+def recording_record(audio: str | Path | RemoteFile) -> dict[str, Any]:
+    """What an output records of the recording it was made from, to know it again and to
+    see that it changed: the path or URL as given, resolved, its size, and a local
+    file's modification time or a URL's version (ETag or time, where the store gives one).
+    """
+    audio = audio_source(audio)
+    if isinstance(audio, RemoteFile):
+        return {"file": str(audio), "resolved": str(audio), **audio.details()}
+    stat = audio.stat()
+    return {"file": str(audio), "resolved": str(audio.resolve()), "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns}
+
+
+@contextlib.contextmanager
+def _opened(path: str | Path | RemoteFile) -> Iterator[tuple[AudioInfo, str | IO[bytes]]]:
+    """The file's :class:`AudioInfo` (its header checked), and what soundfile reads it
+    from: a local file's path, or a URL's remote file, open while the block runs."""
+    source = audio_source(path)
+    if isinstance(source, RemoteFile):
+        with source.open() as handle:
+            yield _header(source, handle, handle), handle
+        return
+    if source.is_dir():
+        raise AudioError(f"{source}: a folder, not an audio file")
+    if not source.is_file():
+        raise AudioError(f"{source}: no such audio file")
+    with open(source, "rb") as handle:
+        info = _header(source, str(source), handle)
+    yield info, str(source)
+
+
+def _header(source: AudioSource, readable: str | IO[bytes], handle: IO[bytes]) -> AudioInfo:
+    """What the header of ``readable`` (a path or an open file) says, checked against
+    the data that follows it (read from ``handle``)."""
     try:
-        info = soundfile.info(str(path))
+        if not isinstance(readable, str):
+            readable.seek(0)
+        info = soundfile.info(readable)
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
-        raise AudioError(f"{path}: unreadable or corrupt audio ({error})") from None
-    check_header_length(path, info)
+        raise AudioError(f"{source}: unreadable or corrupt audio ({error})") from None
+    check_header_length(source, info, handle)
     if info.frames <= 0:
-        raise AudioError(f"{path}: the file holds no samples (zero length)")
-    return AudioInfo(path=path, sample_rate=int(info.samplerate), channels=int(info.channels),
+        raise AudioError(f"{source}: the file holds no samples (zero length)")
+    return AudioInfo(path=source, sample_rate=int(info.samplerate), channels=int(info.channels),
                      frames=int(info.frames))
 
+
+def _sound_file(readable: str | IO[bytes]) -> soundfile.SoundFile:
+    """``readable`` opened by soundfile (an open file from its start)."""
+    if not isinstance(readable, str):
+        readable.seek(0)
+    return soundfile.SoundFile(readable)
 
 
 def _to_output(block: np.ndarray, path: Path, mono: bool, channel: int | None) -> np.ndarray:
@@ -123,7 +177,7 @@ def _check_finite(samples: np.ndarray, path: Path) -> None:
         raise AudioError(f"{path}: the audio holds NaN or infinite samples")
 
 
-def load_audio(path: str | Path, sr: int, *, mono: bool = True, offset: float = 0.0,
+def load_audio(path: str | Path | RemoteFile, sr: int, *, mono: bool = True, offset: float = 0.0,
                duration: float | None = None, channel: int | None = None) -> np.ndarray:
     """Read ``duration`` seconds from ``offset`` of ``path``, resampled to ``sr``.
 
@@ -132,8 +186,9 @@ def load_audio(path: str | Path, sr: int, *, mono: bool = True, offset: float = 
 
     Parameters
     ----------
-    path : str or Path
-        An audio file of a format in :data:`AUDIO_SUFFIXES`.
+    path : str, Path or RemoteFile
+        An audio file of a format in :data:`AUDIO_SUFFIXES`, or its fsspec URL
+        (:mod:`whalelab.audio.remote`: read in ranges).
     sr : int
         Sample rate of the result in Hz.
     mono : bool
@@ -155,24 +210,24 @@ def load_audio(path: str | Path, sr: int, *, mono: bool = True, offset: float = 
         Missing, unreadable, corrupt or empty file; NaN/inf samples; offset past the end;
         fewer frames decoded than the header promises (more than :data:`SHORTFALL_FRAMES`).
     """
-    info = audio_info(path)
-    path = info.path
     if sr <= 0:
         raise AudioError(f"{path}: target sample rate must be positive, not {sr}")
     if offset < 0 or (duration is not None and duration <= 0):
         raise AudioError(f"{path}: offset must be >= 0 and duration > 0 "
                          f"(got offset={offset}, duration={duration})")
-    start = int(round(offset * info.sample_rate))
-    if start >= info.frames:
-        raise AudioError(f"{path}: offset {offset:.3f} s is past the end of the file "
-                         f"({info.duration:.3f} s)")
-    frames = -1 if duration is None else int(round(duration * info.sample_rate))
-    try:
-        with soundfile.SoundFile(str(path)) as handle:
-            handle.seek(start)
-            block = handle.read(frames, dtype="float32", always_2d=True)  # (frames, channels)
-    except (soundfile.LibsndfileError, RuntimeError) as error:
-        raise AudioError(f"{path}: could not decode audio ({error})") from None
+    with _opened(path) as (info, readable):
+        path = info.path
+        start = int(round(offset * info.sample_rate))
+        if start >= info.frames:
+            raise AudioError(f"{path}: offset {offset:.3f} s is past the end of the file "
+                             f"({info.duration:.3f} s)")
+        frames = -1 if duration is None else int(round(duration * info.sample_rate))
+        try:
+            with _sound_file(readable) as handle:
+                handle.seek(start)
+                block = handle.read(frames, dtype="float32", always_2d=True)  # (frames, channels)
+        except (soundfile.LibsndfileError, RuntimeError) as error:
+            raise AudioError(f"{path}: could not decode audio ({error})") from None
     promised = info.frames - start if frames < 0 else min(frames, info.frames - start)
     if block.shape[0] < promised - SHORTFALL_FRAMES or block.shape[0] == 0:
         raise AudioError(short_decode(path, promised=info.frames,
@@ -191,7 +246,8 @@ def _no_samples_left(info: AudioInfo, sr: int) -> str:
             f"{sr} Hz")
 
 
-def stream_audio(path: str | Path, sr: int, *, block_seconds: float = BLOCK_SECONDS,
+def stream_audio(path: str | Path | RemoteFile, sr: int, *,
+                 block_seconds: float = BLOCK_SECONDS,
                  channel: int | None = None) -> Iterator[np.ndarray]:
     """Yield a long file as consecutive float32 mono blocks at ``sr``, never reading it whole.
 
@@ -209,14 +265,20 @@ def stream_audio(path: str | Path, sr: int, *, block_seconds: float = BLOCK_SECO
         As :func:`load_audio` (a decoder that stops short of the header's length is
         found at the last block); also when the file is too short to leave a sample at ``sr``.
     """
-    info = audio_info(path)
+    with _opened(path) as (info, readable):
+        yield from _blocks(info, readable, sr, block_seconds=block_seconds, channel=channel)
+
+
+def _blocks(info: AudioInfo, readable: str | IO[bytes], sr: int, *, block_seconds: float,
+            channel: int | None) -> Iterator[np.ndarray]:
+    """:func:`stream_audio`'s blocks of the file ``info`` describes, read from ``readable``."""
     path = info.path
     block_frames = max(1, int(block_seconds * info.sample_rate))
     resampler, total, decoded = None, 0, 0
     if info.sample_rate != sr:
         resampler = soxr.ResampleStream(info.sample_rate, sr, 1, dtype="float32", quality="HQ")
     try:
-        with soundfile.SoundFile(str(path)) as handle:
+        with _sound_file(readable) as handle:
             while True:
                 block = handle.read(block_frames, dtype="float32", always_2d=True)
                 decoded += block.shape[0]

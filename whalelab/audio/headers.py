@@ -10,11 +10,14 @@ short of its header's length are refused, naming both lengths
 from __future__ import annotations
 
 import math
-from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 import soundfile
 
 from whalelab.errors import AudioError
+
+if TYPE_CHECKING:
+    from whalelab.audio.remote import AudioSource
 
 #: bytes after a WAV/AIFF sample chunk that need not form chunks (an ID3v1 tag is 128)
 TRAILING_BYTES = 1024
@@ -28,21 +31,23 @@ _SAMPLE_BYTES = {"PCM_S8": 1, "PCM_U8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4
                  "DOUBLE": 8, "ULAW": 1, "ALAW": 1}
 
 
-def check_header_length(path: Path, info: soundfile._SoundFileInfo) -> None:
+def check_header_length(path: AudioSource, info: soundfile._SoundFileInfo,
+                        handle: IO[bytes]) -> None:
     """Refuse a file whose header's length disagrees with the data that follows it.
 
     libsndfile believes the header: it silently shortens a truncated WAV/AIFF to the
     frames present, reads only the header's count from one whose header was never
     finalised (a recorder that did not close the file leaves a sample chunk of size 0,
     or of the size at its last update, with all the samples after it), and reads an OGG
-    only up to its first corrupt page. So the header's own promise is read here: the
-    WAV ``data`` or AIFF ``SSND`` chunk's size against the bytes on disk, and an OGG
-    stream's last page's position against what libsndfile can decode.
+    only up to its first corrupt page. So the header's own promise is read here, from
+    ``handle`` (the file opened for reading bytes): the WAV ``data`` or AIFF ``SSND``
+    chunk's size against the bytes on disk, and an OGG stream's last page's position
+    against what libsndfile can decode.
     """
     if info.format in ("WAV", "AIFF"):
-        _check_sample_chunk(path, info)
+        _check_sample_chunk(path, info, handle)
     elif info.format == "OGG" and info.subtype in ("VORBIS", "OPUS"):
-        _check_ogg_length(path, info)
+        _check_ogg_length(path, info, handle)
 
 
 def _is_chunk_chain(handle, position: int, file_size: int, byteorder: str) -> bool:
@@ -58,34 +63,41 @@ def _is_chunk_chain(handle, position: int, file_size: int, byteorder: str) -> bo
     return True
 
 
-def _check_sample_chunk(path: Path, info: soundfile._SoundFileInfo) -> None:
+def _file_size(handle: IO[bytes]) -> int:
+    handle.seek(0, 2)
+    return handle.tell()
+
+
+def _check_sample_chunk(path: AudioSource, info: soundfile._SoundFileInfo,
+                        handle: IO[bytes]) -> None:
     byteorder = "big" if info.format == "AIFF" else "little"
-    file_size = path.stat().st_size
-    with open(path, "rb") as handle:
-        if handle.read(12)[:4] not in (b"RIFF", b"FORM"):
-            return  # RF64, Wave64...: not checked
-        position = 12
-        while position + 8 <= file_size:
-            handle.seek(position)
-            chunk = handle.read(8)
-            size = int.from_bytes(chunk[4:], byteorder)
-            if chunk[:4] not in (b"data", b"SSND"):
-                position += 8 + size + (size & 1)
-                continue
-            available = file_size - position - 8
-            if size == 0xFFFFFFFF:  # a streaming placeholder: libsndfile reads to the end
-                return
-            if size > available:
-                raise AudioError(f"{path}: truncated file: the header promises {size} "
-                                 f"bytes of samples but only {available} are there")
-            end = position + 8 + size + (size & 1)
-            if available - size > TRAILING_BYTES \
-                    and not _is_chunk_chain(handle, end, file_size, byteorder):
-                raise AudioError(_unfinalised(path, info, said=size, there=available))
+    file_size = _file_size(handle)
+    handle.seek(0)
+    if handle.read(12)[:4] not in (b"RIFF", b"FORM"):
+        return  # RF64, Wave64...: not checked
+    position = 12
+    while position + 8 <= file_size:
+        handle.seek(position)
+        chunk = handle.read(8)
+        size = int.from_bytes(chunk[4:], byteorder)
+        if chunk[:4] not in (b"data", b"SSND"):
+            position += 8 + size + (size & 1)
+            continue
+        available = file_size - position - 8
+        if size == 0xFFFFFFFF:  # a streaming placeholder: libsndfile reads to the end
             return
+        if size > available:
+            raise AudioError(f"{path}: truncated file: the header promises {size} "
+                             f"bytes of samples but only {available} are there")
+        end = position + 8 + size + (size & 1)
+        if available - size > TRAILING_BYTES \
+                and not _is_chunk_chain(handle, end, file_size, byteorder):
+            raise AudioError(_unfinalised(path, info, said=size, there=available))
+        return
 
 
-def _unfinalised(path: Path, info: soundfile._SoundFileInfo, *, said: int, there: int) -> str:
+def _unfinalised(path: AudioSource, info: soundfile._SoundFileInfo, *, said: int,
+                 there: int) -> str:
     """The one line refusing a WAV/AIFF whose sample chunk says ``said`` bytes while
     ``there`` follow it."""
     frame_bytes = _SAMPLE_BYTES.get(info.subtype, 0) * info.channels
@@ -99,15 +111,15 @@ def _unfinalised(path: Path, info: soundfile._SoundFileInfo, *, said: int, there
             f"ffmpeg -ignore_length 1 -i IN OUT.wav")
 
 
-def _check_ogg_length(path: Path, info: soundfile._SoundFileInfo) -> None:
+def _check_ogg_length(path: AudioSource, info: soundfile._SoundFileInfo,
+                      handle: IO[bytes]) -> None:
     """An Ogg stream's last page gives its length (its granule position: samples, at
     48 kHz less the pre-skip for Opus); libsndfile stops at the first corrupt page."""
-    with open(path, "rb") as handle:
-        head = handle.read(512)
-        handle.seek(0, 2)
-        size = handle.tell()
-        handle.seek(max(0, size - 65536))
-        tail = handle.read()
+    handle.seek(0)
+    head = handle.read(512)
+    size = _file_size(handle)
+    handle.seek(max(0, size - 65536))
+    tail = handle.read()
     found = tail.rfind(b"OggS")
     while found >= 0 and (len(tail) - found < 27 or tail[found + 4] != 0):
         found = tail.rfind(b"OggS", 0, found)
@@ -125,7 +137,7 @@ def _check_ogg_length(path: Path, info: soundfile._SoundFileInfo) -> None:
                                        rate=info.samplerate))
 
 
-def short_decode(path: Path, *, promised: int, decoded: int, rate: int) -> str:
+def short_decode(path: AudioSource, *, promised: int, decoded: int, rate: int) -> str:
     return (f"{path}: corrupt audio: the file promises {promised} samples "
             f"({promised / rate:.3g} s) but only {decoded} ({decoded / rate:.3g} s) "
             f"could be decoded")

@@ -18,16 +18,15 @@ path (a test compares them file by file).
 from __future__ import annotations
 
 import dataclasses
-from functools import cache
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
+from whalelab.audio import AudioSource
 from whalelab.checkpoint import TrainedModel, load_model
+from whalelab.cluster import results_on_cluster
 from whalelab.config import DetectConfig
 from whalelab.detection.recording import detect_recording
-from whalelab.cluster import connect
 from whalelab.errors import AudioError, OnError
 from whalelab.runtime import RealTime, audio_bar
 
@@ -42,7 +41,7 @@ def _worker_model(source: str, device: str, engine: str) -> TrainedModel:
     return trained
 
 
-def _detect_task(source: str, device: str, engine: str, audio: str, table: str,
+def _detect_task(source: str, device: str, engine: str, audio: AudioSource, table: str,
                  settings: DetectConfig, batch_size: int, channel: int | None,
                  write: Callable[..., None]) -> str | None:
     """On a worker: detect one recording and ``write(table, audio, events, gaps)`` its
@@ -53,34 +52,27 @@ def _detect_task(source: str, device: str, engine: str, audio: str, table: str,
                                  channel=channel, progress=False)
     except AudioError as error:
         return str(error)
-    write(Path(table), Path(audio), found.events, found.gaps)
+    write(Path(table), audio, found.events, found.gaps)
     return None
 
 
 def detect_on_cluster(cluster: str, trained: TrainedModel,
-                      pending: dict[Path, tuple[Path, float]], failures: OnError, *,
+                      pending: dict[AudioSource, tuple[Path, float]], failures: OnError, *,
                       write: Callable[..., None], settings: DetectConfig, engine: str,
                       batch_size: int, channel: int | None, progress: bool | None) -> None:
     """Detect the ``pending`` recordings (``{audio: (table, seconds)}``) on ``cluster``
-    (:func:`connect`), a task each, whose outputs ``write(table, audio, events, gaps)``
+    (:func:`whalelab.cluster.connect`), a task each, whose outputs ``write(table, audio, events, gaps)``
     puts in place; ``failures`` takes each recording that fails."""
     if not pending:
         return
     device = "cuda" if trained.device.type == "cuda" else "cpu"
-    from distributed import as_completed
-
-    with connect(cluster) as client:
-        tqdm.write(f"detecting on {len(client.scheduler_info()['workers'])} Dask worker(s); "
-                   f"dashboard {client.dashboard_link}")
-        futures = {client.submit(_detect_task, str(trained.source), device, engine, str(audio),
-                                 str(table), settings, batch_size, channel, write,
-                                 key=f"detect-{table}", pure=False): (audio, seconds)
-                   for audio, (table, seconds) in pending.items()}
-        with audio_bar(sum(seconds for _, seconds in futures.values()), progress=progress,
-                       desc="detect") as bar:
-            advance = RealTime(bar)
-            for future in as_completed(futures):
-                error = future.result()
-                if error is not None:
-                    failures.fail(AudioError(error))
-                advance(futures[future][1])
+    arguments = {audio: (str(trained.source), device, engine, audio, str(table), settings,
+                         batch_size, channel, write) for audio, (table, _) in pending.items()}
+    with audio_bar(sum(seconds for _, seconds in pending.values()), progress=progress,
+                   desc="detect") as bar:
+        advance = RealTime(bar)
+        for audio, error in results_on_cluster(cluster, _detect_task, arguments,
+                                               doing="detecting"):
+            if error is not None:
+                failures.fail(AudioError(error))
+            advance(pending[audio][1])

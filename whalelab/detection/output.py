@@ -49,7 +49,8 @@ import pandas as pd
 
 import whalelab
 from whalelab.atomic import atomic_write, output_folder, storage_error, write_json
-from whalelab.audio import audio_files_under, audio_info
+from whalelab.audio import (AudioSource, RemoteFile, audio_files_under, audio_info,
+                            audio_source, recording_record, remote_audio_files)
 from whalelab.checkpoint import TrainedModel, checkpoint_sha256, load_model
 from whalelab.config import DetectConfig
 from whalelab.detection.recording import recording_events
@@ -75,7 +76,7 @@ RECORD_DEFAULTS = {"engine": "torch", "min_scores": None}
 #: characters of a file name that a Raven table (tab-separated lines) cannot hold
 UNWRITABLE_NAME_CHARACTERS = "\t\n\r"
 
-Job = tuple[Path, str]  # (recording, its table's path relative to OUT, POSIX)
+Job = tuple[AudioSource, str]  # (recording, its table's path relative to OUT, POSIX)
 
 
 def _jobs(inputs: Sequence[str | Path]) -> list[Job]:
@@ -83,7 +84,8 @@ def _jobs(inputs: Sequence[str | Path]) -> list[Job]:
     ``table`` is relative to the output folder.
 
     A file inside a folder keeps its path relative to the folder, under the folder's own
-    name; a file given alone is named by its stem.
+    name; a file given alone is named by its stem. An fsspec URL is a file, or a folder
+    (a bucket prefix) searched as a local one is (:func:`whalelab.audio.remote_audio_files`).
 
     Examples
     --------
@@ -96,8 +98,10 @@ def _jobs(inputs: Sequence[str | Path]) -> list[Job]:
     ['dayA/deep/rec.selections.txt', 'dayA/rec.selections.txt', 'rec.selections.txt']
     """
     jobs: dict[str, Path] = {}  # table -> audio
-    for item in map(Path, inputs):
-        if item.is_dir():
+    for item in map(audio_source, inputs):
+        if isinstance(item, RemoteFile):
+            pairs = _remote_jobs(item)
+        elif item.is_dir():
             found = audio_files_under(item)
             if not found:
                 raise DataError(f"{item}: the folder holds no audio files")
@@ -116,14 +120,20 @@ def _jobs(inputs: Sequence[str | Path]) -> list[Job]:
     return [(audio, table) for table, audio in jobs.items()]
 
 
-def _source(audio: Path) -> dict[str, Any]:
-    """What ``detection.json`` records of the recording a table is detected from."""
-    stat = audio.stat()
-    return {"file": str(audio), "resolved": str(audio.resolve()), "size": stat.st_size,
-            "mtime_ns": stat.st_mtime_ns}
+def _remote_jobs(item: RemoteFile) -> list[Job]:
+    """:func:`_jobs`' pairs of one URL: a file named by its stem, or each file under a
+    folder URL under the folder's name."""
+    found = remote_audio_files(item)
+    if found == [item]:
+        return [(item, item.stem + TABLE_SUFFIX)]
+    if not found:
+        raise DataError(f"{item}: the folder holds no audio files")
+    return [(audio, (Path(item.name) / Path(audio.relative_to(item)).parent /
+                     (audio.stem + TABLE_SUFFIX)).as_posix()) for audio in found]
 
 
-def _pending(out: Path, jobs: list[Job], failures: OnError) -> dict[Path, tuple[Path, float]]:
+def _pending(out: Path, jobs: list[Job], failures: OnError
+             ) -> dict[AudioSource, tuple[Path, float]]:
     """``{audio: (table, seconds)}`` of the jobs whose table is not written yet."""
     pending = {}
     for audio, table in jobs:
@@ -311,13 +321,13 @@ def _claim(out: Path, record: dict[str, Any], jobs: list[Job], *, overwrite: boo
                               f"with --overwrite (overwrite=True)")
     tables = dict(listed)
     for audio, table in jobs:
-        source, before = _source(audio), listed.get(table)
+        source, before = recording_record(audio), listed.get(table)
         if before is not None and before.get("resolved") != source["resolved"] \
                 and (out / table).is_file():
             raise DataError(f"{out / table}: detected from {before['file']}, not from {audio}; "
                             f"detect {audio} into another --out folder")
-        if before is not None and (before.get("size"), before.get("mtime_ns")) \
-                != (source["size"], source["mtime_ns"]):
+        if before is not None and any(before.get(key) != source.get(key)
+                                      for key in ("size", "mtime_ns", "version")):
             discarded.append(table)  # its recording changed since: detect it again
         tables[table] = source
     in_the_way = [name for name in ["events.csv", "gaps.csv", *(
@@ -346,8 +356,10 @@ def detect_files(model: str | Path | TrainedModel, inputs: Sequence[str | Path],
     model : path or TrainedModel
         A trained run folder, a model file (``RUN/best.pt``), or such a model already
         loaded (:func:`whalelab.checkpoint.load_model`).
-    inputs : sequence of paths
-        Audio files and folders (searched recursively for audio files).
+    inputs : sequence of paths or URLs
+        Audio files and folders (searched recursively for audio files), local or fsspec
+        URLs (``s3://``, ``gs://``, ``https://``: read in ranges, never downloaded whole;
+        :mod:`whalelab.audio.remote`).
     out : path
         Output folder: ``OUT/<stem>.selections.txt`` per file given alone,
         ``OUT/<folder>/<subfolders>/<stem>.selections.txt`` per file of a folder given,
@@ -446,7 +458,7 @@ def detect_files(model: str | Path | TrainedModel, inputs: Sequence[str | Path],
         return _combined_events(out)
 
 
-def _detect_pending(trained: TrainedModel, pending: dict[Path, tuple[Path, float]],
+def _detect_pending(trained: TrainedModel, pending: dict[AudioSource, tuple[Path, float]],
                     failures: OnError, *, settings: DetectConfig, batch_size: int,
                     channel: int | None, workers: int, progress: bool | None) -> None:
     """Detect the pending recordings, their windows sharing batches
@@ -471,7 +483,8 @@ def _detect_pending(trained: TrainedModel, pending: dict[Path, tuple[Path, float
             write_recording(pending[audio][0], audio, events, traces.gaps)
 
 
-def write_recording(table: Path, audio: Path, events: pd.DataFrame, gaps: pd.DataFrame) -> None:
+def write_recording(table: Path, audio: AudioSource, events: pd.DataFrame,
+                    gaps: pd.DataFrame) -> None:
     """One recording's outputs: its gaps file where it has gaps (else none), then its Raven
     table, each atomically; the table is written last, so its presence says the recording
     is done."""

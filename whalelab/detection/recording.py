@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from whalelab.audio import audio_info
+from whalelab.audio import audio_info, audio_source
 from whalelab.checkpoint import TrainedModel
 from whalelab.config import DetectConfig, RunConfig
 from whalelab.detection.streaming import hop_frames, stitch
@@ -150,7 +150,7 @@ def recording_traces(trained: TrainedModel, path: str | Path, *, settings: Detec
 
     A progress bar in audio seconds is shown with ``progress`` (None: only on a terminal).
     """
-    config, path = trained.config, Path(path)
+    config, path = trained.config, audio_source(path)
     with progress_bar(total=round(audio_info(path).duration, 1), progress=progress, unit="s",
                       desc=path.name, leave=False) as bar:
         recording = stitch(detection_score(trained.model, config, trained.bands,
@@ -174,8 +174,9 @@ def detect_recording(trained: TrainedModel, path: str | Path, *,
         classes)`` and ``clipwise_output`` ``(batch, classes)`` for ``(batch,
         clip_samples)`` waveforms), its run configuration and class bands
         (:func:`whalelab.checkpoint.load_model`).
-    path : path
-        An audio file of any length, format, sample rate and channel count.
+    path : path, URL or RemoteFile
+        An audio file of any length, format, sample rate and channel count, local or at
+        an fsspec URL (read in ranges: :mod:`whalelab.audio.remote`).
     settings : DetectConfig or None
         None: the run's own (``config.json``'s ``detect``).
     batch_size : int

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from whalelab.audio import audio_info
+from whalelab.audio import RemoteFile, audio_info, audio_source
 from whalelab.embeddings.base import Embedder, FileEmbeddings
 from whalelab.npz_cache import NpzCache, cache_root
 
@@ -48,6 +48,16 @@ def file_sha256(path: str | Path) -> str:
     """SHA-256 of a file's bytes, read 1 MiB at a time."""
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def content_key(path: str | Path | RemoteFile) -> dict[str, Any]:
+    """What a file's cache entries are kept under: a local file's SHA-256; a URL's
+    address, size and version (ETag or time, where its store gives one), so that
+    finding it in the cache reads none of its bytes."""
+    source = audio_source(path)
+    if isinstance(source, RemoteFile):
+        return {"url": str(source), **source.details()}
+    return {"file_sha256": file_sha256(source)}
 
 
 class EmbeddingCache(NpzCache):
@@ -76,7 +86,7 @@ class EmbeddingCache(NpzCache):
         :class:`~whalelab.errors.AudioError` naming it) before its bytes are hashed.
         """
         note = embedder.rule(channel).check(audio_info(path), warn=False)
-        key = self.key({"file_sha256": file_sha256(path), "channel": channel,
+        key = self.key({**content_key(path), "channel": channel,
                         "embedder": embedder.settings()})
         found = self.get(key)
         if found is not None and set(FIELDS) <= set(found):

@@ -17,9 +17,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
-from whalelab.audio import audio_files_under, audio_info
+from whalelab.audio import (AudioSource, RemoteFile, audio_files_under, audio_info,
+                            audio_source, recording_record, remote_audio_files)
 from whalelab.embeddings.base import BATCH_SIZE, Embedder, FileEmbeddings
 from whalelab.embeddings.cache import EmbeddingCache
 from whalelab.embeddings.store import EmbeddingStore
@@ -27,25 +26,22 @@ from whalelab.errors import AudioError, ConfigError, DataError, OnError
 from whalelab.runtime import RealTime, audio_bar
 
 
-def input_files(inputs: Sequence[str | Path]) -> list[Path]:
-    """Every file given and every audio file under a folder given, each once, in order."""
-    files: dict[Path, Path] = {}
-    for item in map(Path, inputs):
-        if item.is_dir():
+def input_files(inputs: Sequence[str | Path]) -> list[AudioSource]:
+    """Every file given and every audio file under a folder given, each once, in order;
+    fsspec URLs (files or folders) as :class:`whalelab.audio.RemoteFile`."""
+    files: dict[AudioSource, AudioSource] = {}
+    for item in map(audio_source, inputs):
+        if isinstance(item, RemoteFile):
+            found = remote_audio_files(item)
+        elif item.is_dir():
             found = audio_files_under(item)
-            if not found:
-                raise DataError(f"{item}: the folder holds no audio files")
         else:
             found = [item]
+        if not found:
+            raise DataError(f"{item}: the folder holds no audio files")
         for path in found:
             files.setdefault(path.resolve(), path)
     return list(files.values())
-
-
-def _source(path: Path) -> dict[str, Any]:
-    stat = path.stat()
-    return {"file": str(path), "resolved": str(path.resolve()), "size": stat.st_size,
-            "mtime_ns": stat.st_mtime_ns}
 
 
 def _embedded(embedder: Embedder, paths: list[Path], cache: EmbeddingCache, *,
@@ -86,21 +82,12 @@ def _embedded_on_cluster(embedder: Embedder, paths: list[Path], cache: Embedding
     if embedder.recipe is None:
         raise ConfigError("embedding on a cluster needs an embedder made by "
                           "whalelab.embeddings.load_embedder (its workers make it again)")
-    if not paths:
-        return
-    from distributed import as_completed
+    from whalelab.cluster import results_on_cluster
 
-    from whalelab.cluster import connect
-
-    with connect(cluster) as client:
-        tqdm.write(f"embedding on {len(client.scheduler_info()['workers'])} Dask worker(s); "
-                   f"dashboard {client.dashboard_link}")
-        futures = {client.submit(_embed_task, embedder.recipe, path, cache.folder, channel,
-                                 batch_size, key=f"embed-{path}", pure=False): path
-                   for path in paths}
-        for future in as_completed(futures):
-            result = future.result()
-            yield futures[future], AudioError(result) if isinstance(result, str) else result
+    arguments = {path: (embedder.recipe, path, cache.folder, channel, batch_size)
+                 for path in paths}
+    for path, result in results_on_cluster(cluster, _embed_task, arguments, doing="embedding"):
+        yield path, AudioError(result) if isinstance(result, str) else result
 
 
 def store_meta(embedder: Embedder, *, channel: int | None) -> dict[str, Any]:
@@ -120,8 +107,9 @@ def embed_files(embedder: Embedder, inputs: Sequence[str | Path], out: str | Pat
     ----------
     embedder : Embedder
         The model (:func:`whalelab.embeddings.load_embedder`).
-    inputs : sequence of paths
-        Audio files, or folders searched recursively.
+    inputs : sequence of paths or URLs
+        Audio files, or folders searched recursively; local, or fsspec URLs read in
+        ranges (:mod:`whalelab.audio.remote`).
     out : path
         The store's folder (made where missing; one made with other settings is refused).
     channel : int or None
@@ -156,7 +144,7 @@ def embed_files(embedder: Embedder, inputs: Sequence[str | Path], out: str | Pat
         except AudioError as error:
             failures.fail(error)
             continue
-        source = _source(path)
+        source = recording_record(path)
         if not store.known(source):
             pending[path] = (source, info.duration)
     found = _embedded if cluster is None else _embedded_on_cluster

@@ -163,11 +163,12 @@ class EmbeddingStore:
 
     def known(self, source: dict[str, Any]) -> bool:
         """Whether the file ``source`` describes (``resolved``, ``size``, ``mtime_ns``) is
-        in the store as it is now."""
+        in the store as it is now (a URL, which has no ``mtime_ns``: by address and size)."""
         with self._connect() as connection:
             return connection.execute(
-                "SELECT 1 FROM files WHERE resolved = ? AND size = ? AND mtime_ns = ?",
-                (source["resolved"], source["size"], source["mtime_ns"])).fetchone() is not None
+                "SELECT 1 FROM files WHERE resolved = ? AND size = ? AND mtime_ns IS ?",
+                (source["resolved"], source["size"], source.get("mtime_ns"))
+            ).fetchone() is not None
 
     def add(self, source: dict[str, Any], embedded: FileEmbeddings, *,
             duration_s: float) -> None:
@@ -190,7 +191,7 @@ class EmbeddingStore:
             file_id = connection.execute(
                 "INSERT INTO files (file, resolved, size, mtime_ns, duration_s, windows) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (source["file"], source["resolved"], source["size"], source["mtime_ns"],
+                (source["file"], source["resolved"], source["size"], source.get("mtime_ns"),
                  duration_s, len(embedded))).lastrowid
             rows = [(first + i, file_id, source["file"], float(start), float(end),
                      *map(float, scores)) for i, (start, end, scores) in enumerate(zip(
