@@ -118,3 +118,31 @@ def test_a_local_cluster_embeds_each_file_as_one_process(archive, tmp_path, caps
                            stores["cluster"].vectors()[theirs["id"].to_numpy()], atol=1e-6)
     assert "embedding on 2 Dask worker(s)" in capsys.readouterr().out
     assert multiprocessing.active_children() == []  # the local cluster's workers stopped
+
+
+def test_workers_load_the_model_on_the_device_asked_for_where_the_client_has_none(
+        archive, tmp_path, monkeypatch, no_cuda):
+    """A login node without a GPU hands GPU workers the run: it loads the model on its CPU
+    only to check it, and the workers are told the device asked for."""
+    import whalelab.detection.cluster as on_cluster
+
+    run, recordings = archive
+    asked = {}
+    monkeypatch.setattr(on_cluster, "detect_on_cluster",
+                        lambda cluster, trained, *args, **kwargs: asked.update(
+                            kwargs, cluster=cluster, here=trained.device.type))
+    detect_files(run, [recordings / "short_00.wav"], tmp_path / "out", cluster="tcp://x:1",
+                 device="cuda", progress=False)
+    assert (asked["cluster"], asked["device"], asked["here"]) == ("tcp://x:1", "cuda", "cpu")
+    with pytest.raises(ConfigError, match="onnx"):
+        detect_files(run, [recordings / "short_00.wav"], tmp_path / "out2",
+                     cluster="tcp://x:1", device="cuda", engine="onnx", progress=False)
+
+
+def test_an_embedder_made_on_the_cpu_tells_its_workers_the_device_asked_for(archive, no_cuda):
+    from whalelab.embeddings import load_embedder
+
+    run, _ = archive
+    embedder = load_embedder(run, device="cpu", workers_device="cuda")
+    assert embedder.recipe[3] == "cuda"
+    assert load_embedder(run, device="cpu").recipe[3] == "cpu"

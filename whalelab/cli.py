@@ -629,7 +629,8 @@ def _embed(args: argparse.Namespace) -> None:
     from whalelab.embeddings import EmbeddingCache, embed_files, load_embedder
 
     embedder = load_embedder(args.model, speed=args.speed, hop_s=args.hop_s,
-                             device=args.device, threads=args.threads)
+                             device="cpu" if args.cluster else args.device,  # workers: theirs
+                             threads=args.threads, workers_device=args.device)
     store = embed_files(embedder, args.inputs, args.out, channel=args.channel,
                         on_error=args.on_error, batch_size=args.batch_size, force=args.force,
                         cache=EmbeddingCache(args.cache) if args.cache else None,

@@ -2,8 +2,10 @@
 
 ``whalelab detect RUN ARCHIVE... --out OUT --cluster local:4`` (or ``local``, or a running
 scheduler's address: :func:`whalelab.cluster.connect`) hands every
-recording without a table in OUT to a worker. The worker loads the model once (the model
-file must be readable there: a shared file system, as OUT must be), detects the recording
+recording without a table in OUT to a worker. The worker loads the model once, on its own
+device (``--device``; ``auto``: its GPU where it has one), while the client, which may
+have none (a login node), loads it on the CPU only to check it; the model file must be
+readable there, on a shared file system, as OUT must be. The worker detects the recording
 as :func:`whalelab.detection.detect_recording` does, and writes its gaps file and Raven
 table atomically into OUT, the table last (with the writer that
 :func:`whalelab.detection.detect_files` hands over, ``write_recording``). The client keeps
@@ -59,13 +61,14 @@ def _detect_task(source: str, device: str, engine: str, audio: AudioSource, tabl
 def detect_on_cluster(cluster: str, trained: TrainedModel,
                       pending: dict[AudioSource, tuple[Path, float]], failures: OnError, *,
                       write: Callable[..., None], settings: DetectConfig, engine: str,
-                      batch_size: int, channel: int | None, progress: bool | None) -> None:
+                      batch_size: int, channel: int | None, progress: bool | None,
+                      device: str) -> None:
     """Detect the ``pending`` recordings (``{audio: (table, seconds)}``) on ``cluster``
-    (:func:`whalelab.cluster.connect`), a task each, whose outputs ``write(table, audio, events, gaps)``
-    puts in place; ``failures`` takes each recording that fails."""
+    (:func:`whalelab.cluster.connect`), a task each, whose outputs ``write(table, audio,
+    events, gaps)`` puts in place; ``failures`` takes each recording that fails. Each worker loads the
+    model on ``device`` (``auto``: its GPU where it has one)."""
     if not pending:
         return
-    device = "cuda" if trained.device.type == "cuda" else "cpu"
     arguments = {audio: (str(trained.source), device, engine, audio, str(table), settings,
                          batch_size, channel, write) for audio, (table, _) in pending.items()}
     with audio_bar(sum(seconds for _, seconds in pending.values()), progress=progress,

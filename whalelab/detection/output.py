@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 
 import whalelab
 from whalelab.atomic import atomic_write, output_folder, storage_error, write_json
@@ -377,7 +378,9 @@ def detect_files(model: str | Path | TrainedModel, inputs: Sequence[str | Path],
     batch_size, channel
         As in :func:`whalelab.detection.detect_recording`.
     device : str
-        ``auto``, ``cpu`` or ``cuda``: where a model given as a path is loaded.
+        ``auto``, ``cpu`` or ``cuda``: where a model given as a path is loaded; on a
+        cluster, where each worker loads it (``auto``: its GPU where it has one), while
+        this process, which may have none, loads it on the CPU to check it.
     workers : int or None
         Threads that read (decode, resample, cut into windows) the next recordings while
         the current one is scored; windows of consecutive recordings share batches, so
@@ -428,9 +431,14 @@ def detect_files(model: str | Path | TrainedModel, inputs: Sequence[str | Path],
         raise DataError("no audio files or folders given to detect in")
     out = Path(out)
     jobs = _jobs(inputs)
-    check_engine(engine, model.device if isinstance(model, TrainedModel)
-                 else resolve_device(device))
-    trained = model if isinstance(model, TrainedModel) else load_model(model, device=device)
+    if isinstance(model, TrainedModel):
+        check_engine(engine, model.device)
+    elif cluster is not None:  # loaded here only to check it: workers load it where they run
+        check_engine(engine, torch.device("cpu" if device == "auto" else device))
+    else:
+        check_engine(engine, resolve_device(device))
+    trained = model if isinstance(model, TrainedModel) else load_model(
+        model, device="cpu" if cluster is not None else device)
     if engine == "onnx":
         trained = dataclasses.replace(trained, model=onnx_model(trained))
     settings = trained.config.detect if settings is None else settings
@@ -453,7 +461,9 @@ def detect_files(model: str | Path | TrainedModel, inputs: Sequence[str | Path],
             from whalelab.detection.cluster import detect_on_cluster
             detect_on_cluster(cluster, trained, pending, failures, write=write_recording,
                               settings=settings, engine=engine, batch_size=batch_size,
-                              channel=channel, progress=progress)
+                              channel=channel, progress=progress,
+                              device=model.device.type if isinstance(model, TrainedModel)
+                              else device)
         failures.summary(total=len(jobs))
         return _combined_events(out)
 

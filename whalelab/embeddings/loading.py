@@ -12,7 +12,8 @@ PRETRAINED = ("birdnet",)
 
 
 def load_embedder(model: str | Path, *, speed: float = 1.0, hop_s: float | None = None,
-                  device: str = "auto", threads: int | None = None) -> Embedder:
+                  device: str = "auto", threads: int | None = None,
+                  workers_device: str | None = None) -> Embedder:
     """The embedder ``model`` names: ``birdnet``, or a trained run folder or model file.
 
     Parameters
@@ -27,6 +28,10 @@ def load_embedder(model: str | Path, *, speed: float = 1.0, hop_s: float | None 
         Where a run's model runs.
     threads : int or None
         BirdNET's CPU threads.
+    workers_device : str or None
+        Where a Dask cluster's workers, which make the embedder again from its
+        ``recipe``, run a run's model (``auto``: a worker's GPU where it has one); None:
+        ``device``. A client without a GPU loads it with ``device="cpu"`` and this.
 
     Raises
     ------
@@ -46,5 +51,6 @@ def load_embedder(model: str | Path, *, speed: float = 1.0, hop_s: float | None 
         from whalelab.embeddings.run import RunEmbedder
 
         embedder = RunEmbedder(model, hop_s=hop_s, device=device)
-    embedder.recipe = (str(model), speed, hop_s, device, threads)
+    embedder.recipe = (str(model), speed, hop_s,
+                       device if workers_device is None else workers_device, threads)
     return embedder
