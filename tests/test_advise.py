@@ -266,3 +266,19 @@ def test_the_band_is_estimated_only_where_every_class_is_recorded(tmp_path):
     assert advice.band[0] <= 300 <= 500 <= advice.band[1] <= 4000
     assert 0 <= advice.fmin <= 300 / 1.5  # below the lowest call
     assert advice.sample_rate == 2 * advice.fmax <= 8000
+
+
+def test_the_probe_takes_gentler_steps_on_few_clips_a_class(tmp_path, two_rates, monkeypatch):
+    """12 clips a class: the few-clips learning rate; 120 of 'seal' and 'dolphin' (and 10
+    call-free clips, which do not count): the profile's own."""
+    monkeypatch.setattr(advise_module, "birdnet_installed", lambda: True)
+    few = advise(two_rates)
+    assert few.probe_learning_rate == advise_module.FEW_CLIPS_LEARNING_RATE
+    assert re.search(r"^  learning_rate +0.0003 +the probe's: 12 clips a class", few.report(),
+                     re.MULTILINE)
+    many = advise(_write_set(tmp_path, {"seal": [(2000, 0.5)] * 120,
+                                        "dolphin": [(2000, 0.5)] * 120,
+                                        "background": [(2000, 0.5)] * 10},
+                             hz={"seal": 300.0, "dolphin": 700.0}))
+    assert many.probe_learning_rate is None
+    assert "the probe profile's: 120 clips a class" in many.reasons["learning_rate"]

@@ -107,7 +107,7 @@ def test_extra_speeds_are_heard_on_the_same_segments_side_by_side(calls):
     assert calls[:2] == [segments, segments]  # each speed embedded once, then the cache
 
 
-def test_training_hears_the_advised_speeds_unless_told_otherwise(tmp_path):
+def test_training_hears_the_advised_speeds_and_learning_rate_unless_told_otherwise(tmp_path):
     from whalelab.training import plan_run
 
     root = tmp_path / "data"
@@ -119,9 +119,10 @@ def test_training_hears_the_advised_speeds_unless_told_otherwise(tmp_path):
     advised, _ = plan_run(tmp_path / "a", data=root, profile="probe", device="cpu")
     assert advised.features.sample_rate == 48000  # the highest rate: the DenseNet's is 32 kHz
     assert advised.model.speeds() == (1.0, 0.5)  # 24 kHz at x1 lies above BirdNET's band
+    assert advised.train.learning_rate == 3e-4  # 6 clips a class: few
     told, _ = plan_run(tmp_path / "b", data=root, profile="probe", device="cpu",
-                       speed=2.0, extra_speeds=())
-    assert told.model.speeds() == (2.0,)
+                       speed=2.0, extra_speeds=(), learning_rate=1e-3)
+    assert told.model.speeds() == (2.0,) and told.train.learning_rate == 1e-3
 
 
 def test_the_speed_flag_takes_the_first_factor_and_hears_the_others(monkeypatch, tone_tree,

@@ -95,6 +95,13 @@ PROBE_PROFILE = "probe"
 #: the bottom of what a bird-trained model learnt (BirdNET's training calls rarely lie
 #: below about 150 Hz)
 PROBE_LOWEST_HZ = 120.0
+#: the probe's learning rate where its classes have fewer than :data:`FEW_CLIPS` clips
+#: (median over the call classes); else the profile's (1e-3). Chosen by grouped 5-fold
+#: cross-validation on watkins5's training clips (73 a class: out-of-fold BCE 0.042 at
+#: 3e-4 against 0.063 at 1e-3); on the synthetic quick set (about 270 a class) 1e-3 kept
+#: the higher validation macro AP (0.947 against 0.944). README, "Pretrained embeddings"
+FEW_CLIPS_LEARNING_RATE = 3e-4
+FEW_CLIPS = 100
 #: what the blend advice rests on (README, "Pretrained embeddings")
 BLEND_EVIDENCE = ("on the synthetic quick set, the probe at x8 and x2: macro-F1 0.936 against "
                   "the DenseNet's 0.904 and the probe's 0.928, the same event F1, 0.943")
@@ -158,6 +165,7 @@ class Advice:
     extra_speeds: tuple[float, ...] = ()
     probe_sample_rate: int | None = None
     blend: bool = False
+    probe_learning_rate: float | None = None
 
     def settings(self) -> dict[str, Any]:
         """The settings advised, as :mod:`whalelab.config` field values."""
@@ -205,7 +213,8 @@ class Advice:
         lines += ["", "advice:"]
         lines += [f"  {name:<16}{value!s:<10} {self.reasons[name]}"
                   for name, value in [*self.settings().items(), ("profile", self.profile),
-                                      ("speed", self.speed_flags()), ("blend", self.blend)]]
+                                      ("speed", self.speed_flags()), ("blend", self.blend),
+                                      ("learning_rate", self.probe_learning_rate or "1e-3")]]
         lines += ["", *self.commands()]
         return "\n".join(lines)
 
@@ -278,11 +287,14 @@ def advise(data: str | Path, *, settings: DataConfig | None = None, seed: int = 
                                        band if trusted else None)[0]
     extra_speeds = extra_speeds_for(probe_sample_rate / 2, speed=speed)
     probe = birdnet_installed()
+    class_clips = int(np.median([len(members) for name, members in groups.items()
+                                 if name != BACKGROUND]))
     reasons = _reasons(sample_rate=sample_rate, common=common, reached=reached, band=band,
                        trusted=trusted, low_rate=low_rate, frames=frames,
                        time_drop_width=time_drop_width, frames_in_clip=frames_in_clip,
                        speed=speed, extra_speeds=extra_speeds,
-                       probe_sample_rate=probe_sample_rate, probe=probe)
+                       probe_sample_rate=probe_sample_rate, probe=probe,
+                       class_clips=class_clips)
     return Advice(
         data=str(data), clips=len(index.clips),
         sample_rates={int(rate): int(count) for rate, count in
@@ -303,7 +315,9 @@ def advise(data: str | Path, *, settings: DataConfig | None = None, seed: int = 
         time_drop_width=time_drop_width, low_rate_clips=low_rate,
         profile=PROBE_PROFILE if probe else PROFILE, reasons=reasons, speed=speed,
         extra_speeds=extra_speeds, probe_sample_rate=probe_sample_rate,
-        blend=probe and speed > 1, **frames)
+        blend=probe and speed > 1,
+        probe_learning_rate=FEW_CLIPS_LEARNING_RATE if class_clips < FEW_CLIPS else None,
+        **frames)
 
 
 def birdnet_installed() -> bool:
@@ -385,7 +399,7 @@ def _reasons(*, sample_rate: int, common: float, reached: float, band: Band | No
              trusted: bool,
              low_rate: int, frames: dict[str, int], time_drop_width: int,
              frames_in_clip: int, speed: float, extra_speeds: tuple[float, ...],
-             probe_sample_rate: int, probe: bool) -> dict[str, str]:
+             probe_sample_rate: int, probe: bool, class_clips: int) -> dict[str, str]:
     """One sentence per advised setting: why it has its value."""
     untrusted = ("without call-free audio (background clips or known call times) the "
                  "estimated band is the recordings' loudest, often their noise, not the calls'"
@@ -433,6 +447,11 @@ def _reasons(*, sample_rate: int, common: float, reached: float, band: Band | No
                   "the probe alone: the calls lie where BirdNET hears, and it leads the "
                   "DenseNet there at a tenth of the training time"
                   if probe else f"needs the probe ({birdnet.INSTALL})"),
+        "learning_rate": (f"the probe's: {class_clips} clips a class (median), fewer than "
+                          f"{FEW_CLIPS}: gentler steps ({FEW_CLIPS_LEARNING_RATE:g}) fit "
+                          f"the head better out of fold on few clips"
+                          if class_clips < FEW_CLIPS else
+                          f"the probe profile's: {class_clips} clips a class (median)"),
         "speed": (f"the probe's: lifts the calls' lowest band edge ({band[0]:.0f} Hz) to "
                   f"{band[0] * speed:.0f} Hz, where a bird-trained model hears (toward "
                   f"{PROBE_LOWEST_HZ:g} Hz"

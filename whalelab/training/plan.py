@@ -180,9 +180,13 @@ def advised_settings(data: str | Path, *, profile: str, device: str, on_error: s
     if frozen and merged.get("speed") is None:
         merged["speed"], merged["extra_speeds"] = advice.speed, advice.extra_speeds
         shown.append("speed")
+    if frozen and merged.get("learning_rate") is None and advice.probe_learning_rate:
+        merged["learning_rate"] = advice.probe_learning_rate
+        shown.append("learning_rate")
+    extra = "".join(f" (and {speed:g})" for speed in merged.get("extra_speeds") or ())
     tqdm.write(f"{data}: settings from the data (whalelab advise): " + ", ".join(
-        f"{name} {merged[name]:g}" for name in shown if merged.get(name) is not None)
-        + "".join(f" (and {speed:g})" for speed in merged.get("extra_speeds") or ()))
+        f"{name} {merged[name]:g}{extra if name == 'speed' else ''}" for name in shown
+        if merged.get(name) is not None))
     return merged
 
 def run_bands(config: RunConfig, index: ClipIndex,
