@@ -5,10 +5,10 @@ configured sample rate, whatever the file holds: WAV, FLAC, AIFF, OGG (Vorbis or
 or MP3; 8, 16, 24-bit or float; any sample rate; mono or multi-channel; on disk or at an
 fsspec URL (``s3://``, ``gs://``, ``https://``: :mod:`whalelab.audio.remote`, read in
 ranges). Problems with a file raise :class:`whalelab.errors.AudioError` naming the
-file. A file is never read shorter than it says it is: a WAV or AIFF whose header promises fewer samples than
-follow it (an unfinalised header) or more (a truncated file), an OGG whose last page
-promises more than can be decoded, and any file whose decoder stops short of its
-header's length are refused, naming both lengths.
+file. A file is never read shorter than it says it is: a WAV or AIFF whose header
+promises fewer samples than follow it (an unfinalised header) or more (a truncated
+file), an OGG whose last page promises more than can be decoded, and any file whose
+decoder stops short of its header's length are refused, naming both lengths.
 
 Which files a run reads is one rule, :class:`AudioRule`, shared by prediction,
 detection and training: too short for one STFT window, a sample rate too low for the

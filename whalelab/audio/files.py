@@ -160,7 +160,7 @@ def _sound_file(readable: str | IO[bytes]) -> soundfile.SoundFile:
     return soundfile.SoundFile(readable)
 
 
-def _to_output(block: np.ndarray, path: Path, mono: bool, channel: int | None) -> np.ndarray:
+def _to_output(block: np.ndarray, path: AudioSource, mono: bool, channel: int | None) -> np.ndarray:
     """``(frames, channels)`` -> ``(frames,)`` mixed or chosen, or ``(channels, frames)``."""
     if channel is not None:
         if not 0 <= channel < block.shape[1]:
@@ -172,7 +172,7 @@ def _to_output(block: np.ndarray, path: Path, mono: bool, channel: int | None) -
     return block.T
 
 
-def _check_finite(samples: np.ndarray, path: Path) -> None:
+def _check_finite(samples: np.ndarray, path: AudioSource) -> None:
     if not np.isfinite(samples).all():
         raise AudioError(f"{path}: the audio holds NaN or infinite samples")
 

@@ -65,8 +65,8 @@ def detect_on_cluster(cluster: str, trained: TrainedModel,
                       device: str) -> None:
     """Detect the ``pending`` recordings (``{audio: (table, seconds)}``) on ``cluster``
     (:func:`whalelab.cluster.connect`), a task each, whose outputs ``write(table, audio,
-    events, gaps)`` puts in place; ``failures`` takes each recording that fails. Each worker loads the
-    model on ``device`` (``auto``: its GPU where it has one)."""
+    events, gaps)`` puts in place; ``failures`` takes each recording that fails. Each
+    worker loads the model on ``device`` (``auto``: its GPU where it has one)."""
     if not pending:
         return
     arguments = {audio: (str(trained.source), device, engine, audio, str(table), settings,
