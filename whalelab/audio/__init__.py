@@ -35,7 +35,8 @@ but it plays calls backwards (an upsweep becomes a downsweep).
 
 from whalelab.audio.acceptance import MIXED_CHANNELS, AudioRule
 from whalelab.audio.files import (AUDIO_SUFFIXES, BLOCK_SECONDS, UNREADABLE_SUFFIXES, AudioInfo,
-                                  audio_files_under, audio_info, is_audio_file, load_audio,
+                                  audio_files_under, audio_info, input_audio_files,
+                                  is_audio_file, load_audio,
                                   recording_record, remote_audio_files, stream_audio,
                                   warn_of_unreadable_audio, write_audio)
 from whalelab.audio.headers import SHORTFALL_FRAMES, TRAILING_BYTES
@@ -45,5 +46,6 @@ from whalelab.audio.windows import Window, Windows, tile
 __all__ = ["AUDIO_SUFFIXES", "BLOCK_SECONDS", "MIXED_CHANNELS", "SHORTFALL_FRAMES",
            "TRAILING_BYTES", "UNREADABLE_SUFFIXES", "AudioInfo", "AudioRule", "AudioSource",
            "RemoteFile", "Window", "Windows", "audio_files_under", "audio_info", "audio_source",
-           "is_audio_file", "is_url", "load_audio", "recording_record", "remote_audio_files",
-           "stream_audio", "tile", "warn_of_unreadable_audio", "write_audio"]
+           "input_audio_files", "is_audio_file", "is_url", "load_audio", "recording_record",
+           "remote_audio_files", "stream_audio", "tile", "warn_of_unreadable_audio",
+           "write_audio"]

@@ -21,7 +21,7 @@ import soxr
 from whalelab.atomic import atomic_write
 from whalelab.audio.headers import SHORTFALL_FRAMES, check_header_length, short_decode
 from whalelab.audio.remote import AudioSource, RemoteFile, audio_source
-from whalelab.errors import AudioError
+from whalelab.errors import AudioError, DataError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".ogg", ".opus", ".mp3")
 _FORMATS = {".wav": "WAV", ".flac": "FLAC", ".aif": "AIFF", ".aiff": "AIFF", ".ogg": "OGG",
@@ -68,6 +68,34 @@ def remote_audio_files(item: RemoteFile) -> list[RemoteFile]:
     bucket prefix), searched recursively in sorted order."""
     below = None if is_audio_file(item) else item.files_below()
     return [item] if below is None else [path for path in below if is_audio_file(path)]
+
+
+def input_audio_files(item: AudioSource) -> list[tuple[AudioSource, str | None]]:
+    """The audio files one input names, each with its path under the input folder's own
+    name (POSIX, e.g. ``dayA/deep/rec.wav``), or None for a file given alone: a local
+    folder searched as :func:`audio_files_under` does, a URL as
+    :func:`remote_audio_files` does; anything else is a file given alone (whether it
+    exists is for its reader to say).
+
+    Raises
+    ------
+    DataError
+        A folder that holds no audio files.
+    """
+    if isinstance(item, RemoteFile):
+        found = remote_audio_files(item)
+        if found == [item]:
+            return [(item, None)]
+        pairs = [(audio, f"{item.name}/{audio.relative_to(item)}") for audio in found]
+    elif item.is_dir():
+        root = Path(item.resolve().name)
+        pairs = [(path, (root / path.relative_to(item)).as_posix())
+                 for path in audio_files_under(item)]
+    else:
+        return [(item, None)]
+    if not pairs:
+        raise DataError(f"{item}: the folder holds no audio files")
+    return pairs
 
 
 def warn_of_unreadable_audio(files: Iterable[Path], *, where: str | Path) -> None:

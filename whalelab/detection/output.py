@@ -40,6 +40,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import posixpath
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -50,8 +51,8 @@ import torch
 
 import whalelab
 from whalelab.atomic import atomic_write, output_folder, storage_error, write_json
-from whalelab.audio import (AudioSource, RemoteFile, audio_files_under, audio_info,
-                            audio_source, recording_record, remote_audio_files)
+from whalelab.audio import (AudioSource, audio_info, audio_source, input_audio_files,
+                            recording_record)
 from whalelab.checkpoint import TrainedModel, checkpoint_sha256, load_model
 from whalelab.config import DetectConfig
 from whalelab.detection.recording import recording_events
@@ -86,7 +87,7 @@ def _jobs(inputs: Sequence[str | Path]) -> list[Job]:
 
     A file inside a folder keeps its path relative to the folder, under the folder's own
     name; a file given alone is named by its stem. An fsspec URL is a file, or a folder
-    (a bucket prefix) searched as a local one is (:func:`whalelab.audio.remote_audio_files`).
+    (a bucket prefix) searched as a local one is (:func:`whalelab.audio.input_audio_files`).
 
     Examples
     --------
@@ -98,39 +99,18 @@ def _jobs(inputs: Sequence[str | Path]) -> list[Job]:
     >>> [table for _, table in _jobs([root / "dayA", root / "dayB/rec.wav"])]
     ['dayA/deep/rec.selections.txt', 'dayA/rec.selections.txt', 'rec.selections.txt']
     """
-    jobs: dict[str, Path] = {}  # table -> audio
+    jobs: dict[str, AudioSource] = {}  # table -> audio
     for item in map(audio_source, inputs):
-        if isinstance(item, RemoteFile):
-            pairs = _remote_jobs(item)
-        elif item.is_dir():
-            found = audio_files_under(item)
-            if not found:
-                raise DataError(f"{item}: the folder holds no audio files")
-            root = Path(item.resolve().name)
-            pairs = [(path, (root / path.relative_to(item).parent /
-                             (path.stem + TABLE_SUFFIX)).as_posix()) for path in found]
-        elif item.is_file():
-            pairs = [(item, item.stem + TABLE_SUFFIX)]
-        else:
+        if isinstance(item, Path) and not (item.is_dir() or item.is_file()):
             raise AudioError(f"{item}: no such audio file or folder")
-        for audio, table in pairs:
+        for audio, within in input_audio_files(item):
+            table = (audio.stem if within is None else posixpath.splitext(within)[0]) \
+                + TABLE_SUFFIX
             other = jobs.setdefault(table, audio)
             if other.resolve() != audio.resolve():
                 raise DataError(f"{audio} and {other} would both write {table}; "
                                 f"rename one or detect them into different --out folders")
     return [(audio, table) for table, audio in jobs.items()]
-
-
-def _remote_jobs(item: RemoteFile) -> list[Job]:
-    """:func:`_jobs`' pairs of one URL: a file named by its stem, or each file under a
-    folder URL under the folder's name."""
-    found = remote_audio_files(item)
-    if found == [item]:
-        return [(item, item.stem + TABLE_SUFFIX)]
-    if not found:
-        raise DataError(f"{item}: the folder holds no audio files")
-    return [(audio, (Path(item.name) / Path(audio.relative_to(item)).parent /
-                     (audio.stem + TABLE_SUFFIX)).as_posix()) for audio in found]
 
 
 def _pending(out: Path, jobs: list[Job], failures: OnError

@@ -17,12 +17,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from whalelab.audio import (AudioSource, RemoteFile, audio_files_under, audio_info,
-                            audio_source, recording_record, remote_audio_files)
+from whalelab.audio import AudioSource, audio_info, audio_source, input_audio_files, recording_record
 from whalelab.embeddings.base import BATCH_SIZE, Embedder, FileEmbeddings
 from whalelab.embeddings.cache import EmbeddingCache
 from whalelab.embeddings.store import EmbeddingStore
-from whalelab.errors import AudioError, ConfigError, DataError, OnError
+from whalelab.errors import AudioError, ConfigError, OnError
 from whalelab.runtime import RealTime, audio_bar
 
 
@@ -31,15 +30,7 @@ def input_files(inputs: Sequence[str | Path]) -> list[AudioSource]:
     fsspec URLs (files or folders) as :class:`whalelab.audio.RemoteFile`."""
     files: dict[AudioSource, AudioSource] = {}
     for item in map(audio_source, inputs):
-        if isinstance(item, RemoteFile):
-            found = remote_audio_files(item)
-        elif item.is_dir():
-            found = audio_files_under(item)
-        else:
-            found = [item]
-        if not found:
-            raise DataError(f"{item}: the folder holds no audio files")
-        for path in found:
+        for path, _ in input_audio_files(item):
             files.setdefault(path.resolve(), path)
     return list(files.values())
 
